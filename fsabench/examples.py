@@ -1,0 +1,128 @@
+"""Task + data directory -> Examples (id, input, gold target, parsed gold, subsets)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fsabench.data.loaders import load_records
+from fsabench.data.sources import expected_sha256, sha256_file
+from fsabench.errors import ChecksumError, DataError
+from fsabench.formats import Pair, parse_label, parse_pairs
+from fsabench.tasks import gold as gold_builders
+from fsabench.tasks.spec import OutputSpec, SubsetFilter, TaskSpec
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    input: str
+    target: str  # the gold answer as text: what a fine-tuned model is trained to produce
+    gold: tuple[Pair, ...]  # the target parsed exactly as predictions are
+    subsets: tuple[str, ...]
+    source: str  # the split file it came from
+    record: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    examples: list[Example]
+    files: dict[str, str]  # data-dir relative path -> sha256
+
+
+def parse_output(output: OutputSpec, text: str, source: str):
+    """Model text -> Parsed, with the task's parser (shared by gold and predictions)."""
+    if output.parser == "label":
+        return parse_label(text, output.labels, output.verbalizer)
+    return parse_pairs(text, source, output.polarities, output.require_in_input)
+
+
+def _empty(value: Any) -> bool:
+    return not value  # the paper's `not aspect.get('opinion_words')`: None, '', [] and missing
+
+
+def in_subset(rule: SubsetFilter, record: Mapping[str, Any], source: str) -> bool:
+    """True when the record passes every condition the filter declares."""
+    if rule.file is not None and Path(source).name != rule.file:
+        return False
+    aspects = record.get(rule.aspects_field) or []
+    if rule.any_aspect_empty is not None and not any(_empty(a.get(rule.any_aspect_empty)) for a in aspects):
+        return False
+    if rule.min_distinct is not None:
+        values = {str(a.get(rule.min_distinct.field)) for a in aspects}
+        if len(values) < rule.min_distinct.count:
+            return False
+    if rule.field_equals:
+        return all(record.get(k) == v for k, v in rule.field_equals.items())
+    return True
+
+
+def split_files(spec: TaskSpec, data_root: Path, split: str) -> list[Path]:
+    if split not in spec.data.splits:
+        raise DataError(f"task {spec.name} has no '{split}' split", hint=f"it has {', '.join(spec.data.splits)}")
+    base = Path(spec.data.dir)
+    base = base if base.is_absolute() else data_root / base
+    return [base / name for name in spec.data.splits[split]]
+
+
+def _check_sha(spec: TaskSpec, data_root: Path, path: Path) -> str:
+    digest = sha256_file(path)
+    try:
+        relpath = path.relative_to(data_root).as_posix()
+    except ValueError:
+        relpath = path.as_posix()
+    pinned = spec.data.sha256.get(path.name) or expected_sha256(relpath)
+    if pinned and digest != pinned:
+        raise ChecksumError(f"{path}: sha256 {digest[:12]}... differs from the pinned {pinned[:12]}...",
+                            hint="the file was changed or corrupted: run `fsabench data pull` to restore it")
+    return digest
+
+
+def load_split(spec: TaskSpec, data_root: Path, split: str = "test") -> SplitData:
+    """Read a split's files in order, build gold with the task's builder, tag subsets."""
+    if not data_root.is_dir():
+        raise DataError(f"data directory {data_root} does not exist",
+                        hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR")
+    build = gold_builders.builder(spec.gold.builder)
+    examples: list[Example] = []
+    files: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for path in split_files(spec, data_root, split):
+        if not path.is_file():
+            raise DataError(f"{path}: data file not found for task {spec.name}",
+                            hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR")
+        digest = _check_sha(spec, data_root, path)
+        files[path.relative_to(data_root).as_posix() if path.is_relative_to(data_root) else str(path)] = digest
+        for index, record in enumerate(load_records(path, spec.data.format)):
+            examples.append(_example(spec, build, record, path, index, seen))
+    return SplitData(examples, files)
+
+
+def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index: int,
+             seen: dict[str, str]) -> Example:
+    where = f"{path} record {index}"
+    text = record.get(spec.data.input_field)
+    if not isinstance(text, str):
+        raise DataError(f"{where}: field '{spec.data.input_field}' is missing or not text",
+                        hint="fix the record or set data.input_field in the task YAML")
+    if spec.data.id_field is None:
+        example_id = f"{path.stem}:{index}"
+    else:
+        raw_id = record.get(spec.data.id_field)
+        if raw_id is None or isinstance(raw_id, (dict, list)):
+            raise DataError(f"{where}: field '{spec.data.id_field}' is missing",
+                            hint="add ids, or set data.id_field: null to number records by position")
+        example_id = str(raw_id)
+    if example_id in seen:
+        raise DataError(f"{where}: duplicate id {example_id!r} (also in {seen[example_id]})",
+                        hint="ids must be unique within a split; set data.id_field: null to use positions")
+    seen[example_id] = path.name
+    target = build(record, spec.gold.params, where)
+    gold = parse_output(spec.output, target, text).pairs
+    if spec.output.parser == "label" and not gold:
+        raise DataError(f"{where}: gold label {target!r} is not one of output.labels {spec.output.labels}",
+                        hint="add it to output.labels or map it with gold.params.map")
+    subsets = tuple(name for name, rule in spec.subsets.items() if in_subset(rule, record, path.name))
+    return Example(example_id, text, target, gold, subsets, path.name, record)

@@ -1,0 +1,90 @@
+"""Gold -> target string, and model text -> structured prediction, exactly as the paper's code.
+
+The paper (HITSZ-HLT/FSA-Distillation, evaluation/utils/atsa.py and acsa.py) splits the text on
+';', strips each piece, and keeps a piece only when it holds exactly one '|' and a polarity from
+the closed set; for ATSA the term must also be a substring of the sentence. Gold strings go
+through the same parser, so gold and prediction are compared on equal terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+Pair = tuple[str, ...]
+PAIR_SEP = " | "
+ITEM_SEP = " ; "
+
+
+def join_pairs(pairs: Sequence[tuple[str, str]]) -> str:
+    """`term | polarity ; term | polarity`; the empty string for no pairs."""
+    return ITEM_SEP.join(f"{a}{PAIR_SEP}{p}" for a, p in pairs)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A structured prediction plus its diagnostics."""
+
+    pairs: tuple[Pair, ...]
+    pieces: int  # non-empty pieces seen
+    unparseable: int  # non-empty pieces dropped
+    repairs: tuple[str, ...] = field(default=())  # names of clean-ups that changed the text
+
+
+def parse_pairs(text: str, source: str, polarities: Sequence[str], require_in_input: bool) -> Parsed:
+    """Parse `a | p ; b | q` the paper's way. Dropped pieces are not predictions."""
+    kept: list[Pair] = []
+    pieces = unparseable = 0
+    for piece in text.split(";"):
+        piece = piece.strip()
+        if piece:
+            pieces += 1
+        if piece.count("|") != 1:
+            unparseable += bool(piece)
+            continue
+        first, polarity = (part.strip() for part in piece.split("|"))
+        if (require_in_input and first not in source) or polarity not in polarities:
+            unparseable += bool(piece)
+            continue
+        kept.append((first, polarity))
+    return Parsed(tuple(kept), pieces, unparseable)
+
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```", re.S)
+_ANSWER = re.compile(r"^\s*(?:final\s+)?(?:answer|output|sentiment|label|prediction)\s*[:：]\s*", re.I)
+
+
+def apply_repairs(text: str, repairs: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """Apply the task's named clean-ups in order; return the text and which ones changed it."""
+    applied = []
+    for name in repairs:
+        before = text
+        if name == "strip_code_fences":
+            match = _FENCE.search(text)
+            text = match.group(1) if match else text
+        elif name == "strip_answer_prefix":
+            text = _ANSWER.sub("", text, count=1)
+        elif name == "first_line":
+            stripped = text.strip()
+            text = stripped.splitlines()[0] if stripped else stripped
+        elif name == "lowercase":
+            text = text.lower()
+        if text != before:
+            applied.append(name)
+    return text, tuple(applied)
+
+
+def parse_label(text: str, labels: Sequence[str], verbalizer: dict[str, list[str]]) -> Parsed:
+    """Map free text to one label: an exact label or verbalizer word first, else the only one mentioned."""
+    cleaned = text.strip().strip(".!\"'`* ").lower()
+    words = {label.lower(): label for label in labels}
+    for label, verbal in verbalizer.items():
+        for word in verbal:
+            words.setdefault(word.lower(), label)
+    if cleaned in words:
+        return Parsed(((words[cleaned],),), 1, 0)
+    found = {label for word, label in words.items() if re.search(rf"\b{re.escape(word)}\b", cleaned)}
+    if len(found) == 1:
+        return Parsed(((found.pop(),),), 1, 0)
+    return Parsed((), 1 if cleaned else 0, 1 if cleaned else 0)

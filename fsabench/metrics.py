@@ -1,0 +1,69 @@
+"""Scores from gold and predicted tuples: plain values in, plain values out.
+
+`tuple_f1` is the paper's F1Measure (evaluation/utils/atsa.py): pairs are pooled as
+(example index, tuple) over the whole set; precision counts predicted pairs found in gold,
+recall counts gold pairs found in the predictions (list membership, so duplicates are not
+merged); an empty side scores 1; F1 = 0 when P + R = 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Tuples = Sequence[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class PRF:
+    precision: float
+    recall: float
+    f1: float
+    n_gold: int
+    n_pred: int
+
+
+def tuple_f1(gold: Sequence[Tuples], pred: Sequence[Tuples]) -> PRF:
+    """Micro P/R/F1 over (example index, tuple) pairs, exactly as the paper's code scores."""
+    assert len(gold) == len(pred), "one prediction list per example"
+    gold_pool = Counter((i, t) for i, tuples in enumerate(gold) for t in tuples)
+    pred_pool = Counter((i, t) for i, tuples in enumerate(pred) for t in tuples)
+    n_gold, n_pred = sum(gold_pool.values()), sum(pred_pool.values())
+    hit_pred = sum(count for key, count in pred_pool.items() if key in gold_pool)
+    hit_gold = sum(count for key, count in gold_pool.items() if key in pred_pool)
+    precision = hit_pred / n_pred if n_pred else 1.0
+    recall = hit_gold / n_gold if n_gold else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return PRF(precision, recall, f1, n_gold, n_pred)
+
+
+def per_label_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], labels: Sequence[str]) -> dict[str, float]:
+    """tuple_f1 restricted to tuples whose last element (the polarity) is each label; x100."""
+    out = {}
+    for label in labels:
+        g = [[t for t in tuples if t[-1] == label] for tuples in gold]
+        p = [[t for t in tuples if t[-1] == label] for tuples in pred]
+        if any(g) or any(p):
+            out[label] = pct(tuple_f1(g, p).f1)
+    return out
+
+
+def accuracy_macro_f1(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> tuple[float, float]:
+    """Accuracy and macro-F1 over the given labels; an unparseable prediction (None) is wrong."""
+    n = len(gold)
+    accuracy = sum(g == p for g, p in zip(gold, pred)) / n if n else 0.0
+    f1s = []
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred))
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return accuracy, (sum(f1s) / len(f1s) if f1s else 0.0)
+
+
+def pct(value: float) -> float:
+    """x100 with two decimals, as the paper reports."""
+    return round(100.0 * value, 2)

@@ -1,0 +1,169 @@
+"""RunResult: one self-describing JSON file per (model, task), written atomically.
+
+Reports and leaderboards read only these files, so they work on results produced anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fsabench.errors import ResultError
+from fsabench.io import write_json_atomic
+
+SCHEMA_VERSION = 1
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    input: str
+    gold: list[list[str]] = Field(description="gold tuples, e.g. [[term, polarity], ...] or [[label]]")
+    target: str = Field("", description="the gold answer as text")
+    prompt: str | list[dict[str, str]] | None = Field(None, description="what the model was sent")
+    output: str | None = Field(description="the model's raw text; null when the request failed")
+    prediction: list[list[str]] = Field(description="tuples parsed from the output")
+    subsets: list[str]
+    unparseable: int = 0
+    pieces: int = 0
+    repairs: list[str] = Field(default_factory=list)
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+
+
+class Score(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(description="examples in the subset")
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    unparseable: float = Field(0.0, description="% of non-empty output pieces that could not be parsed")
+    failed: int = Field(0, description="examples whose request failed (scored as no answer)")
+    n_gold: int | None = None
+    n_pred: int | None = None
+    per_polarity: dict[str, float] = Field(default_factory=dict, description="F1 x100 per polarity/label")
+
+
+class TaskInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: int
+    type: Literal["extraction", "classification"]
+    sha256: str = Field(description="sha256 of the canonical task definition")
+    data: dict[str, str] = Field(description="data-dir relative path -> sha256 of every test file")
+    split: str = "test"
+    definition: dict[str, Any] = Field(default_factory=dict, description="the task spec that was run")
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="the model string as given, e.g. hf:google-t5/t5-base")
+    scheme: str
+    identity: dict[str, Any] = Field(default_factory=dict, description="what pins the model: path, revision, hash")
+    settings: dict[str, Any] = Field(default_factory=dict, description="generation and runtime settings")
+    parameters: int | None = None
+
+
+class Timing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    started: str
+    finished: str
+    seconds: float
+    examples_per_second: float | None = None
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    requests: int = 0
+    cached: int = 0
+    failed: int = 0
+
+
+class RunResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    fsabench_version: str
+    task: TaskInfo
+    model: ModelInfo
+    seed: int = 0
+    protocol: str = Field("zero-shot", description="fine-tuned | zero-shot | few-shot | baseline")
+    timing: Timing
+    usage: Usage = Field(default_factory=Usage)
+    scores: dict[str, Score]
+    examples: list[Record]
+    complete: bool = Field(True, description="false when the run stopped early (e.g. --max-cost)")
+    meta: dict[str, Any] = Field(default_factory=dict, description="free-form provenance")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe slug of a model or task name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:120] or "model"
+
+
+def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None) -> Path:
+    suffix = f"__seed{seed}" if seed is not None else ""
+    return Path(out_dir) / slug(model_name) / f"{slug(task_name)}{suffix}.json"
+
+
+def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older schema up to the current one (there is only version 1 so far)."""
+    return payload
+
+
+def load_result(path: str | Path) -> RunResult:
+    """Read and validate a RunResult file; any problem is one ResultError naming the file."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"{path}: result file not found", hint="check the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultError(f"{path}: not valid JSON ({exc})", hint="the file is truncated or not a RunResult") from None
+    if not isinstance(payload, dict) or "schema_version" not in payload:
+        raise ResultError(f"{path}: not a RunResult (no schema_version)", hint="pass files written by `fsabench run`")
+    if payload["schema_version"] > SCHEMA_VERSION:
+        raise ResultError(f"{path}: schema_version {payload['schema_version']} is newer than this fsabench "
+                          f"understands ({SCHEMA_VERSION})", hint="upgrade fsabench")
+    try:
+        return RunResult.model_validate(upgrade(payload))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ResultError(f"{path}: field '{field}': {err['msg']}", hint="the file is damaged or hand-edited") from None
+
+
+def save_result(result: RunResult, path: str | Path) -> Path:
+    return write_json_atomic(path, result.model_dump(mode="json"))
+
+
+def find_results(paths: list[str | Path]) -> list[Path]:
+    """Every *.json RunResult under the given files and folders, sorted."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*.json") if not q.name.startswith("."))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise ResultError(f"{p}: no such file or folder", hint="check the path")
+    return found

@@ -1,0 +1,62 @@
+"""Per-subset scores from scored records: the one place run, score and leaderboard share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fsabench.examples import Example, parse_output
+from fsabench.formats import apply_repairs
+from fsabench.metrics import accuracy_macro_f1, pct, per_label_f1, tuple_f1
+from fsabench.results import Record, Score
+from fsabench.tasks.spec import TaskSpec
+
+
+def score_record(spec: TaskSpec, example: Example, output: str | None, error: str | None = None,
+                 prompt: str | list | None = None) -> Record:
+    """Parse one model output against its example; a failed request predicts nothing."""
+    if output is None:
+        parsed_pairs, pieces, unparseable, repairs = (), 0, 0, ()
+    else:
+        text, repairs = apply_repairs(output, spec.output.repairs)
+        parsed = parse_output(spec.output, text, example.input)
+        parsed_pairs, pieces, unparseable = parsed.pairs, parsed.pieces, parsed.unparseable
+    return Record(
+        id=example.id, input=example.input, target=example.target,
+        gold=[list(t) for t in example.gold], prompt=prompt, output=output,
+        prediction=[list(t) for t in parsed_pairs], subsets=list(example.subsets),
+        unparseable=unparseable, pieces=pieces, repairs=list(repairs), error=error,
+    )
+
+
+def _labels(spec: TaskSpec) -> list[str]:
+    return spec.output.labels if spec.output.parser == "label" else spec.output.polarities
+
+
+def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
+    gold = [[tuple(t) for t in r.gold] for r in records]
+    pred = [[tuple(t) for t in r.prediction] for r in records]
+    pieces = sum(r.pieces for r in records)
+    unparseable = pct(sum(r.unparseable for r in records) / pieces) if pieces else 0.0
+    failed = sum(r.error is not None for r in records)
+    if spec.metric == "accuracy":
+        gold_labels = [g[0][0] for g in gold]
+        pred_labels = [p[0][0] if p else None for p in pred]
+        accuracy, macro = accuracy_macro_f1(gold_labels, pred_labels, _labels(spec))
+        per_label = {}
+        for label in _labels(spec):
+            _, f1 = accuracy_macro_f1(gold_labels, pred_labels, [label])
+            if label in gold_labels or label in pred_labels:
+                per_label[label] = pct(f1)
+        return Score(n=len(records), accuracy=pct(accuracy), macro_f1=pct(macro), unparseable=unparseable,
+                     failed=failed, per_polarity=per_label)
+    prf = tuple_f1(gold, pred)
+    return Score(
+        n=len(records), precision=pct(prf.precision), recall=pct(prf.recall), f1=pct(prf.f1),
+        unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
+        per_polarity=per_label_f1(gold, pred, _labels(spec)),
+    )
+
+
+def score_records(spec: TaskSpec, records: Sequence[Record]) -> dict[str, Score]:
+    """Scores for every subset the task declares, in declaration order."""
+    return {name: score_subset(spec, [r for r in records if name in r.subsets]) for name in spec.subsets}

@@ -1,0 +1,1 @@
+"""Declarative tasks: a YAML file per task, validated by TaskSpec, found by the registry."""

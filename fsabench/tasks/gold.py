@@ -1,0 +1,116 @@
+"""Named, parameterised gold builders: a raw record -> the target string a model should produce.
+
+Builders reproduce the paper's `make_atsa_seq` / `make_acsa_seq`; a task names one in YAML and
+passes parameters, never code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fsabench.errors import DataError, SpecError, UnknownName
+from fsabench.formats import join_pairs
+
+
+def _aspects(record: Mapping[str, Any], field: str, where: str) -> list[Mapping[str, Any]]:
+    aspects = record.get(field)
+    if not isinstance(aspects, list) or not all(isinstance(a, Mapping) for a in aspects):
+        raise DataError(f"{where}: field '{field}' must be a list of objects", hint="fix the data file")
+    return aspects
+
+
+def _offset(value: Any) -> Any:
+    """The paper's `ifnt0`: a missing offset sorts as 0; strings stay strings (as in the origin)."""
+    return 0 if value is None else value
+
+
+def atsa_terms(record: Mapping[str, Any], params: Mapping[str, Any], where: str) -> str:
+    """`term | polarity` per aspect: skip NULL/null targets, drop duplicate (term, polarity, from, to),
+    order by (from, to)."""
+    aspects_field = params.get("aspects_field", "aspects")
+    term_field = params.get("term_field", "target")
+    polarity_field = params.get("polarity_field", "polarity")
+    skip = set(params.get("skip_targets", ["NULL"]))
+    entries = set()
+    for aspect in _aspects(record, aspects_field, where):
+        term = aspect.get(term_field)
+        if term is None or term in skip:
+            continue
+        polarity = aspect.get(polarity_field)
+        if not isinstance(term, str) or not isinstance(polarity, str):
+            raise DataError(f"{where}: aspect {term_field!r}/{polarity_field!r} must be strings",
+                            hint="fix the data file")
+        loc = (_offset(aspect.get("from")), _offset(aspect.get("to")))
+        entries.add((term, polarity, loc))
+    try:
+        ordered = sorted(entries, key=lambda e: (e[2], e[0], e[1]))
+    except TypeError:  # offsets of mixed types within one record: order numerically
+        ordered = sorted(entries, key=lambda e: (tuple(int(x) for x in e[2]), e[0], e[1]))
+    return join_pairs([(term, polarity) for term, polarity, _ in ordered])
+
+
+def acsa_categories(record: Mapping[str, Any], params: Mapping[str, Any], where: str) -> str:
+    """`category | polarity` per aspect in annotation order, category lower-cased with '#' -> ' ',
+    duplicate (category, polarity) dropped."""
+    aspects_field = params.get("aspects_field", "aspects")
+    category_field = params.get("category_field", "category")
+    polarity_field = params.get("polarity_field", "polarity")
+    lowercase = params.get("lowercase", True)
+    replace = params.get("replace", {"#": " "})
+    pairs: list[tuple[str, str]] = []
+    for aspect in _aspects(record, aspects_field, where):
+        category, polarity = aspect.get(category_field), aspect.get(polarity_field)
+        if not isinstance(category, str) or not isinstance(polarity, str):
+            raise DataError(f"{where}: aspect {category_field!r}/{polarity_field!r} must be strings",
+                            hint="fix the data file")
+        if lowercase:
+            category = category.lower()
+        for old, new in replace.items():
+            category = category.replace(old, new)
+        if (category, polarity) not in pairs:
+            pairs.append((category, polarity))
+    return join_pairs(pairs)
+
+
+def label(record: Mapping[str, Any], params: Mapping[str, Any], where: str) -> str:
+    """A single label from `field`, optionally renamed through `map` (e.g. 5 stars -> positive)."""
+    field = params.get("field", "label")
+    if field not in record:
+        raise DataError(f"{where}: missing field '{field}'", hint="fix the data file or gold.params.field")
+    value = record[field]
+    mapping = params.get("map")
+    if mapping is not None:
+        key = str(value)
+        if isinstance(value, float) and value.is_integer():
+            key = str(int(value))
+        if key not in {str(k) for k in mapping}:
+            raise DataError(f"{where}: value {value!r} of '{field}' is not in gold.params.map",
+                            hint="add it to the map in the task YAML")
+        value = {str(k): v for k, v in mapping.items()}[key]
+    return str(value)
+
+
+BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], str], str]] = {
+    "atsa_terms": atsa_terms,
+    "acsa_categories": acsa_categories,
+    "label": label,
+}
+
+
+def builder(name: str) -> Callable[[Mapping[str, Any], Mapping[str, Any], str], str]:
+    if name not in BUILDERS:
+        raise UnknownName("gold builder", name, BUILDERS)
+    return BUILDERS[name]
+
+
+def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
+    known = {
+        "atsa_terms": {"aspects_field", "term_field", "polarity_field", "skip_targets"},
+        "acsa_categories": {"aspects_field", "category_field", "polarity_field", "lowercase", "replace"},
+        "label": {"field", "map"},
+    }[name]
+    unknown = set(params) - known
+    if unknown:
+        raise SpecError(f"{where}: unknown gold.params {sorted(unknown)} for builder {name}",
+                        hint=f"valid params: {', '.join(sorted(known))}")
