@@ -1,0 +1,71 @@
+"""Built-in baselines that need no download: `baseline:lexicon` (the default model, learned from
+the task's train split), `baseline:gold` (answers the gold target; must score 100) and
+`baseline:empty` (answers nothing). Also the test model for the whole pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fsabench.errors import FsabenchError, UnknownName
+from fsabench.formats import join_pairs
+from fsabench.models.base import Completion, Request, TaskContext
+from fsabench.models.lexicon import CategoryLexicon, LabelLexicon, TermLexicon
+
+KINDS = ("lexicon", "gold", "empty")
+
+
+class BaselineAdapter:
+    prompt_style = "raw"
+
+    def __init__(self, name: str, target: str, **_: Any) -> None:
+        if target not in KINDS:
+            raise UnknownName("baseline", target, KINDS)
+        self.name, self.kind = name, target
+        self.context: TaskContext | None = None
+        self.model: TermLexicon | CategoryLexicon | LabelLexicon | None = None
+        self.default = "positive"
+
+    def identity(self) -> dict[str, Any]:
+        return {"baseline": self.kind, "task": self.context.task_name if self.context else None}
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def parameter_count(self) -> int | None:
+        return 0
+
+    def prepare(self, context: TaskContext) -> None:
+        """Remember the task; the lexicon baseline learns from its train split here."""
+        self.context = context
+        if self.kind != "lexicon":
+            return
+        if not context.train:
+            raise FsabenchError(f"baseline:lexicon needs a train split for task {context.task_name}",
+                                hint="add data.splits.train to the task, or use another model")
+        counts: dict[str, int] = {}
+        for example in context.train:
+            for t in example.gold:
+                counts[t[-1]] = counts.get(t[-1], 0) + 1
+        self.default = max(counts, key=counts.get) if counts else context.polarities[0]
+        if context.task_type == "classification":
+            self.model = LabelLexicon().fit([(e.input, e.gold[0][0]) for e in context.train if e.gold])
+            return
+        data = [(e.input, [tuple(t) for t in e.gold]) for e in context.train]
+        in_text = sum(t[0] in text for text, pairs in data for t in pairs)
+        total = sum(len(pairs) for _, pairs in data) or 1
+        self.model = (TermLexicon() if in_text / total > 0.9 else CategoryLexicon()).fit(data)
+
+    def _answer(self, request: Request) -> str:
+        if self.kind == "empty":
+            return ""
+        if self.context is None:
+            raise FsabenchError(f"{self.name} answers benchmark tasks only", hint="run it through `fsabench run`")
+        if self.kind == "gold":
+            return self.context.gold_by_id.get(request.id, "")
+        if isinstance(self.model, LabelLexicon):
+            return self.model.predict(request.prompt, self.default)
+        return join_pairs(self.model.predict(request.prompt, self.default))
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        return [Completion(text=self._answer(r)) for r in requests]

@@ -1,0 +1,165 @@
+"""A baseline that learns from the task's train split in a second: term/category dictionaries plus
+naive-Bayes polarity over context words with negation marking. An honest floor, no download."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+NEGATIONS = {"not", "no", "never", "n't", "nothing", "nobody", "none", "neither", "nor", "without",
+             "hardly", "don't", "didn't", "doesn't", "isn't", "wasn't", "aren't", "weren't", "won't",
+             "can't", "couldn't", "wouldn't", "shouldn't", "cannot"}
+MAX_NGRAM = 5
+WINDOW = 6
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group().lower(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+
+
+def features(words: Sequence[str]) -> list[str]:
+    """Words with negation scope marked until the next punctuation (NOT_good)."""
+    out, negate = [], False
+    for word in words:
+        if word in NEGATIONS:
+            negate = True
+            out.append(word)
+        elif not word[0].isalnum():
+            negate = False
+        else:
+            out.append(f"NOT_{word}" if negate else word)
+    return out
+
+
+class NaiveBayes:
+    """Multinomial naive Bayes with add-one smoothing over string features."""
+
+    def __init__(self) -> None:
+        self.class_counts: Counter[str] = Counter()
+        self.feature_counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.vocab: set[str] = set()
+
+    def add(self, label: str, feats: Iterable[str]) -> None:
+        self.class_counts[label] += 1
+        for f in feats:
+            self.feature_counts[label][f] += 1
+            self.vocab.add(f)
+
+    def log_scores(self, feats: Sequence[str]) -> dict[str, float]:
+        total = sum(self.class_counts.values())
+        scores = {}
+        for label, count in self.class_counts.items():
+            counts = self.feature_counts[label]
+            denom = sum(counts.values()) + len(self.vocab) + 1
+            scores[label] = math.log(count / total) + sum(
+                math.log((counts[f] + 1) / denom) for f in feats if f in self.vocab)
+        return scores
+
+    def predict(self, feats: Sequence[str], default: str) -> str:
+        scores = self.log_scores(feats)
+        return max(scores, key=lambda k: (scores[k], k)) if scores else default
+
+
+class TermLexicon:
+    """ATSA: aspect terms seen in training (kept when annotated often enough where they occur)."""
+
+    def __init__(self, min_rate: float = 0.25) -> None:
+        self.min_rate = min_rate
+        self.annotated: Counter[str] = Counter()
+        self.occurs: Counter[str] = Counter()
+        self.polarity = NaiveBayes()
+
+    def fit(self, examples: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> "TermLexicon":
+        for text, pairs in examples:
+            toks = tokens(text)
+            for term, polarity in pairs:
+                key = " ".join(t for t, _, _ in tokens(term))
+                self.annotated[key] += 1
+                start = text.find(term)
+                self.polarity.add(polarity, self._context(toks, start, start + len(term), key))
+        keys = set(self.annotated)
+        for text, _ in examples:
+            for key, _, _ in self._ngrams(tokens(text), keys):
+                self.occurs[key] += 1
+        return self
+
+    @staticmethod
+    def _ngrams(toks, keys) -> list[tuple[str, int, int]]:
+        """Longest non-overlapping dictionary matches as (key, char start, char end)."""
+        found, i = [], 0
+        while i < len(toks):
+            for n in range(min(MAX_NGRAM, len(toks) - i), 0, -1):
+                key = " ".join(t for t, _, _ in toks[i:i + n])
+                if key in keys:
+                    found.append((key, toks[i][1], toks[i + n - 1][2]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    @staticmethod
+    def _context(toks, start: int, end: int, key: str) -> list[str]:
+        before = [t for t, s, _ in toks if s < start][-WINDOW:]
+        after = [t for t, s, _ in toks if s >= end][:WINDOW]
+        return features(before) + features(after) + [f"TERM={key}"]
+
+    def predict(self, text: str, default: str) -> list[tuple[str, str]]:
+        toks = tokens(text)
+        keep = {k for k in self.annotated if self.annotated[k] / max(self.occurs[k], 1) >= self.min_rate}
+        out = []
+        for key, start, end in self._ngrams(toks, keep):
+            polarity = self.polarity.predict(self._context(toks, start, end, key), default)
+            pair = (text[start:end], polarity)
+            if pair not in out:
+                out.append(pair)
+        return out
+
+
+class CategoryLexicon:
+    """ACSA: one-vs-rest naive Bayes per category, sentence-level polarity per category."""
+
+    def __init__(self) -> None:
+        self.detectors: dict[str, NaiveBayes] = {}
+        self.polarity = NaiveBayes()
+        self.frequency: Counter[str] = Counter()
+
+    def fit(self, examples: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> "CategoryLexicon":
+        categories = sorted({c for _, pairs in examples for c, _ in pairs})
+        self.detectors = {c: NaiveBayes() for c in categories}
+        for text, pairs in examples:
+            words = set(features([t for t, _, _ in tokens(text)]))
+            present = {c for c, _ in pairs}
+            for c in categories:
+                self.detectors[c].add("yes" if c in present else "no", words)
+            for category, polarity in pairs:
+                self.frequency[category] += 1
+                self.polarity.add(polarity, [*words, f"CAT={category}"])
+        return self
+
+    def predict(self, text: str, default: str) -> list[tuple[str, str]]:
+        words = sorted(set(features([t for t, _, _ in tokens(text)])))
+        margins = {}
+        for category, nb in self.detectors.items():
+            scores = nb.log_scores(words)
+            margins[category] = scores.get("yes", -math.inf) - scores.get("no", -math.inf)
+        chosen = [c for c, m in margins.items() if m > 0] or ([max(margins, key=margins.get)] if margins else [])
+        return [(c, self.polarity.predict([*words, f"CAT={c}"], default)) for c in sorted(chosen)]
+
+
+class LabelLexicon:
+    """Classification: naive Bayes over the words of the text."""
+
+    def __init__(self) -> None:
+        self.nb = NaiveBayes()
+
+    def fit(self, examples: Sequence[tuple[str, str]]) -> "LabelLexicon":
+        for text, label in examples:
+            self.nb.add(label, features([t for t, _, _ in tokens(text)]))
+        return self
+
+    def predict(self, text: str, default: str) -> str:
+        return self.nb.predict(features([t for t, _, _ in tokens(text)]), default)

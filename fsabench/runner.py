@@ -1,0 +1,123 @@
+"""task x model -> RunResult: load examples, build prompts, generate in chunks, parse, score."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fsabench import __version__
+from fsabench.examples import Example, SplitData, load_split
+from fsabench.models.base import Completion, ModelAdapter, TaskContext, maybe_prepare, parameter_count
+from fsabench.models import split_model_name
+from fsabench.prompts import build_requests
+from fsabench.results import ModelInfo, Record, RunResult, TaskInfo, Timing, Usage
+from fsabench.scoring import score_record, score_records
+from fsabench.tasks.spec import TaskSpec
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    limit: int | None = None
+    seed: int = 0
+    num_shots: int = 0
+    chunk_size: int = 64  # requests handed to the adapter at once (progress and stop checks between)
+    protocol: str | None = None  # fine-tuned | zero-shot | few-shot | baseline; inferred when None
+    max_cost: float | None = None  # stop cleanly once the run has cost this many USD
+
+
+def load_examples(spec: TaskSpec, data_root: Path, limit: int | None) -> tuple[SplitData, list[Example]]:
+    test = load_split(spec, data_root, "test")
+    examples = test.examples[:limit] if limit else test.examples
+    return test, examples
+
+
+def task_context(spec: TaskSpec, data_root: Path, examples: Sequence[Example]) -> TaskContext:
+    train = load_split(spec, data_root, "train").examples if "train" in spec.data.splits else []
+    labels = spec.output.labels if spec.output.parser == "label" else spec.output.polarities
+    return TaskContext(spec.name, spec.type, train, {e.id: e.target for e in examples}, labels)
+
+
+def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress: Progress | None) -> list[Completion | None]:
+    """Generate chunk by chunk; stop early (leaving None) once --max-cost is spent."""
+    completions: list[Completion | None] = [None] * len(requests)
+    spent = 0.0
+    for start in range(0, len(requests), options.chunk_size):
+        if options.max_cost is not None and spent >= options.max_cost:
+            break
+        chunk = requests[start:start + options.chunk_size]
+        for offset, completion in enumerate(adapter.generate(chunk)):
+            completions[start + offset] = completion
+            spent += completion.cost_usd or 0.0
+        if progress:
+            progress(min(start + len(chunk), len(requests)), len(requests))
+    return completions
+
+
+def infer_protocol(adapter: ModelAdapter, num_shots: int) -> str:
+    if adapter.name.startswith("baseline:"):
+        return "baseline"
+    if adapter.prompt_style == "raw":
+        return "fine-tuned"
+    return "few-shot" if num_shots else "zero-shot"
+
+
+def usage_of(completions: Sequence[Completion | None]) -> Usage:
+    done = [c for c in completions if c is not None]
+    return Usage(
+        prompt_tokens=sum(c.prompt_tokens or 0 for c in done),
+        completion_tokens=sum(c.completion_tokens or 0 for c in done),
+        cost_usd=round(sum(c.cost_usd or 0.0 for c in done), 6),
+        requests=sum(not c.cached for c in done), cached=sum(c.cached for c in done),
+        failed=sum(c.error is not None for c in done),
+    )
+
+
+def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: RunOptions = RunOptions(),
+             progress: Progress | None = None) -> RunResult:
+    """Run one task on one model and return its RunResult (not yet written)."""
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    test, examples = load_examples(spec, data_root, options.limit)
+    context = task_context(spec, data_root, examples)
+    maybe_prepare(adapter, context)
+    requests = build_requests(spec, examples, adapter.prompt_style, context.train, options.num_shots, options.seed)
+    completions = generate_all(adapter, requests, options, progress)
+    records = records_of(spec, examples, requests, completions, adapter.prompt_style)
+    seconds = time.perf_counter() - clock
+    scheme, _ = split_model_name(adapter.name)
+    return RunResult(
+        fsabench_version=__version__,
+        task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
+                      data=test.files, definition=spec.model_dump(mode="json")),
+        model=ModelInfo(name=adapter.name, scheme=scheme, identity=adapter.identity(),
+                        settings=adapter.settings(), parameters=parameter_count(adapter)),
+        seed=options.seed,
+        protocol=options.protocol or infer_protocol(adapter, options.num_shots),
+        timing=Timing(started=started.isoformat(timespec="seconds"),
+                      finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      seconds=round(seconds, 3),
+                      examples_per_second=round(len(records) / seconds, 2) if seconds > 0 else None),
+        usage=usage_of(completions),
+        scores=score_records(spec, records),
+        examples=records,
+        complete=all(c is not None for c in completions),
+        meta={"num_shots": options.num_shots, "limit": options.limit},
+    )
+
+
+def records_of(spec: TaskSpec, examples: Sequence[Example], requests, completions, style: str) -> list[Record]:
+    """Score every answered example; examples never sent (stopped by --max-cost) are left out."""
+    records = []
+    for example, request, completion in zip(examples, requests, completions):
+        if completion is None:
+            continue
+        prompt = None if style == "raw" else (list(request.messages) if request.messages else request.prompt)
+        record = score_record(spec, example, completion.text, completion.error, prompt)
+        record.prompt_tokens, record.completion_tokens = completion.prompt_tokens, completion.completion_tokens
+        record.cost_usd, record.cached = completion.cost_usd, completion.cached
+        records.append(record)
+    return records
