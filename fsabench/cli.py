@@ -1,0 +1,163 @@
+"""The `fsabench` command line: VERB [NOUN] [OPTIONS]. Library errors become one line, exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fsabench.errors import FsabenchError
+
+app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False,
+                  help="Fine-grained sentiment analysis as a benchmark anyone can run, extend and publish.")
+tasks_app = typer.Typer(help="List, show and validate tasks.", no_args_is_help=True)
+data_app = typer.Typer(help="Download, verify and locate benchmark data.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(data_app, name="data")
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar="FSABENCH_DATA_DIR",
+                                                 help="data directory [env FSABENCH_DATA_DIR]")]
+TasksDir = Annotated[Optional[list[str]], typer.Option("--tasks-dir", help="extra task YAML folder (repeatable; "
+                                                       "also FSABENCH_TASKS_PATH)")]
+JsonOut = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
+
+
+def _emit_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+
+
+# --- run -------------------------------------------------------------------------------------
+@app.command()
+def run(
+    model: Annotated[str, typer.Option("--model", "-m", help="SCHEME:NAME, e.g. baseline:lexicon, hf:PATH")] = "baseline:lexicon",
+    tasks: Annotated[str, typer.Option("--tasks", "-t", help="comma-separated task or group names")] = "fsa",
+    limit: Annotated[Optional[int], typer.Option(help="score only the first N test examples")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for RunResult JSON files")] = Path("results"),
+    overwrite: Annotated[bool, typer.Option(help="re-run (model, task) pairs that already have results")] = False,
+    seed: Annotated[int, typer.Option(help="seed recorded in results and used to draw few-shot examples")] = 0,
+    num_shots: Annotated[int, typer.Option("--num-shots", help="demonstrations per prompt (chat models)")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="local models: sequences per forward pass")] = 16,
+    device: Annotated[str, typer.Option(help="local models: auto|cpu|cuda|mps")] = "auto",
+    dtype: Annotated[str, typer.Option(help="local models: auto|float32|bfloat16|float16")] = "auto",
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", help="override the task's budget")] = None,
+    data_dir: DataDir = None,
+    tasks_dir: TasksDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Run tasks on a model, write one RunResult per task and print the score table."""
+    from fsabench.commands.run import run_command
+
+    code = run_command(model=model, tasks=tasks, limit=limit, output=output, overwrite=overwrite, seed=seed,
+                       num_shots=num_shots, model_options={"batch_size": batch_size, "device": device,
+                                                           "dtype": dtype, "max_new_tokens": max_new_tokens},
+                       data_dir=data_dir, tasks_dir=tasks_dir, quiet=quiet or json_out, json_out=json_out)
+    raise typer.Exit(code)
+
+
+# --- score -----------------------------------------------------------------------------------
+@app.command()
+def score(
+    predictions: Annotated[Path, typer.Argument(help="JSONL: one {\"id\": ..., \"output\": ...} per example")],
+    task: Annotated[str, typer.Option("--task", help="the task the predictions answer")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="also write a RunResult here")] = None,
+    model_name: Annotated[str, typer.Option("--model-name", help="model name recorded in the RunResult")] = "external:predictions",
+    data_dir: DataDir = None,
+    tasks_dir: TasksDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Score predictions made anywhere else, exactly as `run` would."""
+    from fsabench.commands.score import score_command
+
+    score_command(predictions, task, output, model_name, data_dir, tasks_dir, json_out)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+@tasks_app.command("list")
+def tasks_list(tasks_dir: TasksDir = None, json_out: JsonOut = False) -> None:
+    """List every task and group on the search path."""
+    from fsabench.commands.tasks import list_tasks
+
+    list_tasks(tasks_dir, json_out)
+
+
+@tasks_app.command("show")
+def tasks_show(name: str, tasks_dir: TasksDir = None, json_out: JsonOut = False) -> None:
+    """Show a task's full definition (includes resolved) and its definition hash."""
+    from fsabench.commands.tasks import show_task
+
+    show_task(name, tasks_dir, json_out)
+
+
+@tasks_app.command("validate")
+def tasks_validate(
+    paths: Annotated[list[Path], typer.Argument(help="task YAML files or folders")],
+    data_dir: DataDir = None,
+    check_data: Annotated[bool, typer.Option("--check-data", help="also load the test split and count subsets")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Validate task YAML files (schema, unknown keys, builders); exit 1 on the first problem."""
+    from fsabench.commands.tasks import validate_tasks
+
+    validate_tasks(paths, data_dir, check_data, json_out)
+
+
+# --- data ------------------------------------------------------------------------------------
+Bundles = Annotated[str, typer.Option("--bundles", help="comma-separated: fsa, sentibench, aste-v2, asqp, all")]
+
+
+@data_app.command("pull")
+def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+    """Download the pinned benchmark files, verify each sha256 (idempotent, resumes)."""
+    from fsabench.commands.data import pull_data
+
+    pull_data(data_dir, bundles, json_out)
+
+
+@data_app.command("verify")
+def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+    """Re-check every pinned file's sha256; exit 1 if any is missing or changed."""
+    from fsabench.commands.data import verify_data
+
+    verify_data(data_dir, bundles, json_out)
+
+
+@data_app.command("path")
+def data_path(data_dir: DataDir = None) -> None:
+    """Print the data directory."""
+    from fsabench.settings import data_dir as resolve
+
+    typer.echo(str(resolve(data_dir)))
+
+
+# --- commands added by other capabilities register below ----------------------------------
+# (each lives in fsabench/commands/<name>.py and adds itself with one line here)
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit code 1, internal errors with exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except FsabenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here too
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
+        typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
