@@ -1,0 +1,148 @@
+"""`hf:<hub id or local path>`: seq2seq (T5, the paper's student) and causal LMs with batched greedy
+generation over length-sorted batches. Users load from the hub; tests load a tiny local model."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from fsabench.errors import ModelError
+from fsabench.models.base import Completion, Request
+
+NEWLINE_TOKEN = "[NL]"  # the distilled student writes newlines as this added token
+
+
+def quiet_transformers() -> None:
+    """Commands are quiet by default: no weight-loading progress bars or info logs."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(dtype: str, device: str) -> torch.dtype:
+    """bf16 on GPUs that support it, float32 elsewhere, unless the user says otherwise."""
+    if dtype != "auto":
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def local_fingerprint(path: Path) -> str:
+    """Hash of config/tokenizer contents and weight file sizes + mtimes: a retrained model in the same
+    folder gets a new identity, so a cache never serves an old model's answers."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(file.relative_to(path).as_posix().encode())
+        if file.suffix in (".json", ".txt", ".model") and stat.st_size < 50_000_000:
+            digest.update(file.read_bytes())
+        else:
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+class HFAdapter:
+    """Greedy generation with a local or hub transformers model."""
+
+    prompt_style = "raw"
+
+    def __init__(self, name: str, target: str, batch_size: int = 16, device: str = "auto", dtype: str = "auto",
+                 max_new_tokens: int | None = None, revision: str | None = None, gguf_file: str | None = None,
+                 prompt_style: str | None = None, **_: Any) -> None:
+        self.name, self.target, self.revision, self.gguf_file = name, target, revision, gguf_file
+        self.batch_size, self.max_new_tokens_override = max(1, batch_size), max_new_tokens
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        quiet_transformers()
+        kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+        if gguf_file:
+            kwargs["gguf_file"] = gguf_file
+        try:
+            config = AutoConfig.from_pretrained(target, **kwargs)
+            self.tokenizer = AutoTokenizer.from_pretrained(target, **kwargs)
+            self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+            loader = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
+            self.model = loader.from_pretrained(target, dtype=self.dtype, **kwargs).to(self.device).eval()
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load hf model {target!r}: {first}",
+                             hint="give a hub id (needs internet) or a folder saved with save_pretrained") from None
+        # A causal model that ships a chat template is an instruction model: give it chat prompts.
+        self.prompt_style = prompt_style or ("chat" if not self.seq2seq and self._has_chat_template() else "raw")
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._local = Path(target).is_dir()
+
+    def _has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def identity(self) -> dict[str, Any]:
+        ident: dict[str, Any] = {"model": self.target, "revision": self.revision, "gguf_file": self.gguf_file}
+        if self._local:
+            ident["fingerprint"] = local_fingerprint(Path(self.target))
+        return ident
+
+    def settings(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+                "decoding": "greedy", "architecture": "seq2seq" if self.seq2seq else "causal",
+                "prompt_style": self.prompt_style}
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def _text_of(self, request: Request) -> str:
+        if self.prompt_style == "chat" and request.messages and self._has_chat_template():
+            return self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+        return request.prompt
+
+    @torch.inference_mode()
+    def _generate_batch(self, texts: list[str], max_new_tokens: int) -> tuple[list[str], list[int], list[int]]:
+        self.tokenizer.padding_side = "right" if self.seq2seq else "left"
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.seq2seq or None)
+        encoded = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+        output = self.model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                     pad_token_id=self.tokenizer.pad_token_id)
+        new = output if self.seq2seq else output[:, encoded["input_ids"].shape[1]:]
+        decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        decoded = [d.replace(NEWLINE_TOKEN, "\n").strip() if not self.seq2seq else d.replace(NEWLINE_TOKEN, "\n")
+                   for d in decoded]
+        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
+        pad = self.tokenizer.pad_token_id
+        completion_tokens = [int((row != pad).sum()) for row in new]
+        return decoded, prompt_tokens, completion_tokens
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """Sort by prompt length (less padding), generate in batches, return in the original order."""
+        texts = [self._text_of(r) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(texts[i]), reverse=True)
+        results: list[Completion | None] = [None] * len(requests)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            budget = self.max_new_tokens_override or max(requests[i].max_new_tokens for i in batch)
+            decoded, p_tokens, c_tokens = self._generate_batch([texts[i] for i in batch], budget)
+            for i, text, p, c in zip(batch, decoded, p_tokens, c_tokens):
+                text = _cut_at_stop(text, requests[i].stop)
+                results[i] = Completion(text=text, prompt_tokens=int(p), completion_tokens=int(c))
+        return [r for r in results if r is not None]
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text[:cut] if cut >= 0 else text
