@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import yaml
 from fsabench.errors import ChecksumError, DataError, UnknownName
 
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{origin}"
+MIRROR_ENV = "FSABENCH_DATA_URL"  # a URL template with {repo} {commit} {origin}, e.g. an internal mirror
 DEFAULT_BUNDLES = ("fsa", "sentibench")
 
 
@@ -30,15 +30,15 @@ class PinnedFile:
     sha256: str
 
 
-@lru_cache(maxsize=1)
 def manifest() -> tuple[PinnedFile, ...]:
     """Every pinned file, read from the packaged manifest.yaml."""
     text = resources.files("fsabench.data").joinpath("manifest.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
+    template = os.environ.get(MIRROR_ENV) or RAW_URL
     files = []
     for bundle, spec in raw["bundles"].items():
         for entry in spec["files"]:
-            url = RAW_URL.format(repo=spec["repo"], commit=spec["commit"], origin=entry["origin"])
+            url = template.format(repo=spec["repo"], commit=spec["commit"], origin=entry["origin"])
             files.append(PinnedFile(bundle, entry["path"], url, entry["sha256"]))
     return tuple(files)
 

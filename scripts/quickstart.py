@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Set up a virtual environment and run fsabench or its tests: the README's two quick-start commands.
+
+    python3 scripts/quickstart.py run    # the whole benchmark on the default model, offline, in seconds
+    python3 scripts/quickstart.py test   # everything the tests need, then the full test suite
+
+Needs only python3. Data: FSABENCH_DATA_DIR if set, else a workspace copy at ../shared/data when
+there is one, else `fsabench data pull` downloads the pinned files into the user cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(os.environ.get("FSABENCH_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch pulls a multi-GB CUDA build
+
+
+def sh(*args: str, **kwargs) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(args, check=True, **kwargs)
+
+
+def ensure_venv() -> None:
+    if not (BIN / "python").exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+
+
+def pip_install(*specs: str) -> None:
+    sh(str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", *specs)
+
+
+def data_env() -> dict[str, str]:
+    env = dict(os.environ)
+    shared = ROOT.parent / "shared" / "data"
+    if "FSABENCH_DATA_DIR" not in env and shared.is_dir():
+        env["FSABENCH_DATA_DIR"] = str(shared)
+    return env
+
+
+def run(args: list[str]) -> int:
+    ensure_venv()
+    pip_install("-e", str(ROOT))
+    env = data_env()
+    if "FSABENCH_DATA_DIR" not in env:
+        sh(str(BIN / "fsabench"), "data", "pull", env=env)
+    return subprocess.run([str(BIN / "fsabench"), "run", *args], env=env).returncode
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    pip_install(TORCH)
+    pip_install("-e", f"{ROOT}[all,dev]")
+    browser = ROOT / "scripts" / "install_browser.sh"
+    if browser.exists() and shutil.which("bash"):
+        subprocess.run(["bash", str(browser)], check=False)
+    env = data_env()
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", "-q", *args], cwd=ROOT, env=env).returncode
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+        print(__doc__)
+        return 1
+    return {"run": run, "test": test}[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
