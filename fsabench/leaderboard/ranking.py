@@ -1,0 +1,75 @@
+"""Ranked-table rows from verified runs: plain values in, plain values out (site and service share it).
+
+A row's cell for (task, subset) is the mean (and sample standard deviation) over seeds of the
+leaderboard's metric; the score is the mean over tasks of the cells on the score subset; a
+per-subset column is the mean over tasks of that subset's cells.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from fsabench.leaderboard.spec import Leaderboard
+from fsabench.results import RunResult
+
+
+def cell(values: Sequence[float]) -> dict[str, Any]:
+    mean = round(statistics.fmean(values), 2) if values else None
+    std = round(statistics.stdev(values), 2) if len(values) > 1 else None
+    return {"mean": mean, "std": std, "seeds": len(values)}
+
+
+def summarize(board: Leaderboard, entry, results: Sequence[RunResult]) -> dict[str, Any]:
+    """One row of the ranked table (JSON-ready) for an entry and its re-scored runs."""
+    spec = board.spec
+    tasks: dict[str, dict[str, Any]] = {}
+    for task in spec.tasks:
+        runs = [r for r in results if r.task.name == task]
+        tasks[task] = {s: cell([getattr(r.scores[s], spec.metric) for r in runs]) for s in spec.subsets}
+    subsets = {s: _mean([tasks[t][s]["mean"] for t in spec.tasks]) for s in spec.subsets}
+    category = spec.categories[entry.category]
+    return {
+        "name": entry.name, "category": entry.category, "category_label": category.label,
+        "parameters": entry.parameters, "base_model": entry.base_model, "link": entry.link,
+        "license": entry.license, "date": entry.date.isoformat(), "notes": entry.notes,
+        "score": subsets[spec.score.subset], "subsets": subsets, "tasks": tasks,
+        "seeds": sorted({r.seed for r in results}),
+        "models": sorted({r.model.name for r in results}),
+        "fsabench_versions": sorted({r.fsabench_version for r in results}),
+    }
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 2) if present and len(present) == len(values) else None
+
+
+def rank(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows ordered by score (best first, ties by name) with a 1-based `rank` (ties share a rank)."""
+    ordered = sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1e9), r["name"].lower()))
+    ranked, previous, place = [], object(), 0
+    for position, row in enumerate(ordered, start=1):
+        if row["score"] != previous:
+            place, previous = position, row["score"]
+        ranked.append({**row, "rank": place})
+    return ranked
+
+
+def columns(board: Leaderboard) -> list[dict[str, str]]:
+    """The table's metric columns after the name: score, one per task (score subset), one per other subset."""
+    spec = board.spec
+    cols = [{"key": "score", "label": spec.score.label, "kind": "score"}]
+    cols += [{"key": f"task:{t}", "label": t, "kind": "task"} for t in spec.tasks]
+    cols += [{"key": f"subset:{s}", "label": f"{s} (mean)", "kind": "subset"} for s in spec.subsets if s != spec.score.subset]
+    return cols
+
+
+def column_value(row: dict[str, Any], key: str, board: Leaderboard) -> float | None:
+    if key == "score":
+        return row["score"]
+    kind, _, name = key.partition(":")
+    if kind == "task":
+        return row["tasks"][name][board.spec.score.subset]["mean"]
+    return row["subsets"][name]

@@ -1,0 +1,141 @@
+"""The static site: a ranked, sortable, filterable table and one page per entry, from verified runs.
+
+Works from file:// (no fetch: each page carries its data inline, as escaped JSON in a
+`<script type="application/json">` block). Every string from a submission goes through Jinja's
+autoescape in the HTML and through textContent in the browser, never innerHTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from fsabench import __version__
+from fsabench.formats import join_pairs
+from fsabench.io import write_text_atomic
+from fsabench.leaderboard.ranking import column_value, columns, rank
+from fsabench.leaderboard.spec import Leaderboard
+from fsabench.leaderboard.submission import LINK
+from fsabench.leaderboard.verify import Verified
+from fsabench.results import RunResult
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ASSETS = ("site.css", "site.js")
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v: "–" if v is None else f"{v:.2f}"
+    env.filters["params"] = human_params
+    return env
+
+
+def human_params(count: int | None) -> str:
+    if count is None:
+        return "–"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
+def inline_json(payload: Any) -> str:
+    """JSON safe inside a <script type="application/json"> block: no '<', '>' or '&' survive as such."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _pairs_text(pairs: list[list[str]]) -> str:
+    return join_pairs([tuple(p) for p in pairs]) if all(len(p) == 2 for p in pairs) else " ; ".join(
+        " | ".join(p) for p in pairs)
+
+
+def examples_payload(results: Sequence[RunResult]) -> dict[str, Any]:
+    """Per task: the examples once (id, input, gold, subsets) and per seed (output, parsed, correct)."""
+    tasks: dict[str, dict[str, Any]] = {}
+    for result in results:
+        task = tasks.setdefault(result.task.name, {"name": result.task.name, "seeds": [], "examples": [], "runs": {}})
+        if not task["examples"]:
+            task["examples"] = [[r.id, r.input, r.target, r.subsets] for r in result.examples]
+        task["seeds"].append(result.seed)
+        task["runs"][str(result.seed)] = [
+            [r.output, _pairs_text(r.prediction), sorted(map(tuple, r.prediction)) == sorted(map(tuple, r.gold)),
+             r.error] for r in result.examples]
+    return {"tasks": list(tasks.values())}
+
+
+def provenance(results: Sequence[RunResult]) -> list[dict[str, Any]]:
+    """What each run claims about itself (versions, hashes, seeds, settings, timing)."""
+    return [{
+        "task": r.task.name, "task_version": r.task.version, "seed": r.seed, "protocol": r.protocol,
+        "model": r.model.name, "parameters": r.model.parameters, "fsabench_version": r.fsabench_version,
+        "task_sha256": r.task.sha256, "data": r.task.data,
+        "identity": json.dumps(r.model.identity, ensure_ascii=False, sort_keys=True),
+        "settings": json.dumps(r.model.settings, ensure_ascii=False, sort_keys=True),
+        "meta": json.dumps(r.meta, ensure_ascii=False, sort_keys=True),
+        "started": r.timing.started, "seconds": r.timing.seconds, "usage": r.usage.model_dump(),
+    } for r in results]
+
+
+def chart(board: Leaderboard, rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Horizontal bars of each entry's score, coloured by category (matplotlib, Agg)."""
+    scored = [r for r in rows if r["score"] is not None]
+    if not scored:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cats = list(board.spec.categories)
+    palette = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(scored) + 1.2), dpi=110)
+    ordered = list(reversed(scored))
+    ax.barh([r["name"] for r in ordered], [r["score"] for r in ordered],
+            color=[palette(cats.index(r["category"]) % 10) for r in ordered])
+    for y, row in enumerate(ordered):
+        ax.text(row["score"] + 0.5, y, f"{row['score']:.2f}", va="center", fontsize=8)
+    ax.set_xlabel(f"{board.spec.score.label} ({board.spec.metric} x100, mean over tasks)")
+    ax.set_xlim(0, 100)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i, _ in enumerate(cats)]
+    ax.legend(handles, [board.spec.categories[c].label for c in cats], fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
+               built: dt.datetime | None = None) -> Path:
+    """Write index.html, models/<slug>.html, assets and the chart under out_dir; return index.html."""
+    out_dir = Path(out_dir)
+    (out_dir / "models").mkdir(parents=True, exist_ok=True)
+    (out_dir / "assets").mkdir(exist_ok=True)
+    for asset in ASSETS:
+        shutil.copyfile(TEMPLATES / asset, out_dir / "assets" / asset)
+    env = environment()
+    rows = rank([{**e.row, "slug": e.slug} for e in entries])
+    cols = columns(board)
+    for row in rows:
+        row["values"] = [column_value(row, c["key"], board) for c in cols]
+        row["href"] = row["link"] if row["link"] and LINK.match(row["link"]) else None
+    chart_file = chart(board, rows, out_dir / "assets" / "scores.png")
+    common = {"board": board.spec, "version": __version__,
+              "built": (built or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")}
+    index = write_text_atomic(out_dir / "index.html", env.get_template("index.html.j2").render(
+        **common, rows=rows, columns=cols, chart="assets/scores.png" if chart_file else None))
+    by_slug = {e.slug: e for e in entries}
+    for row in rows:
+        entry = by_slug[row["slug"]]
+        write_text_atomic(out_dir / "models" / f"{row['slug']}.html", env.get_template("model.html.j2").render(
+            **common, row=row, runs=provenance(entry.results),
+            examples_json=inline_json(examples_payload(entry.results))))
+    return index

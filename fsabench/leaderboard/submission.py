@@ -1,0 +1,209 @@
+"""Submission bundles: the schema, building one from RunResults, and the checks on its text.
+
+A bundle is what `fsabench leaderboard submit` writes to `submissions/<slug>.json` and what the
+service accepts by POST: the entry's metadata plus every run, each run a RunResult whose examples
+are cut down to what a model produced (id, raw output, error, token counts). Gold, parsed
+predictions and subsets are deliberately left out: the leaderboard rebuilds them from its own
+copy of the task data (see verify.py), so a bundle cannot carry a gold or a prediction of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fsabench import __version__
+from fsabench.errors import FsabenchError
+from fsabench.leaderboard.spec import Limits
+from fsabench.results import RunResult
+
+BUNDLE_KIND = "fsabench-leaderboard-submission"
+BUNDLE_VERSION = 1
+LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
+
+
+class SubmissionError(FsabenchError):
+    """A submission failed validation; the message says exactly which check and where."""
+
+
+class EntryInfo(BaseModel):
+    """Who the entry is: what the leaderboard shows in its table and on the model's page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="display name, e.g. 'flan-t5-base distilled (ours)'")
+    parameters: int | None = Field(None, ge=0, description="parameter count; null when unknown (API models)")
+    base_model: str | None = Field(None, description="what it was built from, e.g. google-t5/t5-base")
+    link: str | None = Field(None, description="http(s) page describing the model")
+    license: str | None = None
+    category: str = Field(description="one of the leaderboard's categories")
+    date: dt.date = Field(description="when the runs were made (YYYY-MM-DD)")
+    notes: str = Field("", description="free text shown on the model page")
+
+
+class SubmittedExample(BaseModel):
+    """What the model produced for one test example; everything else is rebuilt by the verifier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    output: str | None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class SubmittedRun(RunResult):
+    """A RunResult whose examples carry only the model's side (ids and raw outputs)."""
+
+    examples: list[SubmittedExample]  # type: ignore[assignment]
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["fsabench-leaderboard-submission"] = BUNDLE_KIND
+    bundle_version: int = BUNDLE_VERSION
+    leaderboard: str
+    fsabench_version: str = Field(__version__, description="the fsabench that built the bundle")
+    entry: EntryInfo
+    runs: list[SubmittedRun]
+
+
+def entry_slug(name: str) -> str:
+    """The file name stem of an entry: lower case, runs of other characters become one '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "entry"
+
+
+def slim_run(result: RunResult) -> SubmittedRun:
+    """A RunResult cut down to the model's side of every example."""
+    examples = [SubmittedExample(id=r.id, output=r.output, error=r.error, prompt_tokens=r.prompt_tokens,
+                                 completion_tokens=r.completion_tokens, cost_usd=r.cost_usd)
+                for r in result.examples]
+    return SubmittedRun(**result.model_dump(exclude={"examples"}), examples=examples)
+
+
+def build_bundle(leaderboard: str, entry: EntryInfo, results: list[RunResult]) -> Submission:
+    return Submission(leaderboard=leaderboard, entry=entry, runs=[slim_run(r) for r in results])
+
+
+def _compact(row: dict[str, Any]) -> dict[str, Any]:
+    """An example row without its unset optional fields (`output` stays, even when null)."""
+    return {k: v for k, v in row.items() if v is not None or k == "output"}
+
+
+def bundle_json(bundle: Submission) -> str:
+    """Canonical text of a bundle file: indented, one line per example (readable pull-request diffs)."""
+    payload = bundle.model_dump(mode="json")
+    examples = []
+    for index, run in enumerate(payload["runs"]):
+        examples.append(run["examples"])
+        run["examples"] = f"@@examples-{index}@@"
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    for index, rows in enumerate(examples):
+        lines = ",\n".join("    " + json.dumps(_compact(row), ensure_ascii=False) for row in rows)
+        text = text.replace(f'"@@examples-{index}@@"', "[\n" + lines + "\n   ]" if rows else "[]", 1)
+    return text + "\n"
+
+
+# --- reading and text checks ----------------------------------------------------------------
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
+    """Size limit, JSON, schema: the checks that need no task data."""
+    if len(raw) > limits.max_submission_bytes:
+        raise SubmissionError(f"{where}: submission is {len(raw):,} bytes, over the limit of "
+                              f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
+    try:
+        payload = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{where}: not UTF-8 text", hint="write the bundle with `fsabench leaderboard submit`") from None
+    except (ValueError, RecursionError) as exc:
+        raise SubmissionError(f"{where}: not valid JSON ({exc})", hint="the file is truncated or hand-edited") from None
+    if not isinstance(payload, dict) or payload.get("kind") != BUNDLE_KIND:
+        raise SubmissionError(f"{where}: not a leaderboard submission (kind is not {BUNDLE_KIND!r})",
+                              hint="build it with `fsabench leaderboard submit RUNS... --leaderboard NAME`")
+    check_strings(payload, where, limits)
+    try:
+        return Submission.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise SubmissionError(f"{where}: field '{field}': {err['msg']}", hint="the bundle is damaged or hand-edited") from None
+
+
+def _bad_char(text: str, allow: str) -> str | None:
+    for ch in text:
+        if ch in allow:
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            return ch
+    return None
+
+
+def check_strings(payload: Any, where: str, limits: Limits) -> None:
+    """Every string is clean: no control characters but tab and newline, bounded length (names: check_entry)."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack += [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+            stack += [(f"{path}.<key>", k) for k in value]
+        elif isinstance(value, list):
+            stack += [(f"{path}.{i}", v) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            is_output = path.endswith(".output") or path.endswith(".error")
+            cap = limits.max_output_chars if is_output else limits.max_string_chars
+            if len(value) > cap:
+                raise SubmissionError(f"{where}: field '{path}' is {len(value):,} characters, over the limit of {cap:,}",
+                                      hint="shorten it")
+            bad = _bad_char(value, "\t\n\r")
+            if bad is not None:
+                raise SubmissionError(f"{where}: field '{path}' holds control character U+{ord(bad):04X}",
+                                      hint="remove control characters from the text")
+
+
+def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[str]) -> None:
+    """Names are plain text: no markup, no invisible formatting characters; links are http(s)."""
+    for field in ("name", "base_model", "license"):
+        value = getattr(entry, field)
+        if value is None:
+            continue
+        if len(value) > limits.max_name_chars:
+            raise SubmissionError(f"{where}: entry.{field} is {len(value)} characters, over {limits.max_name_chars}",
+                                  hint="shorten it")
+        if "<" in value or ">" in value:
+            raise SubmissionError(f"{where}: entry.{field} {value!r} holds HTML markup ('<' or '>')",
+                                  hint="use plain text in names")
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value) or value != value.strip():
+            raise SubmissionError(f"{where}: entry.{field} {value!r} holds invisible characters or edge spaces",
+                                  hint="use plain printable text")
+    if entry.link is not None and not LINK.match(entry.link):
+        raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL", hint="e.g. https://example.org/model")
+    if len(entry.notes) > limits.max_notes_chars:
+        raise SubmissionError(f"{where}: entry.notes is over {limits.max_notes_chars} characters", hint="shorten it")
+    if entry.category not in categories:
+        raise SubmissionError(f"{where}: entry.category {entry.category!r} is not one of {', '.join(categories)}",
+                              hint="pick the leaderboard category that describes the entry")
+    if entry.date > dt.date.today() + dt.timedelta(days=1):
+        raise SubmissionError(f"{where}: entry.date {entry.date} is in the future", hint="use the date of the runs")
+
+
+def read_bundle(path: Path, limits: Limits) -> Submission:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: submission file not found", hint="check the path") from None
+    if size > limits.max_submission_bytes:
+        raise SubmissionError(f"{path}: submission is {size:,} bytes, over the limit of "
+                              f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
+    return parse_bundle(path.read_bytes(), str(path), limits)

@@ -1,0 +1,124 @@
+/* fsabench leaderboard: sortable table, category filter, per-example browser.
+   Data is read with JSON.parse from inline blocks and written with textContent only. */
+(function () {
+  "use strict";
+
+  function cellValue(row, index, type) {
+    var raw = row.cells[index].getAttribute("data-sort");
+    if (raw === null) raw = row.cells[index].textContent;
+    if (type === "num") return raw === "" ? null : parseFloat(raw);
+    return raw.toLowerCase();
+  }
+
+  function sortBy(table, th) {
+    var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+    var index = headers.indexOf(th);
+    var type = th.getAttribute("data-type");
+    var current = th.getAttribute("aria-sort");
+    var dir = current ? (current === "ascending" ? "descending" : "ascending")
+                      : (type === "num" && index > 0 ? "descending" : "ascending");
+    headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir);
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var sign = dir === "ascending" ? 1 : -1;
+    rows.sort(function (a, b) {
+      var x = cellValue(a, index, type), y = cellValue(b, index, type);
+      if (x === null && y === null) return 0;
+      if (x === null) return 1;   /* missing values last, whatever the direction */
+      if (y === null) return -1;
+      return x < y ? -sign : x > y ? sign : 0;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      var button = th.querySelector("button");
+      if (button) button.addEventListener("click", function () { sortBy(table, th); });
+    });
+  });
+
+  var filter = document.getElementById("category-filter");
+  if (filter) {
+    var applyFilter = function () {
+      var shown = 0;
+      Array.prototype.forEach.call(document.querySelectorAll("#leaderboard tbody tr"), function (row) {
+        var visible = !filter.value || row.getAttribute("data-category") === filter.value;
+        row.hidden = !visible;
+        if (visible) shown += 1;
+      });
+      document.getElementById("row-count").textContent = shown + (shown === 1 ? " entry" : " entries");
+    };
+    filter.addEventListener("change", applyFilter);
+    applyFilter();
+  }
+
+  var block = document.getElementById("examples-data");
+  if (!block) return;
+  var data = JSON.parse(block.textContent);
+  var PAGE = 100;
+  var el = function (id) { return document.getElementById(id); };
+  var state = { page: 0, matches: [] };
+
+  function option(select, value, label) {
+    var o = document.createElement("option");
+    o.value = value; o.textContent = label; select.appendChild(o);
+  }
+  data.tasks.forEach(function (t, i) { option(el("ex-task"), String(i), t.name); });
+
+  function task() { return data.tasks[parseInt(el("ex-task").value || "0", 10)]; }
+  function fillSeeds() {
+    el("ex-seed").textContent = "";
+    task().seeds.forEach(function (s) { option(el("ex-seed"), String(s), String(s)); });
+  }
+  function td(tr, text, cls) {
+    var c = document.createElement("td");
+    c.textContent = text === null || text === undefined ? "" : text;
+    if (cls) c.className = cls;
+    tr.appendChild(c);
+    return c;
+  }
+  function refilter() {
+    var t = task(), run = t.runs[el("ex-seed").value] || [];
+    var errorsOnly = el("ex-errors").checked, subset = el("ex-subset").value;
+    var needle = el("ex-search").value.trim().toLowerCase();
+    state.matches = [];
+    t.examples.forEach(function (ex, i) {
+      var r = run[i] || [null, "", false, null];
+      if (errorsOnly && r[2]) return;
+      if (subset && ex[3].indexOf(subset) < 0) return;
+      if (needle && (ex[1] + "\n" + ex[2] + "\n" + (r[0] || "")).toLowerCase().indexOf(needle) < 0) return;
+      state.matches.push(i);
+    });
+    state.page = 0;
+    render();
+  }
+  function render() {
+    var t = task(), run = t.runs[el("ex-seed").value] || [];
+    var body = el("examples").tBodies[0];
+    body.textContent = "";
+    var pages = Math.max(1, Math.ceil(state.matches.length / PAGE));
+    state.page = Math.min(state.page, pages - 1);
+    state.matches.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach(function (i) {
+      var ex = t.examples[i], r = run[i] || [null, "", false, null];
+      var tr = document.createElement("tr");
+      tr.className = r[2] ? "right" : "wrong";
+      td(tr, ex[0], "id"); td(tr, ex[1]); td(tr, ex[2], "gold");
+      td(tr, r[3] ? "[request failed: " + r[3] + "]" : r[0], "output"); td(tr, r[1], "parsed");
+      td(tr, r[2] ? "✓" : "✗", "mark");
+      body.appendChild(tr);
+    });
+    el("ex-count").textContent = state.matches.length + " of " + t.examples.length + " examples";
+    el("ex-page").textContent = "page " + (state.page + 1) + " of " + pages;
+    el("ex-prev").disabled = state.page === 0;
+    el("ex-next").disabled = state.page >= pages - 1;
+  }
+  el("ex-task").addEventListener("change", function () { fillSeeds(); refilter(); });
+  ["ex-seed", "ex-errors", "ex-subset"].forEach(function (id) { el(id).addEventListener("change", refilter); });
+  el("ex-search").addEventListener("input", refilter);
+  el("ex-prev").addEventListener("click", function () { state.page -= 1; render(); });
+  el("ex-next").addEventListener("click", function () { state.page += 1; render(); });
+  fillSeeds();
+  refilter();
+})();

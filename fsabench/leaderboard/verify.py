@@ -1,0 +1,198 @@
+"""Verify a submission: hashes, coverage, protocol rules, and every score re-computed from outputs.
+
+Re-scoring runs the same code as `fsabench run`: each submitted raw output is parsed with
+`scoring.score_record` against the gold this leaderboard loads from its own copy of the task data,
+then `scoring.score_records` scores every subset. A claimed score that differs in any field from
+the re-computed one rejects the submission.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsabench.examples import SplitData, load_split
+from fsabench.leaderboard.ranking import summarize
+from fsabench.leaderboard.spec import Leaderboard
+from fsabench.leaderboard.submission import (Submission, SubmissionError, SubmittedRun, check_entry,
+                                             entry_slug, parse_bundle, read_bundle)
+from fsabench.results import Record, RunResult, Score
+from fsabench.scoring import score_record, score_records
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A submission that passed every check, with its runs re-scored from the leaderboard's gold."""
+
+    bundle: Submission
+    slug: str
+    results: list[RunResult]  # full records: gold, parsed prediction and subsets rebuilt here
+    row: dict  # the ranked-table summary (ranking.summarize)
+
+
+def run_label(run: SubmittedRun, index: int) -> str:
+    return f"run {index} ({run.task.name}, seed {run.seed})"
+
+
+def first_difference(claimed: dict[str, Score], recomputed: dict[str, Score]) -> str | None:
+    """The first field where a claimed score differs from the re-computed one, as a sentence."""
+    if set(claimed) != set(recomputed):
+        return f"scores list subsets {sorted(claimed)}, the task scores {list(recomputed)}"
+    for subset, score in recomputed.items():
+        fresh, old = score.model_dump(), claimed[subset].model_dump()
+        for key, value in fresh.items():
+            if old[key] != value:
+                return f"subset '{subset}' {key}: claimed {old[key]}, re-computed from the outputs {value}"
+    return None
+
+
+class Verifier:
+    """Checks bundles against one leaderboard; loads each task's test split once and keeps it."""
+
+    def __init__(self, board: Leaderboard, data_root: Path) -> None:
+        self.board = board
+        self.data_root = data_root
+        self._splits: dict[str, SplitData] = {}
+
+    def split(self, task: str) -> SplitData:
+        if task not in self._splits:
+            self._splits[task] = load_split(self.board.tasks[task], self.data_root, self.board.spec.split)
+        return self._splits[task]
+
+    def verify_file(self, path: Path) -> Verified:
+        """A bundle file; inside a leaderboard's submissions/ folder its name must be its slug."""
+        bundle = read_bundle(path, self.board.spec.limits)
+        verified = self.verify_bundle(bundle, str(path))
+        if path.parent.name == "submissions" and path.stem != verified.slug:
+            raise SubmissionError(f"{path}: file name should be {verified.slug}.json for entry "
+                                  f"{bundle.entry.name!r}", hint=f"rename it to {verified.slug}.json")
+        if path.parent.name == "submissions" and path.parent.parent.name != bundle.leaderboard:
+            raise SubmissionError(f"{path}: bundle is for leaderboard {bundle.leaderboard!r} but sits in "
+                                  f"{path.parent.parent.name!r}", hint="move it to the right leaderboard folder")
+        return verified
+
+    def verify_bytes(self, raw: bytes, where: str) -> Verified:
+        return self.verify_bundle(parse_bundle(raw, where, self.board.spec.limits), where)
+
+    def verify_bundle(self, bundle: Submission, where: str) -> Verified:
+        spec = self.board.spec
+        if bundle.leaderboard != spec.name:
+            raise SubmissionError(f"{where}: bundle is for leaderboard {bundle.leaderboard!r}, not {spec.name!r}",
+                                  hint=f"submit it with --leaderboard {bundle.leaderboard}")
+        check_entry(bundle.entry, where, spec.limits, list(spec.categories))
+        if not bundle.runs:
+            raise SubmissionError(f"{where}: the bundle has no runs", hint="pass RunResult files for every task")
+        if len(bundle.runs) > spec.limits.max_runs:
+            raise SubmissionError(f"{where}: {len(bundle.runs)} runs, over the limit of {spec.limits.max_runs}",
+                                  hint="submit only the runs the protocol asks for")
+        self.check_protocol(bundle, where)
+        results = [self.rescore(run, index, where) for index, run in enumerate(bundle.runs)]
+        self.check_seeds(bundle, where)
+        order = {task: i for i, task in enumerate(spec.tasks)}
+        results.sort(key=lambda r: (order[r.task.name], r.seed))
+        return Verified(bundle, entry_slug(bundle.entry.name), results, summarize(self.board, bundle.entry, results))
+
+    def check_protocol(self, bundle: Submission, where: str) -> None:
+        category = self.board.spec.categories[bundle.entry.category]
+        for index, run in enumerate(bundle.runs):
+            if run.protocol not in category.protocols:
+                raise SubmissionError(f"{where}: {run_label(run, index)} has protocol {run.protocol!r}; category "
+                                      f"{bundle.entry.category!r} accepts {', '.join(category.protocols)}",
+                                      hint="pick the category that matches how the runs were made")
+            if "<" in run.model.name or ">" in run.model.name:
+                raise SubmissionError(f"{where}: {run_label(run, index)} model name {run.model.name!r} holds "
+                                      "HTML markup ('<' or '>')", hint="use plain text in model names")
+        names = sorted({run.model.name for run in bundle.runs})
+        if category.same_model and len(names) > 1:
+            raise SubmissionError(f"{where}: category {bundle.entry.category!r} needs one model for every run, the "
+                                  f"runs name {len(names)}: {', '.join(names[:3])}", hint="submit one model's runs")
+
+    def check_seeds(self, bundle: Submission, where: str) -> None:
+        """Every task present, each (task, seed) once, the same seeds on every task, enough of them."""
+        seeds: dict[str, list[int]] = defaultdict(list)
+        for run in bundle.runs:
+            seeds[run.task.name].append(run.seed)
+        for task in self.board.spec.tasks:
+            if task not in seeds:
+                raise SubmissionError(f"{where}: no run for task {task}",
+                                      hint=f"the leaderboard needs every task: {', '.join(self.board.spec.tasks)}")
+            repeated = [s for s, n in Counter(seeds[task]).items() if n > 1]
+            if repeated:
+                raise SubmissionError(f"{where}: task {task} has two runs with seed {repeated[0]}",
+                                      hint="keep one run per (task, seed)")
+        first = self.board.spec.tasks[0]
+        for task in self.board.spec.tasks[1:]:
+            if set(seeds[task]) != set(seeds[first]):
+                raise SubmissionError(f"{where}: task {task} has seeds {sorted(seeds[task])} but {first} has "
+                                      f"{sorted(seeds[first])}", hint="run every task with the same seeds")
+        need = self.board.spec.categories[bundle.entry.category].min_seeds
+        if len(seeds[first]) < need:
+            raise SubmissionError(f"{where}: category {bundle.entry.category!r} needs {need} seeds per task, "
+                                  f"the runs have {len(seeds[first])} ({sorted(seeds[first])})",
+                                  hint=f"run each task with {need} different --seed values")
+
+    def check_run(self, run: SubmittedRun, label: str) -> SplitData:
+        """The run answers the leaderboard's exact task definition on its exact data files."""
+        task = run.task.name
+        if task not in self.board.tasks:
+            raise SubmissionError(f"{label}: task {task!r} is not on leaderboard {self.board.name}",
+                                  hint=f"its tasks are {', '.join(self.board.spec.tasks)}")
+        spec = self.board.tasks[task]
+        if run.task.sha256 != spec.definition_hash():
+            raise SubmissionError(f"{label}: task definition hash {run.task.sha256[:12]}... differs from the "
+                                  f"leaderboard's {spec.definition_hash()[:12]}... for {task}",
+                                  hint="re-run with the current task definition (`fsabench tasks show`)")
+        if run.task.version != spec.version or run.task.split != self.board.spec.split:
+            raise SubmissionError(f"{label}: run is {task} v{run.task.version} split {run.task.split!r}; the "
+                                  f"leaderboard needs v{spec.version} split {self.board.spec.split!r}",
+                                  hint="re-run on the current task's test split")
+        split = self.split(task)
+        for path, digest in split.files.items():
+            if run.task.data.get(path) != digest:
+                raise SubmissionError(f"{label}: data file {path} sha256 {str(run.task.data.get(path))[:12]}... "
+                                      f"differs from the leaderboard's {digest[:12]}...",
+                                      hint="re-run on the pinned data (`fsabench data verify`)")
+        if set(run.task.data) != set(split.files):
+            raise SubmissionError(f"{label}: data files {sorted(run.task.data)} are not the task's "
+                                  f"{sorted(split.files)}", hint="re-run on the task's full test split")
+        if not run.complete:
+            raise SubmissionError(f"{label}: the run is marked incomplete (stopped early)",
+                                  hint="finish the run (no --limit, no --max-cost stop)")
+        if len(run.examples) > self.board.spec.limits.max_examples_per_run:
+            raise SubmissionError(f"{label}: {len(run.examples):,} examples, over the limit of "
+                                  f"{self.board.spec.limits.max_examples_per_run:,}", hint="submit the test split only")
+        return split
+
+    def rescore(self, run: SubmittedRun, index: int, where: str) -> RunResult:
+        label = f"{where}: {run_label(run, index)}"
+        split = self.check_run(run, label)
+        counts = Counter(e.id for e in run.examples)
+        known = {e.id for e in split.examples}
+        twice = [i for i, n in counts.items() if n > 1]
+        if twice:
+            raise SubmissionError(f"{label}: example {twice[0]!r} appears {counts[twice[0]]} times",
+                                  hint="submit every test example exactly once")
+        unknown = [i for i in counts if i not in known]
+        if unknown:
+            raise SubmissionError(f"{label}: example {unknown[0]!r} is not in the {run.task.name} test set "
+                                  f"({len(unknown)} unknown ids)", hint="submit the task's test examples only")
+        missing = [e.id for e in split.examples if e.id not in counts]
+        if missing:
+            raise SubmissionError(f"{label}: {len(missing)} of {len(split.examples)} test examples are missing "
+                                  f"(first: {missing[0]!r})", hint="submit a full run (no --limit)")
+        spec = self.board.tasks[run.task.name]
+        by_id = {e.id: e for e in run.examples}
+        records: list[Record] = []
+        for example in split.examples:
+            sent = by_id[example.id]
+            record = score_record(spec, example, sent.output, sent.error)
+            record.prompt_tokens, record.completion_tokens = sent.prompt_tokens, sent.completion_tokens
+            record.cost_usd = sent.cost_usd
+            records.append(record)
+        scores = score_records(spec, records)
+        problem = first_difference(run.scores, scores)
+        if problem:
+            raise SubmissionError(f"{label}: {problem}",
+                                  hint="scores must be exactly what the submitted outputs earn; re-run `fsabench run`")
+        return RunResult(**run.model_dump(exclude={"examples", "scores"}), scores=scores, examples=records)
