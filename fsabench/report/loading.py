@@ -56,6 +56,15 @@ def variant_of(result: RunResult) -> tuple[str, str, str]:
     return result.task.sha256[:8], data_hash(result), ids_hash(result)
 
 
+PAPER_TASKS = ("atsa-rest14", "atsa-laptop14", "acsa-rest16", "acsa-laptop16")
+
+
+def task_order(label: str) -> tuple[int, str]:
+    """The paper's four tasks first (in its order), then every other task by name."""
+    name = label.split(" [")[0]
+    return (PAPER_TASKS.index(name) if name in PAPER_TASKS else len(PAPER_TASKS), label)
+
+
 @dataclass(frozen=True)
 class Group:
     """The seeds of one model on one task variant under one protocol."""
@@ -112,7 +121,7 @@ def group_runs(results: Iterable[RunResult]) -> tuple[list[Group], list[str]]:
     for r in results:
         buckets[r.model.name, r.protocol, labels[r.task.name, variant_of(r)]].append(r)
     groups = []
-    for (model, protocol, label), runs in sorted(buckets.items()):
+    for (model, protocol, label), runs in sorted(buckets.items(), key=lambda kv: (task_order(kv[0][2]), kv[0])):
         kept = _unique_seeds(model, label, runs, flags)
         first = kept[0]
         groups.append(Group(model, protocol, label, first.task.name, first.task.type, variant_of(first),

@@ -1,0 +1,31 @@
+"""`fsabench report`: result folders -> tables, figures and an HTML page in one output folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from fsabench.console import err, out
+
+
+def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str | None, preset: str | None,
+                   figures: str, bootstrap: int, json_out: bool) -> None:
+    from fsabench.report.build import build_report
+
+    built = build_report(runs, out_dir, formats=formats, baseline=baseline, preset=preset,
+                         figure_formats=figures, n_boot=bootstrap)
+    files = [p.as_posix() for p in built.files]
+    if json_out:
+        sys.stdout.write(json.dumps({"out": str(out_dir), "files": files, "flags": built.flags}, indent=1) + "\n")
+        return
+    for flag in built.flags:
+        err.print(f"[yellow]flag:[/yellow] {escape(flag)}", highlight=False, soft_wrap=True)
+    summary = built.analysis.summary
+    out.print(f"report: {summary['model'].nunique()} models x {summary['task'].nunique()} tasks, "
+              f"{len(files)} files in {out_dir}/", highlight=False)
+    for name in ("report.md", "report.html", "report.tex"):
+        if (out_dir / name).exists() and any(f.endswith(name) for f in files):
+            out.print(f"  {out_dir / name}", highlight=False)

@@ -1,0 +1,260 @@
+"""Display tables built from the analysis frames, rendered to Markdown, LaTeX and CSV.
+
+A Table is plain text cells plus a bold flag, so every format shows the same numbers. Missing
+values are a dash; the best value per column (within a task) is bold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from fsabench.report.frames import Analysis
+
+DASH = "-"
+METRIC_NAMES = {"f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    bold: bool = False
+
+
+@dataclass
+class Table:
+    name: str  # file-safe id, e.g. "fsa"
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+
+
+def missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt(value, digits: int = 2) -> str:
+    return DASH if missing(value) else f"{value:.{digits}f}"
+
+
+def fmt_params(value) -> str:
+    if missing(value):
+        return DASH
+    value = int(value)
+    for size, unit in ((10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return str(value)
+
+
+def fmt_tokens(value) -> str:
+    return DASH if missing(value) else f"{value:,.0f}"
+
+
+def fmt_cost(value) -> str:
+    return DASH if missing(value) else f"${value:.4f}"
+
+
+def fmt_delta(value) -> str:
+    return DASH if missing(value) else f"{value:+.2f}"
+
+
+def fmt_score(mean, std) -> str:
+    if missing(mean):
+        return DASH
+    return f"{mean:.2f}" if missing(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def score_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(subset, metric) pairs in order of first appearance."""
+    return list(dict.fromkeys(zip(frame["subset"], frame["metric"])))
+
+
+def column_title(subset: str, metric: str, metrics: set[str]) -> str:
+    return subset if len(metrics) == 1 else f"{subset} {METRIC_NAMES.get(metric, metric)}"
+
+
+def _best(frame: pd.DataFrame) -> set[tuple]:
+    """(model, protocol, task, subset, metric) keys holding the best mean in their task column."""
+    best = set()
+    for _, part in frame.dropna(subset=["mean"]).groupby(["task", "subset", "metric"], sort=False):
+        if len(part) < 2:
+            continue
+        top = part["mean"].max()
+        best |= {(r.model, r.protocol, r.task, r.subset, r.metric) for r in part.itertuples() if r.mean == top}
+    return best
+
+
+def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) -> Table:
+    """Model x task rows with every (subset, metric) as a column: mean ± std over seeds."""
+    cols = score_columns(frame)
+    metrics = {m for _, m in cols}
+    best = _best(frame)
+    rows = []
+    for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
+        cells = {(r.subset, r.metric): r for r in part.itertuples()}
+        first = part.iloc[0]
+        row = [Cell(task), Cell(model), Cell(protocol), Cell(str(int(part["seeds"].max()))),
+               Cell(fmt_params(first["parameters"]))]
+        for key in cols:
+            r = cells.get(key)
+            text = DASH if r is None else fmt_score(r.mean, r.std)
+            if r is not None and with_delta and not missing(r.delta) and model != frame.attrs.get("baseline"):
+                text += f" ({fmt_delta(r.delta)})"
+            row.append(Cell(text, r is not None and (model, protocol, task, *key) in best))
+        row += [Cell(fmt_tokens(first["tokens_per_1k"])), Cell(fmt_cost(first["cost_per_1k"]))]
+        rows.append(row)
+    columns = ["Task", "Model", "Protocol", "Seeds", "Params", *[column_title(s, m, metrics) for s, m in cols],
+               "Tokens/1k ex", "Cost/1k ex"]
+    notes = ["mean ± sample std over seeds; best per task in bold; Tokens and Cost per 1,000 examples"]
+    if with_delta:
+        notes.append(f"(±x.xx) = difference to the baseline {frame.attrs.get('baseline')}")
+    return Table(name, title, columns, rows, notes)
+
+
+def ci_table(frame: pd.DataFrame, name: str, title: str) -> Table:
+    cols = score_columns(frame)
+    metrics = {m for _, m in cols}
+    rows = []
+    for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
+        cells = {(r.subset, r.metric): r for r in part.itertuples()}
+        row = [Cell(task), Cell(model), Cell(protocol)]
+        for key in cols:
+            r = cells.get(key)
+            ok = r is not None and not missing(r.ci_low)
+            row.append(Cell(f"[{r.ci_low:.2f}, {r.ci_high:.2f}]" if ok else DASH))
+        rows.append(row)
+    return Table(name, title, ["Task", "Model", "Protocol", *[column_title(s, m, metrics) for s, m in cols]], rows,
+                 ["95% percentile bootstrap over test examples (seed-averaged), fixed RNG seed"])
+
+
+def overview_table(frame: pd.DataFrame, subset: str, name: str, title: str) -> Table:
+    """Models x tasks for one subset (the paper's layout) with an average over tasks."""
+    part = frame[frame["subset"] == subset]
+    metric = part["metric"].iloc[0] if len(part) else "f1"
+    part = part[part["metric"] == metric]
+    tasks = list(dict.fromkeys(part["task"]))
+    best = _best(part)
+    rows = []
+    for (model, protocol), rows_m in part.groupby(["model", "protocol"], sort=True):
+        by_task = {r.task: r for r in rows_m.itertuples()}
+        row = [Cell(model), Cell(protocol), Cell(fmt_params(rows_m["parameters"].iloc[0]))]
+        means = []
+        for task in tasks:
+            r = by_task.get(task)
+            means.append(None if r is None else r.mean)
+            row.append(Cell(DASH if r is None else fmt_score(r.mean, r.std),
+                            r is not None and (model, protocol, task, subset, metric) in best))
+        row.append(Cell(DASH if any(missing(m) for m in means) else f"{sum(means) / len(means):.2f}"))
+        rows.append(row)
+    averages = [r[-1].text for r in rows]
+    known = [float(a) for a in averages if a != DASH]
+    top = max(known) if len(known) > 1 else None
+    rows = [r[:-1] + [Cell(r[-1].text, top is not None and r[-1].text == f"{top:.2f}")] for r in rows]
+    return Table(name, title, ["Model", "Protocol", "Params", *tasks, "Avg"], rows,
+                 [f"{METRIC_NAMES.get(metric, metric)} on the '{subset}' subset, mean ± std over seeds; "
+                  "Avg only when a model has every task"])
+
+
+def tests_table(tests: pd.DataFrame, subset: str = "all") -> Table:
+    rows = []
+    for r in tests[tests["subset"] == subset].itertuples():
+        rows.append([Cell(r.task), Cell(f"{r.model_a} ({r.protocol_a})"), Cell(f"{r.model_b} ({r.protocol_b})"),
+                     Cell(str(r.n)), Cell(fmt_delta(r.delta), r.p_value < 0.05),
+                     Cell(f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"), Cell(f"{r.p_value:.4f}")])
+    return Table("tests", f"Paired bootstrap tests ('{subset}' subset)",
+                 ["Task", "Model A", "Model B", "Examples", "Δ (A - B)", "95% CI of Δ", "p"], rows,
+                 ["paired bootstrap over the examples both models answered; bold Δ: p < 0.05; "
+                  "every subset is in tests.csv / report.json"])
+
+
+def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
+    """The report's tables: FSA scores, zero-shot classification, intervals, overview and tests."""
+    summary = analysis.summary
+    summary.attrs["baseline"] = analysis.baseline
+    with_delta = analysis.baseline is not None
+    tables = []
+    for task_type, name, title in (("extraction", "fsa", "Fine-grained sentiment (tuple F1)"),
+                                   ("classification", "zero_shot", "Zero-shot classification (accuracy, macro-F1)")):
+        part = summary[summary["task_type"] == task_type]
+        if part.empty:
+            continue
+        part.attrs["baseline"] = analysis.baseline
+        if task_type == "extraction":
+            tables.append(overview_table(part, "all", "overview", "Overview: F1 per task ('all' subset)"))
+        tables.append(score_table(part, name, title, with_delta))
+        tables.append(ci_table(part, f"{name}_ci", f"{title}: 95% bootstrap confidence intervals"))
+        if preset == "paper" and task_type == "extraction":
+            for subset in [s for s in dict.fromkeys(part["subset"]) if s != "all"]:
+                tables.append(overview_table(part, subset, f"paper_{subset}", f"F1 per task ('{subset}' subset)"))
+    if not analysis.tests.empty:
+        tables.append(tests_table(analysis.tests))
+    return tables
+
+
+# --- renderers ---------------------------------------------------------------------------------
+def _md_cell(cell: Cell) -> str:
+    text = cell.text.replace("|", "\\|").replace("\n", " ")
+    return f"**{text}**" if cell.bold and text != DASH else text
+
+
+def to_markdown(table: Table) -> str:
+    lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    lines += [""] + [f"_{note}_" for note in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "Δ": r"$\Delta$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table (needs \\usepackage{booktabs})."""
+    def cell(c: Cell) -> str:
+        return rf"\textbf{{{latex_escape(c.text)}}}" if c.bold and c.text != DASH else latex_escape(c.text)
+
+    spec = "".join("l" if i < 3 else "r" for i in range(len(table.columns)))
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(cell(c) for c in row) + r" \\" for row in table.rows]
+    caption = latex_escape(table.title + ". " + " ".join(table.notes))
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}",
+              rf"\label{{tab:{table.name.replace('_', '-')}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n", float_format="%.4f")
+    return buffer.getvalue()
+
+
+def table_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows([[c.text for c in row] for row in table.rows])
+    return buffer.getvalue()
+
+
+def table_json(table: Table) -> dict:
+    return {"name": table.name, "title": table.title, "columns": table.columns, "notes": table.notes,
+            "rows": [[c.text for c in row] for row in table.rows],
+            "bold": [[c.bold for c in row] for row in table.rows]}
+
+
+def plain_rows(table: Table) -> Sequence[Sequence[str]]:
+    return [[c.text for c in row] for row in table.rows]
