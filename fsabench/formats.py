@@ -52,6 +52,8 @@ def parse_pairs(text: str, source: str, polarities: Sequence[str], require_in_in
 
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```", re.S)
+# A trailing explanation: cut at the first sentence end, dash, bracket or "because" after the answer.
+_EXPLANATION = re.compile(r"(?:[.!?;:,](?:\s|$)|\s[-\u2013\u2014]\s|\s\(|\s(?:because|since|as)\s|\n)", re.I)
 _ANSWER = re.compile(r"^\s*(?:final\s+)?(?:answer|output|sentiment|label|prediction)\s*[:：]\s*", re.I)
 
 
@@ -70,6 +72,8 @@ def apply_repairs(text: str, repairs: Sequence[str]) -> tuple[str, tuple[str, ..
             text = stripped.splitlines()[0] if stripped else stripped
         elif name == "lowercase":
             text = text.lower()
+        elif name == "strip_explanation":
+            text = _EXPLANATION.split(text.strip(), maxsplit=1)[0]
         if text != before:
             applied.append(name)
     return text, tuple(applied)

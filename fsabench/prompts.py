@@ -58,3 +58,12 @@ def build_requests(spec: TaskSpec, examples: Sequence[Example], style: str, trai
     """Requests for every example; the k shots are drawn once per run so every example shares them."""
     shots = pick_shots(train, num_shots, seed) if style != "raw" else []
     return [build_request(spec, e, style, shots) for e in examples]
+
+
+def label_choices(spec: TaskSpec) -> tuple[str, ...]:
+    """--scoring likelihood: one continuation per label, its first verbalizer word (else the label);
+    the parser maps the chosen word back to its label."""
+    if spec.output.parser != "label":
+        raise SpecError(f"task {spec.name}: --scoring likelihood needs a classification task (output.parser: label)",
+                        hint="use --scoring generate for extraction tasks")
+    return tuple((spec.output.verbalizer.get(label) or [label])[0] for label in spec.output.labels)

@@ -53,6 +53,7 @@ class Score(BaseModel):
     n_gold: int | None = None
     n_pred: int | None = None
     per_polarity: dict[str, float] = Field(default_factory=dict, description="F1 x100 per polarity/label")
+    repairs: dict[str, int] = Field(default_factory=dict, description="outputs each named repair changed")
 
 
 class TaskInfo(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class RunOptions:
     chunk_size: int = 64  # requests handed to the adapter at once (progress and stop checks between)
     protocol: str | None = None  # fine-tuned | zero-shot | few-shot | baseline; inferred when None
     max_cost: float | None = None  # stop cleanly once the run has cost this many USD
+    scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
 
 
 def load_examples(spec: TaskSpec, data_root: Path, limit: int | None) -> tuple[SplitData, list[Example]]:
@@ -52,10 +53,20 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
         chunk = requests[start:start + options.chunk_size]
         for offset, completion in enumerate(adapter.generate(chunk)):
             completions[start + offset] = completion
-            spent += completion.cost_usd or 0.0
+            spent += 0.0 if completion.cached else (completion.cost_usd or 0.0)
         if progress:
             progress(min(start + len(chunk), len(requests)), len(requests))
     return completions
+
+
+def maybe_add_choices(spec: TaskSpec, requests: list, scoring: str) -> list:
+    """--scoring likelihood: each request carries the verbalized labels; the model answers the likeliest."""
+    if scoring == "generate":
+        return requests
+    from fsabench.prompts import label_choices
+
+    choices = label_choices(spec)
+    return [replace(r, choices=choices) for r in requests]
 
 
 def infer_protocol(adapter: ModelAdapter, num_shots: int) -> str:
@@ -85,6 +96,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
     context = task_context(spec, data_root, examples)
     maybe_prepare(adapter, context)
     requests = build_requests(spec, examples, adapter.prompt_style, context.train, options.num_shots, options.seed)
+    requests = maybe_add_choices(spec, requests, options.scoring)
     completions = generate_all(adapter, requests, options, progress)
     records = records_of(spec, examples, requests, completions, adapter.prompt_style)
     seconds = time.perf_counter() - clock
@@ -105,7 +117,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         scores=score_records(spec, records),
         examples=records,
         complete=all(c is not None for c in completions),
-        meta={"num_shots": options.num_shots, "limit": options.limit},
+        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from fsabench.examples import Example, parse_output
@@ -38,6 +39,7 @@ def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
     pieces = sum(r.pieces for r in records)
     unparseable = pct(sum(r.unparseable for r in records) / pieces) if pieces else 0.0
     failed = sum(r.error is not None for r in records)
+    repairs = dict(sorted(Counter(name for r in records for name in r.repairs).items()))
     if spec.metric == "accuracy":
         gold_labels = [g[0][0] for g in gold]
         pred_labels = [p[0][0] if p else None for p in pred]
@@ -48,12 +50,12 @@ def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
             if label in gold_labels or label in pred_labels:
                 per_label[label] = pct(f1)
         return Score(n=len(records), accuracy=pct(accuracy), macro_f1=pct(macro), unparseable=unparseable,
-                     failed=failed, per_polarity=per_label)
+                     failed=failed, per_polarity=per_label, repairs=repairs)
     prf = tuple_f1(gold, pred)
     return Score(
         n=len(records), precision=pct(prf.precision), recall=pct(prf.recall), f1=pct(prf.f1),
         unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
-        per_polarity=per_label_f1(gold, pred, _labels(spec)),
+        per_polarity=per_label_f1(gold, pred, _labels(spec)), repairs=repairs,
     )
 
 

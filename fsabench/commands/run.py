@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.console import err, out, progress_bar, score_table
+from fsabench.errors import FsabenchError
 from fsabench.models import load_model
+from fsabench.models.cache import maybe_cached
+from fsabench.prompts import label_choices
 from fsabench.results import RunResult, load_result, result_path, save_result
 from fsabench.runner import RunOptions, run_task
 from fsabench.settings import data_dir as resolve_data_dir
@@ -38,8 +41,14 @@ def run_command(model: str, tasks: str, limit: int | None, output: Path, overwri
                     err.print(f"[dim]skip {spec.name}: {path} exists (use --overwrite to re-run)[/dim]")
                 continue
         todo.append((spec, path))
+    settings = dict(run_options or {})
+    allow_failures = settings.pop("allow_failures", False)
+    use_cache, cache_dir = settings.pop("cache", True), settings.pop("cache_dir", None)
+    check_scoring(model, specs, settings.get("scoring", "generate"))
+    settings.setdefault("chunk_size", max(64, 4 * int(model_options.get("concurrency") or 16)))
     adapter = load_model(model, **{k: v for k, v in model_options.items() if v is not None}) if todo else None
-    options = RunOptions(limit=limit, seed=seed, num_shots=num_shots, **(run_options or {}))
+    adapter = maybe_cached(adapter, cache_dir, use_cache) if adapter is not None else None
+    options = RunOptions(limit=limit, seed=seed, num_shots=num_shots, **settings)
     with progress_bar(not quiet) as bar:
         for spec, path in todo:
             handle = bar.add_task(spec.name, total=None) if bar else None
@@ -47,6 +56,10 @@ def run_command(model: str, tasks: str, limit: int | None, output: Path, overwri
             result = run_task(spec, adapter, root, options, progress=report)
             save_result(result, path)
             results.append(result)
+            if not result.complete:
+                err.print(f"[yellow]{spec.name}: stopped at --max-cost after {len(result.examples)} examples "
+                          f"(${result.usage.cost_usd:.4f}); partial result in {path}; re-run to resume from the "
+                          "cache[/yellow]")
             if bar:
                 bar.remove_task(handle)
     if json_out:
@@ -60,4 +73,19 @@ def run_command(model: str, tasks: str, limit: int | None, output: Path, overwri
         out.print(score_table(results))
         out.print(f"[dim]results in {output}/[/dim]")
     failed = sum(r.usage.failed for r in results)
-    return 1 if failed and not (run_options or {}).get("allow_failures", False) else 0
+    if failed and not quiet:
+        err.print(f"[red]{failed} request(s) failed after all retries (recorded as failed, not scored as empty "
+                  "answers); re-run to retry them, or pass --allow-failures[/red]")
+    return 1 if failed and not allow_failures else 0
+
+
+def check_scoring(model: str, specs: list, scoring: str) -> None:
+    """--scoring likelihood needs label tasks and a model that returns log-likelihoods."""
+    if scoring not in ("generate", "likelihood"):
+        raise FsabenchError(f"--scoring {scoring!r} is not known", hint="use generate or likelihood")
+    if scoring == "likelihood":
+        if not model.startswith(("hf:", "lm-eval:")):
+            raise FsabenchError(f"--scoring likelihood needs a local model; {model} only generates text",
+                                hint="use an hf: or lm-eval: model, or --scoring generate")
+        for spec in specs:
+            label_choices(spec)

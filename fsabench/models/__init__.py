@@ -16,6 +16,9 @@ from fsabench.models.base import ModelAdapter
 SCHEMES: dict[str, str] = {
     "baseline": "fsabench.models.baseline:BaselineAdapter",
     "hf": "fsabench.models.hf:HFAdapter",
+    "litellm": "fsabench.models.api:LiteLLMAdapter",
+    "openai-compat": "fsabench.models.openai_compat:OpenAICompatAdapter",
+    "lm-eval": "fsabench.models.lmeval:LMEvalAdapter",
 }
 
 DEFAULT_MODEL = "baseline:lexicon"

@@ -58,7 +58,8 @@ class OutputSpec(Strict):
     verbalizer: dict[str, list[str]] = Field(
         default_factory=dict, description="label -> words a model may answer with for it"
     )
-    repairs: list[Literal["strip_code_fences", "strip_answer_prefix", "first_line", "lowercase"]] = Field(
+    repairs: list[Literal["strip_code_fences", "strip_answer_prefix", "first_line", "lowercase",
+                          "strip_explanation"]] = Field(
         default_factory=list, description="named, counted clean-ups applied to model text before parsing"
     )
 

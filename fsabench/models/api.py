@@ -1,0 +1,283 @@
+"""API models: `litellm:<model>` (any provider litellm knows) on a shared async engine.
+
+The engine (`AsyncAPIAdapter`) runs every request on one background event loop with bounded
+concurrency, a per-request timeout and retries with exponential backoff and full jitter on 429, 5xx,
+timeouts, dropped connections and malformed answers, honouring Retry-After. After the last attempt
+the request becomes `Completion(text=None, error=...)`: recorded as failed, never scored as an
+empty answer. `openai-compat:` (models/openai_compat.py) reuses the engine with a lean HTTP client.
+
+API keys come from the environment or litellm's own config; they are never passed, stored, cached
+or logged by fsabench, and error text is scrubbed of anything that looks like one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import email.utils
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from fsabench.errors import ModelError
+from fsabench.models.base import Completion, Request
+
+OnCompletion = Callable[[int, Completion], None]  # (index in the batch, completion), called as each arrives
+MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is capped (and still counted as an attempt)
+
+
+class Transient(Exception):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection, malformed answer)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(Exception):
+    """A failure retrying cannot fix (bad request, auth, unknown model)."""
+
+
+def retryable_status(status: int | None) -> bool:
+    return status is None or status in (408, 409, 425, 429) or status >= 500
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (a number or an HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
+    """Full jitter (AWS architecture blog): uniform(0, min(cap, base * 2**attempt)); a server's
+    Retry-After is a floor, since retrying earlier is known to fail."""
+    delay = rng.uniform(0.0, min(cap, base * 2 ** attempt))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+_SECRET_PATTERNS = (re.compile(r"\b(sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_\-]{8,}"),
+                    re.compile(r"(?i)(api[_-]?key|authorization|bearer|token)([\"'=:\s]+)[^\s\"',}]+"))
+
+
+def scrub(text: str) -> str:
+    """Remove anything that looks like a credential from an error message before it is stored."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and re.search(r"(KEY|TOKEN|SECRET|PASSWORD)", name):
+            text = text.replace(value, "***")
+    text = _SECRET_PATTERNS[0].sub("***", text)
+    text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return text[:500]
+
+
+class LoopThread:
+    """One event loop on a daemon thread for an adapter's lifetime: connections are reused across
+    `generate` calls, and `generate` works whether or not the caller already runs an event loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="fsabench-api")
+        self.thread.start()
+
+    def close(self, coro) -> None:
+        """Run a clean-up coroutine (closing HTTP sessions), then stop the loop."""
+        try:
+            asyncio.run_coroutine_threadsafe(coro, self.loop).result(5)
+        except (RuntimeError, TimeoutError):
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def run(self, coro) -> Any:
+        future: Future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result()
+
+
+def messages_of(request: Request) -> list[dict[str, str]]:
+    return list(request.messages) if request.messages else [{"role": "user", "content": request.prompt}]
+
+
+class AsyncAPIAdapter:
+    """Shared engine; subclasses implement `_call(request) -> Completion` and raise Transient/Permanent."""
+
+    prompt_style = "chat"
+    scheme = "api"
+
+    def __init__(self, name: str, target: str, concurrency: int = 16, timeout: float = 60.0, max_retries: int = 6,
+                 api_base: str | None = None, backoff_base: float = 0.5, backoff_cap: float = 30.0,
+                 prompt_style: str | None = None, seed: int = 0, **_: Any) -> None:
+        if concurrency < 1 or timeout <= 0 or max_retries < 0:
+            raise ModelError(f"{name}: concurrency >= 1, timeout > 0 and max retries >= 0 are needed",
+                             hint="check --concurrency, --timeout and --max-retries")
+        self.name, self.target, self.api_base = name, target, api_base
+        self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        if prompt_style in ("raw", "chat"):
+            self.prompt_style = prompt_style
+        self._rng = random.Random(seed)
+        self._runner: LoopThread | None = None
+        self.attempts = 0  # requests sent, retries included (for benchmarks and tests)
+
+    # --- protocol ------------------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.target, "api_base": self.api_base}
+
+    def settings(self) -> dict[str, Any]:
+        return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries,
+                "decoding": "greedy", "prompt_style": self.prompt_style}
+
+    def generate(self, requests: Sequence[Request], on_completion: OnCompletion | None = None) -> list[Completion]:
+        """Answer every request concurrently; `on_completion` sees each answer as it arrives (the
+        cache commits it there, so a killed run loses nothing already answered)."""
+        if not requests:
+            return []
+        return self._loop().run(self._generate(list(requests), on_completion))
+
+    def _loop(self) -> LoopThread:
+        if self._runner is None:
+            self._runner = LoopThread()
+            atexit.register(self.close)
+        return self._runner
+
+    def close(self) -> None:
+        """Close connections and the event loop (also run at exit)."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            runner.close(self._close())
+
+    async def _close(self) -> None:
+        """Release per-loop resources."""
+
+    # --- engine --------------------------------------------------------------------------------
+    async def _generate(self, requests: list[Request], on_completion: OnCompletion | None) -> list[Completion]:
+        await self._open()
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(index: int, request: Request) -> Completion:
+            completion = await self._with_retries(request, gate)
+            if on_completion is not None:
+                on_completion(index, completion)
+            return completion
+
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+    async def _with_retries(self, request: Request, gate: asyncio.Semaphore) -> Completion:
+        last = "no attempt made"
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            async with gate:  # released while backing off, so other requests keep the slots busy
+                self.attempts += 1
+                try:
+                    return await asyncio.wait_for(self._call(request), self.timeout + 5.0)
+                except Permanent as exc:
+                    return Completion(text=None, error=scrub(f"{type(exc).__name__}: {exc}"))
+                except Transient as exc:
+                    last, retry_after = f"{exc}", exc.retry_after
+                except asyncio.TimeoutError:
+                    last = f"timed out after {self.timeout:g}s"
+            if attempt < self.max_retries:
+                await asyncio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, retry_after, self._rng))
+        return Completion(text=None, error=scrub(f"failed after {self.max_retries + 1} attempts: {last}"))
+
+    async def _open(self) -> None:
+        """Create per-loop resources (HTTP sessions) on first use."""
+
+    async def _call(self, request: Request) -> Completion:
+        raise NotImplementedError
+
+
+class LiteLLMAdapter(AsyncAPIAdapter):
+    """`litellm:<provider>/<model>`, e.g. litellm:openai/gpt-4o-mini, litellm:hosted_vllm/NAME --api-base URL."""
+
+    scheme = "litellm"
+
+    def __init__(self, name: str, target: str, **options: Any) -> None:
+        super().__init__(name, target, **options)
+        self._litellm = import_litellm()
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "client": "litellm"}
+
+    async def _call(self, request: Request) -> Completion:
+        litellm = self._litellm
+        kwargs: dict[str, Any] = {"model": self.target, "messages": messages_of(request),
+                                  "max_tokens": request.max_new_tokens, "temperature": request.temperature,
+                                  "timeout": self.timeout, "max_retries": 0, "num_retries": 0}
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        try:
+            response = await litellm.acompletion(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - litellm raises many types; classify_error sorts them
+            raise classify_error(litellm, exc) from None
+        text = response.choices[0].message.content if response.choices else None
+        if text is None:
+            raise Transient("answer has no message content")
+        usage = getattr(response, "usage", None)
+        return Completion(text=text, prompt_tokens=getattr(usage, "prompt_tokens", None),
+                          completion_tokens=getattr(usage, "completion_tokens", None),
+                          cost_usd=_cost(litellm, response))
+
+
+def import_litellm():
+    """Import litellm quietly and offline: the bundled price map, no debug banners."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    litellm.telemetry = False
+    return litellm
+
+
+def classify_error(litellm, exc: Exception) -> Exception:
+    """litellm/openai error -> Transient or Permanent by type and HTTP status; anything else is a bug
+    in our call and is returned unchanged, to be raised."""
+    if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError)):
+        return Transient(f"{type(exc).__name__}: {_first_line(exc)}")
+    status = getattr(exc, "status_code", None)
+    if status is None and not exc.__class__.__module__.startswith(("litellm", "openai", "httpx")):
+        return exc
+    if re.search(r"(?i)missing credentials|api_key|api key", str(exc)):
+        return Permanent(f"no API key for {getattr(exc, 'llm_provider', None) or 'this provider'}: set the "
+                         "provider's key in the environment (e.g. OPENAI_API_KEY; any value for a local server)")
+    if retryable_status(status):
+        return Transient(f"HTTP {status}: {_first_line(exc)}", parse_retry_after(_retry_after_header(exc)))
+    return Permanent(f"HTTP {status}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _retry_after_header(exc: BaseException) -> str | None:
+    for headers in (getattr(getattr(exc, "response", None), "headers", None),
+                    getattr(exc, "litellm_response_headers", None)):
+        if headers is not None and headers.get("retry-after"):
+            return headers.get("retry-after")
+    return None
+
+
+def _cost(litellm, response) -> float | None:
+    """litellm's bundled price map; None for models it does not price (local servers)."""
+    try:
+        cost = litellm.completion_cost(completion_response=response)
+    except Exception:  # noqa: BLE001 - any pricing failure means "unknown cost", never a failed answer
+        return None
+    return float(cost) if cost else None

@@ -1,0 +1,172 @@
+"""A response cache that cannot lie: SQLite under FSABENCH_CACHE_DIR, shared by every adapter.
+
+The key is sha256 over the model's identity (name, revision or weights fingerprint, endpoint), the
+adapter's output-affecting settings and the full request (prompt, chat messages, token budget, stop
+strings, temperature, likelihood choices) - never the example id, so two tasks asking the same thing
+share an answer, and never the model name alone, so one model's answers are never served as another's
+(lm-eval's cache keys on the request only).
+
+WAL mode with a busy timeout makes concurrent writers (parallel runs) safe. Each answer is committed
+the moment it arrives, so a run killed with kill -9 resends nothing that was already answered.
+Failed requests are not cached: the next run tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from fsabench.errors import FsabenchError
+from fsabench.models.base import Completion, Request
+
+CACHE_FILE = "responses.sqlite"
+# Settings that change speed, not answers: left out of the key so a re-run with another
+# --concurrency or --batch-size still hits.
+RUNTIME_SETTINGS = frozenset({"batch_size", "device", "concurrency", "timeout", "max_retries", "client",
+                              "prompt_style"})
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created REAL NOT NULL
+)"""
+
+
+def request_payload(request: Request) -> dict[str, Any]:
+    """Everything in a request that can change the answer (the id is only a label)."""
+    payload = asdict(request)
+    payload.pop("id")
+    return payload
+
+
+def model_key(adapter: Any) -> dict[str, Any]:
+    settings = {k: v for k, v in adapter.settings().items() if k not in RUNTIME_SETTINGS}
+    return {"name": adapter.name, "identity": adapter.identity(), "settings": settings}
+
+
+def cache_key(model: dict[str, Any], request: Request) -> str:
+    text = json.dumps({"model": model, "request": request_payload(request)}, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """The SQLite file; thread-safe (answers arrive on the API adapters' event-loop thread)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / CACHE_FILE
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute(SCHEMA)
+        except sqlite3.Error as exc:
+            raise FsabenchError(f"{self.path}: cannot open the response cache ({exc})",
+                                hint="check --cache-dir / FSABENCH_CACHE_DIR, or pass --no-cache") from None
+        self.lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Completion]:
+        found: dict[str, Completion] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", part)
+                for key, blob in rows:
+                    data = json.loads(blob)
+                    data["logprobs"] = tuple(data["logprobs"]) if data.get("logprobs") is not None else None
+                    found[key] = replace(Completion(**data), cached=True)
+        return found
+
+    def put(self, key: str, model: str, request: Request, completion: Completion) -> None:
+        """Commit one answer now (autocommit); failed answers are never stored."""
+        if completion.error is not None or (completion.text is None and completion.logprobs is None):
+            return
+        data = asdict(completion)
+        data.pop("cached")
+        row = (key, model, json.dumps(request_payload(request), ensure_ascii=False),
+               json.dumps(data, ensure_ascii=False), time.time())
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", row)
+
+    def count(self) -> int:
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+class CachedAdapter:
+    """Wraps any adapter: answers found in the cache are returned (cached=True); the rest go to the
+    model, and each is stored as it arrives (adapters that stream answers take `on_completion`)."""
+
+    def __init__(self, inner: Any, cache: ResponseCache) -> None:
+        self.inner, self.cache = inner, cache
+        self.name = inner.name
+        self._model: dict[str, Any] | None = None
+
+    def __getattr__(self, attr: str) -> Any:  # prompt_style, parameter_count, prepare, ... of the model
+        return getattr(self.inner, attr)
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def settings(self) -> dict[str, Any]:
+        return self.inner.settings()
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        if self._model is None:
+            self._model = model_key(self.inner)
+        keys = [cache_key(self._model, r) for r in requests]
+        hits = self.cache.get_many(keys)
+        results: list[Completion | None] = [hits.get(k) for k in keys]
+        todo = [i for i, c in enumerate(results) if c is None]
+        if not todo:
+            return results  # type: ignore[return-value]
+        misses = [requests[i] for i in todo]
+
+        def store(index: int, completion: Completion) -> None:
+            self.cache.put(keys[todo[index]], self.name, misses[index], completion)
+
+        if _streams(self.inner):
+            answers = self.inner.generate(misses, on_completion=store)
+        else:
+            answers = self.inner.generate(misses)
+            for index, completion in enumerate(answers):
+                store(index, completion)
+        for index, completion in zip(todo, answers):
+            results[index] = completion
+        return results  # type: ignore[return-value]
+
+
+def _streams(adapter: Any) -> bool:
+    import inspect
+
+    try:
+        return "on_completion" in inspect.signature(adapter.generate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def maybe_cached(adapter: Any, directory: str | Path | None, enabled: bool = True) -> Any:
+    """The adapter behind the shared cache, unless disabled; built-in baselines are never cached
+    (they answer instantly and their answers depend on the task they were prepared for)."""
+    if not enabled or adapter.name.startswith("baseline:"):
+        return adapter
+    from fsabench.settings import cache_dir
+
+    return CachedAdapter(adapter, ResponseCache(cache_dir(directory)))

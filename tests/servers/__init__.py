@@ -1,0 +1,1 @@
+"""Real loopback servers for the test suite (no mocks): see scripted.py."""
