@@ -43,6 +43,16 @@ def run(
     device: Annotated[str, typer.Option(help="local models: auto|cpu|cuda|mps")] = "auto",
     dtype: Annotated[str, typer.Option(help="local models: auto|float32|bfloat16|float16")] = "auto",
     max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", help="override the task's budget")] = None,
+    concurrency: Annotated[int, typer.Option(envvar="FSABENCH_CONCURRENCY", help="API models: requests in flight [env FSABENCH_CONCURRENCY]")] = 16,
+    api_base: Annotated[Optional[str], typer.Option("--api-base", help="API models: endpoint URL, e.g. http://127.0.0.1:8000/v1")] = None,
+    timeout: Annotated[float, typer.Option(help="API models: seconds per request attempt")] = 60.0,
+    max_retries: Annotated[int, typer.Option("--max-retries", help="API models: retries after a 429/5xx/timeout/drop")] = 6,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="stop cleanly once this many USD are spent (re-run to resume)")] = None,
+    allow_failures: Annotated[bool, typer.Option("--allow-failures", help="exit 0 even when some requests failed")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="FSABENCH_CACHE_DIR", help="response cache folder [env FSABENCH_CACHE_DIR]")] = None,
+    scoring: Annotated[str, typer.Option(help="generate | likelihood (classification with local models)")] = "generate",
+    prompt_style: Annotated[Optional[str], typer.Option("--prompt-style", help="raw | chat [default: the model's own]")] = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
@@ -51,10 +61,15 @@ def run(
     """Run tasks on a model, write one RunResult per task and print the score table."""
     from fsabench.commands.run import run_command
 
+    model_options = {"batch_size": batch_size, "device": device, "dtype": dtype, "max_new_tokens": max_new_tokens,
+                     "concurrency": concurrency, "api_base": api_base, "timeout": timeout,
+                     "max_retries": max_retries, "prompt_style": prompt_style, "seed": seed}
+    run_options = {"max_cost": max_cost, "allow_failures": allow_failures, "scoring": scoring,
+                   "cache": not no_cache, "cache_dir": cache_dir}
     code = run_command(model=model, tasks=tasks, limit=limit, output=output, overwrite=overwrite, seed=seed,
-                       num_shots=num_shots, model_options={"batch_size": batch_size, "device": device,
-                                                           "dtype": dtype, "max_new_tokens": max_new_tokens},
-                       data_dir=data_dir, tasks_dir=tasks_dir, quiet=quiet or json_out, json_out=json_out)
+                       num_shots=num_shots, model_options=model_options,
+                       data_dir=data_dir, tasks_dir=tasks_dir, quiet=quiet or json_out, json_out=json_out,
+                       run_options=run_options)
     raise typer.Exit(code)
 
 
