@@ -100,6 +100,8 @@ def baseline_groups(groups: Sequence[Group], baseline: str) -> dict[str, Group]:
 
 
 def summary_from_groups(groups: Sequence[Group], baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
+    if baseline:
+        baseline_groups(groups, baseline)  # an unknown name fails before any bootstrap work
     frame = pd.DataFrame([row for g in groups for row in group_summary(g, n_boot)], columns=SUMMARY_COLUMNS)
     frame["delta"] = frame["delta"].astype(float)
     if baseline and not frame.empty:

@@ -159,8 +159,17 @@ def variant_flags(results: list[RunResult], labels: dict) -> list[str]:
 
 
 def protocol_flags(groups: list[Group]) -> list[str]:
+    """A model run under several protocols, and tasks whose rows mix protocols (baselines aside)."""
     seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_task: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for g in groups:
         seen[g.model, g.task].append(g.protocol)
-    return [f"{model} on {task}: results under different protocols ({', '.join(protocols)}) are kept as "
-            f"separate rows, never averaged" for (model, task), protocols in sorted(seen.items()) if len(protocols) > 1]
+        if g.protocol != "baseline":
+            by_task[g.task][g.protocol].append(g.model)
+    flags = [f"{model} on {task}: results under different protocols ({', '.join(protocols)}) are kept as "
+             f"separate rows, never averaged" for (model, task), protocols in sorted(seen.items()) if len(protocols) > 1]
+    for task, protocols in by_task.items():
+        if len(protocols) > 1:
+            listing = "; ".join(f"{p}: {', '.join(sorted(set(m)))}" for p, m in sorted(protocols.items()))
+            flags.append(f"{task}: rows mix protocols ({listing}); compare them knowing the protocol differs")
+    return flags

@@ -76,8 +76,14 @@ def score_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(dict.fromkeys(zip(frame["subset"], frame["metric"])))
 
 
-def column_title(subset: str, metric: str, metrics: set[str]) -> str:
-    return subset if len(metrics) == 1 else f"{subset} {METRIC_NAMES.get(metric, metric)}"
+def column_titles(cols: list[tuple[str, str]]) -> list[str]:
+    """Subset names, metric names, or both when a table has several of each."""
+    subsets, metrics = {s for s, _ in cols}, {m for _, m in cols}
+    if len(metrics) == 1:
+        return [s for s, _ in cols]
+    if len(subsets) == 1:
+        return [METRIC_NAMES.get(m, m) for _, m in cols]
+    return [f"{s} {METRIC_NAMES.get(m, m)}" for s, m in cols]
 
 
 def _best(frame: pd.DataFrame) -> set[tuple]:
@@ -94,7 +100,6 @@ def _best(frame: pd.DataFrame) -> set[tuple]:
 def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) -> Table:
     """Model x task rows with every (subset, metric) as a column: mean ± std over seeds."""
     cols = score_columns(frame)
-    metrics = {m for _, m in cols}
     best = _best(frame)
     rows = []
     for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
@@ -110,7 +115,7 @@ def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) ->
             row.append(Cell(text, r is not None and (model, protocol, task, *key) in best))
         row += [Cell(fmt_tokens(first["tokens_per_1k"])), Cell(fmt_cost(first["cost_per_1k"]))]
         rows.append(row)
-    columns = ["Task", "Model", "Protocol", "Seeds", "Params", *[column_title(s, m, metrics) for s, m in cols],
+    columns = ["Task", "Model", "Protocol", "Seeds", "Params", *column_titles(cols),
                "Tokens/1k ex", "Cost/1k ex"]
     notes = ["mean ± sample std over seeds; best per task in bold; Tokens and Cost per 1,000 examples"]
     if with_delta:
@@ -120,7 +125,6 @@ def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) ->
 
 def ci_table(frame: pd.DataFrame, name: str, title: str) -> Table:
     cols = score_columns(frame)
-    metrics = {m for _, m in cols}
     rows = []
     for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
         cells = {(r.subset, r.metric): r for r in part.itertuples()}
@@ -130,7 +134,7 @@ def ci_table(frame: pd.DataFrame, name: str, title: str) -> Table:
             ok = r is not None and not missing(r.ci_low)
             row.append(Cell(f"[{r.ci_low:.2f}, {r.ci_high:.2f}]" if ok else DASH))
         rows.append(row)
-    return Table(name, title, ["Task", "Model", "Protocol", *[column_title(s, m, metrics) for s, m in cols]], rows,
+    return Table(name, title, ["Task", "Model", "Protocol", *column_titles(cols)], rows,
                  ["95% percentile bootstrap over test examples (seed-averaged), fixed RNG seed"])
 
 
