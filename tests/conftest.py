@@ -71,3 +71,83 @@ def trained_tiny_t5(tiny_t5, tmp_path_factory) -> Path:
     train = load_split(spec, DATA_DIR, "train").examples
     out = tmp_path_factory.mktemp("trained_tiny_t5")
     return train_seq2seq(tiny_t5, [(e.input, e.target) for e in train], out, seconds=60)
+
+
+# --- report (issue 6): real RunResult folders for tests/test_report_*.py ----------------------
+SST2_TASK = """name: sst2-mini
+type: classification
+data: {format: json, dir: sentibench/sc/sst2, splits: {train: [train.json], test: [test.json]}, id_field: null}
+gold: {builder: label}
+output: {parser: label, labels: [negative, positive]}
+metric: accuracy
+"""
+
+
+class DroppingGold:
+    """A real adapter for report tests: answers the gold target, dropping each pair with a seeded
+    probability, so seeds differ; it reports a parameter count, tokens and (optionally) a cost."""
+
+    prompt_style = "raw"
+
+    def __init__(self, name: str, drop: float, parameters: int, cost: float | None, seed: int) -> None:
+        self.name, self.drop, self.parameters, self.cost, self.seed = name, drop, parameters, cost, seed
+
+    def identity(self):
+        return {"test": self.name}
+
+    def settings(self):
+        return {"drop": self.drop}
+
+    def parameter_count(self):
+        return self.parameters
+
+    def prepare(self, context):
+        self.gold = context.gold_by_id
+
+    def generate(self, requests):
+        import random
+
+        from fsabench.models.base import Completion
+
+        out = []
+        for r in requests:
+            rng = random.Random(f"{self.seed}/{r.id}")
+            pieces = [p for p in self.gold.get(r.id, "").split(" ; ") if p and rng.random() >= self.drop]
+            out.append(Completion(text=" ; ".join(pieces), prompt_tokens=20, completion_tokens=5,
+                                  cost_usd=self.cost))
+        return out
+
+
+def write_report_runs(out: Path, limit: int = 150) -> Path:
+    """Baselines (2 seeds), a '220M student' (3 seeds, no cost), a '7B LLM' (2 seeds, with cost) on
+    atsa-rest14, plus lexicon and the 7B model on a small zero-shot classification task."""
+    from fsabench.models import load_model
+    from fsabench.results import result_path, save_result
+    from fsabench.runner import RunOptions, run_task
+    from fsabench.tasks.registry import build_registry
+
+    tasks_dir = out.parent / f"{out.name}-tasks"
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    (tasks_dir / "sst2-mini.yaml").write_text(SST2_TASK, encoding="utf-8")
+    registry = build_registry([str(tasks_dir)])
+    fsa, sst = registry.spec("atsa-rest14"), registry.spec("sst2-mini")
+
+    def save(adapter, spec, seed, protocol=None, n=limit):
+        result = run_task(spec, adapter, DATA_DIR, RunOptions(limit=n, seed=seed, protocol=protocol))
+        save_result(result, result_path(out, adapter.name, spec.name, seed))
+
+    for seed in (1, 2):
+        for kind in ("lexicon", "gold", "empty"):
+            save(load_model(f"baseline:{kind}"), fsa, seed)
+        save(DroppingGold("test:llm-7b", 0.5, 7_000_000_000, 0.002, seed), fsa, seed, "zero-shot")
+        save(DroppingGold("test:llm-7b", 0.3, 7_000_000_000, 0.002, seed), sst, seed, "zero-shot", 100)
+    for seed in (1, 2, 3):
+        save(DroppingGold("test:student-220m", 0.2, 220_000_000, None, seed), fsa, seed, "fine-tuned")
+    save(load_model("baseline:lexicon"), sst, 1, None, 100)
+    return out
+
+
+@pytest.fixture(scope="session")
+def report_runs(tmp_path_factory) -> Path:
+    """A read-only folder of real RunResult files (copy it before changing anything)."""
+    return write_report_runs(tmp_path_factory.mktemp("report") / "runs")
