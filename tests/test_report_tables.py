@@ -94,7 +94,7 @@ def test_latex_and_markdown_escape_names_from_result_files(report_runs, tmp_path
         _edit(path, lambda r: setattr(r.model, "name", "evil|50%_&<b>{x}</b>"))
     analysis = analyze(load_runs([runs]), n_boot=0, tests=False)
     fsa = next(t for t in tables_for(analysis) if t.name == "fsa")
-    assert "evil\\|50%_&<b>{x}</b>" in to_markdown(fsa)
+    assert "evil\\|50%\\_&\\<b\\>{x}\\</b\\>" in to_markdown(fsa)
     latex = to_latex(fsa)
     assert r"evil|50\%\_\&<b>\{x\}</b>" in latex and r"\toprule" in latex and r"$\pm$" in latex
 
@@ -110,3 +110,12 @@ def test_partial_or_inconsistent_files_raise_naming_the_file(report_runs, tmp_pa
     with pytest.raises(ResultError) as info:
         load_runs([runs])
     assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_checkpoints_named_by_seed_fold_into_one_model(report_runs, tmp_path):
+    runs = _copy(report_runs, tmp_path)
+    for path in (runs / "test_student-220m").glob("atsa-rest14__seed*.json"):
+        _edit(path, lambda r: setattr(r.model, "name", f"hf:runs/student-seed{r.seed}"))
+    frame = summary_frame(load_runs([runs]), n_boot=0)
+    row = _row(frame, "hf:runs/student-seed*")
+    assert row.seeds == 3 and row.protocol == "fine-tuned"

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsabench import __version__
-from fsabench.errors import UnknownName
+from fsabench.errors import FsabenchError, UnknownName
 from fsabench.io import write_json_atomic, write_text_atomic
 from fsabench.report.frames import Analysis, analyze
 from fsabench.report.loading import load_runs
-from fsabench.report.tables import Table, table_csv, table_json, tables_for, to_csv, to_latex, to_markdown
+from fsabench.report.tables import Table, md_escape, table_csv, table_json, tables_for, to_csv, to_latex, to_markdown
 from fsabench.results import slug
 
 FORMATS = ("md", "latex", "html", "csv", "json")
@@ -81,10 +81,10 @@ def markdown_report(tables: Sequence[Table], flags: Sequence[str], intro: str,
                     figures: Sequence[tuple[str, str]]) -> str:
     parts = ["# fsabench report", "", intro, ""]
     if flags:
-        parts += ["## Comparability", ""] + [f"- {f}" for f in flags] + [""]
+        parts += ["## Comparability", ""] + [f"- {md_escape(f)}" for f in flags] + [""]
     parts += [to_markdown(t) for t in tables]
     if figures:
-        parts += ["## Figures", ""] + [f"- [{caption}]({path})" for path, caption in figures] + [""]
+        parts += ["## Figures", ""] + [f"- [{md_escape(caption)}]({path})" for path, caption in figures] + [""]
     return "\n".join(parts)
 
 
@@ -153,6 +153,11 @@ def write_figures(analysis: Analysis, preset: str | None, out: Path, figure_form
     """Draw each chart once; save it in every figure format and keep a PNG for the HTML page."""
     if not figure_formats and not want_inline:
         return [], []
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise FsabenchError("figures need matplotlib, which is not installed",
+                            hint="pip install 'fsabench[report]', or pass --figures none --format md,latex,csv,json") from None
     from fsabench.report.charts import figure_bytes, write_bytes
     from fsabench.report.html import InlineFigure
 

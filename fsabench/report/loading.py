@@ -8,6 +8,7 @@ name has several variants, each gets its own label (e.g. ``atsa-rest14 [n=200]``
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ def check_run(path: Path, result: RunResult) -> RunResult:
         raise ResultError(f"{path}: field 'scores.all.n' is {result.scores['all'].n} but the file holds "
                           f"{len(result.examples)} examples", hint="the file is truncated or hand-edited")
     return result
+
+
+def model_label(result: RunResult) -> str:
+    """The model name with its own seed folded to '*': checkpoints fine-tuned per seed
+    (`hf:runs/student-seed42` run with --seed 42, `...-seed52` with --seed 52) are one model."""
+    pattern = re.compile(rf"(seed[-_=]?){result.seed}(?!\d)", re.IGNORECASE)
+    return pattern.sub(lambda m: f"{m.group(1)}*", result.model.name)
 
 
 def _short(text: str) -> str:
@@ -119,7 +127,7 @@ def group_runs(results: Iterable[RunResult]) -> tuple[list[Group], list[str]]:
     buckets: dict[tuple[str, str, str], list[RunResult]] = defaultdict(list)
     flags: list[str] = []
     for r in results:
-        buckets[r.model.name, r.protocol, labels[r.task.name, variant_of(r)]].append(r)
+        buckets[model_label(r), r.protocol, labels[r.task.name, variant_of(r)]].append(r)
     groups = []
     for (model, protocol, label), runs in sorted(buckets.items(), key=lambda kv: (task_order(kv[0][2]), kv[0])):
         kept = _unique_seeds(model, label, runs, flags)

@@ -203,16 +203,24 @@ def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
 
 
 # --- renderers ---------------------------------------------------------------------------------
+MD_SPECIALS = set("\\`*_[]<>|")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape what Markdown would read as emphasis, links, HTML or a cell border."""
+    return "".join(f"\\{ch}" if ch in MD_SPECIALS else ch for ch in text.replace("\n", " "))
+
+
 def _md_cell(cell: Cell) -> str:
-    text = cell.text.replace("|", "\\|").replace("\n", " ")
+    text = md_escape(cell.text)
     return f"**{text}**" if cell.bold and text != DASH else text
 
 
 def to_markdown(table: Table) -> str:
-    lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |",
+    lines = [f"### {md_escape(table.title)}", "", "| " + " | ".join(md_escape(c) for c in table.columns) + " |",
              "|" + "|".join("---" for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
-    lines += [""] + [f"_{note}_" for note in table.notes]
+    lines += [""] + [f"_{md_escape(note)}_" for note in table.notes]
     return "\n".join(lines) + "\n"
 
 
