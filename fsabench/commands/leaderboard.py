@@ -132,7 +132,10 @@ def verify_command(path: Path | None, leaderboard: str | None, lb_dir: Path | No
         out.print(f"{len(good)} accepted, {len(bad)} rejected", markup=False)
     if not good and not bad:
         err.print("no submissions found")
-    return 1 if bad else 0
+    if bad:  # an error, not just an exit code: the CLI turns it into one line and exit code 1
+        raise SubmissionError(f"{len(bad)} of {len(good) + len(bad)} submissions rejected",
+                              hint="each REJECTED line says what failed")
+    return 0
 
 
 def build_command(name: str, out_dir: Path, lb_dir: Path | None, data_dir: Path | None,

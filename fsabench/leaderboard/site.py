@@ -113,6 +113,41 @@ def chart(board: Leaderboard, rows: Sequence[dict[str, Any]], path: Path) -> Pat
     return path
 
 
+def table_rows(board: Leaderboard, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ranked rows with the table's column values and a link only when it is a plain http(s) URL."""
+    cols = columns(board)
+    ranked = rank(rows)
+    for row in ranked:
+        row["values"] = [column_value(row, c["key"], board) for c in cols]
+        row["href"] = row["link"] if row["link"] and LINK.match(row["link"]) else None
+    return ranked
+
+
+def _common(board: Leaderboard, built: dt.datetime | None) -> dict[str, Any]:
+    return {"board": board.spec, "version": __version__,
+            "built": (built or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def render_index(board: Leaderboard, rows: Sequence[dict[str, Any]], chart_src: str | None = None,
+                 built: dt.datetime | None = None) -> str:
+    """The ranked table page; `rows` come from table_rows (each with a `slug`)."""
+    return environment().get_template("index.html.j2").render(
+        **_common(board, built), rows=rows, columns=columns(board), chart=chart_src)
+
+
+def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunResult],
+                 built: dt.datetime | None = None) -> str:
+    """One entry's page: metadata, the task x subset grid, the example browser and provenance."""
+    return environment().get_template("model.html.j2").render(
+        **_common(board, built), row=row, runs=provenance(results),
+        examples_json=inline_json(examples_payload(results)))
+
+
+def _write(path: Path, text: str) -> None:
+    write_text_atomic(path, text)
+    path.chmod(0o644)  # a published page is world-readable
+
+
 def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
                built: dt.datetime | None = None) -> Path:
     """Write index.html, models/<slug>.html, assets and the chart under out_dir; return index.html."""
@@ -121,21 +156,11 @@ def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
     (out_dir / "assets").mkdir(exist_ok=True)
     for asset in ASSETS:
         shutil.copyfile(TEMPLATES / asset, out_dir / "assets" / asset)
-    env = environment()
-    rows = rank([{**e.row, "slug": e.slug} for e in entries])
-    cols = columns(board)
-    for row in rows:
-        row["values"] = [column_value(row, c["key"], board) for c in cols]
-        row["href"] = row["link"] if row["link"] and LINK.match(row["link"]) else None
+    rows = table_rows(board, [{**e.row, "slug": e.slug} for e in entries])
     chart_file = chart(board, rows, out_dir / "assets" / "scores.png")
-    common = {"board": board.spec, "version": __version__,
-              "built": (built or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")}
-    index = write_text_atomic(out_dir / "index.html", env.get_template("index.html.j2").render(
-        **common, rows=rows, columns=cols, chart="assets/scores.png" if chart_file else None))
+    index = out_dir / "index.html"
+    _write(index, render_index(board, rows, "assets/scores.png" if chart_file else None, built))
     by_slug = {e.slug: e for e in entries}
     for row in rows:
-        entry = by_slug[row["slug"]]
-        write_text_atomic(out_dir / "models" / f"{row['slug']}.html", env.get_template("model.html.j2").render(
-            **common, row=row, runs=provenance(entry.results),
-            examples_json=inline_json(examples_payload(entry.results))))
+        _write(out_dir / "models" / f"{row['slug']}.html", render_model(board, row, by_slug[row["slug"]].results, built))
     return index
