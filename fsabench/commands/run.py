@@ -45,7 +45,10 @@ def run_command(model: str, tasks: str, limit: int | None, output: Path, overwri
     allow_failures = settings.pop("allow_failures", False)
     use_cache, cache_dir = settings.pop("cache", True), settings.pop("cache_dir", None)
     check_scoring(model, specs, settings.get("scoring", "generate"))
-    settings.setdefault("chunk_size", max(64, 4 * int(model_options.get("concurrency") or 16)))
+    # Requests per adapter call: a chunk waits for its slowest request, so API runs hand over many
+    # (fewer, shorter waits); with --max-cost smaller chunks bound the overshoot past the budget.
+    per_slot = 4 if settings.get("max_cost") is not None else 16
+    settings.setdefault("chunk_size", max(64, per_slot * int(model_options.get("concurrency") or 16)))
     adapter = load_model(model, **{k: v for k, v in model_options.items() if v is not None}) if todo else None
     adapter = maybe_cached(adapter, cache_dir, use_cache) if adapter is not None else None
     options = RunOptions(limit=limit, seed=seed, num_shots=num_shots, **settings)

@@ -207,7 +207,11 @@ class LiteLLMAdapter(AsyncAPIAdapter):
 
     def __init__(self, name: str, target: str, **options: Any) -> None:
         super().__init__(name, target, **options)
-        self._litellm = import_litellm()
+        self._litellm = None  # imported on the first request (~5 s): a fully cached run never pays it
+
+    async def _open(self) -> None:
+        if self._litellm is None:
+            self._litellm = import_litellm()
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "client": "litellm"}

@@ -107,6 +107,10 @@ class HFAdapter:
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    def score_choices(self, requests: Sequence[Request]) -> list[Completion]:
+        """--scoring likelihood: each request's likeliest choice (see likeliest_choices below)."""
+        return likeliest_choices(self, requests)
+
     def _text_of(self, request: Request) -> str:
         if self.prompt_style == "chat" and request.messages and self._has_chat_template():
             return self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
@@ -130,6 +134,8 @@ class HFAdapter:
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         """Sort by prompt length (less padding), generate in batches, return in the original order."""
+        if any(r.choices for r in requests):
+            return self.score_choices(requests)
         texts = [self._text_of(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(texts[i]), reverse=True)
         results: list[Completion | None] = [None] * len(requests)
@@ -146,3 +152,65 @@ class HFAdapter:
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
     cut = min((text.find(s) for s in stops if s and s in text), default=-1)
     return text[:cut] if cut >= 0 else text
+
+
+# --- likelihood scoring (--scoring likelihood) -------------------------------------------------
+def _choice_tokens(adapter: HFAdapter, context: str, choice: str) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) split as lm-eval does: seq2seq encodes the two apart (the
+    continuation without special tokens); causal encodes context + " " + choice whole, then splits."""
+    tok = adapter.tokenizer
+    if adapter.seq2seq:
+        return tok(context).input_ids, tok(choice, add_special_tokens=False).input_ids
+    continuation = choice if not context or context[-1].isspace() else " " + choice
+    whole, ctx = tok(context + continuation).input_ids, tok(context).input_ids
+    return ctx, whole[len(ctx):]
+
+
+@torch.inference_mode()
+def _sum_logprobs(adapter: HFAdapter, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+    """Sum of log p(continuation | context) per pair, one right-padded batch."""
+    pad = adapter.tokenizer.pad_token_id
+    if adapter.seq2seq:
+        width, label_width = max(len(c) for c, _ in pairs), max(len(t) for _, t in pairs)
+        ids = torch.tensor([c + [pad] * (width - len(c)) for c, _ in pairs], device=adapter.device)
+        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c, _ in pairs], device=adapter.device)
+        labels = torch.tensor([t + [-100] * (label_width - len(t)) for _, t in pairs], device=adapter.device)
+        logits = adapter.model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        targets, keep = labels.clamp(min=0), labels != -100
+    else:
+        seqs = [c + t for c, t in pairs]
+        width = max(len(x) for x in seqs) - 1
+        ids = torch.tensor([x[:-1] + [pad] * (width - len(x) + 1) for x in seqs], device=adapter.device)
+        mask = torch.tensor([[1] * (len(x) - 1) + [0] * (width - len(x) + 1) for x in seqs], device=adapter.device)
+        targets = torch.tensor([x[1:] + [pad] * (width - len(x) + 1) for x in seqs], device=adapter.device)
+        keep = torch.zeros_like(targets, dtype=torch.bool)
+        for row, (c, t) in enumerate(pairs):
+            keep[row, len(c) - 1:len(c) - 1 + len(t)] = True
+        logits = adapter.model(input_ids=ids, attention_mask=mask).logits
+    logprobs = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return (logprobs * keep).sum(dim=1).tolist()
+
+
+def likeliest_choices(adapter: HFAdapter, requests: Sequence[Request]) -> list[Completion]:
+    """Answer each request with its likeliest choice; `logprobs` holds every choice's sum log-prob."""
+    pairs, spans = [], []
+    for request in requests:
+        context = adapter._text_of(request)
+        start = len(pairs)
+        pairs += [_choice_tokens(adapter, context, choice) for choice in request.choices or ()]
+        spans.append((start, len(pairs)))
+    order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]) + len(pairs[k][1]), reverse=True)
+    scores = [0.0] * len(pairs)
+    for start in range(0, len(order), adapter.batch_size):
+        batch = order[start:start + adapter.batch_size]
+        for k, value in zip(batch, _sum_logprobs(adapter, [pairs[k] for k in batch])):
+            scores[k] = value
+    results = []
+    for request, (lo, hi) in zip(requests, spans):
+        mine = tuple(scores[lo:hi])
+        if not mine:
+            results.append(Completion(text=None, error="request has no choices"))
+            continue
+        best = max(range(len(mine)), key=mine.__getitem__)
+        results.append(Completion(text=request.choices[best], logprobs=mine, prompt_tokens=len(pairs[lo][0])))
+    return results
