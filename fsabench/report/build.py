@@ -8,10 +8,11 @@ Nothing written depends on the clock or the machine, so the same inputs give the
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from fsabench import __version__
 from fsabench.errors import FsabenchError, UnknownName
@@ -94,7 +95,7 @@ def latex_report(tables: Sequence[Table], flags: Sequence[str]) -> str:
 
 
 def _clean(value):
-    if isinstance(value, float) and math.isnan(value):
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
         return None
     if hasattr(value, "item"):  # numpy scalars
         return _clean(value.item())

@@ -49,6 +49,15 @@ def _parameters(group: Group) -> int | None:
     return next((r.model.parameters for r in group.runs if r.model.parameters is not None), None)
 
 
+NUMERIC = {"value": float, "mean": float, "std": float, "ci_low": float, "ci_high": float, "delta": float,
+           "parameters": "Int64", "tokens_per_1k": float, "cost_per_1k": float}
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes (missing = NaN / <NA>), so CSV and JSON output never depend on which rows exist."""
+    return frame.astype({k: v for k, v in NUMERIC.items() if k in frame.columns})
+
+
 def runs_frame(groups: Sequence[Group]) -> pd.DataFrame:
     """One row per (run, subset, metric) with the stored score."""
     rows = []
@@ -59,7 +68,7 @@ def runs_frame(groups: Sequence[Group]) -> pd.DataFrame:
                     rows.append([g.model, g.protocol, g.task, g.task_name, g.task_type, r.seed, subset, metric,
                                  getattr(score, metric), score.n, r.model.parameters, tokens_per_1k(r),
                                  cost_per_1k(r)])
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return typed(pd.DataFrame(rows, columns=RUN_COLUMNS))
 
 
 def _std(values: list[float]) -> float | None:
@@ -102,8 +111,7 @@ def baseline_groups(groups: Sequence[Group], baseline: str) -> dict[str, Group]:
 def summary_from_groups(groups: Sequence[Group], baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
     if baseline:
         baseline_groups(groups, baseline)  # an unknown name fails before any bootstrap work
-    frame = pd.DataFrame([row for g in groups for row in group_summary(g, n_boot)], columns=SUMMARY_COLUMNS)
-    frame["delta"] = frame["delta"].astype(float)
+    frame = typed(pd.DataFrame([row for g in groups for row in group_summary(g, n_boot)], columns=SUMMARY_COLUMNS))
     if baseline and not frame.empty:
         base = baseline_groups(groups, baseline)
         lookup = {(row.task, row.subset, row.metric): row.mean for row in frame.itertuples()
@@ -133,7 +141,7 @@ def tests_from_groups(groups: Sequence[Group], baseline: str | None = None, n_bo
                 if test is not None:
                     rows.append([task, subset, metric, a.model, a.protocol, b.model, b.protocol, test.n,
                                  test.delta, test.low, test.high, test.p_value])
-    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+    return typed(pd.DataFrame(rows, columns=TEST_COLUMNS))
 
 
 @dataclass
