@@ -19,7 +19,9 @@ def test_build_cli_writes_a_self_contained_site(tmp_path, cli):
     assert res.returncode == 0, res.stderr
     index = (tmp_path / "site" / "index.html").read_text()
     assert "Lexicon baseline" in index and 'href="models/lexicon-baseline.html"' in index
-    assert (tmp_path / "site" / "assets" / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    for chart in ("scores", "subset-all", "subset-implicit", "subset-multi", "subset-hard"):  # report charts too
+        assert (tmp_path / "site" / "assets" / f"{chart}.png").read_bytes()[:4] == b"\x89PNG"
+        assert f'src="assets/{chart}.png"' in index
     page = (tmp_path / "site" / "models" / "lexicon-baseline.html").read_text()
     # the examples are inline (file:// cannot fetch JSON) and parse back
     block = re.search(r'<script type="application/json" id="examples-data">(.*?)</script>', page, re.S).group(1)

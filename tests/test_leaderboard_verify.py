@@ -132,3 +132,13 @@ def test_renamed_submission_file_is_rejected(tmp_path):
     path.write_text(good_bundle_text())
     with pytest.raises(SubmissionError, match="file name should be lexicon-baseline.json"):
         verifier().verify_file(path)
+
+
+def test_shipped_submissions_verify():
+    """What the maintainers' CI runs (`fsabench leaderboard verify`) on the entries this repository ships."""
+    from tests.conftest import ROOT
+
+    files = sorted((ROOT / "leaderboards" / "fsa" / "submissions").glob("*.json"))
+    assert {f.stem for f in files} >= {"lexicon-baseline", "empty-baseline"}
+    rows = {f.stem: verifier().verify_file(f).row for f in files}
+    assert rows["empty-baseline"]["score"] == 0.0 and rows["lexicon-baseline"]["category"] == "baseline"

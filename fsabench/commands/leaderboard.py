@@ -54,6 +54,7 @@ def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, A
     if path.exists() and not overwrite:
         raise SubmissionError(f"{path} already exists", hint="pass --overwrite to replace it, or choose another --name")
     write_text_atomic(path, text)
+    path.chmod(0o644)  # a file for a pull request, not a secret
     if json_out:
         _emit({"accepted": True, "file": str(path), "slug": verified.slug, "row": verified.row})
         return

@@ -85,32 +85,47 @@ def provenance(results: Sequence[RunResult]) -> list[dict[str, Any]]:
     } for r in results]
 
 
-def chart(board: Leaderboard, rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Horizontal bars of each entry's score, coloured by category (matplotlib, Agg)."""
-    scored = [r for r in rows if r["score"] is not None]
-    if not scored:
-        return None
-    import matplotlib
+def score_chart(board: Leaderboard, rows: Sequence[dict[str, Any]]):
+    """Horizontal bars of each entry's aggregate score, best on top, coloured by category."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    scored = list(reversed([r for r in rows if r["score"] is not None]))
     cats = list(board.spec.categories)
-    palette = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(scored) + 1.2), dpi=110)
-    ordered = list(reversed(scored))
-    ax.barh([r["name"] for r in ordered], [r["score"] for r in ordered],
-            color=[palette(cats.index(r["category"]) % 10) for r in ordered])
-    for y, row in enumerate(ordered):
+    color = {c: colormaps["tab10"](i % 10) for i, c in enumerate(cats)}
+    fig = Figure(figsize=(8, 0.45 * len(scored) + 1.4), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(range(len(scored)), [r["score"] for r in scored], color=[color[r["category"]] for r in scored])
+    ax.set_yticks(range(len(scored)), [r["name"] for r in scored])
+    for y, row in enumerate(scored):
         ax.text(row["score"] + 0.5, y, f"{row['score']:.2f}", va="center", fontsize=8)
-    ax.set_xlabel(f"{board.spec.score.label} ({board.spec.metric} x100, mean over tasks)")
     ax.set_xlim(0, 100)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i, _ in enumerate(cats)]
-    ax.legend(handles, [board.spec.categories[c].label for c in cats], fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    ax.set_xlabel(f"{board.spec.score.label} ({board.spec.metric} x100 on '{board.spec.score.subset}', mean over tasks)")
+    ax.legend([Patch(color=color[c]) for c in cats], [board.spec.categories[c].label for c in cats],
+              fontsize=7, loc="lower right")
+    return fig
+
+
+def charts(board: Leaderboard, entries: Sequence[Verified], rows: Sequence[dict[str, Any]],
+           assets: Path) -> list[dict[str, str]]:
+    """The score chart plus the report's per-task bar chart for every subset (fsabench.report)."""
+    if not rows:
+        return []
+    from fsabench.report import bar_chart, save_figure, summary_frame
+
+    made = [("scores", score_chart(board, rows), f"{board.spec.score.label} of every entry")]
+    named = [r.model_copy(update={"model": r.model.model_copy(update={"name": e.row["name"]})})
+             for e in entries for r in e.results]  # the report labels series by model name: use the entry's
+    summary = summary_frame(named, n_boot=0)
+    for subset in board.spec.subsets:
+        made.append((f"subset-{subset}", bar_chart(summary, subset=subset, metric=board.spec.metric),
+                     f"{board.spec.metric} per task on the '{subset}' subset (mean ± std over seeds)"))
+    out = []
+    for stem, fig, alt in made:
+        save_figure(fig, assets / stem, ["png"])
+        out.append({"src": f"assets/{stem}.png", "alt": alt})
+    return out
 
 
 def table_rows(board: Leaderboard, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,11 +143,11 @@ def _common(board: Leaderboard, built: dt.datetime | None) -> dict[str, Any]:
             "built": (built or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def render_index(board: Leaderboard, rows: Sequence[dict[str, Any]], chart_src: str | None = None,
+def render_index(board: Leaderboard, rows: Sequence[dict[str, Any]], chart_list: Sequence[dict[str, str]] = (),
                  built: dt.datetime | None = None) -> str:
     """The ranked table page; `rows` come from table_rows (each with a `slug`)."""
     return environment().get_template("index.html.j2").render(
-        **_common(board, built), rows=rows, columns=columns(board), chart=chart_src)
+        **_common(board, built), rows=rows, columns=columns(board), charts=chart_list)
 
 
 def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunResult],
@@ -157,9 +172,8 @@ def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
     for asset in ASSETS:
         shutil.copyfile(TEMPLATES / asset, out_dir / "assets" / asset)
     rows = table_rows(board, [{**e.row, "slug": e.slug} for e in entries])
-    chart_file = chart(board, rows, out_dir / "assets" / "scores.png")
     index = out_dir / "index.html"
-    _write(index, render_index(board, rows, "assets/scores.png" if chart_file else None, built))
+    _write(index, render_index(board, rows, charts(board, entries, rows, out_dir / "assets"), built))
     by_slug = {e.slug: e for e in entries}
     for row in rows:
         _write(out_dir / "models" / f"{row['slug']}.html", render_model(board, row, by_slug[row["slug"]].results, built))
