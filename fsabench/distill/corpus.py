@@ -1,0 +1,129 @@
+"""The teacher corpus on disk: raw responses in, filtered train and validation files out.
+
+Layout of a corpus folder:
+    responses.jsonl  every teacher response as it arrived (generated or imported); append-only,
+                     so generation resumes where it stopped
+    corpus.jsonl     the rows that passed the filters (what pretraining reads)
+    valid.jsonl      filtered rows held out by hash for the validation loss
+    report.json      what each filter dropped or cut, and the counts; written last (stage marker)
+
+Rows keep the seed corpus shape (HITSZ-HLT/FSA-Distillation): `ID`, `Text`, `Overall`,
+`<teacher>_response`, plus `prompt_type` (analysis or rewrite) and, when known, `finish_reason`.
+The released 500-line Mixtral file and the seed corpus import as they are; their prompt type is
+inferred (an analysis starts with "Opinion Target").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from fsabench.distill.data import held_out, read_lines, response_key, row_key
+from fsabench.distill.filters import FilterSpec, FilterTally, check
+from fsabench.errors import DataError
+from fsabench.io import write_json_atomic
+
+RESPONSES, CORPUS, VALID, REPORT = "responses.jsonl", "corpus.jsonl", "valid.jsonl", "report.json"
+
+
+def infer_prompt_type(response: str) -> str:
+    """The seed corpus does not say which prompt produced a response; its analyses all open with
+    "Opinion Target", its rewrites never do."""
+    return "analysis" if re.match(r"\s*Opinion Target", response) else "rewrite"
+
+
+def normalize(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """A corpus row with `prompt_type` set; errors name the file and line."""
+    key = response_key(row)
+    if key is None or not isinstance(row.get("Text"), str):
+        raise DataError(f"{where}: not a corpus row (needs `Text` and a `*_response` field)",
+                        hint="import the seed corpus format: ID, Text, Overall, <teacher>_response")
+    if "prompt_type" not in row:
+        response = row.get(key)
+        row = {**row, "prompt_type": infer_prompt_type(response if isinstance(response, str) else "")}
+    return row
+
+
+def import_rows(path: Path) -> Iterator[dict[str, Any]]:
+    for number, (row, _) in enumerate(read_lines(path), start=1):
+        yield normalize(row, f"{path} row {number}")
+
+
+def done_keys(responses: Path) -> set[str]:
+    """Keys (ID:prompt_type) already in responses.jsonl: what generation must not ask again."""
+    return {row_key(row) for row, _ in read_lines(responses)} if responses.is_file() else set()
+
+
+class ResponseLog:
+    """Append-only responses.jsonl: each write is flushed and fsynced, so a kill loses nothing written."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / RESPONSES
+        self.keys = done_keys(self.path)
+        self._repair_tail()
+
+    def _repair_tail(self) -> None:
+        """A kill mid-write can leave a partial last line: end the file with a newline."""
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open("rb+") as handle:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> int:
+        fresh = [r for r in rows if row_key(r) not in self.keys]
+        if not fresh:
+            return 0
+        with self.path.open("a", encoding="utf-8") as handle:
+            for row in fresh:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                self.keys.add(row_key(row))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return len(fresh)
+
+
+def import_corpus(paths: Iterable[Path], folder: Path) -> int:
+    """Copy rows of seed-format files into responses.jsonl (skipping rows already there)."""
+    log = ResponseLog(folder)
+    return sum(log.append(import_rows(Path(p))) for p in paths)
+
+
+def finalize(folder: Path, filters: FilterSpec, valid_fraction: float) -> dict[str, Any]:
+    """Stream responses.jsonl through the filters into corpus.jsonl and valid.jsonl; write report.json."""
+    source = folder / RESPONSES
+    if not source.is_file():
+        raise DataError(f"{source}: no responses to build a corpus from",
+                        hint="generate with --teacher and --reviews, or --import a seed corpus file")
+    tally, kinds, seen = FilterTally(), Counter(), set()
+    counts = Counter()
+    tmp = {name: folder / f".{name}.tmp" for name in (CORPUS, VALID)}
+    with tmp[CORPUS].open("w", encoding="utf-8") as train, tmp[VALID].open("w", encoding="utf-8") as valid:
+        for number, (row, _) in enumerate(read_lines(source), start=1):
+            counts["responses"] += 1
+            row = normalize(row, f"{source} row {number}")
+            if row_key(row) in seen:
+                tally.add("duplicate", False)
+                continue
+            seen.add(row_key(row))
+            kept, reason, cut = check(filters, row, response_key(row))
+            tally.add(reason, cut)
+            if kept is None:
+                continue
+            kinds[kept["prompt_type"]] += 1
+            target = valid if held_out(kept, valid_fraction) else train
+            counts["valid" if target is valid else "train"] += 1
+            target.write(json.dumps(kept, ensure_ascii=False) + "\n")
+    for name, path in tmp.items():
+        os.replace(path, folder / name)
+    report = {"responses": counts["responses"], **tally.as_dict(), "kept": counts["train"] + counts["valid"],
+              "train": counts["train"], "valid": counts["valid"], "by_prompt_type": dict(sorted(kinds.items())),
+              "valid_fraction": valid_fraction, "filters": filters.model_dump(mode="json")}
+    write_json_atomic(folder / REPORT, report)
+    return report

@@ -1,0 +1,269 @@
+"""Multi-seed fine-tuning with best-dev-epoch selection, evaluated through the benchmark runner.
+
+The paper's protocol (DESIGN section 3): for each task and seed, fine-tune the student on the
+train split (sentence -> target string) with AdamW lr 3e-4, weight decay 0.01, linear decay,
+batch 16, 20 epochs, grad clip 1.0; after each epoch score the dev split with the runner's own
+scoring; keep the best-dev epoch, evaluate it on the test split through `run_task` exactly as
+`fsabench run --model hf:DIR` would, and write one RunResult per seed (protocol `fine-tuned`).
+The best checkpoint is deleted after testing unless `keep`.
+
+One job = one (task, seed); jobs are plain data, so an executor can run them in other processes
+or on a Ray cluster (fsabench.distill.executors).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fsabench.distill.data import NEWLINE_TOKEN
+from fsabench.models.base import Completion, Request
+
+PAPER_SEEDS = (42, 52, 62, 72, 82, 142, 152, 162, 172, 182)
+
+
+class FinetuneConfig(BaseModel):
+    """Fine-tuning settings; the defaults are the paper's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    max_input_tokens: int = Field(128, ge=1)
+    max_target_tokens: int = Field(128, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    train_limit: int | None = Field(None, description="train on the first N train examples only")
+    dev_limit: int | None = Field(None, description="select the epoch on the first N dev examples only")
+    test_limit: int | None = Field(None, description="test on the first N test examples only")
+    device: str = "auto"
+    dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads per job (default: torch's choice)")
+
+
+@dataclass(frozen=True)
+class FinetuneJob:
+    """One (task, seed) run; plain picklable data."""
+
+    model: str  # the student, e.g. hf:runs/tiny/student
+    label: str  # the model name written in RunResults (usually the same)
+    task: str
+    seed: int
+    output: Path  # RunResult folder
+    work: Path  # checkpoint folder
+    data_dir: Path
+    config: FinetuneConfig
+    tasks_dir: tuple[str, ...] = ()
+    keep: bool = False
+
+
+@dataclass
+class JobOutcome:
+    task: str
+    seed: int
+    result: str | None = None  # RunResult path
+    scores: dict[str, float | None] = field(default_factory=dict)  # subset -> main metric
+    best_epoch: int | None = None
+    dev: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: bool = False
+    error: str | None = None
+
+
+class LoadedSeq2Seq:
+    """The adapter protocol over a model in memory: dev scoring goes through the runner too."""
+
+    prompt_style = "raw"
+
+    def __init__(self, name: str, model, tokenizer, device: str, batch_size: int) -> None:
+        self.name, self.model, self.tokenizer, self.device, self.batch_size = name, model, tokenizer, device, batch_size
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.name, "in_memory": True}
+
+    def settings(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "decoding": "greedy"}
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        import torch
+
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt), reverse=True)
+        texts: list[str | None] = [None] * len(requests)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                encoded = self.tokenizer([requests[i].prompt for i in batch], return_tensors="pt", padding=True)
+                output = self.model.generate(input_ids=encoded["input_ids"].to(self.device),
+                                             attention_mask=encoded["attention_mask"].to(self.device),
+                                             max_new_tokens=max(requests[i].max_new_tokens for i in batch),
+                                             do_sample=False, num_beams=1)
+                for i, text in zip(batch, self.tokenizer.batch_decode(output, skip_special_tokens=True)):
+                    texts[i] = text.replace(NEWLINE_TOKEN, "\n")
+        self.model.train()
+        return [Completion(text=t) for t in texts]
+
+
+def main_score(score) -> float | None:
+    return score.f1 if score.f1 is not None else score.accuracy
+
+
+def run_job(job: FinetuneJob) -> JobOutcome:
+    """Fine-tune, select the best dev epoch, test it, write the RunResult. Errors come back as text
+    (exceptions do not always survive a trip between processes)."""
+    from fsabench.errors import FsabenchError
+
+    try:
+        return _run_job(job)
+    except FsabenchError as exc:
+        return JobOutcome(job.task, job.seed, error=str(exc))
+
+
+def _run_job(job: FinetuneJob) -> JobOutcome:
+    from fsabench.results import load_result, result_path, save_result
+    from fsabench.tasks.registry import build_registry
+
+    clock = time.perf_counter()
+    spec = build_registry(list(job.tasks_dir) or None).spec(job.task)
+    path = result_path(job.output, job.label, spec.name, job.seed)
+    if path.is_file():
+        previous = load_result(path)
+        if previous.complete and previous.task.sha256 == spec.definition_hash():
+            return _outcome(job, previous, str(path), skipped=True)
+    best_dir = job.work / _slug(job.label) / spec.name / f"seed{job.seed}" / "best"
+    history = train_and_select(job, spec, best_dir)
+    result = evaluate_best(job, spec, best_dir, history)
+    save_result(result, path)
+    if not job.keep:
+        shutil.rmtree(best_dir.parent, ignore_errors=True)
+    outcome = _outcome(job, result, str(path))
+    outcome.seconds = round(time.perf_counter() - clock, 2)
+    return outcome
+
+
+def _slug(text: str) -> str:
+    from fsabench.results import slug
+
+    return slug(text)
+
+
+def _outcome(job: FinetuneJob, result, path: str, skipped: bool = False) -> JobOutcome:
+    meta = result.meta.get("finetune", {})
+    return JobOutcome(job.task, job.seed, path, {k: main_score(v) for k, v in result.scores.items()},
+                      meta.get("best_epoch"), meta.get("dev", []), result.timing.seconds, skipped)
+
+
+def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
+    """Train for all epochs; after each, score dev; save the model whenever dev improves."""
+    import torch
+
+    from fsabench.distill.optim import linear_lr, param_groups, set_lr
+    from fsabench.distill.student import load_student, pick_precision
+    from fsabench.examples import load_split
+
+    cfg = job.config
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(job.seed)
+    torch.manual_seed(job.seed)
+    device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+    model, tokenizer = load_student(job.model)
+    model.to(device).train()
+    train = load_split(spec, job.data_dir, "train").examples[:cfg.train_limit]
+    sources = tokenizer([e.input for e in train], truncation=True, max_length=cfg.max_input_tokens)["input_ids"]
+    targets = tokenizer([e.target for e in train], truncation=True, max_length=cfg.max_target_tokens)["input_ids"]
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total, step, dev, best = steps_per_epoch * cfg.epochs, 0, [], -1.0
+    generator = torch.Generator().manual_seed(job.seed)
+    adapter = LoadedSeq2Seq(job.label, model, tokenizer, device, cfg.eval_batch_size)
+    dev_spec = dev_as_test(spec)
+    for epoch in range(1, cfg.epochs + 1):
+        order = torch.randperm(len(train), generator=generator).tolist()
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start:start + cfg.batch_size]
+            set_lr(optimizer, linear_lr(step, total, cfg.lr, cfg.warmup_steps))
+            loss = _loss(model, [sources[i] for i in idx], [targets[i] for i in idx], tokenizer.pad_token_id,
+                         device, autocast_dtype)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+        dev.append(dev_score(dev_spec, adapter, job))
+        if dev[-1] > best:  # ties keep the earlier epoch
+            best = dev[-1]
+            model.save_pretrained(best_dir)
+            tokenizer.save_pretrained(best_dir)
+    return {"dev": dev, "best_epoch": dev.index(max(dev)) + 1, "steps": total, "train_examples": len(train)}
+
+
+def _loss(model, sources, targets, pad_id: int, device: str, autocast_dtype):
+    import torch
+
+    from fsabench.distill.data import collate
+
+    batch = collate(sources, targets, pad_id)
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    with torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32,
+                        enabled=autocast_dtype is not None):
+        return model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
+                     labels=batch.labels.to(device)).loss
+
+
+def dev_as_test(spec):
+    """The same task with its dev split in the test slot, so the runner scores dev exactly as test."""
+    splits = {**spec.data.splits, "test": spec.data.splits["dev"]}
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"splits": splits})})
+
+
+def dev_score(dev_spec, adapter: LoadedSeq2Seq, job: FinetuneJob) -> float:
+    from fsabench.runner import RunOptions, run_task
+
+    result = run_task(dev_spec, adapter, job.data_dir, RunOptions(limit=job.config.dev_limit, seed=job.seed,
+                                                                 protocol="fine-tuned"))
+    return main_score(result.scores["all"]) or 0.0
+
+
+def evaluate_best(job: FinetuneJob, spec, best_dir: Path, history: dict[str, Any]):
+    """Test the best-dev checkpoint through the runner with the hf adapter, as `fsabench run` would."""
+    from fsabench.models.hf import HFAdapter
+    from fsabench.runner import RunOptions, run_task
+
+    cfg = job.config
+    adapter = HFAdapter(name=job.label, target=str(best_dir), batch_size=cfg.eval_batch_size, device=cfg.device,
+                        dtype=cfg.dtype)
+    result = run_task(spec, adapter, job.data_dir, RunOptions(limit=cfg.test_limit, seed=job.seed,
+                                                             protocol="fine-tuned"))
+    result.meta["finetune"] = {**history, "student": job.model, "config": cfg.model_dump(mode="json")}
+    return result
+
+
+def aggregate(outcomes: Sequence[JobOutcome], label: str) -> dict[str, Any]:
+    """Mean and sample standard deviation over seeds of every subset's main score, per task."""
+    tasks: dict[str, Any] = {}
+    for task in dict.fromkeys(o.task for o in outcomes):
+        done = sorted((o for o in outcomes if o.task == task and o.error is None), key=lambda o: o.seed)
+        subsets: dict[str, Any] = {}
+        for subset in (done[0].scores if done else {}):
+            values = [o.scores[subset] for o in done if o.scores.get(subset) is not None]
+            subsets[subset] = {"mean": round(statistics.fmean(values), 2) if values else None,
+                               "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+                               "values": values}
+        tasks[task] = {"seeds": [o.seed for o in done], "subsets": subsets,
+                       "best_epochs": [o.best_epoch for o in done], "results": [o.result for o in done],
+                       "failed_seeds": [o.seed for o in outcomes if o.task == task and o.error is not None]}
+    return {"model": label, "protocol": "fine-tuned", "metric": "f1 (accuracy for classification)",
+            "std": "sample standard deviation over seeds (ddof=1)", "tasks": tasks}

@@ -1,0 +1,286 @@
+"""Distillation pretraining: review -> teacher response, the paper's recipe (DESIGN section 3).
+
+Reads like nanoT5's loop: get the student, the optimizer and the data, maybe resume, then step:
+accumulate micro-batches to `batch_size` sequences, clip, step AdamWScale on the cosine schedule,
+maybe evaluate, maybe checkpoint. The output folder loads with `hf:DIR`.
+
+Multi-GPU: under `accelerate launch` (WORLD_SIZE > 1) the same loop runs through an accelerate
+Accelerator, each process taking every world-th micro-batch. That path is kept but untested here
+(no GPU on the development machines).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fsabench.distill import checkpoint
+from fsabench.distill.checkpoint import TrainState
+from fsabench.distill.corpus import CORPUS, VALID
+from fsabench.errors import DataError
+from fsabench.io import write_json_atomic
+
+SUMMARY = "pretrain.json"
+LOG = "train_log.jsonl"
+
+
+class PretrainConfig(BaseModel):
+    """Pretraining settings; the defaults are the paper's (t5-base student)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(200_000, ge=1, description="optimizer steps")
+    batch_size: int = Field(100, ge=1, description="sequences per optimizer step (gradient accumulation)")
+    micro_batch_size: int = Field(20, ge=1, description="sequences per forward pass")
+    lr: float = Field(3e-3, gt=0)
+    final_lr: float = Field(1e-5, ge=0, description="the cosine schedule ends here")
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    max_input_tokens: int = Field(128, ge=1)
+    max_target_tokens: int = Field(400, ge=1)
+    save_every: int = Field(2000, ge=1, description="checkpoint every N steps (and at the end)")
+    eval_every: int = Field(2000, ge=1, description="validation loss every N steps (and at the end)")
+    keep_checkpoints: int = Field(2, ge=1)
+    valid_fraction: float = Field(0.01, ge=0, lt=1, description="hold out this share of the corpus by hash "
+                                                                   "when there is no validation file")
+    valid_max_rows: int = Field(10_240, ge=1)
+    buffer_rows: int = Field(4096, ge=1, description="rows read and length-bucketed at a time")
+    seed: int = 42
+    device: str = "auto"
+    dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    log_every: int = Field(10, ge=1)
+
+
+@dataclass(frozen=True)
+class CorpusFiles:
+    train: Path
+    valid: Path | None  # a held-out file; None = hold out by hash from train
+    valid_fraction: float | None
+
+
+def corpus_files(corpus: Path, valid: Path | None, cfg: PretrainConfig) -> CorpusFiles:
+    """A corpus folder means its corpus.jsonl and valid.jsonl; a file is held out from by hash."""
+    corpus = Path(corpus)
+    train = corpus / CORPUS if corpus.is_dir() else corpus
+    if not train.is_file():
+        raise DataError(f"{train}: corpus file not found", hint="run `fsabench distill corpus` first, or check --corpus")
+    if valid is None and corpus.is_dir() and (corpus / VALID).is_file() and (corpus / VALID).stat().st_size:
+        valid = corpus / VALID
+    if valid is not None:
+        return CorpusFiles(train, Path(valid), None)
+    return CorpusFiles(train, None, cfg.valid_fraction)
+
+
+def is_complete(out: Path) -> bool:
+    path = Path(out) / SUMMARY
+    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("complete", False)
+
+
+def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = PretrainConfig(),
+             valid: Path | None = None, report: Callable[[dict[str, Any]], None] | None = None,
+             stop_after: int | None = None) -> dict[str, Any]:
+    """Train, resuming from the newest checkpoint in `out`; return the summary (also pretrain.json).
+
+    `stop_after` ends this run after that many steps without a final save, as a crash would (tests
+    use it to show that resuming reaches the same loss)."""
+    out = Path(out)
+    if is_complete(out):
+        return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    files = corpus_files(corpus, valid, cfg)
+    run = Run.start(student, out, files, cfg)
+    report = report or (lambda _: None)
+    started = run.state.step
+    clock = time.perf_counter()
+    while run.state.step < cfg.steps:
+        run.train_step()
+        step = run.state.step
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            report(run.log_line())
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            run.evaluate()
+            report({**run.log_line(), "valid_loss": run.state.valid[-1][1]})
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            run.save_checkpoint()
+        if stop_after is not None and step - started >= stop_after:
+            return {**run.summary(time.perf_counter() - clock), "complete": False}
+    run.save_final()
+    summary = {**run.summary(time.perf_counter() - clock), "complete": True}
+    write_json_atomic(out / SUMMARY, summary)
+    return summary
+
+
+class Run:
+    """The mutable state of one pretraining run: model, optimizer, data stream, TrainState."""
+
+    def __init__(self, model, tokenizer, optimizer, stream, valid, state: TrainState, cfg: PretrainConfig,
+                 out: Path, student: str, device: str, autocast_dtype, accelerator=None) -> None:
+        self.model, self.tokenizer, self.optimizer = model, tokenizer, optimizer
+        self.valid_set, self.state, self.cfg, self.out, self.student = valid, state, cfg, out, student
+        self.device, self.autocast_dtype, self.accelerator = device, autocast_dtype, accelerator
+        self.batches = stream.batches(state.position)
+        world = accelerator.num_processes if accelerator else 1
+        self.accum = max(1, math.ceil(cfg.batch_size / cfg.micro_batch_size / world))
+        self._window: list[tuple[int, float]] = []  # (tokens, seconds) of recent steps for tokens/s
+
+    @classmethod
+    def start(cls, student: str, out: Path, files: CorpusFiles, cfg: PretrainConfig) -> "Run":
+        import torch
+
+        from fsabench.distill.data import CorpusStream, StreamConfig, valid_batches, valid_pairs
+        from fsabench.distill.optim import AdamWScale, param_groups
+        from fsabench.distill.student import load_student, pick_precision
+
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        model, tokenizer = load_student(student)
+        resume = checkpoint.latest(out)
+        if resume is not None:
+            from transformers import AutoModelForSeq2SeqLM
+
+            model = AutoModelForSeq2SeqLM.from_pretrained(resume)
+        accelerator = maybe_accelerator(cfg)
+        device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+        if accelerator:
+            device = str(accelerator.device)
+        model.to(device).train()
+        optimizer = AdamWScale(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+        state = checkpoint.load(resume, optimizer) if resume is not None else TrainState()
+        if accelerator:
+            model, optimizer = accelerator.prepare(model, optimizer)
+        shard = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+        stream_cfg = StreamConfig(cfg.micro_batch_size, cfg.max_input_tokens, cfg.max_target_tokens,
+                                  cfg.buffer_rows, cfg.seed, files.valid_fraction or 0.0, shard)
+        source = files.valid or files.train
+        pairs = valid_pairs(source, files.valid_fraction, cfg.valid_max_rows)
+        tokenizer.save_pretrained(out)
+        return cls(model, tokenizer, optimizer, CorpusStream(files.train, tokenizer, stream_cfg),
+                   valid_batches(pairs, tokenizer, stream_cfg), state, cfg, out, student, device,
+                   autocast_dtype, accelerator)
+
+    def _loss(self, batch):
+        import torch
+
+        inputs = {"input_ids": batch.input_ids.to(self.device), "attention_mask": batch.attention_mask.to(self.device),
+                  "labels": batch.labels.to(self.device)}
+        enabled = self.autocast_dtype is not None
+        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        with torch.autocast(device_type=device_type, dtype=self.autocast_dtype or torch.float32, enabled=enabled):
+            return self.model(**inputs).loss
+
+    def train_step(self) -> None:
+        import torch
+
+        from fsabench.distill.optim import cosine_lr, set_lr
+
+        cfg, state = self.cfg, self.state
+        clock = time.perf_counter()
+        set_lr(self.optimizer, cosine_lr(state.step, cfg.steps, cfg.lr, cfg.final_lr, cfg.warmup_steps))
+        total, tokens = 0.0, 0
+        for _ in range(self.accum):
+            batch, position = next(self.batches)
+            loss = self._loss(batch)
+            scaled = loss / self.accum
+            self.accelerator.backward(scaled) if self.accelerator else scaled.backward()
+            total += loss.item()
+            tokens += batch.tokens
+        params = self.model.parameters()
+        if self.accelerator:
+            self.accelerator.clip_grad_norm_(params, cfg.grad_clip)
+        else:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        seconds = time.perf_counter() - clock
+        state.step += 1
+        state.position = position
+        state.losses.append(total / self.accum)
+        state.tokens += tokens
+        state.seconds += seconds
+        self._window = (self._window + [(tokens, seconds)])[-20:]
+
+    def tokens_per_second(self) -> float:
+        tokens, seconds = sum(t for t, _ in self._window), sum(s for _, s in self._window)
+        return tokens / seconds if seconds else 0.0
+
+    def log_line(self) -> dict[str, Any]:
+        from fsabench.distill.optim import cosine_lr
+
+        cfg, state = self.cfg, self.state
+        line = {"step": state.step, "steps": cfg.steps, "loss": round(state.losses[-1], 6),
+                "lr": cosine_lr(state.step - 1, cfg.steps, cfg.lr, cfg.final_lr, cfg.warmup_steps),
+                "tokens_per_second": round(self.tokens_per_second(), 1)}
+        if self.is_main:
+            with (self.out / LOG).open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+        return line
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator is None or self.accelerator.is_main_process
+
+    def evaluate(self) -> float:
+        """Token-weighted mean loss over the held-out rows (no dropout; RNG untouched)."""
+        import torch
+
+        if not self.valid_set:
+            return float("nan")
+        self.model.eval()
+        total = count = 0.0
+        with torch.no_grad():
+            for batch in self.valid_set:
+                n = int((batch.labels != -100).sum())
+                total += float(self._loss(batch)) * n
+                count += n
+        self.model.train()
+        value = total / count if count else float("nan")
+        self.state.valid.append((self.state.step, round(value, 6)))
+        return value
+
+    def _unwrapped(self):
+        return self.accelerator.unwrap_model(self.model) if self.accelerator else self.model
+
+    def save_checkpoint(self) -> None:
+        if self.accelerator:
+            self.accelerator.wait_for_everyone()
+        if self.is_main:
+            checkpoint.save(self.out, self._unwrapped(), self.optimizer, self.state, self.cfg.keep_checkpoints)
+
+    def save_final(self) -> None:
+        if self.is_main:
+            self._unwrapped().save_pretrained(self.out)
+            self.tokenizer.save_pretrained(self.out)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        state = self.state
+        return {"student": self.student, "steps": state.step, "final_loss": state.losses[-1] if state.losses else None,
+                "valid": [{"step": s, "loss": v} for s, v in state.valid], "tokens": state.tokens,
+                "tokens_per_second": round(state.tokens / state.seconds, 1) if state.seconds else None,
+                "train_seconds": round(state.seconds, 2), "run_seconds": round(seconds, 2),
+                "device": str(self.device), "autocast": str(self.autocast_dtype).replace("torch.", ""),
+                "config": self.cfg.model_dump(mode="json")}
+
+
+def maybe_accelerator(cfg: PretrainConfig):
+    """An accelerate Accelerator when launched on several processes (`accelerate launch`), else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import Accelerator
+
+    from fsabench.distill.student import pick_precision
+
+    _, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+    return Accelerator(mixed_precision="bf16" if autocast_dtype is not None else "no")

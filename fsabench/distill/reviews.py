@@ -1,0 +1,93 @@
+"""Reviews for the teacher, streamed from JSON Lines or CSV with a field mapping.
+
+Each review comes out in the seed corpus shape: {"ID", "Text", "Overall"}. The mapping names the
+source columns: `{"text": "reviewText", "id": "asin", "overall": "stars"}`; the defaults are the
+seed corpus names (Text, ID, Overall), so the teacher file itself reads as a review file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from fsabench.errors import DataError
+
+FIELDS = {"id": "ID", "text": "Text", "overall": "Overall"}
+
+
+def parse_fields(text: str | None) -> dict[str, str]:
+    """`text=reviewText,id=asin` -> {"text": "reviewText", "id": "asin"} (unknown keys refused)."""
+    mapping: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in FIELDS or not value.strip():
+            raise DataError(f"--fields: bad entry {part.strip()!r}",
+                            hint="write KEY=COLUMN pairs with KEY one of id, text, overall, e.g. text=reviewText")
+        mapping[key] = value.strip()
+    return mapping
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    if fmt not in ("jsonl", "csv"):
+        raise DataError(f"{path}: unknown reviews format {fmt!r}", hint="use jsonl or csv")
+    return fmt
+
+
+def _records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise DataError(f"{path}: reviews file not found", hint="check --reviews") from None
+    with handle:
+        if fmt == "csv":
+            for number, record in enumerate(csv.DictReader(handle), start=2):
+                yield number, record
+            return
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: invalid JSON line ({exc.msg})",
+                                hint="reviews must be JSON Lines (one object per line) or CSV") from None
+            if isinstance(record, dict):
+                yield number, record
+
+
+def iter_reviews(path: str | Path, fields: Mapping[str, str] | None = None, fmt: str | None = None,
+                 limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Reviews as {"ID", "Text", "Overall"}; a missing id becomes the line number."""
+    path = Path(path)
+    names = {**FIELDS, **(fields or {})}
+    count = 0
+    for number, record in _records(path, _format_of(path, fmt)):
+        if limit is not None and count >= limit:
+            return
+        text = record.get(names["text"])
+        if not isinstance(text, str):
+            raise DataError(f"{path}:{number}: review field {names['text']!r} is missing or not text",
+                            hint="map the text column with --fields text=COLUMN")
+        if not text.strip():
+            continue
+        review_id = record.get(names["id"])
+        overall = record.get(names["overall"])
+        yield {"ID": review_id if review_id not in (None, "") else f"{path.stem}:{number}", "Text": text,
+               "Overall": _number(overall)}
+        count += 1
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value or None
+    return value

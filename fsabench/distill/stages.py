@@ -1,0 +1,169 @@
+"""The recipe's stages, each a `maybe_<verb>` that skips work whose output already exists.
+
+    out/corpus/          responses.jsonl, corpus.jsonl, valid.jsonl, report.json
+    out/student-init/    the student before pretraining (tiny students are built here)
+    out/student/         the pretrained student (loads with hf:out/student)
+    out/results/         one RunResult per (model, task, seed)
+    out/finetune[-no-pretrain]/aggregate.json   mean and std over seeds
+
+Each stage folder keeps `.stage.json` with the settings it ran with; re-running with other
+settings is refused (naming the changed keys) instead of silently reusing stale output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from fsabench.distill.corpus import REPORT, finalize, import_corpus
+from fsabench.distill.recipe import ABLATIONS, CorpusStage, FinetuneStage, Recipe, StudentSpec, resolve_path
+from fsabench.errors import FsabenchError
+from fsabench.io import write_json_atomic
+
+Say = Callable[[str], None]
+STAGE_FILE = ".stage.json"
+
+
+def guard(folder: Path, stage: str, settings: dict[str, Any]) -> None:
+    """Refuse to continue a stage in `folder` that was started with different settings."""
+    path = folder / STAGE_FILE
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+        if changed:
+            raise FsabenchError(f"{folder}: stage '{stage}' ran with other settings (changed: {', '.join(changed)})",
+                                hint=f"delete {folder} to redo it, or use another --out")
+        return
+    write_json_atomic(path, settings)
+
+
+def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, say: Say,
+                       progress=None) -> dict[str, Any]:
+    if (folder / REPORT).is_file():
+        say(f"corpus: {folder / REPORT} exists, skipping")
+        return json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    guard(folder, "corpus", stage.model_dump(mode="json", exclude={"filters", "valid_fraction"}))
+    if stage.imports:
+        added = import_corpus([resolve_path(p, recipe_dir, data_dir) for p in stage.imports], folder)
+        say(f"corpus: imported {added} responses")
+    if stage.teacher:
+        stats = ask_teacher(stage, folder, recipe_dir, data_dir, progress)
+        say(f"corpus: teacher answered {stats.written} requests ({stats.failed} failed, ${stats.cost_usd:.4f})")
+        if stats.failed or stats.stopped_by_max_cost:
+            why = f"{stats.failed} requests failed" if stats.failed else f"stopped at max_cost ${stage.max_cost}"
+            raise FsabenchError(f"corpus in {folder} is incomplete: {why}",
+                                hint="re-run to continue (answers already received are kept)")
+    return finalize(folder, stage.filters, stage.valid_fraction)
+
+
+def ask_teacher(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, progress=None):
+    from fsabench.distill.reviews import iter_reviews
+    from fsabench.distill.teacher import generate, load_prompts, teacher_name_of
+    from fsabench.models import load_model
+    from fsabench.models.cache import maybe_cached
+
+    prompts = load_prompts(stage.prompts)
+    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit)
+                                  for s in stage.reviews)
+    options = dict(stage.teacher_options)
+    use_cache, cache_dir = options.pop("cache", True), options.pop("cache_dir", None)
+    adapter = maybe_cached(load_model(stage.teacher, **options), cache_dir, use_cache)
+    return generate(adapter, reviews, prompts, folder, stage.teacher_name or teacher_name_of(stage.teacher),
+                    stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
+
+
+def corpus_texts(folder: Path) -> list[str]:
+    """Every input and response of the corpus (newlines as spaces): what a tiny tokenizer learns from."""
+    from fsabench.distill.data import NEWLINE_TOKEN, pair_of, read_lines
+
+    texts = []
+    for name in ("corpus.jsonl", "valid.jsonl"):
+        if (folder / name).is_file():
+            for row, _ in read_lines(folder / name):
+                pair = pair_of(row)
+                if pair:
+                    texts += [p.replace(NEWLINE_TOKEN, " ") for p in pair]
+    return texts
+
+
+def maybe_build_student(spec: StudentSpec, folder: Path, corpus: Path, data_dir: Path, say: Say) -> str:
+    """The model string of the student before pretraining; a tiny student is built once in `folder`."""
+    if spec.model:
+        return spec.model
+    if (folder / "config.json").is_file():
+        say(f"student: {folder} exists, skipping")
+        return f"hf:{folder}"
+    from fsabench.examples import load_split
+    from fsabench.tasks.registry import build_registry
+    from fsabench.tiny import build_tiny_t5
+
+    tiny = spec.tiny
+    texts = corpus_texts(corpus)
+    registry = build_registry()
+    for name in registry.expand(tiny.tokenizer_tasks):
+        train = load_split(registry.spec(name), data_dir, "train").examples
+        texts += [e.input for e in train] + [e.target for e in train if e.target]
+    say(f"student: building a tiny T5 (tokenizer trained on {len(texts)} texts)")
+    build_tiny_t5(texts, folder, vocab_size=tiny.vocab_size, d_model=tiny.d_model, num_layers=tiny.num_layers,
+                  num_heads=tiny.num_heads, d_ff=tiny.d_ff, seed=tiny.seed)
+    return f"hf:{folder}"
+
+
+def maybe_pretrain(recipe: Recipe, student: str, corpus: Path, folder: Path, say: Say, report=None) -> str:
+    from fsabench.distill.pretrain import is_complete, pretrain
+
+    if is_complete(folder):
+        say(f"pretrain: {folder} is complete, skipping")
+        return f"hf:{folder}"
+    folder.mkdir(parents=True, exist_ok=True)
+    guard(folder, "pretrain", {"student": student, **recipe.pretrain.model_dump(mode="json")})
+    summary = pretrain(student, corpus, folder, recipe.pretrain, report=report)
+    valid = summary["valid"][-1]["loss"] if summary["valid"] else None
+    say(f"pretrain: {summary['steps']} steps, train loss {summary['final_loss']:.4f}, valid loss {valid}, "
+        f"{summary['tokens_per_second']} tokens/s")
+    return f"hf:{folder}"
+
+
+def maybe_finetune(stage: FinetuneStage, student: str, results: Path, work: Path, data_dir: Path, on_done=None,
+                   executor: str | None = None, workers: int | None = None, keep: bool | None = None) -> dict[str, Any]:
+    from fsabench.distill.sweep import SweepOptions, plan_jobs, sweep
+
+    config = stage.config()
+    work.mkdir(parents=True, exist_ok=True)
+    guard(work, "finetune", {"student": student, "tasks": stage.tasks, "seeds": stage.seeds,
+                             **config.model_dump(mode="json", exclude={"threads", "device"})})
+    jobs = plan_jobs(student, student, stage.tasks, stage.seeds, results, work, data_dir, config,
+                     keep=stage.keep if keep is None else keep)
+    options = SweepOptions(executor or stage.executor, workers or stage.workers, stage.cpus_per_job,
+                           stage.gpus_per_job, stage.ray_address, stage.keep if keep is None else keep)
+    return sweep(jobs, work, options, on_done)
+
+
+def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say: Say, ablation: str | None = None,
+               executor: str | None = None, workers: int | None = None, keep: bool | None = None,
+               pretrain_report=None, on_done=None) -> dict[str, Any]:
+    """Every stage in order; returns (and writes to out/summary[-ablation].json) what happened."""
+    if ablation is not None and ablation not in ABLATIONS:
+        raise FsabenchError(f"unknown ablation {ablation!r}", hint=f"use one of {', '.join(ABLATIONS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    recipe_dir = recipe_path.resolve().parent
+    corpus_dir = out / "corpus"
+    report = maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say)
+    initial = maybe_build_student(recipe.student, out / "student-init", corpus_dir, data_dir, say)
+    if ablation == "no-pretrain":
+        student, work = initial, out / "finetune-no-pretrain"
+        say(f"ablation no-pretrain: fine-tuning {initial} without distillation pretraining")
+    else:
+        student = maybe_pretrain(recipe, initial, corpus_dir, out / "student", say, pretrain_report)
+        work = out / "finetune"
+    summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
+                             executor, workers, keep)
+    result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
+              "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
+              "finetune": summary}
+    write_json_atomic(out / (f"summary-{ablation}.json" if ablation else "summary.json"), result)
+    return result
