@@ -1,13 +1,12 @@
-"""A minimal time-boxed seq2seq training loop for test fixtures (the real recipe lives in fsabench.distill)."""
+"""A minimal fixed-step seq2seq training loop for test fixtures (the real recipe lives in fsabench.distill)."""
 
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 
-def train_seq2seq(model_dir: Path, pairs: list[tuple[str, str]], out_dir: Path, seconds: float = 60,
+def train_seq2seq(model_dir: Path, pairs: list[tuple[str, str]], out_dir: Path, steps: int = 400,
                   batch_size: int = 32, lr: float = 3e-3, seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer, T5ForConditionalGeneration
@@ -18,8 +17,7 @@ def train_seq2seq(model_dir: Path, pairs: list[tuple[str, str]], out_dir: Path, 
     model = T5ForConditionalGeneration.from_pretrained(model_dir)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    for _ in range(steps):
         batch = rng.sample(pairs, batch_size)
         inputs = tokenizer([x for x, _ in batch], return_tensors="pt", padding=True, truncation=True, max_length=96)
         labels = tokenizer([y for _, y in batch], return_tensors="pt", padding=True, truncation=True,
