@@ -34,7 +34,14 @@ def ensure_venv() -> None:
 
 
 def pip_install(*specs: str) -> None:
-    sh(str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", *specs)
+    """pip install quietly; show pip's output only when it fails."""
+    args = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", *specs]
+    print("+ pip install", " ".join(specs), flush=True)
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        raise SystemExit(done.returncode)
 
 
 def data_env() -> dict[str, str]:
