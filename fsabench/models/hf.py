@@ -66,6 +66,8 @@ class HFAdapter:
     def __init__(self, name: str, target: str, batch_size: int = 16, device: str = "auto", dtype: str = "auto",
                  max_new_tokens: int | None = None, revision: str | None = None, gguf_file: str | None = None,
                  prompt_style: str | None = None, **_: Any) -> None:
+        if target.endswith(".gguf") and not gguf_file:  # hf:path/to/model.gguf = its folder + gguf_file
+            target, gguf_file = str(Path(target).parent), Path(target).name
         self.name, self.target, self.revision, self.gguf_file = name, target, revision, gguf_file
         self.batch_size, self.max_new_tokens_override = max(1, batch_size), max_new_tokens
         self.device = pick_device(device)
@@ -111,6 +113,10 @@ class HFAdapter:
         """--scoring likelihood: each request's likeliest choice (see likeliest_choices below)."""
         return likeliest_choices(self, requests)
 
+    def _special_tokens(self) -> bool:
+        """Add BOS/EOS when tokenizing, except for chat-template text, which already holds them."""
+        return self.seq2seq or self.prompt_style != "chat"
+
     def _text_of(self, request: Request) -> str:
         if self.prompt_style == "chat" and request.messages and self._has_chat_template():
             return self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
@@ -119,7 +125,7 @@ class HFAdapter:
     @torch.inference_mode()
     def _generate_batch(self, texts: list[str], max_new_tokens: int) -> tuple[list[str], list[int], list[int]]:
         self.tokenizer.padding_side = "right" if self.seq2seq else "left"
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.seq2seq or None)
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self._special_tokens())
         encoded = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
         output = self.model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                      pad_token_id=self.tokenizer.pad_token_id)
@@ -162,7 +168,9 @@ def _choice_tokens(adapter: HFAdapter, context: str, choice: str) -> tuple[list[
     if adapter.seq2seq:
         return tok(context).input_ids, tok(choice, add_special_tokens=False).input_ids
     continuation = choice if not context or context[-1].isspace() else " " + choice
-    whole, ctx = tok(context + continuation).input_ids, tok(context).input_ids
+    special = adapter._special_tokens()
+    whole = tok(context + continuation, add_special_tokens=special).input_ids
+    ctx = tok(context, add_special_tokens=special).input_ids
     return ctx, whole[len(ctx):]
 
 

@@ -1,0 +1,1 @@
+"""Export fsabench tasks to other harnesses (lm-eval) so they run the same benchmark."""
