@@ -151,6 +151,66 @@ def data_path(data_dir: DataDir = None) -> None:
 # --- commands added by other capabilities register below ----------------------------------
 # (each lives in fsabench/commands/<name>.py and adds itself with one line here)
 
+# --- serve, export (fsabench/commands/serve.py, fsabench/commands/export.py) ---
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", help="the model to serve, e.g. hf:./runs/student")],
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0 = pick a free one)")] = 8000,
+    name: Annotated[Optional[str], typer.Option("--name", help="model id clients send [default: the folder name]")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="requests answered together")] = 16,
+    batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="how long to gather a batch")] = 5.0,
+    device: Annotated[str, typer.Option(help="local models: auto|cpu|cuda|mps")] = "auto",
+    dtype: Annotated[str, typer.Option(help="local models: auto|float32|bfloat16|float16")] = "auto",
+    gguf_file: Annotated[Optional[str], typer.Option("--gguf-file", help="hf: a GGUF file inside the model folder")] = None,
+) -> None:
+    """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)."""
+    from fsabench.commands.serve import serve_command
+
+    serve_command(model, host, port, name, batch_size, batch_wait_ms,
+                  {"batch_size": batch_size, "device": device, "dtype": dtype, "gguf_file": gguf_file})
+
+
+export_app = typer.Typer(help="Export tasks to other evaluation harnesses.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("lm-eval")
+def export_lm_eval(
+    out_dir: Annotated[Path, typer.Argument(help="folder for the lm-eval task YAMLs (pass it to --include_path)")],
+    tasks: Annotated[str, typer.Option("--tasks", "-t", help="comma-separated task or group names")] = "fsa",
+    prompt_style: Annotated[str, typer.Option("--prompt-style", help="raw (fine-tuned students) | chat (instruction LLMs)")] = "raw",
+    num_shots: Annotated[int, typer.Option("--num-shots", help="demonstrations baked into each prompt (chat)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed that draws the demonstrations")] = 0,
+    scoring: Annotated[str, typer.Option(help="generate | likelihood (classification tasks)")] = "generate",
+    data_dir: DataDir = None,
+    tasks_dir: TasksDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
+    from fsabench.commands.export import export_lmeval_command
+
+    export_lmeval_command(out_dir, tasks, prompt_style, num_shots, seed, scoring, data_dir, tasks_dir, json_out)
+
+
+# --- report (fsabench/commands/report.py) ---
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="RunResult JSON files or folders (searched recursively)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the report")] = Path("report"),
+    formats: Annotated[str, typer.Option("--format", help="comma-separated: md, latex, html, csv, json")] = "md,latex,html,csv,json",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="model name every row is compared with")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="paper: every format, PDF figures, per-subset tables")] = None,
+    figures: Annotated[str, typer.Option("--figures", help="figure files: comma-separated png, svg, pdf, or none")] = "png,svg",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for CIs and paired tests (0 = off)")] = 1000,
+    json_out: JsonOut = False,
+) -> None:
+    """Tables (seed mean ± std, 95% CIs, paired tests) and charts from RunResult files."""
+    from fsabench.commands.report import report_command
+
+    report_command(runs, out, formats, baseline, preset, figures, bootstrap, json_out)
+
+
 # --- leaderboard (fsabench/commands/leaderboard.py) ---
 leaderboard_app = typer.Typer(help="Submit, verify, publish and host leaderboards of verified results.",
                               no_args_is_help=True)
