@@ -53,24 +53,25 @@ def test_paper_preset_is_byte_identical_across_builds(report_runs, tmp_path, cli
 
 def test_default_build_html_is_self_contained_and_escaped(report_runs, tmp_path, cli):
     runs = _fsa_only(report_runs, tmp_path)
-    path = runs / "test_llm-7b" / "atsa-rest14__seed1.json"
-    payload = json.loads(path.read_text())
     for seed in (1, 2):
         p = runs / "test_llm-7b" / f"atsa-rest14__seed{seed}.json"
         payload = json.loads(p.read_text())
         payload["model"]["name"] = "<script>alert(1)</script>"
         p.write_text(json.dumps(payload))
-    res = cli("report", runs, "--out", tmp_path / "out", "--format", "html,md", "--figures", "none",
+    res = cli("report", runs, "--out", runs / "report", "--format", "html,md,json", "--figures", "none",
               "--bootstrap", "100", "--json")
+    assert res.returncode == 0, res.stderr
+    res = cli("report", runs, "--out", runs / "report", "--format", "html,md", "--figures", "none",
+              "--bootstrap", "100", "--json")  # its own earlier output inside the runs folder is skipped
     assert res.returncode == 0, res.stderr
     written = json.loads(res.stdout)["files"]
     assert sorted(Path(f).name for f in written) == ["report.html", "report.md"]
-    html = (tmp_path / "out" / "report.html").read_text()
+    html = (runs / "report" / "report.html").read_text()
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     images = re.findall(r'<img src="([^"]+)"', html)
     assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(?!data:|#)', html) and "<link" not in html
-    assert not (tmp_path / "out" / "figures").exists()
+    assert not (runs / "report" / "figures").exists()
 
 
 @pytest.mark.parametrize("args, message", [

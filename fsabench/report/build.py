@@ -118,7 +118,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
     figure_formats = parse_list(figure_formats, FIGURE_FORMATS + ("none",), "figure format")
     figure_formats = [f for f in figure_formats if f != "none"]
     out = Path(out)
-    results = load_runs(paths)
+    results = load_runs(paths, exclude=out)
     analysis = analyze(results, baseline, n_boot)
     built = Built(out, flags=analysis.flags, analysis=analysis)
     tables = tables_for(analysis, preset)

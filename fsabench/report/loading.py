@@ -18,9 +18,14 @@ from fsabench.errors import ResultError
 from fsabench.results import RunResult, find_results, load_result
 
 
-def load_runs(paths: Sequence[str | Path]) -> list[RunResult]:
-    """Every RunResult under the given files and folders (sorted by path); bad files raise ResultError."""
+def load_runs(paths: Sequence[str | Path], exclude: str | Path | None = None) -> list[RunResult]:
+    """Every RunResult under the given files and folders (sorted by path); bad files raise ResultError.
+
+    `exclude` is a folder to skip (the report's own output when it sits inside a runs folder)."""
     files = find_results(list(paths))
+    if exclude is not None:
+        skip = Path(exclude).resolve()
+        files = [f for f in files if skip not in f.resolve().parents]
     if not files:
         raise ResultError(f"{', '.join(str(p) for p in paths)}: no RunResult *.json files found",
                           hint="point the report at folders written by `fsabench run -o DIR`")
