@@ -2,10 +2,10 @@
 
     fsabench distill recipe tiny.yaml [--set pretrain.steps=20] [--ablation no-pretrain]
 
-The schema is strict (unknown keys are errors naming the key). Paths may use `{data_dir}`;
-relative paths are relative to the recipe file. Every stage writes into `out/` and is skipped
-when its output exists; a stage whose settings changed since it ran is refused rather than
-silently reused (fsabench.distill.stages).
+The schema is strict (unknown keys are errors naming the key). Paths may use `{data_dir}` and
+`{recipe_dir}`; other relative paths, like `out`, are relative to the current folder. Every stage
+writes into `out/` and is skipped when its output exists; a stage whose settings changed since it
+ran is refused rather than silently reused (fsabench.distill.stages).
 """
 
 from __future__ import annotations
@@ -152,5 +152,6 @@ def load_recipe(name: str | Path, overrides: list[str] | None = None) -> tuple[R
 
 
 def resolve_path(text: str, recipe_dir: Path, data_dir: Path) -> Path:
-    path = Path(text.replace("{data_dir}", str(data_dir))).expanduser()
-    return path if path.is_absolute() else recipe_dir / path
+    """`{data_dir}` and `{recipe_dir}` are expanded; other relative paths are relative to the current
+    folder, like `out` (so a shipped recipe reads your files from where you run it)."""
+    return Path(text.replace("{data_dir}", str(data_dir)).replace("{recipe_dir}", str(recipe_dir))).expanduser()

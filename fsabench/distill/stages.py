@@ -7,7 +7,8 @@
     out/finetune[-no-pretrain]/aggregate.json   mean and std over seeds
 
 Each stage folder keeps `.stage.json` with the settings it ran with; re-running with other
-settings is refused (naming the changed keys) instead of silently reusing stale output.
+settings is refused (naming the changed keys), finished or not, instead of silently reusing
+stale output or mixing two settings in one run.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ def guard(folder: Path, stage: str, settings: dict[str, Any]) -> None:
 
 def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, say: Say,
                        progress=None) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    guard(folder, "corpus", stage.model_dump(mode="json"))
     if (folder / REPORT).is_file():
         say(f"corpus: {folder / REPORT} exists, skipping")
         return json.loads((folder / REPORT).read_text(encoding="utf-8"))
-    folder.mkdir(parents=True, exist_ok=True)
-    guard(folder, "corpus", stage.model_dump(mode="json", exclude={"filters", "valid_fraction"}))
     if stage.imports:
         added = import_corpus([resolve_path(p, recipe_dir, data_dir) for p in stage.imports], folder)
         say(f"corpus: imported {added} responses")
@@ -94,6 +95,8 @@ def maybe_build_student(spec: StudentSpec, folder: Path, corpus: Path, data_dir:
     """The model string of the student before pretraining; a tiny student is built once in `folder`."""
     if spec.model:
         return spec.model
+    folder.mkdir(parents=True, exist_ok=True)
+    guard(folder, "student", spec.model_dump(mode="json"))
     if (folder / "config.json").is_file():
         say(f"student: {folder} exists, skipping")
         return f"hf:{folder}"
@@ -116,11 +119,11 @@ def maybe_build_student(spec: StudentSpec, folder: Path, corpus: Path, data_dir:
 def maybe_pretrain(recipe: Recipe, student: str, corpus: Path, folder: Path, say: Say, report=None) -> str:
     from fsabench.distill.pretrain import is_complete, pretrain
 
+    folder.mkdir(parents=True, exist_ok=True)
+    guard(folder, "pretrain", {"student": student, **recipe.pretrain.model_dump(mode="json", exclude={"threads", "device"})})
     if is_complete(folder):
         say(f"pretrain: {folder} is complete, skipping")
         return f"hf:{folder}"
-    folder.mkdir(parents=True, exist_ok=True)
-    guard(folder, "pretrain", {"student": student, **recipe.pretrain.model_dump(mode="json")})
     summary = pretrain(student, corpus, folder, recipe.pretrain, report=report)
     valid = summary["valid"][-1]["loss"] if summary["valid"] else None
     say(f"pretrain: {summary['steps']} steps, train loss {summary['final_loss']:.4f}, valid loss {valid}, "
