@@ -450,6 +450,8 @@ def main() -> None:
             sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
         typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
