@@ -72,7 +72,7 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
 
 
 _SECRET_PATTERNS = (re.compile(r"\b(sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_\-]{8,}"),
-                    re.compile(r"(?i)(api[_-]?key|authorization|bearer|token)([\"'=:\s]+)[^\s\"',}]+"))
+                    re.compile(r"(?i)(api[_-]?key|authorization|bearer|token)([\"'=:\s]+)(?:bearer\s+)?[^\s\"',}]+"))
 
 
 def scrub(text: str) -> str:

@@ -134,7 +134,7 @@ class ScriptedServer:
         if method == "GET" and path == "/stats":
             await self.send(writer, 200, json.dumps(self.stats()).encode())
             return True
-        if method == "GET" and path.endswith("/models"):
+        if method == "GET" and path == "/v1/models":
             await self.send(writer, 200, json.dumps({"object": "list", "data": [
                 {"id": self.script.model, "object": "model", "owned_by": "scripted"}]}).encode())
             return True
@@ -142,8 +142,8 @@ class ScriptedServer:
             self.control(json.loads(raw or b"{}"))
             await self.send(writer, 200, json.dumps(self.stats()).encode())
             return True
-        chat = path.endswith("/chat/completions")
-        if method != "POST" or not (chat or path.endswith("/completions")):
+        chat = path == "/v1/chat/completions"
+        if method != "POST" or not (chat or path == "/v1/completions"):
             await self.send(writer, 404, b'{"error": {"message": "not found"}}')
             return True
         self.requests += 1
@@ -168,8 +168,12 @@ class ScriptedServer:
         if fault == "500":
             await self.send(writer, 500, b'{"error": {"message": "scripted failure", "type": "server_error"}}')
             return True
-        if fault == "timeout":
-            await asyncio.sleep(self.script.hang)
+        if fault == "timeout":  # the client gives up: not in flight for it any more
+            self.in_flight -= 1
+            try:
+                await asyncio.sleep(self.script.hang)
+            finally:
+                self.in_flight += 1
             return False
         if fault == "drop":
             writer.transport.abort()
