@@ -59,6 +59,14 @@ def _new(width: float = 6.4, height: float = 3.6) -> tuple[Figure, object]:
     return fig, ax
 
 
+def _pad_y(ax, values) -> None:
+    """Scores span 0-100: keep a flat or single-point chart from zooming into a 0.1-point range."""
+    values = [float(v) for v in values]
+    if values and max(values) - min(values) < 5:
+        mid = (max(values) + min(values)) / 2
+        ax.set_ylim(max(0.0, min(mid - 5, 95.0)) - 1, min(100.0, max(mid + 5, 5.0)) + 1)
+
+
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
@@ -93,7 +101,7 @@ def bar_chart(summary: pd.DataFrame, task: str | None = None, subset: str = "all
     return fig
 
 
-def _points(summary: pd.DataFrame, task: str, subset: str, metric: str, column: str) -> pd.DataFrame:
+def _points(summary: pd.DataFrame, task: str, subset: str, metric: str) -> pd.DataFrame:
     part = summary[(summary["task"] == task) & (summary["subset"] == subset) & (summary["metric"] == metric)]
     return part[part["mean"].notna()]
 
@@ -101,7 +109,7 @@ def _points(summary: pd.DataFrame, task: str, subset: str, metric: str, column: 
 def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None) -> Figure:
     """Score against parameter count on a log axis (models without a positive count are left out)."""
     metric = _metric(summary, task, metric)
-    part = _points(summary, task, subset, metric, "parameters")
+    part = _points(summary, task, subset, metric)
     labels = series_labels(part)
     shown = part[part["parameters"].notna() & (part["parameters"].astype(float) > 0)]
     fig, ax = _new()
@@ -117,8 +125,9 @@ def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: 
     left_out = len(part) - len(shown)
     if shown.empty:
         _empty(ax, "no run records a parameter count")
+    _pad_y(ax, shown["mean"])
     if left_out:
-        ax.text(0.99, 0.01, f"{left_out} without a parameter count not shown", transform=ax.transAxes,
+        ax.text(0.99, 0.01, f"{left_out} without a parameter count (or with 0) not shown", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7, color="0.4")
     return fig
 
@@ -136,7 +145,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
 def cost_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None) -> Figure:
     """Score against USD per 1,000 examples with the Pareto front (runs without a cost are left out)."""
     metric = _metric(summary, task, metric)
-    part = _points(summary, task, subset, metric, "cost_per_1k")
+    part = _points(summary, task, subset, metric)
     labels = series_labels(part)
     shown = part[part["cost_per_1k"].notna()]
     colors = colors_for(list(labels.values()))
@@ -150,6 +159,7 @@ def cost_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: st
         ax.step([c for c, _ in front], [s for _, s in front], where="post", color="0.3", linestyle="--",
                 linewidth=1, label="Pareto front")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
+    _pad_y(ax, shown["mean"])
     costs = [float(c) for c in shown["cost_per_1k"]]
     if costs and min(costs) > 0 and max(costs) / min(costs) > 100:
         ax.set_xscale("log")

@@ -202,12 +202,14 @@ def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
 
 
 # --- renderers ---------------------------------------------------------------------------------
-MD_SPECIALS = set("\\`*_[]<>|")
+MD_SPECIALS = set("\\`*_<>|")
 
 
 def md_escape(text: str) -> str:
-    """Backslash-escape what Markdown would read as emphasis, links, HTML or a cell border."""
-    return "".join(f"\\{ch}" if ch in MD_SPECIALS else ch for ch in text.replace("\n", " "))
+    """Backslash-escape what Markdown would read as emphasis, HTML, a cell border or a link
+    (brackets only where they could open one, so intervals like [1.00, 2.00] stay readable)."""
+    specials = MD_SPECIALS | (set("[]") if "](" in text or "][" in text else set())
+    return "".join(f"\\{ch}" if ch in specials else ch for ch in text.replace("\n", " "))
 
 
 def _md_cell(cell: Cell) -> str:
