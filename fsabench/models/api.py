@@ -96,8 +96,15 @@ class LoopThread:
 
     def close(self, coro) -> None:
         """Run a clean-up coroutine (closing HTTP sessions), then stop the loop."""
+        async def finish() -> None:
+            await coro
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:  # e.g. litellm's logging worker
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
         try:
-            asyncio.run_coroutine_threadsafe(coro, self.loop).result(5)
+            asyncio.run_coroutine_threadsafe(finish(), self.loop).result(5)
         except (RuntimeError, TimeoutError):
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
