@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 
 import pandas as pd
@@ -116,9 +116,9 @@ def summary_from_groups(groups: Sequence[Group], baseline: str | None = None, n_
         base = baseline_groups(groups, baseline)
         lookup = {(row.task, row.subset, row.metric): row.mean for row in frame.itertuples()
                   if row.task in base and row.model == baseline and row.protocol == base[row.task].protocol}
-        deltas = [None if (ref := lookup.get((r.task, r.subset, r.metric))) is None or r.mean is None
-                  else round(r.mean - ref, 2) for r in frame.itertuples()]
-        frame["delta"] = pd.Series(deltas, dtype=float)
+        refs = [lookup.get((r.task, r.subset, r.metric)) for r in frame.itertuples()]
+        frame["delta"] = pd.Series([None if ref is None or pd.isna(ref) or pd.isna(r.mean) else round(r.mean - ref, 2)
+                                    for r, ref in zip(frame.itertuples(), refs)], dtype=float, index=frame.index)
     return frame
 
 
@@ -154,7 +154,6 @@ class Analysis:
     runs: pd.DataFrame
     tests: pd.DataFrame
     baseline: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def analyze(results: Iterable[RunResult], baseline: str | None = None, n_boot: int = 1000,
