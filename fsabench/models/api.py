@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 from fsabench.errors import ModelError
@@ -126,7 +127,8 @@ class AsyncAPIAdapter:
 
     def __init__(self, name: str, target: str, concurrency: int = 16, timeout: float = 60.0, max_retries: int = 6,
                  api_base: str | None = None, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 prompt_style: str | None = None, seed: int = 0, **_: Any) -> None:
+                 prompt_style: str | None = None, seed: int = 0, max_new_tokens: int | None = None,
+                 **_: Any) -> None:
         if concurrency < 1 or timeout <= 0 or max_retries < 0:
             raise ModelError(f"{name}: concurrency >= 1, timeout > 0 and max retries >= 0 are needed",
                              hint="check --concurrency, --timeout and --max-retries")
@@ -135,6 +137,7 @@ class AsyncAPIAdapter:
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         if prompt_style in ("raw", "chat"):
             self.prompt_style = prompt_style
+        self.max_new_tokens = max_new_tokens  # --max-new-tokens: overrides the task's budget
         self._rng = random.Random(seed)
         self._runner: LoopThread | None = None
         self.attempts = 0  # requests sent, retries included (for benchmarks and tests)
@@ -145,13 +148,16 @@ class AsyncAPIAdapter:
 
     def settings(self) -> dict[str, Any]:
         return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries,
-                "decoding": "greedy", "prompt_style": self.prompt_style}
+                "decoding": "greedy", "prompt_style": self.prompt_style,
+                **({"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {})}
 
     def generate(self, requests: Sequence[Request], on_completion: OnCompletion | None = None) -> list[Completion]:
         """Answer every request concurrently; `on_completion` sees each answer as it arrives (the
         cache commits it there, so a killed run loses nothing already answered)."""
         if not requests:
             return []
+        if self.max_new_tokens:
+            requests = [replace(r, max_new_tokens=self.max_new_tokens) for r in requests]
         return self._loop().run(self._generate(list(requests), on_completion))
 
     def _loop(self) -> LoopThread:

@@ -104,7 +104,8 @@ class HFAdapter:
     def settings(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
                 "decoding": "greedy", "architecture": "seq2seq" if self.seq2seq else "causal",
-                "prompt_style": self.prompt_style}
+                "prompt_style": self.prompt_style,
+                **({"max_new_tokens": self.max_new_tokens_override} if self.max_new_tokens_override else {})}
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -1,0 +1,78 @@
+"""lm-eval both ways on the same tiny student: identical scores on every subset.
+
+(a) `--model lm-eval:hf,...` runs lm-eval's own model code inside fsabench;
+(b) `fsabench export lm-eval` + the real `lm_eval` CLI runs fsabench's tasks inside lm-eval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fsabench.models import load_model
+from fsabench.runner import RunOptions, run_task
+from fsabench.tasks.registry import build_registry
+from tests.conftest import DATA_DIR
+
+LIMIT = 24
+
+
+@pytest.fixture(scope="module")
+def fsabench_results(trained_tiny_t5, tmp_path_factory):
+    """`fsabench run` (the CLI's code path) with hf: on a generation task and a likelihood task."""
+    from fsabench.commands.run import run_command
+
+    out = tmp_path_factory.mktemp("fsabench_runs")
+    for task, scoring in (("atsa-rest14", "generate"), ("sc-sst2", "likelihood")):
+        code = run_command(model=f"hf:{trained_tiny_t5}", tasks=task, limit=LIMIT, output=out, overwrite=True,
+                           seed=0, num_shots=0, model_options={"batch_size": 16, "device": "cpu"}, data_dir=DATA_DIR,
+                           tasks_dir=None, quiet=True, json_out=False, run_options={"scoring": scoring})
+        assert code == 0
+    return {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
+
+
+def test_lm_eval_model_inside_fsabench_matches_hf(trained_tiny_t5, fsabench_results):
+    lm = load_model(f"lm-eval:hf,pretrained={trained_tiny_t5},backend=seq2seq", batch_size=16, device="cpu")
+    registry = build_registry()
+    for task, scoring in (("atsa-rest14", "generate"), ("sc-sst2", "likelihood")):
+        theirs = run_task(registry.spec(task), lm, DATA_DIR, RunOptions(limit=LIMIT, scoring=scoring))
+        ours = fsabench_results[task]
+        assert [e.output for e in theirs.examples] == [e["output"] for e in ours["examples"]]
+        assert {k: v.model_dump(mode="json") for k, v in theirs.scores.items()} == ours["scores"]
+    assert any(e["output"] for e in fsabench_results["atsa-rest14"]["examples"])  # real text, not all empty
+
+
+def run_lm_eval(model_dir: Path, include: list[Path], tasks: str, out: Path) -> dict:
+    exe = Path(sys.executable).parent / "lm_eval"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    res = subprocess.run([str(exe), "--model", "hf", "--model_args", f"pretrained={model_dir},backend=seq2seq",
+                          "--include_path", ":".join(map(str, include)), "--tasks", tasks, "--limit", str(LIMIT),
+                          "--batch_size", "16", "--device", "cpu", "--output_path", str(out)],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+
+
+def test_exported_tasks_score_identically_in_lm_eval(trained_tiny_t5, fsabench_results, cli, tmp_path):
+    gen, mc = tmp_path / "gen", tmp_path / "mc"
+    assert cli("export", "lm-eval", gen, "--tasks", "atsa-rest14").returncode == 0
+    assert cli("export", "lm-eval", mc, "--tasks", "sc-sst2", "--scoring", "likelihood").returncode == 0
+    results = run_lm_eval(trained_tiny_t5, [gen, mc], "fsabench_atsa_rest14,fsabench_sc_sst2", tmp_path / "lm")
+    compared = 0
+    for task in ("atsa-rest14", "sc-sst2"):
+        lm_scores = results["fsabench_" + task.replace("-", "_")]
+        for subset, score in fsabench_results[task]["scores"].items():
+            for metric in ("precision", "recall", "f1", "accuracy", "macro_f1"):
+                if score.get(metric) is None:
+                    continue
+                name = metric if subset == "all" else f"{metric}_{subset}"
+                value = lm_scores[f"{name},none"]
+                assert value == score[metric] or (math.isnan(value) and score[metric] is None), (task, name)
+                compared += 1
+    assert compared == 12 + 2  # 4 subsets x P/R/F1 on atsa-rest14, accuracy + macro-F1 on sc-sst2
