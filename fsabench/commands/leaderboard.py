@@ -58,9 +58,10 @@ def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, A
     if json_out:
         _emit({"accepted": True, "file": str(path), "slug": verified.slug, "row": verified.row})
         return
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}  # names are data, not rich markup
     out.print(f"accepted: {entry.name} ({entry.category}) {board.spec.score.label} {verified.row['score']} "
-              f"from {len(results)} runs, re-scored from their outputs")
-    out.print(f"wrote {path} ({len(text.encode()):,} bytes): open a pull request with it")
+              f"from {len(results)} runs, re-scored from their outputs", **plain)
+    out.print(f"wrote {path} ({len(text.encode()):,} bytes): open a pull request with it", **plain)
 
 
 def submission_files(board: Leaderboard) -> list[Path]:
@@ -127,10 +128,11 @@ def verify_command(path: Path | None, leaderboard: str | None, lb_dir: Path | No
                "rejected": [{"file": str(f), "error": e} for f, e in bad]})
     else:
         for file, verified in good:
-            out.print(f"ok       {file}  {verified.bundle.entry.name}  {verified.row['score']}", markup=False, highlight=False)
+            out.print(f"ok       {file}  {verified.bundle.entry.name}  {verified.row['score']}",
+                      markup=False, highlight=False, soft_wrap=True)
         for file, message in bad:
-            out.print(f"REJECTED {message}", markup=False, highlight=False)
-        out.print(f"{len(good)} accepted, {len(bad)} rejected", markup=False)
+            out.print(f"REJECTED {message}", markup=False, highlight=False, soft_wrap=True)
+        out.print(f"{len(good)} accepted, {len(bad)} rejected", markup=False, soft_wrap=True)
     if not good and not bad:
         err.print("no submissions found")
     if bad:  # an error, not just an exit code: the CLI turns it into one line and exit code 1
@@ -153,7 +155,8 @@ def build_command(name: str, out_dir: Path, lb_dir: Path | None, data_dir: Path 
     if json_out:
         _emit({"index": str(index), "entries": len(good)})
     else:
-        out.print(f"built {index} ({len(good)} entries); open it in a browser (works from file://)", markup=False)
+        out.print(f"built {index} ({len(good)} entries); open it in a browser (works from file://)",
+                  markup=False, soft_wrap=True)
 
 
 def serve_command(name: str, host: str, port: int, db: Path | None, tokens_file: Path | None,

@@ -96,6 +96,7 @@ class LeaderboardApp:
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._pages: dict[tuple[str, str], str] = {}
+        self._submit_lock = threading.Lock()
 
     def import_files(self, paths: list[Path]) -> list[str]:
         """Load the folder's bundles (verified like any other); return the problems, one line each."""
@@ -121,11 +122,12 @@ class LeaderboardApp:
             verified = self.verifier.verify_bytes(raw, "submission")
         except SubmissionError as exc:
             return 422, {"accepted": False, "error": str(exc)}
-        existing = self.store.get(self.board.name, verified.slug)
-        if existing and existing["submitter"] != submitter[:16]:
-            return 409, {"accepted": False, "error": f"entry {verified.slug!r} already exists and was submitted "
-                         "by someone else", "hint": "choose another entry name"}
-        self.store.put(self.board.name, verified.slug, verified.row, raw, "post", submitter[:16])
+        with self._submit_lock:  # check-then-write as one step: two posts of one slug cannot both win
+            existing = self.store.get(self.board.name, verified.slug)
+            if existing and existing["submitter"] != submitter[:16]:
+                return 409, {"accepted": False, "error": f"entry {verified.slug!r} already exists and was "
+                             "submitted by someone else", "hint": "choose another entry name"}
+            self.store.put(self.board.name, verified.slug, verified.row, raw, "post", submitter[:16])
         return (200 if existing else 201), {"accepted": True, "slug": verified.slug, "row": verified.row}
 
     def table(self) -> dict[str, Any]:
@@ -261,7 +263,7 @@ def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Pa
         sys.stderr.write(f"skipped folder submission: {problem}\n")
     bound_host, bound_port = server.server_address[:2]
     sys.stderr.write(f"leaderboard {board.name} on http://{bound_host}:{bound_port}/ "
-                     f"(db {server.app.store.path}; {len(tokens)} submit tokens{'' if tokens else ': POST disabled'})\n")
+                     f"(db {server.app.store.path}; {len(tokens)} submit token(s){'' if tokens else ': POST disabled'})\n")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
