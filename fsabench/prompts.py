@@ -24,9 +24,15 @@ def _env() -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+@lru_cache(maxsize=256)
+def _compiled(template: str):
+    """Compile each template once (compiling costs ~0.5 ms, rendering ~20 us)."""
+    return _env().from_string(template)
+
+
 def render(template: str, task: str, **values: object) -> str:
     try:
-        return _env().from_string(template).render(**values)
+        return _compiled(template).render(**values)
     except TemplateError as exc:
         raise SpecError(f"task {task}: prompt template failed ({exc})",
                         hint="templates may use {{ input }}, {{ target }} and {{ shots }} only") from None

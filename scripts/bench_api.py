@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""API evaluation speed: fsabench vs lm-eval's `local-chat-completions` vs the latency limit.
+
+The scripted OpenAI-compatible server (tests/servers/scripted.py, its own process) answers every
+request after a fixed 200 ms. 2,000 requests (SST-2 train sentences as a 2,000-example task) at
+concurrency 16 and 64. The limit is concurrency / latency requests per second. Then the same fsabench
+run again on its warm cache: it must send zero requests and be >= 50x faster than cold.
+
+    python scripts/bench_api.py                 # full (about 3 minutes)
+    python scripts/bench_api.py --requests 400  # quick look
+
+Needs FSABENCH_DATA_DIR (or ../shared/data), lm-eval and litellm installed. Prints a table and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TASK = """name: bench-sst2
+type: classification
+data: {format: json, dir: sentibench/sc/sst2, splits: {test: [train.json]}, id_field: null}
+gold: {builder: label}
+output: {parser: label, labels: [negative, positive]}
+metric: accuracy
+prompt:
+  instruction: Classify the sentiment of the text as positive or negative.
+  template: "Text: {{ input }}\\nSentiment:"
+max_new_tokens: 8
+"""
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.scripted", "--port", "0", "--latency", str(latency)],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    return proc, f"http://127.0.0.1:{line.split()[1]}/v1"
+
+
+def server_stats(url: str) -> dict:
+    with urllib.request.urlopen(url.replace("/v1", "/stats")) as resp:
+        return json.loads(resp.read())
+
+
+def run_fsabench(model: str, url: str, tasks_dir: Path, cache: Path, n: int, concurrency: int) -> float:
+    from fsabench.commands.run import run_command
+
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    started = time.perf_counter()
+    code = run_command(model=model, tasks="bench-sst2", limit=n, output=out, overwrite=True, seed=0, num_shots=0,
+                       model_options={"concurrency": concurrency, "api_base": url, "timeout": 30.0},
+                       data_dir=None, tasks_dir=[str(tasks_dir)], quiet=True, json_out=False,
+                       run_options={"cache_dir": cache})
+    seconds = time.perf_counter() - started
+    assert code == 0, "fsabench run failed"
+    return seconds
+
+
+def run_lm_eval(url: str, export_dir: Path, n: int, concurrency: int) -> float:
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=str(export_dir), include_defaults=False)
+    args = (f"base_url={url}/chat/completions,model=scripted,num_concurrent={concurrency},max_retries=3,"
+            "tokenized_requests=False,tokenizer_backend=None,timeout=30")
+    started = time.perf_counter()
+    lm_eval.simple_evaluate(model="local-chat-completions", model_args=args, tasks=["fsabench_bench_sst2"], limit=n,
+                            apply_chat_template=True, task_manager=manager, bootstrap_iters=0, verbosity="ERROR")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", default="16,64")
+    parser.add_argument("--skip-litellm", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    tasks_dir = work / "tasks"
+    tasks_dir.mkdir()
+    (tasks_dir / "bench-sst2.yaml").write_text(TASK, encoding="utf-8")
+    from fsabench.export.lmeval import export_lmeval
+    from fsabench.settings import data_dir
+    from fsabench.tasks.registry import build_registry
+
+    export_lmeval(work / "lmeval", [build_registry([str(tasks_dir)]).spec("bench-sst2")], {}, data_dir(), "chat")
+    proc, url = start_server(args.latency)
+    rows, n = [], args.requests
+    try:
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            limit = concurrency / args.latency
+            clients = [("fsabench openai-compat", lambda c=concurrency: run_fsabench(
+                f"openai-compat:{url}#scripted", url, tasks_dir, work / f"cache-oc-{c}", n, c))]
+            if not args.skip_litellm:
+                clients.append(("fsabench litellm", lambda c=concurrency: run_fsabench(
+                    "litellm:openai/scripted", url, tasks_dir, work / f"cache-ll-{c}", n, c)))
+            clients.append(("lm-eval local-chat-completions",
+                            lambda c=concurrency: run_lm_eval(url, work / "lmeval", n, c)))
+            for label, run in clients:
+                before = server_stats(url)["requests"]
+                seconds = run()
+                sent = server_stats(url)["requests"] - before
+                rows.append({"client": label, "concurrency": concurrency, "requests": sent, "seconds": round(seconds, 2),
+                             "req_per_s": round(n / seconds, 1), "of_limit": round(n / seconds / limit, 3),
+                             "limit_req_per_s": limit})
+                print(rows[-1], flush=True)
+        cold = next(r for r in rows if r["client"] == "fsabench openai-compat")
+        before = server_stats(url)["requests"]
+        warm = run_fsabench(f"openai-compat:{url}#scripted", url, tasks_dir, work / f"cache-oc-{cold['concurrency']}",
+                            n, cold["concurrency"])
+        warm_row = {"client": "fsabench warm cache", "concurrency": cold["concurrency"],
+                    "requests": server_stats(url)["requests"] - before, "seconds": round(warm, 3),
+                    "req_per_s": round(n / warm, 1), "speedup_vs_cold": round(cold["seconds"] / warm, 1)}
+        rows.append(warm_row)
+        print(warm_row, flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(f"\n{'client':32} {'conc':>5} {'sent':>6} {'seconds':>8} {'req/s':>8} {'of limit':>9}")
+    for r in rows:
+        extra = f"{r['of_limit']:9.3f}" if "of_limit" in r else f"  x{r['speedup_vs_cold']} vs cold"
+        print(f"{r['client']:32} {r['concurrency']:5d} {r['requests']:6d} {r['seconds']:8.2f} {r['req_per_s']:8.1f} {extra}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
