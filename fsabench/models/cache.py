@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,7 @@ CREATE TABLE IF NOT EXISTS responses (
 
 def request_payload(request: Request) -> dict[str, Any]:
     """Everything in a request that can change the answer (the id is only a label)."""
-    payload = asdict(request)
-    payload.pop("id")
-    return payload
+    return {f.name: getattr(request, f.name) for f in fields(request) if f.name != "id"}  # asdict deep-copies: slow
 
 
 def model_key(adapter: Any) -> dict[str, Any]:
@@ -53,10 +51,14 @@ def model_key(adapter: Any) -> dict[str, Any]:
     return {"name": adapter.name, "identity": adapter.identity(), "settings": settings}
 
 
-def cache_key(model: dict[str, Any], request: Request) -> str:
-    text = json.dumps({"model": model, "request": request_payload(request)}, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def cache_key(model: dict[str, Any] | str, request: Request) -> str:
+    """sha256 of the canonical model JSON, a newline, and the canonical request JSON."""
+    model_text = model if isinstance(model, str) else canonical(model)
+    return hashlib.sha256(f"{model_text}\n{canonical(request_payload(request))}".encode("utf-8")).hexdigest()
 
 
 class ResponseCache:
@@ -87,7 +89,7 @@ class ResponseCache:
                 for key, blob in rows:
                     data = json.loads(blob)
                     data["logprobs"] = tuple(data["logprobs"]) if data.get("logprobs") is not None else None
-                    found[key] = replace(Completion(**data), cached=True)
+                    found[key] = Completion(**data, cached=True)
         return found
 
     def put(self, key: str, model: str, request: Request, completion: Completion) -> None:
@@ -117,7 +119,7 @@ class CachedAdapter:
     def __init__(self, inner: Any, cache: ResponseCache) -> None:
         self.inner, self.cache = inner, cache
         self.name = inner.name
-        self._model: dict[str, Any] | None = None
+        self._model: str | None = None  # canonical JSON of model_key(inner), computed once
 
     def __getattr__(self, attr: str) -> Any:  # prompt_style, parameter_count, prepare, ... of the model
         return getattr(self.inner, attr)
@@ -130,7 +132,7 @@ class CachedAdapter:
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         if self._model is None:
-            self._model = model_key(self.inner)
+            self._model = canonical(model_key(self.inner))
         keys = [cache_key(self._model, r) for r in requests]
         hits = self.cache.get_many(keys)
         results: list[Completion | None] = [hits.get(k) for k in keys]
