@@ -83,7 +83,7 @@ def main() -> None:
     from fsabench.settings import data_dir
     from fsabench.tasks.registry import build_registry
 
-    export_lmeval(work / "lmeval", [build_registry().spec("atsa-rest14")], {}, data_dir())
+    export_lmeval(work / "lmeval", [build_registry().spec("atsa-rest14")], {}, data_dir(), seq2seq=True)
     run_fsabench(model, 16), run_lm_eval(model, work / "lmeval", 16)  # warm-up: imports, first-call costs
     ours_s, ours = run_fsabench(model, args.limit)
     theirs_s, theirs = run_lm_eval(model, work / "lmeval", args.limit)

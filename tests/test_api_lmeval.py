@@ -20,7 +20,7 @@ from fsabench.runner import RunOptions, run_task
 from fsabench.tasks.registry import build_registry
 from tests.conftest import DATA_DIR
 
-LIMIT = 24
+LIMIT = 16
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +48,11 @@ def test_lm_eval_model_inside_fsabench_matches_hf(trained_tiny_t5, fsabench_resu
     assert any(e["output"] for e in fsabench_results["atsa-rest14"]["examples"])  # real text, not all empty
 
 
-def run_lm_eval(model_dir: Path, include: list[Path], tasks: str, out: Path) -> dict:
+def run_lm_eval(model_dir: Path, include: Path, tasks: str, out: Path) -> dict:
     exe = Path(sys.executable).parent / "lm_eval"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     res = subprocess.run([str(exe), "--model", "hf", "--model_args", f"pretrained={model_dir},backend=seq2seq",
-                          "--include_path", ":".join(map(str, include)), "--tasks", tasks, "--limit", str(LIMIT),
+                          "--include_path", str(include), "--tasks", tasks, "--limit", str(LIMIT),
                           "--batch_size", "16", "--device", "cpu", "--output_path", str(out)],
                          capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -60,10 +60,11 @@ def run_lm_eval(model_dir: Path, include: list[Path], tasks: str, out: Path) -> 
 
 
 def test_exported_tasks_score_identically_in_lm_eval(trained_tiny_t5, fsabench_results, cli, tmp_path):
-    gen, mc = tmp_path / "gen", tmp_path / "mc"
-    assert cli("export", "lm-eval", gen, "--tasks", "atsa-rest14").returncode == 0
+    exported = tmp_path / "exported"  # two exports side by side; lm-eval scans the folder recursively
+    gen, mc = exported / "gen", exported / "mc"
+    assert cli("export", "lm-eval", gen, "--tasks", "atsa-rest14", "--seq2seq").returncode == 0
     assert cli("export", "lm-eval", mc, "--tasks", "sc-sst2", "--scoring", "likelihood").returncode == 0
-    results = run_lm_eval(trained_tiny_t5, [gen, mc], "fsabench_atsa_rest14,fsabench_sc_sst2", tmp_path / "lm")
+    results = run_lm_eval(trained_tiny_t5, exported, "fsabench_atsa_rest14,fsabench_sc_sst2", tmp_path / "lm")
     compared = 0
     for task in ("atsa-rest14", "sc-sst2"):
         lm_scores = results["fsabench_" + task.replace("-", "_")]

@@ -38,7 +38,7 @@ def served(trained_tiny_t5):
 def test_served_student_answers_as_the_local_model_does(served):
     adapter, server = served
     spec = build_registry().spec("atsa-rest14")
-    options = RunOptions(limit=24)
+    options = RunOptions(limit=16)
     local = run_task(spec, adapter, DATA_DIR, options)
     client = load_model(f"openai-compat:{server.url}#student", prompt_style="raw", concurrency=8)
     remote = run_task(spec, client, DATA_DIR, options)

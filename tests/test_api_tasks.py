@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fsabench.commands.run import run_command
 from fsabench.examples import load_split
 from fsabench.prompts import build_requests
 from fsabench.tasks.registry import build_registry
@@ -56,10 +57,11 @@ def test_llm_wrappers_are_repaired_and_counted(scripted, cli, tmp_path):
     assert fenced["prediction"] == [["positive"]] and fenced["repairs"] == ["strip_code_fences"]
 
 
-def test_likelihood_scoring_with_a_local_model(tiny_t5, cli, tmp_path):
-    res = cli("run", "-m", f"hf:{tiny_t5}", "-t", "sc-sst2,sc-twitter", "--limit", "12", "--scoring", "likelihood",
-              "-o", tmp_path, "--json")
-    assert res.returncode == 0, res.stderr
+def test_likelihood_scoring_with_a_local_model(tiny_t5, tmp_path):
+    code = run_command(model=f"hf:{tiny_t5}", tasks="sc-sst2,sc-twitter", limit=12, output=tmp_path, overwrite=False,
+                       seed=0, num_shots=0, model_options={"device": "cpu"}, data_dir=DATA_DIR, tasks_dir=None,
+                       quiet=True, json_out=False, run_options={"scoring": "likelihood"})
+    assert code == 0
     for path in tmp_path.rglob("*.json"):
         result = json.loads(path.read_text())
         labels = result["task"]["definition"]["output"]["labels"]

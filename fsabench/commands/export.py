@@ -12,7 +12,7 @@ from fsabench.tasks.registry import build_registry
 
 
 def export_lmeval_command(out_dir: Path, tasks: str, prompt_style: str, num_shots: int, seed: int, scoring: str,
-                          data_dir: Path | None, tasks_dir: list[str] | None, json_out: bool) -> None:
+                          seq2seq: bool, data_dir: Path | None, tasks_dir: list[str] | None, json_out: bool) -> None:
     from fsabench.export.lmeval import export_lmeval, lmeval_name
 
     if prompt_style not in ("raw", "chat"):
@@ -24,7 +24,8 @@ def export_lmeval_command(out_dir: Path, tasks: str, prompt_style: str, num_shot
     names = registry.expand(requested)
     specs = [registry.spec(name) for name in names]
     groups = {name: registry.expand([name]) for name in requested if name in registry.groups}
-    exported = export_lmeval(out_dir, specs, groups, resolve_data_dir(data_dir), prompt_style, num_shots, seed, scoring)
+    exported = export_lmeval(out_dir, specs, groups, resolve_data_dir(data_dir), prompt_style, num_shots, seed, scoring,
+                             seq2seq)
     if json_out:
         import json
         import sys

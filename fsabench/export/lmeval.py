@@ -54,7 +54,7 @@ def doc_rows(spec: TaskSpec, examples: Sequence[Example], train: Sequence[Exampl
     return rows
 
 
-def task_yaml(spec: TaskSpec, scoring: str, style: str, num_shots: int, seed: int) -> str:
+def task_yaml(spec: TaskSpec, scoring: str, style: str, num_shots: int, seed: int, seq2seq: bool = False) -> str:
     """The YAML text (written by hand: lm-eval's `!function` tag is not plain YAML)."""
     q = json.dumps
     lines = [f"# Exported by fsabench from task {spec.name} v{spec.version} (sha256 {spec.definition_hash()[:12]}).",
@@ -67,8 +67,11 @@ def task_yaml(spec: TaskSpec, scoring: str, style: str, num_shots: int, seed: in
         lines += ["output_type: multiple_choice", "doc_to_choice: choices", "doc_to_target: gold_index",
                   f"target_delimiter: {q(delimiter)}"]
     else:
+        # lm-eval's hf backend lets a seq2seq decoder run to context + max_gen_toks tokens; for seq2seq
+        # models max_length (decoder start + budget) caps it at the task's budget, as fsabench does
+        cap = f", max_length: {spec.max_new_tokens + 1}" if seq2seq else ""
         lines += ["output_type: generate_until", "doc_to_target: target",
-                  f"generation_kwargs: {{until: [], max_gen_toks: {spec.max_new_tokens}, do_sample: false}}"]
+                  f"generation_kwargs: {{until: [], max_gen_toks: {spec.max_new_tokens}, do_sample: false{cap}}}"]
     lines += [f"process_results: !function {HELPER}.process_results", "metric_list:"]
     for metric, subset in metric_pairs(spec):
         name = metric if subset == "all" else f"{metric}_{subset}"
@@ -86,7 +89,8 @@ def helper_source(specs: Sequence[TaskSpec]) -> str:
 
 
 def export_lmeval(out_dir: Path, specs: Sequence[TaskSpec], groups: dict[str, list[str]], data_root: Path,
-                  style: str = "raw", num_shots: int = 0, seed: int = 0, scoring: str = "generate") -> list[str]:
+                  style: str = "raw", num_shots: int = 0, seed: int = 0, scoring: str = "generate",
+                  seq2seq: bool = False) -> list[str]:
     """Write everything lm-eval needs into out_dir; return the exported task and group names."""
     out_dir = Path(out_dir)
     for sub in ("docs", "specs"):
@@ -101,7 +105,7 @@ def export_lmeval(out_dir: Path, specs: Sequence[TaskSpec], groups: dict[str, li
                           "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         write_text_atomic(out_dir / "specs" / f"{spec.name}.json",
                           json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n")
-        write_text_atomic(out_dir / f"{lmeval_name(spec.name)}.yaml", task_yaml(spec, scoring, style, num_shots, seed))
+        write_text_atomic(out_dir / f"{lmeval_name(spec.name)}.yaml", task_yaml(spec, scoring, style, num_shots, seed, seq2seq))
         names.append(lmeval_name(spec.name))
     for group, members in groups.items():
         tasks = ", ".join(lmeval_name(m) for m in members)
