@@ -183,6 +183,7 @@ def export_lm_eval(
     num_shots: Annotated[int, typer.Option("--num-shots", help="demonstrations baked into each prompt (chat)")] = 0,
     seed: Annotated[int, typer.Option(help="seed that draws the demonstrations")] = 0,
     scoring: Annotated[str, typer.Option(help="generate | likelihood (classification tasks)")] = "generate",
+    seq2seq: Annotated[bool, typer.Option("--seq2seq", help="for seq2seq models: cap lm-eval's decoder at the task's token budget")] = False,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
@@ -190,7 +191,8 @@ def export_lm_eval(
     """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
     from fsabench.commands.export import export_lmeval_command
 
-    export_lmeval_command(out_dir, tasks, prompt_style, num_shots, seed, scoring, data_dir, tasks_dir, json_out)
+    export_lmeval_command(out_dir, tasks, prompt_style, num_shots, seed, scoring, seq2seq, data_dir, tasks_dir,
+                          json_out)
 
 
 # --- report (fsabench/commands/report.py) ---
