@@ -138,7 +138,8 @@ def _bar(enabled: bool, label: str):
 # --- pretrain --------------------------------------------------------------------------------
 @contextmanager
 def pretrain_progress(enabled: bool, total: int):
-    """Rich progress with step, loss, tokens/s; yields the report callback the loop calls."""
+    """Rich progress with step, loss, validation loss and tokens/s; yields the report callback the
+    loop calls. The bar appears at the first report (a recipe may skip pretraining altogether)."""
     if not enabled:
         yield None
         return
@@ -147,16 +148,25 @@ def pretrain_progress(enabled: bool, total: int):
     columns = (TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                TextColumn("valid {task.fields[valid]}"), TextColumn("{task.fields[tps]} tok/s"),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        handle = progress.add_task("pretrain", total=total, loss="-", valid="-", tps="-")
+    progress = Progress(*columns, console=err, transient=False)
+    handle = None
 
-        def report(line: dict[str, Any]) -> None:
-            fields = {"loss": f"{line['loss']:.4f}", "tps": f"{line['tokens_per_second']:,.0f}"}
-            if "valid_loss" in line:
-                fields["valid"] = f"{line['valid_loss']:.4f}"
-            progress.update(handle, completed=line["step"], **fields)
+    def report(line: dict[str, Any]) -> None:
+        nonlocal handle
+        if handle is None:
+            progress.start()
+            handle = progress.add_task("pretrain", total=total, loss="-", valid="-", tps="-")
+        fields = {"loss": f"{line['loss']:.4f}", "tps": f"{line['tokens_per_second']:,.0f}"}
+        if "valid_loss" in line:
+            fields["valid"] = f"{line['valid_loss']:.4f}"
+        progress.update(handle, completed=line["step"], **fields)
+        if line["step"] >= total and "valid_loss" in line:  # the last report of a run
+            progress.stop()
 
+    try:
         yield report
+    finally:
+        progress.stop()
 
 
 def pretrain_command(student: str, corpus: Path, out_dir: Path, valid: Path | None, settings: dict[str, Any],

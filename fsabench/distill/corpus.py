@@ -50,6 +50,10 @@ def normalize(row: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def import_rows(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        raise DataError(f"{path}: file to import not found",
+                        hint="check the path; {data_dir} in a recipe is --data-dir / FSABENCH_DATA_DIR "
+                             "(`fsabench data pull` downloads the teacher file)")
     for number, (row, _) in enumerate(read_lines(path), start=1):
         yield normalize(row, f"{path} row {number}")
 

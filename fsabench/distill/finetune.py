@@ -211,16 +211,10 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
 
 
 def _loss(model, sources, targets, pad_id: int, device: str, autocast_dtype):
-    import torch
-
     from fsabench.distill.data import collate
+    from fsabench.distill.student import seq2seq_loss
 
-    batch = collate(sources, targets, pad_id)
-    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
-    with torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32,
-                        enabled=autocast_dtype is not None):
-        return model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
-                     labels=batch.labels.to(device)).loss
+    return seq2seq_loss(model, collate(sources, targets, pad_id), device, autocast_dtype)
 
 
 def dev_as_test(spec):

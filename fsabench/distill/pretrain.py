@@ -172,14 +172,9 @@ class Run:
                    autocast_dtype, accelerator)
 
     def _loss(self, batch):
-        import torch
+        from fsabench.distill.student import seq2seq_loss
 
-        inputs = {"input_ids": batch.input_ids.to(self.device), "attention_mask": batch.attention_mask.to(self.device),
-                  "labels": batch.labels.to(self.device)}
-        enabled = self.autocast_dtype is not None
-        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
-        with torch.autocast(device_type=device_type, dtype=self.autocast_dtype or torch.float32, enabled=enabled):
-            return self.model(**inputs).loss
+        return seq2seq_loss(self.model, batch, self.device, self.autocast_dtype)
 
     def train_step(self) -> None:
         import torch

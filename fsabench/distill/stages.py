@@ -101,8 +101,11 @@ def maybe_build_student(spec: StudentSpec, folder: Path, corpus: Path, data_dir:
         say(f"student: {folder} exists, skipping")
         return f"hf:{folder}"
     from fsabench.examples import load_split
+    from fsabench.models.hf import quiet_transformers
     from fsabench.tasks.registry import build_registry
     from fsabench.tiny import build_tiny_t5
+
+    quiet_transformers()
 
     tiny = spec.tiny
     texts = corpus_texts(corpus)

@@ -54,3 +54,14 @@ def pick_precision(device: str, dtype: str):
         use_bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
         return device, (torch.bfloat16 if use_bf16 else None)
     return device, {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def seq2seq_loss(model, batch, device: str, autocast_dtype):
+    """Mean token loss of a collated Batch, under bf16/fp16 autocast when one is chosen."""
+    import torch
+
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    with torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32,
+                        enabled=autocast_dtype is not None):
+        return model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
+                     labels=batch.labels.to(device)).loss

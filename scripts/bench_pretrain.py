@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Pretraining speed and memory, measured side by side in one run.
+
+1. Tokens per second of `fsabench distill pretrain` vs transformers' Seq2SeqTrainer: the same tiny
+   T5, the same data (the 500 real Mixtral responses), the same optimizer (AdamWScale on the cosine
+   schedule), batch, accumulation and steps. Tokens are real (non-padding) input + target tokens,
+   counted in the batches each loop actually trained on. Runs alternate and the median is reported,
+   since other processes share this machine. Trainer is shown with its default random batches and
+   with `group_by_length=True`.
+2. Peak memory (max RSS) of pretraining over the corpus at 1x, 10x and 100x its size, each in a
+   fresh process: flat when the corpus streams from disk.
+
+    FSABENCH_DATA_DIR=../shared/data .venv/bin/python scripts/bench_pretrain.py [--steps 20] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+TEACHER = Path(os.environ["FSABENCH_DATA_DIR"]) / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"
+
+
+def build_student(folder: Path) -> Path:
+    from fsabench.distill.data import NEWLINE_TOKEN, pair_of, read_lines
+    from fsabench.tiny import build_tiny_t5
+
+    texts = [t.replace(NEWLINE_TOKEN, " ") for row, _ in read_lines(TEACHER) if (p := pair_of(row)) for t in p]
+    return build_tiny_t5(texts, folder)
+
+
+def ours(student: Path, out: Path, args) -> float:
+    from fsabench.distill.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
+                         max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
+                         threads=args.threads, seed=0)
+    summary = pretrain(f"hf:{student}", TEACHER, out, cfg)
+    return summary["tokens"] / summary["train_seconds"]
+
+
+def trainer(student: Path, out: Path, args, group_by_length: bool) -> float:
+    import torch
+    from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer,
+                              Seq2SeqTrainingArguments)
+
+    from fsabench.distill.data import pair_of, read_lines
+    from fsabench.distill.optim import AdamWScale, cosine_lr, param_groups
+
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(student)
+    model = AutoModelForSeq2SeqLM.from_pretrained(student)
+    pairs = [p for row, _ in read_lines(TEACHER) if (p := pair_of(row))]
+    sources = tokenizer([a for a, _ in pairs], truncation=True, max_length=128)["input_ids"]
+    targets = tokenizer([b for _, b in pairs], truncation=True, max_length=args.target_len)["input_ids"]
+    data = [{"input_ids": s, "attention_mask": [1] * len(s), "labels": t} for s, t in zip(sources, targets)]
+    counted = {"tokens": 0}
+    base = DataCollatorForSeq2Seq(tokenizer, model=model)
+
+    def collate(features):
+        batch = base(features)
+        counted["tokens"] += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
+        return batch
+
+    optimizer = AdamWScale(param_groups(model, 0.0), lr=2e-2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, args.steps, 2e-2, 1e-5) / 2e-2)
+    settings = Seq2SeqTrainingArguments(
+        output_dir=str(out), max_steps=args.steps, per_device_train_batch_size=args.micro,
+        gradient_accumulation_steps=args.batch // args.micro, max_grad_norm=1.0, logging_strategy="no",
+        save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, group_by_length=group_by_length,
+        dataloader_num_workers=0)
+    run = Seq2SeqTrainer(model=model, args=settings, train_dataset=data, data_collator=collate,
+                         optimizers=(optimizer, schedule))
+    clock = time.perf_counter()
+    run.train()
+    return counted["tokens"] / (time.perf_counter() - clock)
+
+
+def speed(args) -> dict:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    results: dict[str, list[float]] = {"fsabench": [], "Seq2SeqTrainer": [], "Seq2SeqTrainer group_by_length": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        student = build_student(Path(tmp) / "student")
+        for repeat in range(args.repeats):
+            results["fsabench"].append(ours(student, Path(tmp) / f"ours{repeat}", args))
+            results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, False))
+            results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args, True))
+            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items()), flush=True)
+    medians = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
+          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s)):")
+    for name, value in medians.items():
+        print(f"  {name:34s} {value:10,.0f}   fsabench is {medians['fsabench'] / value:.2f}x")
+    return medians
+
+
+MEMORY_CHILD = """
+import json, resource, sys
+from pathlib import Path
+from fsabench.distill.pretrain import PretrainConfig, pretrain
+cfg = PretrainConfig(steps={steps}, batch_size=32, micro_batch_size=16, max_target_tokens=128, save_every=10**9,
+                     eval_every=10**9, valid_fraction=0.01, valid_max_rows=64, threads=1, buffer_rows=1024)
+pretrain("hf:{student}", Path("{corpus}"), Path("{out}"), cfg)
+print(json.dumps({{"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def memory(args) -> dict:
+    lines = [line for line in TEACHER.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    peaks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        student = build_student(Path(tmp) / "student")
+        for factor in (1, 10, 100):
+            corpus = Path(tmp) / f"corpus{factor}.jsonl"
+            with corpus.open("w", encoding="utf-8") as handle:
+                for copy in range(factor):
+                    for line in lines:
+                        row = json.loads(line)
+                        row["ID"] = f"{row['ID']}-{copy}"
+                        handle.write(json.dumps(row) + "\n")
+            code = MEMORY_CHILD.format(steps=args.memory_steps, student=student, corpus=corpus, out=Path(tmp) / f"m{factor}")
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+            peaks[factor] = json.loads(done.stdout.strip().splitlines()[-1])["max_rss_mb"]
+            size = corpus.stat().st_size / 1e6
+            print(f"corpus {factor:>3}x ({size:6.1f} MB, {len(lines) * factor:>6} rows): peak RSS {peaks[factor]:7.1f} MB",
+                  flush=True)
+    print(f"peak memory 10x / 1x = {peaks[10] / peaks[1]:.3f}; 100x / 1x = {peaks[100] / peaks[1]:.3f}")
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=32, help="sequences per optimizer step")
+    parser.add_argument("--micro", type=int, default=16, help="sequences per forward pass")
+    parser.add_argument("--target-len", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-steps", type=int, default=40)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_speed:
+        speed(args)
+    if not args.skip_memory:
+        memory(args)
+
+
+if __name__ == "__main__":
+    main()
