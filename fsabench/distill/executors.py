@@ -9,6 +9,7 @@ starts). Multi-GPU training of one run is accelerate's job, not the executor's.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -68,7 +69,8 @@ def _ray(jobs: Sequence[FinetuneJob], on_done: Done, cpus: float, gpus: float, a
     if started:
         address = address or os.environ.get("RAY_ADDRESS")
         options = {"address": address} if address else {"num_cpus": max(1, int(os.cpu_count() or 1))}
-        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **options)
+        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                 logging_level=logging.WARNING, **options)
     try:
         remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_job)
         threads = max(1, int(cpus))

@@ -117,6 +117,9 @@ class LoadedSeq2Seq:
 
 
 def main_score(score) -> float | None:
+    """F1 (accuracy for classification); None for an empty subset (n = 0 scores a vacuous 100)."""
+    if score.n == 0:
+        return None
     return score.f1 if score.f1 is not None else score.accuracy
 
 

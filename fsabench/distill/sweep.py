@@ -35,6 +35,9 @@ def plan_jobs(model: str, label: str, tasks: Sequence[str], seeds: Sequence[int]
     """One job per (task, seed); task groups expand, every task must have a dev split."""
     from fsabench.tasks.registry import build_registry
 
+    if not Path(data_dir).is_dir():  # fail here, not in every job on every worker
+        raise FsabenchError(f"data directory {data_dir} does not exist",
+                            hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR")
     registry = build_registry(list(tasks_dir) or None)
     names = registry.expand(list(tasks))
     for name in names:
