@@ -76,9 +76,11 @@ class OpenAICompatAdapter(AsyncAPIAdapter):
         import aiohttp
 
         await self._open()
+        data: list = []
         try:
             async with self._session.get(f"{self.api_base}/models", timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                data = (await resp.json(content_type=None)).get("data") or [] if resp.status == 200 else []
+                if resp.status == 200:
+                    data = (await resp.json(content_type=None)).get("data") or []
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError):
             data = []
         if self.model is None:
