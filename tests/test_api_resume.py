@@ -54,12 +54,12 @@ def test_kill_9_then_resume_sends_no_request_twice(scripted, tmp_path):
     try:
         wait_for(lambda: scripted.stats()["answered"] == ANSWER_FIRST, what="30 answers")
         wait_for(lambda: cached_rows(cache) == ANSWER_FIRST, what="30 committed answers")  # each committed on arrival
-        held = scripted.stats()["requests"] - ANSWER_FIRST
-        assert held > 0  # requests in flight when the run dies
+        wait_for(lambda: scripted.stats()["requests"] > ANSWER_FIRST, what="requests held in flight")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
+    held = scripted.stats()["requests"] - ANSWER_FIRST  # in flight when the run died (none can come now)
     assert not list(out.rglob("sc-sst2.json"))  # nothing finished
     wait_for(lambda: scripted.stats()["abandoned"] == held, what="the server to see the dead client")
     scripted.control(release=True)
@@ -79,3 +79,6 @@ def test_kill_9_then_resume_sends_no_request_twice(scripted, tmp_path):
     subprocess.run(run_args(scripted.url, clean, tmp_path / "cache2"), check=True, capture_output=True, timeout=120)
     clean_outputs, clean_scores = outputs(clean)
     assert resumed_outputs == clean_outputs and resumed_scores == clean_scores
+    print(f"\nkill -9 after {ANSWER_FIRST} answers ({held} requests held in flight, abandoned); resumed run sent "
+          f"{EXAMPLES - ANSWER_FIRST} requests, took {ANSWER_FIRST} from the cache; per-prompt answers: all 1; "
+          f"scores identical to an uninterrupted run: {clean_scores['all']}")
