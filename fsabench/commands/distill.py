@@ -160,8 +160,8 @@ def pretrain_progress(enabled: bool, total: int):
         if "valid_loss" in line:
             fields["valid"] = f"{line['valid_loss']:.4f}"
         progress.update(handle, completed=line["step"], **fields)
-        if line["step"] >= total and "valid_loss" in line:  # the last report of a run
-            progress.stop()
+        if line["step"] >= total:  # the last report of a run (the validation line comes after the train line)
+            progress.refresh()
 
     try:
         yield report

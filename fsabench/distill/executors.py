@@ -72,6 +72,7 @@ def _ray(jobs: Sequence[FinetuneJob], on_done: Done, cpus: float, gpus: float, a
         ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                  logging_level=logging.WARNING, **options)
     try:
+        check_resources(ray.cluster_resources(), cpus, gpus)
         remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_job)
         threads = max(1, int(cpus))
         refs = {remote.remote(_with_threads(job, threads)): i for i, job in enumerate(jobs)}
@@ -91,3 +92,12 @@ def _ray(jobs: Sequence[FinetuneJob], on_done: Done, cpus: float, gpus: float, a
     finally:
         if started:
             ray.shutdown()
+
+
+def check_resources(available: dict, cpus: float, gpus: float) -> None:
+    """A job asking for more than the whole cluster has would wait forever: refuse it up front."""
+    for kind, resource, wanted, key in (("CPUs", "CPU", cpus, "cpus_per_job"), ("GPUs", "GPU", gpus, "gpus_per_job")):
+        have = available.get(resource, 0.0)
+        if wanted > have:
+            raise FsabenchError(f"each fine-tuning job asks for {wanted:g} {kind} but the Ray cluster has {have:g}",
+                                hint=f"lower finetune.{key}, or join a bigger cluster with RAY_ADDRESS")

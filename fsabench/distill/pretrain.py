@@ -108,9 +108,8 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
         step = run.state.step
         if step % cfg.log_every == 0 or step == cfg.steps:
             report(run.log_line())
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            run.evaluate()
-            report({**run.log_line(), "valid_loss": run.state.valid[-1][1]})
+        if (step % cfg.eval_every == 0 or step == cfg.steps) and run.valid_set:
+            report({**run.log_line(), "valid_loss": run.evaluate()})
         if step % cfg.save_every == 0 or step == cfg.steps:
             run.save_checkpoint()
         if stop_after is not None and step - started >= stop_after:
@@ -231,8 +230,6 @@ class Run:
         """Token-weighted mean loss over the held-out rows (no dropout; RNG untouched)."""
         import torch
 
-        if not self.valid_set:
-            return float("nan")
         self.model.eval()
         total = count = 0.0
         with torch.no_grad():
@@ -241,8 +238,8 @@ class Run:
                 total += float(self._loss(batch)) * n
                 count += n
         self.model.train()
-        value = total / count if count else float("nan")
-        self.state.valid.append((self.state.step, round(value, 6)))
+        value = round(total / count, 6) if count else float("nan")
+        self.state.valid.append((self.state.step, value))
         return value
 
     def _unwrapped(self):
