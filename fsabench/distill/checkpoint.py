@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from fsabench.distill.data import Position
 
 FOLDER = "checkpoints"
@@ -45,6 +43,8 @@ class TrainState:
 
 
 def rng_states() -> dict[str, Any]:
+    import torch
+
     states = {"python": random.getstate(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -52,6 +52,8 @@ def rng_states() -> dict[str, Any]:
 
 
 def restore_rng(states: dict[str, Any]) -> None:
+    import torch
+
     random.setstate(states["python"])
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
@@ -60,6 +62,8 @@ def restore_rng(states: dict[str, Any]) -> None:
 
 def save(out: Path, model, optimizer, state: TrainState, keep: int) -> Path:
     """Write checkpoint step-N atomically, then delete all but the newest `keep`."""
+    import torch
+
     root = out / FOLDER
     final = root / f"step-{state.step:07d}"
     tmp = root / f".tmp-step-{state.step:07d}"
@@ -90,6 +94,8 @@ def latest(out: Path) -> Path | None:
 def load(path: Path, optimizer) -> TrainState:
     """Load optimizer and RNG states from a checkpoint (the model loads from the same folder with
     from_pretrained, before the optimizer is built); return its TrainState."""
+    import torch
+
     trainer = torch.load(path / "trainer.pt", weights_only=False)
     optimizer.load_state_dict(trainer["optimizer"])
     restore_rng(trainer["rng"])

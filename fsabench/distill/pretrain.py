@@ -165,7 +165,8 @@ class Run:
                                   cfg.buffer_rows, cfg.seed, files.valid_fraction or 0.0, shard)
         source = files.valid or files.train
         pairs = valid_pairs(source, files.valid_fraction, cfg.valid_max_rows)
-        tokenizer.save_pretrained(out)
+        if accelerator is None or accelerator.is_main_process:
+            tokenizer.save_pretrained(out)
         return cls(model, tokenizer, optimizer, CorpusStream(files.train, tokenizer, stream_cfg),
                    valid_batches(pairs, tokenizer, stream_cfg), state, cfg, out, student, device,
                    autocast_dtype, accelerator)
