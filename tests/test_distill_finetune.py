@@ -44,3 +44,13 @@ def test_finetune_refuses_an_empty_seed_list(cli, tiny_t5, tmp_path):
     res = cli("distill", "finetune", "--model", f"hf:{tiny_t5}", "--tasks", "atsa-rest14", "--seeds", "",
               "--output", tmp_path)
     assert res.returncode == 1 and "no seeds given" in res.stderr
+
+
+def test_a_result_made_with_other_settings_is_not_reused(tmp_path):
+    from fsabench.distill.finetune import FinetuneConfig, check_same_settings
+    from fsabench.errors import FsabenchError
+
+    made = FinetuneConfig(epochs=2, threads=1).model_dump(mode="json")
+    check_same_settings(made, FinetuneConfig(epochs=2, threads=4), tmp_path / "r.json")  # threads: speed only
+    with pytest.raises(FsabenchError, match=r"changed: epochs"):
+        check_same_settings(made, FinetuneConfig(epochs=3), tmp_path / "r.json")

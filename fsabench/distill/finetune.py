@@ -144,6 +144,7 @@ def _run_job(job: FinetuneJob) -> JobOutcome:
     if path.is_file():
         previous = load_result(path)
         if previous.complete and previous.task.sha256 == spec.definition_hash():
+            check_same_settings(previous.meta.get("finetune", {}).get("config", {}), job.config, path)
             return _outcome(job, previous, str(path), skipped=True)
     best_dir = job.work / _slug(job.label) / spec.name / f"seed{job.seed}" / "best"
     history = train_and_select(job, spec, best_dir)
@@ -154,6 +155,20 @@ def _run_job(job: FinetuneJob) -> JobOutcome:
     outcome = _outcome(job, result, str(path))
     outcome.seconds = round(time.perf_counter() - clock, 2)
     return outcome
+
+
+RUNTIME = {"threads", "device"}  # change speed, not results
+
+
+def check_same_settings(before: dict[str, Any], config: FinetuneConfig, path: Path) -> None:
+    """A result made with other fine-tuning settings is not this run's result: refuse to reuse it."""
+    now = config.model_dump(mode="json")
+    changed = sorted(k for k in set(before) | set(now) if k not in RUNTIME and before.get(k) != now.get(k))
+    if changed:
+        from fsabench.errors import FsabenchError
+
+        raise FsabenchError(f"{path} was fine-tuned with other settings (changed: {', '.join(changed)})",
+                            hint="delete it to redo that seed, or write to another --output")
 
 
 def _slug(text: str) -> str:
