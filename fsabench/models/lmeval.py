@@ -101,8 +101,12 @@ class LMEvalAdapter:
 
         if any(r.choices for r in requests):
             return self._loglikelihood(requests)
+        seq2seq = getattr(self.lm, "backend", "causal") == "seq2seq"
+        # lm-eval lets a seq2seq decoder run to context length + budget; max_length (decoder start +
+        # budget) caps it at the task's budget, as fsabench's hf: adapter and the export do.
         instances = [Instance("generate_until", {}, (self._context(r), {
-            "until": list(r.stop), "max_gen_toks": r.max_new_tokens, "do_sample": False}), i)
+            "until": list(r.stop), "max_gen_toks": r.max_new_tokens, "do_sample": False,
+            **({"max_length": r.max_new_tokens + 1} if seq2seq else {})}), i)
             for i, r in enumerate(requests)]
         texts = self.lm.generate_until(instances, disable_tqdm=True)
         return [Completion(text=t.replace(NEWLINE_TOKEN, "\n")) for t in texts]
