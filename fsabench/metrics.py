@@ -64,6 +64,31 @@ def accuracy_macro_f1(gold: Sequence[str], pred: Sequence[str | None], labels: S
     return accuracy, (sum(f1s) / len(f1s) if f1s else 0.0)
 
 
+@dataclass(frozen=True)
+class SeedStats:
+    """Mean and sample standard deviation (ddof=1) over seeds; std is None (shown as `–`) for one seed."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+
+def seed_mean_std(values: Sequence[float | None], digits: int | None = 2) -> SeedStats:
+    """The one seed aggregate used by fine-tuning, reports and the leaderboard.
+
+    `None` values (undefined scores, e.g. an empty subset) are left out, never counted as 0; no values
+    gives an undefined mean. One value has no spread: std is None, never 0.00."""
+    import statistics
+
+    kept = [float(v) for v in values if v is not None]
+    mean = statistics.fmean(kept) if kept else None
+    std = statistics.stdev(kept) if len(kept) > 1 else None
+    if digits is not None:
+        mean = None if mean is None else round(mean, digits)
+        std = None if std is None else round(std, digits)
+    return SeedStats(mean, std, len(kept))
+
+
 def pct(value: float) -> float:
     """x100 with two decimals, as the paper reports."""
     return round(100.0 * value, 2)
