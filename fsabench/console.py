@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -43,3 +47,37 @@ def progress_bar(enabled: bool) -> Iterator[Progress | None]:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         yield progress
+
+
+def emit_json(payload: Any) -> None:
+    """The one way commands print `--json`: UTF-8, indented, non-JSON values as strings, one trailing newline."""
+    sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class _NoticeHandler(logging.Handler):
+    """Library notices (logger `fsabench`) as one plain line each on stderr: warnings always, info unless quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(logging.WARNING if quiet else logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        err.print(f"{prefix}{record.getMessage()}", highlight=False, markup=False, soft_wrap=True,
+                  style="yellow" if prefix else "dim")
+
+
+@contextmanager
+def library_notices(quiet: bool = False) -> Iterator[None]:
+    """Show what the library reports (skips, re-runs, cache problems) while a command runs."""
+    logger = logging.getLogger("fsabench")
+    handler = _NoticeHandler(quiet)
+    logger.addHandler(handler)
+    previous, logger.propagate = logger.propagate, False
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, _ = previous, logger.setLevel(level)

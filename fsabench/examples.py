@@ -39,6 +39,22 @@ def parse_output(output: OutputSpec, text: str, source: str):
     return parse_pairs(text, source, output.polarities, output.require_in_input)
 
 
+def dropped_piece(output: OutputSpec, target: str, source: str) -> str:
+    """The first piece of a gold target string that the task's parser would not keep."""
+    for piece in target.split(";"):
+        if piece.strip() and parse_output(output, piece, source).unparseable:
+            return piece.strip()
+    return target
+
+
+def drop_hint(output: OutputSpec) -> str:
+    """How to keep every gold piece: the causes the parser checks, each with its fix."""
+    labels = getattr(output, "polarities", None)
+    return (f"declare the label in output.polarities (now {list(labels or [])}) or map it in gold.params; "
+            "remove ';' or '|' from the term; or, if the term is not in the sentence, set "
+            "output.require_in_input: false")
+
+
 def _empty(value: Any) -> bool:
     return not value  # the paper's `not aspect.get('opinion_words')`: None, '', [] and missing
 
@@ -120,9 +136,13 @@ def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index
                         hint="ids must be unique within a split; set data.id_field: null to use positions")
     seen[example_id] = path.name
     target = build(record, spec.gold.params, where)
-    gold = parse_output(spec.output, target, text).pairs
-    if spec.output.parser == "label" and not gold:
-        raise DataError(f"{where}: gold label {target!r} is not one of output.labels {spec.output.labels}",
-                        hint="add it to output.labels or map it with gold.params.map")
+    parsed = parse_output(spec.output, target, text)
+    if spec.output.parser == "label" and not parsed.pairs:
+        raise DataError(f"{path}: example {example_id}: gold label {target!r} is not one of output.labels "
+                        f"{spec.output.labels}", hint="add it to output.labels or map it with gold.params.map")
+    if parsed.unparseable:
+        raise DataError(f"{path}: example {example_id}: gold piece {dropped_piece(spec.output, target, text)!r} "
+                        "would be dropped by the task's own parser", hint=drop_hint(spec.output))
+    gold = parsed.pairs
     subsets = tuple(name for name, rule in spec.subsets.items() if in_subset(rule, record, path.name))
     return Example(example_id, text, target, gold, subsets, path.name, record)

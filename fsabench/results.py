@@ -120,9 +120,25 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:120] or "model"
 
 
+_PLAIN_MODEL = re.compile(r"[a-z][a-z0-9-]*:[A-Za-z0-9.-]+(?:/[A-Za-z0-9.-]+)*")
+
+
+def model_dir_name(model_name: str) -> str:
+    """The results folder of a model: readable, and never shared by two different model names.
+
+    `scheme:org/name` (no '_' or other characters) maps one-to-one to `scheme_org_name`; any other name
+    gets a short hash of the full name appended, so `hf:a/b`, `hf:a_b` and `hf:a:b` never collide."""
+    plain = slug(model_name)
+    if _PLAIN_MODEL.fullmatch(model_name) and len(plain) == len(model_name) and len(model_name) <= 120:
+        return plain
+    import hashlib
+
+    return f"{plain[:100]}-{hashlib.sha256(model_name.encode('utf-8')).hexdigest()[:10]}"
+
+
 def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None) -> Path:
     suffix = f"__seed{seed}" if seed is not None else ""
-    return Path(out_dir) / slug(model_name) / f"{slug(task_name)}{suffix}.json"
+    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{suffix}.json"
 
 
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,9 @@ class RunOptions:
     scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
 
 
-def load_examples(spec: TaskSpec, data_root: Path, limit: int | None) -> tuple[SplitData, list[Example]]:
-    test = load_split(spec, data_root, "test")
+def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
+                  test: SplitData | None = None) -> tuple[SplitData, list[Example]]:
+    test = test if test is not None else load_split(spec, data_root, "test")
     examples = test.examples[:limit] if limit else test.examples
     return test, examples
 
@@ -89,10 +90,10 @@ def usage_of(completions: Sequence[Completion | None]) -> Usage:
 
 
 def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: RunOptions = RunOptions(),
-             progress: Progress | None = None) -> RunResult:
-    """Run one task on one model and return its RunResult (not yet written)."""
+             progress: Progress | None = None, test: SplitData | None = None) -> RunResult:
+    """Run one task on one model and return its RunResult (not yet written); `test` saves re-reading it."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    test, examples = load_examples(spec, data_root, options.limit)
+    test, examples = load_examples(spec, data_root, options.limit, test)
     context = task_context(spec, data_root, examples)
     maybe_prepare(adapter, context)
     requests = build_requests(spec, examples, adapter.prompt_style, context.train, options.num_shots, options.seed)

@@ -58,16 +58,14 @@ def server_stats(url: str) -> dict:
 
 
 def run_fsabench(model: str, url: str, tasks_dir: Path, cache: Path, n: int, concurrency: int) -> float:
-    from fsabench.commands.run import run_command
+    import fsabench
 
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
     started = time.perf_counter()
-    code = run_command(model=model, tasks="bench-sst2", limit=n, output=out, overwrite=True, seed=0, num_shots=0,
-                       model_options={"concurrency": concurrency, "api_base": url, "timeout": 30.0},
-                       data_dir=None, tasks_dir=[str(tasks_dir)], quiet=True, json_out=False,
-                       run_options={"cache_dir": cache})
+    results = fsabench.evaluate(model, "bench-sst2", limit=n, output_dir=out, overwrite=True, cache_dir=cache,
+                                tasks_dir=[str(tasks_dir)], concurrency=concurrency, api_base=url, timeout=30.0)
     seconds = time.perf_counter() - started
-    assert code == 0, "fsabench run failed"
+    assert all(r.usage.failed == 0 for r in results), "fsabench run failed"
     return seconds
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fsabench.commands.run import run_command
+import fsabench
 from tests.conftest import DATA_DIR
 from tests.test_api_engine import ALL_FAULTS
 
@@ -40,11 +40,9 @@ def test_litellm_run_with_30pct_faults_scores_every_example(scripted, cli, tmp_p
 
 
 def run_budget(url: str, out: Path, cache: Path, max_cost: float) -> dict:
-    code = run_command(model="litellm:openai/gpt-4o-mini", tasks="sc-sst2", limit=100, output=out, overwrite=False,
-                       seed=0, num_shots=0, model_options={"api_base": url, "concurrency": 16, "timeout": 5.0},
-                       data_dir=DATA_DIR, tasks_dir=None, quiet=True, json_out=False,
-                       run_options={"max_cost": max_cost, "cache_dir": cache})
-    assert code == 0
+    results = fsabench.evaluate("litellm:openai/gpt-4o-mini", "sc-sst2", limit=100, output_dir=out, max_cost=max_cost,
+                                cache_dir=cache, data_dir=DATA_DIR, api_base=url, concurrency=16, timeout=5.0)
+    assert results[0].usage.failed == 0
     return load(next(out.rglob("sc-sst2.json")))
 
 

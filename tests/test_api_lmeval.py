@@ -26,14 +26,13 @@ LIMIT = 16
 @pytest.fixture(scope="module")
 def fsabench_results(trained_tiny_t5, tmp_path_factory):
     """`fsabench run` (the CLI's code path) with hf: on a generation task and a likelihood task."""
-    from fsabench.commands.run import run_command
+    import fsabench
 
     out = tmp_path_factory.mktemp("fsabench_runs")
     for task, scoring in (("atsa-rest14", "generate"), ("sc-sst2", "likelihood")):
-        code = run_command(model=f"hf:{trained_tiny_t5}", tasks=task, limit=LIMIT, output=out, overwrite=True,
-                           seed=0, num_shots=0, model_options={"batch_size": 16, "device": "cpu"}, data_dir=DATA_DIR,
-                           tasks_dir=None, quiet=True, json_out=False, run_options={"scoring": scoring})
-        assert code == 0
+        results = fsabench.evaluate(f"hf:{trained_tiny_t5}", task, limit=LIMIT, output_dir=out, overwrite=True,
+                                    scoring=scoring, data_dir=DATA_DIR, batch_size=16, device="cpu")
+        assert all(r.usage.failed == 0 for r in results)
     return {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
 
 

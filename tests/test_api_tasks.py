@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fsabench.commands.run import run_command
+import fsabench
 from fsabench.examples import load_split
 from fsabench.prompts import build_requests
 from fsabench.tasks.registry import build_registry
@@ -58,10 +58,9 @@ def test_llm_wrappers_are_repaired_and_counted(scripted, cli, tmp_path):
 
 
 def test_likelihood_scoring_with_a_local_model(tiny_t5, tmp_path):
-    code = run_command(model=f"hf:{tiny_t5}", tasks="sc-sst2,sc-twitter", limit=12, output=tmp_path, overwrite=False,
-                       seed=0, num_shots=0, model_options={"device": "cpu"}, data_dir=DATA_DIR, tasks_dir=None,
-                       quiet=True, json_out=False, run_options={"scoring": "likelihood"})
-    assert code == 0
+    results = fsabench.evaluate(f"hf:{tiny_t5}", "sc-sst2,sc-twitter", limit=12, output_dir=tmp_path,
+                                scoring="likelihood", data_dir=DATA_DIR, device="cpu")
+    assert [r.usage.failed for r in results] == [0, 0]
     for path in tmp_path.rglob("*.json"):
         result = json.loads(path.read_text())
         labels = result["task"]["definition"]["output"]["labels"]

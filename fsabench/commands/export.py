@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsabench.commands.run import parse_names
+from fsabench.evaluation import parse_names
 from fsabench.console import out
 from fsabench.errors import FsabenchError
 from fsabench.settings import data_dir as resolve_data_dir

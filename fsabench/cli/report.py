@@ -1,0 +1,27 @@
+"""`fsabench report`: tables and charts from RunResult files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fsabench.cli.common import JsonOut, app
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="RunResult JSON files or folders (searched recursively)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the report")] = Path("report"),
+    formats: Annotated[str, typer.Option("--format", help="comma-separated: md, latex, html, csv, json")] = "md,latex,html,csv,json",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="model name every row is compared with")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="paper: every format, PDF figures, per-subset tables")] = None,
+    figures: Annotated[str, typer.Option("--figures", help="figure files: comma-separated png, svg, pdf, or none")] = "png,svg",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for CIs and paired tests (0 = off)")] = 1000,
+    json_out: JsonOut = False,
+) -> None:
+    """Tables (seed mean ± std, 95% CIs, paired tests) and charts from RunResult files."""
+    from fsabench.commands.report import report_command
+
+    report_command(runs, output, formats, baseline, preset, figures, bootstrap, json_out)

@@ -1,0 +1,53 @@
+"""`fsabench serve` (a local model behind an OpenAI-compatible API) and `fsabench export lm-eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fsabench.cli.common import BatchSize, DataDir, Device, Dtype, GgufFile, JsonOut, NumShots, Seed, Tasks, TasksDir, Threads, app, group
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", help="the model to serve, e.g. hf:./runs/student")],
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0 = pick a free one)")] = 8000,
+    name: Annotated[Optional[str], typer.Option("--name", help="model id clients send [default: the folder name]")] = None,
+    batch_size: BatchSize = 16,
+    batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="how long to gather a batch")] = 5.0,
+    device: Device = "auto",
+    threads: Threads = None,
+    dtype: Dtype = "auto",
+    gguf_file: GgufFile = None,
+) -> None:
+    """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)."""
+    from fsabench.commands.serve import serve_command
+
+    serve_command(model, host, port, name, batch_size, batch_wait_ms,
+                  {"batch_size": batch_size, "device": device, "dtype": dtype, "gguf_file": gguf_file, "threads": threads})
+
+
+export_app = group("export", "Export tasks to other evaluation harnesses.")
+
+
+@export_app.command("lm-eval")
+def export_lm_eval(
+    out_dir: Annotated[Path, typer.Argument(help="folder for the lm-eval task YAMLs (pass it to --include_path)")],
+    tasks: Tasks = "fsa",
+    prompt_style: Annotated[str, typer.Option("--prompt-style", help="raw (fine-tuned students) | chat (instruction LLMs)")] = "raw",
+    num_shots: NumShots = 0,
+    seed: Seed = 0,
+    scoring: Annotated[str, typer.Option(help="generate | likelihood (classification tasks)")] = "generate",
+    seq2seq: Annotated[bool, typer.Option("--seq2seq", help="for seq2seq models: cap lm-eval's decoder at the task's token budget")] = False,
+    data_dir: DataDir = None,
+    tasks_dir: TasksDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
+    from fsabench.commands.export import export_lmeval_command
+
+    export_lmeval_command(out_dir, tasks, prompt_style, num_shots, seed, scoring, seq2seq, data_dir, tasks_dir,
+                          json_out)

@@ -1,0 +1,69 @@
+"""`fsabench tasks ...` and `fsabench data ...`: list, show, validate tasks; pull, verify, locate data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fsabench.cli.common import DataDir, JsonOut, TasksDir, group
+
+tasks_app = group("tasks", "List, show and validate tasks.")
+data_app = group("data", "Download, verify and locate benchmark data.")
+
+
+@tasks_app.command("list")
+def tasks_list(tasks_dir: TasksDir = None, json_out: JsonOut = False) -> None:
+    """List every task and group on the search path."""
+    from fsabench.commands.tasks import list_tasks
+
+    list_tasks(tasks_dir, json_out)
+
+
+@tasks_app.command("show")
+def tasks_show(name: str, tasks_dir: TasksDir = None, json_out: JsonOut = False) -> None:
+    """Show a task's full definition (includes resolved) and its definition hash."""
+    from fsabench.commands.tasks import show_task
+
+    show_task(name, tasks_dir, json_out)
+
+
+@tasks_app.command("validate")
+def tasks_validate(
+    paths: Annotated[list[Path], typer.Argument(help="task YAML files or folders")],
+    data_dir: DataDir = None,
+    check_data: Annotated[bool, typer.Option("--check-data", help="also load the test split and count subsets")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Validate task YAML files (schema, unknown keys, builders); exit 1 on the first problem."""
+    from fsabench.commands.tasks import validate_tasks
+
+    validate_tasks(paths, data_dir, check_data, json_out)
+
+
+Bundles = Annotated[str, typer.Option("--bundles", help="comma-separated: fsa, sentibench, aste-v2, asqp, all")]
+
+
+@data_app.command("pull")
+def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+    """Download the pinned benchmark files, verify each sha256 (idempotent, resumes)."""
+    from fsabench.commands.data import pull_data
+
+    pull_data(data_dir, bundles, json_out)
+
+
+@data_app.command("verify")
+def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+    """Re-check every pinned file's sha256; exit 1 if any is missing or changed."""
+    from fsabench.commands.data import verify_data
+
+    verify_data(data_dir, bundles, json_out)
+
+
+@data_app.command("path")
+def data_path(data_dir: DataDir = None) -> None:
+    """Print the data directory."""
+    from fsabench.settings import data_dir as resolve
+
+    typer.echo(str(resolve(data_dir)))
