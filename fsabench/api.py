@@ -52,7 +52,7 @@ def score(task: str | TaskSpec, predictions: Mapping[str, str] | PathLike, *, mo
           data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = ()) -> RunResult:
     """Score outputs made anywhere else (id -> raw model text, or a JSONL file of {"id", "output"}) exactly as
     `evaluate` would; every test id must be answered once."""
-    from fsabench.scoring_external import score_predictions
+    from fsabench.external import score_predictions
 
     return score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir)
 

@@ -28,7 +28,7 @@ def score_table(results: Sequence[RunResult]) -> Table:
     table = Table(show_lines=False)
     for column in columns:
         table.add_column(column, justify="left" if column in ("model", "task", "subset") else "right", no_wrap=True)
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     for result in results:
         for subset, s in result.scores.items():
             values = {"model": result.model.name, "task": result.task.name, "subset": subset, "n": str(s.n),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.errors import FsabenchError
-from fsabench.examples import SplitData, load_split
+from fsabench.examples import load_split
 from fsabench.models import load_model
 from fsabench.models.base import ModelAdapter
 from fsabench.models.cache import maybe_cached

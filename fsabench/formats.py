@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 Pair = tuple[str, ...]
+NEWLINE_TOKEN = "[NL]"  # the distilled student writes newlines as this added token (defined here only)
 PAIR_SEP = " | "
 ITEM_SEP = " ; "
 

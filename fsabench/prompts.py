@@ -1,41 +1,18 @@
 """Examples -> Requests: raw input for fine-tuned students, instruction + k shots for chat LLMs.
 
-Templates are jinja2 rendered in a sandbox with StrictUndefined, so a task file can reference
-only `input`, `target` and `shots`, and can never run code.
+Templates are jinja2 rendered in a restricted sandbox (fsabench.templates): a task file can reference
+only `input`, `target` and `shots`, can never run code, and renders in bounded time and size.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from functools import lru_cache
-
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
 from fsabench.errors import SpecError
 from fsabench.examples import Example
 from fsabench.models.base import Request
 from fsabench.tasks.spec import TaskSpec
-
-
-@lru_cache(maxsize=1)
-def _env() -> SandboxedEnvironment:
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-@lru_cache(maxsize=256)
-def _compiled(template: str):
-    """Compile each template once (compiling costs ~0.5 ms, rendering ~20 us)."""
-    return _env().from_string(template)
-
-
-def render(template: str, task: str, **values: object) -> str:
-    try:
-        return _compiled(template).render(**values)
-    except TemplateError as exc:
-        raise SpecError(f"task {task}: prompt template failed ({exc})",
-                        hint="templates may use {{ input }}, {{ target }} and {{ shots }} only") from None
+from fsabench.templates import render
 
 
 def pick_shots(train: Sequence[Example], k: int, seed: int, exclude_id: str | None = None) -> list[Example]:

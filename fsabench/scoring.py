@@ -33,7 +33,19 @@ def _labels(spec: TaskSpec) -> list[str]:
     return spec.output.labels if spec.output.parser == "label" else spec.output.polarities
 
 
+def undefined(spec: TaskSpec, records: Sequence[Record]) -> bool:
+    """A score of nothing is undefined, never 100: an empty subset, a subset whose every request failed,
+    or an extraction subset without a single gold tuple (its F1 would be 100 for answering nothing)."""
+    if not records or all(r.error is not None for r in records):
+        return True
+    return spec.metric != "accuracy" and not any(r.gold for r in records)
+
+
 def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
+    if undefined(spec, records):
+        return Score(n=len(records), failed=sum(r.error is not None for r in records),
+                     n_gold=sum(len(r.gold) for r in records) if spec.metric != "accuracy" else None,
+                     n_pred=sum(len(r.prediction) for r in records) if spec.metric != "accuracy" else None)
     gold = [[tuple(t) for t in r.gold] for r in records]
     pred = [[tuple(t) for t in r.prediction] for r in records]
     pieces = sum(r.pieces for r in records)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-NEWLINE_TOKEN = "[NL]"
+from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000):

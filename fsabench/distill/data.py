@@ -24,7 +24,7 @@ from typing import Any
 
 from fsabench.errors import DataError
 
-NEWLINE_TOKEN = "[NL]"
+from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NEWLINE_TOKEN = "[NL]"  # students write newlines as this token; fsabench's hf adapter reads it as "\n"
+from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 DOC_FIELDS = ("task", "id", "prompt", "target")
 
 

@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
 
-NEWLINE_TOKEN = "[NL]"  # the distilled student writes newlines as this added token
+from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
 
 def quiet_transformers() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
 
-NEWLINE_TOKEN = "[NL]"
+from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
 
 def split_target(target: str) -> tuple[str, str]:

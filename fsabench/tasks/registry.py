@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,54 @@ from fsabench.tasks.spec import GroupSpec, TaskSpec
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin_tasks"
 MAX_INCLUDE_DEPTH = 8
+MAX_YAML_BYTES = 1_000_000  # a task definition is a few KB; anything larger is not one
+MAX_YAML_NODES = 50_000  # nodes after alias expansion: bounds "billion laughs" files (a 2 KB file can mean 10^9)
+
+
+def _expanded_size(root: yaml.Node, path: Path) -> int:
+    """How many nodes the document holds once every alias is expanded (memoised, so linear in the file)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise SpecError(f"{path}: a YAML alias refers to itself", hint="remove the recursive anchor")
+        active.add(key)
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in node.value)
+        else:
+            total = 1
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     """Parse YAML with the safe loader only (no tags, no code); return the mapping and its node tree."""
     try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise SpecError(f"{path}: {path.stat().st_size} bytes is too large for a task file",
+                            hint=f"task files are declarations (limit {MAX_YAML_BYTES} bytes); keep data in data files")
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror})", hint="check the path") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text", hint="save the task file as UTF-8") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, path) > MAX_YAML_NODES:
+            raise SpecError(f"{path}: YAML aliases expand to more than {MAX_YAML_NODES} nodes",
+                            hint="write the values out instead of nesting anchors and aliases")
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise SpecError(f"{path}: YAML nests too deeply", hint="flatten the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -67,18 +105,30 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _resolve_includes(path: Path, data: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-    """`include: other.yaml` pulls in a base file (relative to this one); this file's keys win."""
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], depth: int = 0) -> dict[str, Any]:
+    """`include: other.yaml` pulls in a base file (relative to this one); this file's keys win.
+
+    A base must live inside the task folders in use (built-in, --tasks-dir, FSABENCH_TASKS_PATH, or the
+    folder of the file being loaded): a task file from someone else cannot read /etc/passwd or ~/.ssh."""
     include = data.pop("include", None)
     if include is None:
         return data
     if depth >= MAX_INCLUDE_DEPTH:
         raise SpecError(f"{path}: 'include' nests deeper than {MAX_INCLUDE_DEPTH}", hint="remove the include cycle")
-    if not isinstance(include, str):
-        raise SpecError(f"{path}: 'include' must be a file name", hint="e.g. include: atsa-rest14.yaml")
+    if not isinstance(include, str) or not include.strip():
+        raise SpecError(f"{path}: 'include' must be a file name", hint="e.g. include: _atsa.yaml")
     base_path = (path.parent / include).resolve()
+    if not _inside(base_path, roots):
+        raise SpecError(f"{path}: include {include!r} points outside the task folders",
+                        hint="put the base file in the same task folder (or one passed with --tasks-dir)")
+    if base_path.suffix not in (".yaml", ".yml"):
+        raise SpecError(f"{path}: include {include!r} is not a .yaml file", hint="include a task YAML base")
     base, _ = _read_yaml(base_path)
-    return _merge(_resolve_includes(base_path, base, depth + 1), data)
+    return _merge(_resolve_includes(base_path, base, roots, depth + 1), data)
 
 
 def _format_validation(path: Path, node: yaml.Node | None, exc: ValidationError) -> SpecError:
@@ -96,11 +146,12 @@ def _format_validation(path: Path, node: yaml.Node | None, exc: ValidationError)
     return SpecError(f"{where}: field '{field}': {err['msg']}{more}", hint="correct the value")
 
 
-def load_spec_file(path: str | Path) -> TaskSpec | GroupSpec:
-    """Load and validate one task or group YAML file."""
+def load_spec_file(path: str | Path, roots: Sequence[Path] = ()) -> TaskSpec | GroupSpec:
+    """Load and validate one task or group YAML file; includes may come from `roots` or the file's folder."""
     path = Path(path)
     data, node = _read_yaml(path)
-    data = _resolve_includes(path, data)
+    allowed = [Path(r).resolve() for r in roots] + [path.resolve().parent, BUILTIN_DIR.resolve()]
+    data = _resolve_includes(path, data, allowed)
     model = GroupSpec if "group" in data else TaskSpec
     try:
         return model.model_validate(data)
@@ -114,6 +165,7 @@ class TaskRegistry:
 
     tasks: dict[str, Path]
     groups: dict[str, Path]
+    roots: tuple[Path, ...] = ()
 
     def names(self) -> list[str]:
         return sorted(set(self.tasks) | set(self.groups))
@@ -121,8 +173,12 @@ class TaskRegistry:
     def spec(self, name: str) -> TaskSpec:
         if name not in self.tasks:
             raise UnknownName("task", name, self.names())
-        spec = load_spec_file(self.tasks[name])
-        assert isinstance(spec, TaskSpec)
+        spec = load_spec_file(self.tasks[name], self.roots)
+        if not isinstance(spec, TaskSpec):
+            raise SpecError(f"{self.tasks[name]}: '{name}' is a group, not a task", hint="use one of its tasks")
+        from fsabench.tasks.checks import check_task
+
+        check_task(spec, str(self.tasks[name]))
         return spec
 
     def expand(self, names: list[str], _seen: frozenset[str] = frozenset()) -> list[str]:
@@ -132,7 +188,7 @@ class TaskRegistry:
             if name in self.groups:
                 if name in _seen:
                     raise SpecError(f"{self.groups[name]}: group '{name}' includes itself", hint="remove the cycle")
-                group = load_spec_file(self.groups[name])
+                group = load_spec_file(self.groups[name], self.roots)
                 assert isinstance(group, GroupSpec)
                 members = self.expand(group.tasks, _seen | {name})
             elif name in self.tasks:
@@ -160,10 +216,12 @@ def build_registry(tasks_dirs: list[str] | None = None) -> TaskRegistry:
     """Scan the built-in tasks, then --tasks-dir and FSABENCH_TASKS_PATH directories."""
     tasks: dict[str, Path] = {}
     groups: dict[str, Path] = {}
+    roots = [BUILTIN_DIR.resolve()]
     if BUILTIN_DIR.is_dir():
         _scan(BUILTIN_DIR, tasks, groups)
     for directory in extra_task_dirs(tasks_dirs):
         if not directory.is_dir():
             raise SpecError(f"{directory}: tasks directory does not exist", hint="check --tasks-dir / FSABENCH_TASKS_PATH")
         _scan(directory, tasks, groups)
-    return TaskRegistry(tasks, groups)
+        roots.append(directory.resolve())
+    return TaskRegistry(tasks, groups, tuple(roots))

@@ -1,0 +1,89 @@
+"""Score outputs made anywhere else (another harness, a notebook, an API batch job) exactly as `run` would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fsabench import __version__
+from fsabench.errors import PredictionsError
+from fsabench.examples import load_split
+from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
+from fsabench.scoring import score_record, score_records
+from fsabench.settings import data_dir as resolve_data_dir
+from fsabench.tasks.registry import build_registry
+from fsabench.tasks.spec import TaskSpec
+
+MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024  # a predictions file larger than this is not a test set's answers
+
+
+def read_predictions(path: Path) -> dict[str, str]:
+    """id -> output; every line must be {"id": ..., "output": str}; ids unique."""
+    try:
+        if path.stat().st_size > MAX_PREDICTIONS_BYTES:
+            raise PredictionsError(f"{path}: larger than {MAX_PREDICTIONS_BYTES >> 20} MB",
+                                   hint="pass one JSON line per test example")
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise PredictionsError(f"{path}: predictions file not found", hint="check the path") from None
+    except IsADirectoryError:
+        raise PredictionsError(f"{path}: is a folder", hint="pass the predictions JSONL file") from None
+    except UnicodeDecodeError:
+        raise PredictionsError(f"{path}: not UTF-8 text", hint="write the predictions as UTF-8 JSON Lines") from None
+    outputs: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = getattr(exc, "msg", "nested too deeply")
+            raise PredictionsError(f"{path}:{number}: invalid JSON ({msg})", hint="one JSON object per line") from None
+        if not isinstance(row, dict) or "id" not in row or "output" not in row:
+            raise PredictionsError(f"{path}:{number}: expected an object with 'id' and 'output'",
+                                   hint='write lines like {"id": "123", "output": "food | positive"}')
+        if not isinstance(row["output"], str):
+            raise PredictionsError(f"{path}:{number}: 'output' must be a string", hint="use \"\" for no aspects")
+        if isinstance(row["id"], (dict, list)) or row["id"] is None:
+            raise PredictionsError(f"{path}:{number}: 'id' must be a string or number", hint="use the task's example ids")
+        key = str(row["id"])
+        if key in outputs:
+            raise PredictionsError(f"{path}:{number}: duplicate id {key!r}", hint="keep one prediction per example")
+        outputs[key] = row["output"]
+    return outputs
+
+
+def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str | Path, *,
+                      model_name: str = "external:predictions", data_dir: str | Path | None = None,
+                      tasks_dir: Sequence[str | Path] = ()) -> RunResult:
+    """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else."""
+    spec = task if isinstance(task, TaskSpec) else build_registry([str(d) for d in tasks_dir] or None).spec(task)
+    split = load_split(spec, resolve_data_dir(data_dir), "test")
+    source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
+    outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else {
+        str(k): v for k, v in predictions.items()}
+    if any(not isinstance(v, str) for v in outputs.values()):
+        raise PredictionsError(f"{source}: every output must be a string", hint="use \"\" for no aspects")
+    ids = [e.id for e in split.examples]
+    missing = [i for i in ids if i not in outputs]
+    unknown = sorted(set(outputs) - set(ids))
+    if unknown:
+        raise PredictionsError(f"{source}: {len(unknown)} ids are not in task {spec.name}'s test set "
+                               f"(first: {unknown[0]!r})",
+                               hint=f"predict the task's test ids only (list them: fsabench tasks ids {spec.name})")
+    if missing:
+        raise PredictionsError(f"{source}: {len(missing)} of {len(ids)} test ids have no prediction "
+                               f"(first: {missing[0]!r})", hint="add a line for every test example (\"\" for none)")
+    records = [score_record(spec, e, outputs[e.id]) for e in split.examples]
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return RunResult(
+        fsabench_version=__version__,
+        task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
+                      data=split.files, definition=spec.model_dump(mode="json")),
+        model=ModelInfo(name=model_name, scheme=model_name.partition(":")[0] or "external",
+                        identity={"predictions": source}),
+        timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),
+        examples=records, protocol="external",
+    )
