@@ -154,7 +154,7 @@ def maybe_reuse(path: Path | None, key: dict[str, Any], overwrite: bool, task: s
     if previous is not None:
         log.info(f"skip {task}: {path} has the same run (use --overwrite to re-run)")
         return previous
-    log.warning(f"{task}: re-running; {path} was made with different {', '.join(differs)}")
+    log.warning(f"{task}: re-running ({path}: {'; '.join(differs)})")
     return None
 
 

@@ -31,15 +31,16 @@ def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: i
 
 
 def differences(stored: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
-    """Names of the key fields that differ (dotted for model parts); ['run_key'] when none is stored."""
+    """Why the stored key differs, e.g. ['a different limit', 'a different model.identity']."""
     if not isinstance(stored, dict):
-        return ["run_key (the stored result predates run keys)"]
+        return ["no run key (made by an older fsabench)"]
     names = []
     for field in current:
         if field == "model" and isinstance(stored.get("model"), dict):
-            names += [f"model.{part}" for part in current["model"] if stored["model"].get(part) != current["model"][part]]
+            names += [f"a different model.{part}" for part in current["model"]
+                      if _norm(stored["model"].get(part)) != _norm(current["model"][part])]
         elif _norm(stored.get(field)) != _norm(current[field]):
-            names.append(field)
+            names.append(f"a different {field}")
     return names
 
 
@@ -56,6 +57,8 @@ def reusable(path: Path, current: dict[str, Any]) -> tuple[RunResult | None, lis
 
     previous = load_result(path)
     if not previous.complete:
-        return None, ["complete (the stored run stopped early)"]
+        return None, ["it stopped early"]
+    if previous.usage.failed:
+        return None, [f"{previous.usage.failed} requests failed (retried now)"]
     diff = differences(previous.meta.get("run_key"), _norm(current))
     return (previous, []) if not diff else (None, diff)

@@ -32,16 +32,30 @@ OnCompletion = Callable[[int, Completion], None]  # (index in the batch, complet
 MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is capped (and still counted as an attempt)
 
 
-class Transient(Exception):
-    """A failure worth retrying (429, 5xx, timeout, dropped connection, malformed answer)."""
+UNREACHABLE_BUDGET_S = 5.0  # an endpoint that never answered and refuses connections this long is down
+FATAL_STATUSES = (401, 403, 404)  # wrong key, no access, unknown model: every other request fails the same way
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+
+class Transient(Exception):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection, malformed answer).
+
+    `unreachable`: the connection itself failed (refused, DNS); retried only for a few seconds unless the
+    endpoint has answered before."""
+
+    def __init__(self, message: str, retry_after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class Permanent(Exception):
-    """A failure retrying cannot fix (bad request, auth, unknown model)."""
+    """A failure retrying cannot fix (bad request, auth, unknown model).
+
+    `fatal`: it would fail every other request too (auth, unknown model), so the run stops sending."""
+
+    def __init__(self, message: str, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
 
 
 def retryable_status(status: int | None) -> bool:
@@ -141,6 +155,9 @@ class AsyncAPIAdapter:
         self._rng = random.Random(seed)
         self._runner: LoopThread | None = None
         self.attempts = 0  # requests sent, retries included (for benchmarks and tests)
+        self._fatal: str | None = None  # set by an error every request would hit: the rest fail at once
+        self._answered = 0
+        self._unreachable_since: float | None = None
 
     # --- protocol ------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -191,20 +208,45 @@ class AsyncAPIAdapter:
     async def _with_retries(self, request: Request, gate: asyncio.Semaphore) -> Completion:
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
-            retry_after = None
+            retry_after, unreachable = None, False
             async with gate:  # released while backing off, so other requests keep the slots busy
+                if self._fatal is not None:
+                    return Completion(text=None, error=self._fatal)
                 self.attempts += 1
                 try:
-                    return await asyncio.wait_for(self._call(request), self.timeout + 5.0)
+                    completion = await asyncio.wait_for(self._call(request), self.timeout + 5.0)
+                    self._answered += 1
+                    return completion
                 except Permanent as exc:
-                    return Completion(text=None, error=scrub(f"{type(exc).__name__}: {exc}"))
+                    error = scrub(f"{type(exc).__name__}: {exc}")
+                    if exc.fatal and self._fatal is None:
+                        self._fatal = f"{error} (not retried: every request would fail the same way)"
+                    return Completion(text=None, error=error)
                 except Transient as exc:
-                    last, retry_after = f"{exc}", exc.retry_after
+                    last, retry_after, unreachable = f"{exc}", exc.retry_after, exc.unreachable
                 except asyncio.TimeoutError:
                     last = f"timed out after {self.timeout:g}s"
+            if unreachable and self._give_up_unreachable(last):
+                return Completion(text=None, error=self._fatal)
             if attempt < self.max_retries:
-                await asyncio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, retry_after, self._rng))
+                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, retry_after, self._rng)
+                await asyncio.sleep(min(delay, 1.0) if unreachable else delay)
         return Completion(text=None, error=scrub(f"failed after {self.max_retries + 1} attempts: {last}"))
+
+    def _give_up_unreachable(self, last: str) -> bool:
+        """True once an endpoint that never answered has refused connections for UNREACHABLE_BUDGET_S."""
+        if self._answered:
+            return False
+        now = time.monotonic()
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        if now - self._unreachable_since < UNREACHABLE_BUDGET_S:
+            return False
+        if self._fatal is None:
+            where = f" at {self.api_base}" if self.api_base else ""
+            self._fatal = scrub(f"cannot connect{where} ({last}) for {UNREACHABLE_BUDGET_S:g}s; is the server "
+                                "running and the URL right?")
+        return True
 
     async def _open(self) -> None:
         """Create per-loop resources (HTTP sessions) on first use."""
@@ -265,17 +307,22 @@ def import_litellm():
 def classify_error(litellm, exc: Exception) -> Exception:
     """litellm/openai error -> Transient or Permanent by type and HTTP status; anything else is a bug
     in our call and is returned unchanged, to be raised."""
-    if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError)):
+    if isinstance(exc, litellm.Timeout):
         return Transient(f"{type(exc).__name__}: {_first_line(exc)}")
+    if isinstance(exc, litellm.APIConnectionError):
+        return Transient(f"{type(exc).__name__}: {_first_line(exc)}", unreachable=True)
     status = getattr(exc, "status_code", None)
     if status is None and not exc.__class__.__module__.startswith(("litellm", "openai", "httpx")):
         return exc
     if re.search(r"(?i)missing credentials|api_key|api key", str(exc)):
         return Permanent(f"no API key for {getattr(exc, 'llm_provider', None) or 'this provider'}: set the "
-                         "provider's key in the environment (e.g. OPENAI_API_KEY; any value for a local server)")
+                         "provider's key in the environment (e.g. OPENAI_API_KEY; any value for a local server)",
+                         fatal=True)
+    if re.search(r"(?i)connection error|connection refused|connect call failed|name or service not known", str(exc)):
+        return Transient(f"{type(exc).__name__}: {_first_line(exc)}", unreachable=True)  # litellm's 500 for a refused port
     if retryable_status(status):
         return Transient(f"HTTP {status}: {_first_line(exc)}", parse_retry_after(_retry_after_header(exc)))
-    return Permanent(f"HTTP {status}: {_first_line(exc)}")
+    return Permanent(f"HTTP {status}: {_first_line(exc)}", fatal=status in FATAL_STATUSES)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -61,47 +62,79 @@ def cache_key(model: dict[str, Any] | str, request: Request) -> str:
     return hashlib.sha256(f"{model_text}\n{canonical(request_payload(request))}".encode("utf-8")).hexdigest()
 
 
+class CacheUnavailable(FsabenchError):
+    """The cache file cannot be opened or written (damaged, read-only, locked by another process)."""
+
+
+log = logging.getLogger("fsabench")
+PROBE_TIMEOUT_S = 5.0  # how long a locked cache may hold a run up before it runs without it
+
+
 class ResponseCache:
-    """The SQLite file; thread-safe (answers arrive on the API adapters' event-loop thread)."""
+    """The SQLite file; thread-safe (answers arrive on the API adapters' event-loop thread).
+
+    Opening checks that the file is a database and writable now, before any model work. Later read or
+    write failures (disk full, file replaced) switch the cache off with one warning: answers keep flowing
+    into the run's result, which is what must not be lost."""
 
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / CACHE_FILE
+        self.broken: str | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=PROBE_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+            self.db.execute(f"PRAGMA busy_timeout={int(PROBE_TIMEOUT_S * 1000)}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
-            self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute(SCHEMA)
-        except sqlite3.Error as exc:
-            raise FsabenchError(f"{self.path}: cannot open the response cache ({exc})",
-                                hint="check --cache-dir / FSABENCH_CACHE_DIR, or pass --no-cache") from None
+            self.db.execute("BEGIN IMMEDIATE")  # can we write at all (read-only file, locked by another run)?
+            self.db.execute("ROLLBACK")
+            self.db.execute("SELECT key, completion FROM responses LIMIT 1").fetchall()
+            self.db.execute("PRAGMA busy_timeout=30000")
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheUnavailable(f"{self.path}: the response cache cannot be used ({exc})",
+                                   hint="fix or delete the file, point --cache-dir elsewhere, or pass --no-cache") from None
         self.lock = threading.Lock()
+
+    def _fail(self, action: str, exc: Exception) -> None:
+        if self.broken is None:
+            self.broken = f"{action}: {exc}"
+            log.warning(f"response cache {self.path} stopped working ({action}: {exc}); the run goes on without it "
+                        "and every answer still reaches the result file")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}
+        if self.broken:
+            return found
         unique = list(dict.fromkeys(keys))
-        with self.lock:
-            for start in range(0, len(unique), 500):
-                part = unique[start:start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", part)
-                for key, blob in rows:
-                    data = json.loads(blob)
-                    data["logprobs"] = tuple(data["logprobs"]) if data.get("logprobs") is not None else None
-                    found[key] = Completion(**data, cached=True)
+        try:
+            with self.lock:
+                for start in range(0, len(unique), 500):
+                    part = unique[start:start + 500]
+                    marks = ",".join("?" * len(part))
+                    rows = self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", part)
+                    for key, blob in rows:
+                        data = json.loads(blob)
+                        data["logprobs"] = tuple(data["logprobs"]) if data.get("logprobs") is not None else None
+                        found[key] = Completion(**data, cached=True)
+        except (sqlite3.Error, ValueError, TypeError) as exc:  # damaged rows count as misses
+            self._fail("read", exc)
+            return {}
         return found
 
     def put(self, key: str, model: str, request: Request, completion: Completion) -> None:
         """Commit one answer now (autocommit); failed answers are never stored."""
-        if completion.error is not None or (completion.text is None and completion.logprobs is None):
+        if self.broken or completion.error is not None or (completion.text is None and completion.logprobs is None):
             return
         data = asdict(completion)
         data.pop("cached")
         row = (key, model, json.dumps(request_payload(request), ensure_ascii=False),
                json.dumps(data, ensure_ascii=False), time.time())
-        with self.lock:
-            self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", row)
+        try:
+            with self.lock:
+                self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", row)
+        except sqlite3.Error as exc:
+            self._fail("write", exc)
 
     def count(self) -> int:
         with self.lock:
@@ -171,4 +204,9 @@ def maybe_cached(adapter: Any, directory: str | Path | None, enabled: bool = Tru
         return adapter
     from fsabench.settings import cache_dir
 
-    return CachedAdapter(adapter, ResponseCache(cache_dir(directory)))
+    try:
+        cache = ResponseCache(cache_dir(directory))
+    except CacheUnavailable as exc:
+        log.warning(f"{exc}; running without the response cache")
+        return adapter
+    return CachedAdapter(adapter, cache)

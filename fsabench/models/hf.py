@@ -26,6 +26,14 @@ def quiet_transformers() -> None:
 
 
 def pick_device(device: str) -> str:
+    """'auto' picks cuda, then mps, then cpu; an explicit device that is not there is an error, never a
+    silent fallback (a CPU run of a GPU protocol is a different run)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}, no GPU visible"
+        raise ModelError(f"--device cuda: CUDA is not available (torch {torch.__version__}, {build})",
+                         hint="use --device cpu (or auto), or install a CUDA build of torch on a GPU machine")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("--device mps: Apple's MPS backend is not available here", hint="use --device cpu (or auto)")
     if device != "auto":
         return device
     if torch.cuda.is_available():
@@ -58,6 +66,18 @@ def local_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_local_path(target: str) -> None:
+    """`hf:./runs/student` that does not exist is a typo, not a hub id: say so before trying the hub."""
+    path = Path(target).expanduser()
+    looks_local = target.startswith((".", "/", "~")) or target.count("/") > 1 or "\\" in target
+    if looks_local and not path.exists():
+        raise ModelError(f"model folder {target} does not exist",
+                         hint="check the path (a folder saved with save_pretrained), or give a hub id like org/name")
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"{target} is a file, not a model folder",
+                         hint="pass the folder that holds config.json (a .gguf file: hf:FOLDER --gguf-file NAME)")
+
+
 class HFAdapter:
     """Greedy generation with a local or hub transformers model."""
 
@@ -68,6 +88,7 @@ class HFAdapter:
                  prompt_style: str | None = None, **_: Any) -> None:
         if target.endswith(".gguf") and not gguf_file:  # hf:path/to/model.gguf = its folder + gguf_file
             target, gguf_file = str(Path(target).parent), Path(target).name
+        check_local_path(target)
         self.name, self.target, self.revision, self.gguf_file = name, target, revision, gguf_file
         self.batch_size, self.max_new_tokens_override = max(1, batch_size), max_new_tokens
         self.device = pick_device(device)

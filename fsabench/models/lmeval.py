@@ -28,13 +28,18 @@ def split_target(target: str) -> tuple[str, str]:
 
 
 def _device(device: str) -> str:
-    """lm-eval's hf model defaults to cuda; 'auto' picks what this machine has."""
-    if device != "auto":
-        return device
+    """lm-eval's hf model defaults to cuda; 'auto' picks what this machine has; an explicit device that is
+    not there is refused here, in one line, as for hf: models."""
     try:
         import torch
     except ImportError:
-        return "cpu"
+        return "cpu" if device == "auto" else device
+    if device in ("cuda", "mps"):
+        from fsabench.models.hf import pick_device
+
+        return pick_device(device)
+    if device != "auto":
+        return device
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from fsabench.errors import ModelError
-from fsabench.models.api import AsyncAPIAdapter, Permanent, Transient, messages_of, parse_retry_after, \
+from fsabench.models.api import FATAL_STATUSES, AsyncAPIAdapter, Permanent, Transient, messages_of, parse_retry_after, \
     retryable_status
 from fsabench.models.base import Completion, Request
 
@@ -105,7 +105,9 @@ class OpenAICompatAdapter(AsyncAPIAdapter):
                     message = f"HTTP {resp.status}: {raw[:200].decode('utf-8', 'replace')}"
                     if retryable_status(resp.status):
                         raise Transient(message, parse_retry_after(resp.headers.get("Retry-After")))
-                    raise Permanent(message)
+                    raise Permanent(message, fatal=resp.status in FATAL_STATUSES)
+        except aiohttp.ClientConnectorError as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}".strip(), unreachable=True) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}".strip()) from None
         return parse_chat_answer(raw)
