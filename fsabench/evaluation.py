@@ -114,6 +114,9 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     check_protocol(name, specs, options)
     check_output_dir(options.output_dir)
     adapter = open_model(model, options)
+    if options.num_shots and adapter.prompt_style == "raw":
+        raise FsabenchError(f"--num-shots {options.num_shots}: {name} takes the raw input (no prompt), so shots "
+                            "would be silently dropped", hint="use --prompt-style chat for an instruction model, or --num-shots 0")
     run_options = RunOptions(limit=options.limit, seed=options.seed, num_shots=options.num_shots,
                              scoring=options.scoring, max_cost=options.max_cost,
                              chunk_size=chunk_size(options))

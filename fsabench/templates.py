@@ -49,7 +49,8 @@ def check_template(source: str, where: str) -> None:
             raise SpecError(f"{where}: template loops over something other than a given value (line {node.lineno})",
                             hint=HINT)
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in VARIABLES + ("loop",):
-            loop_vars = {t.name for f in tree.find_all(nodes.For) for t in f.target.find_all(nodes.Name)}
+            loop_vars = {t.name for f in tree.find_all(nodes.For)
+                         for t in [f.target, *f.target.find_all(nodes.Name)] if isinstance(t, nodes.Name)}
             if node.name not in loop_vars:
                 raise SpecError(f"{where}: template uses unknown variable '{node.name}' (line {node.lineno})",
                                 hint=HINT)

@@ -68,6 +68,7 @@ class CacheUnavailable(FsabenchError):
 
 log = logging.getLogger("fsabench")
 PROBE_TIMEOUT_S = 5.0  # how long a locked cache may hold a run up before it runs without it
+WRITE_TIMEOUT_S = 30.0  # how long one answer waits for another writer (parallel runs) before the cache is dropped
 
 
 class ResponseCache:
@@ -90,7 +91,7 @@ class ResponseCache:
             self.db.execute("BEGIN IMMEDIATE")  # can we write at all (read-only file, locked by another run)?
             self.db.execute("ROLLBACK")
             self.db.execute("SELECT key, completion FROM responses LIMIT 1").fetchall()
-            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute(f"PRAGMA busy_timeout={int(WRITE_TIMEOUT_S * 1000)}")
         except (sqlite3.Error, OSError) as exc:
             raise CacheUnavailable(f"{self.path}: the response cache cannot be used ({exc})",
                                    hint="fix or delete the file, point --cache-dir elsewhere, or pass --no-cache") from None
