@@ -53,3 +53,24 @@ class UnknownName(FsabenchError):
         super().__init__(f"unknown {kind} {name!r}", hint=hint)
         self.kind = kind
         self.name = name
+
+
+def field_of(loc: Iterable[object]) -> str:
+    """pydantic's error location as a dotted field name: ('task', 'data', 0) -> 'task.data.0'."""
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def from_validation(where: str, exc: Exception, hint: str, error: type[FsabenchError] = FsabenchError,
+                    field_prefix: str = "field ") -> FsabenchError:
+    """The one-line error for a pydantic ValidationError: where, the first field, what is wrong, the fix.
+
+    Unknown keys (extra="forbid") and missing keys are said plainly; more problems are counted, not listed."""
+    problems = exc.errors()  # type: ignore[attr-defined]
+    first = problems[0]
+    field = field_of(first["loc"])
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        return error(f"{where}: unknown key '{field}'{more}", hint=f"remove it or fix its spelling; {hint}")
+    if first["type"] == "missing":
+        return error(f"{where}: missing required {field_prefix}'{field}'{more}", hint=hint)
+    return error(f"{where}: {field_prefix}'{field}': {first['msg']}{more}", hint=hint)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fsabench.errors import from_validation
 from fsabench.errors import ResultError
 from fsabench.io import write_json_atomic
 
@@ -163,9 +164,7 @@ def load_result(path: str | Path) -> RunResult:
     try:
         return RunResult.model_validate(upgrade(payload))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ResultError(f"{path}: field '{field}': {err['msg']}", hint="the file is damaged or hand-edited") from None
+        raise from_validation(str(path), exc, "the file is damaged or hand-edited", ResultError) from None
 
 
 def save_result(result: RunResult, path: str | Path) -> Path:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fsabench.models import load_model
-from fsabench.models.api import backoff_delay, parse_retry_after, scrub
+from fsabench.models.engine import backoff_delay, parse_retry_after, scrub
 from fsabench.models.base import Request
 
 ALL_FAULTS = {"429": 0.1, "500": 0.08, "timeout": 0.04, "drop": 0.04, "malformed": 0.04}  # 30% of attempts

@@ -55,8 +55,8 @@ def test_recipe_errors_name_the_field(cli, tmp_path):
     bad.write_text("name: x\ncorpus: {import: [a.jsonl]}\nstudent: {model: hf:x}\npretrain: {stepz: 3}\n")
     res = cli("distill", "recipe", bad, "--out", tmp_path / "o")
     assert res.returncode == 1
-    assert res.stderr.strip() == f"error: {bad}: field 'pretrain.stepz': Extra inputs are not permitted " \
-                                 "(fix: see docs/distill.md for the recipe schema)"
+    assert res.stderr.strip() == f"error: {bad}: unknown key 'pretrain.stepz' " \
+                                 "(fix: remove it or fix its spelling; see docs/distill.md for the recipe schema)"
     missing = cli("distill", "recipe", "nope.yaml")
     assert missing.returncode == 1 and "shipped recipe: paper, tiny" in missing.stderr
 

@@ -61,7 +61,7 @@ TAMPERED = [
     ("repeated seed", lambda b: b["runs"].append(b["runs"][0]), "has two runs with seed 0"),
     ("incomplete run", _set("runs.3.complete", False), "marked incomplete"),
     ("other leaderboard", _set("leaderboard", "sentibench"), "not 'fsa'"),
-    ("extra field", _set("entry.verified", True), "field 'entry.verified': Extra inputs are not permitted"),
+    ("extra field", _set("entry.verified", True), "unknown key 'entry.verified'"),
 ]
 
 

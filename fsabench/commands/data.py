@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
-from fsabench.console import err, out
+from fsabench.console import emit_json, err, out
 from fsabench.data import sources
 from fsabench.errors import ChecksumError
 from fsabench.settings import data_dir as resolve
@@ -22,7 +20,7 @@ def pull_data(data_dir: Path | None, bundles: str, json_out: bool) -> None:
     show = (lambda s: err.print(f"{s.state:<10} {s.path}", highlight=False)) if not json_out else None
     statuses = sources.pull(root, files, on_file=show)
     if json_out:
-        sys.stdout.write(json.dumps({"data_dir": str(root), "files": [s.__dict__ for s in statuses]}, indent=1) + "\n")
+        emit_json({"data_dir": str(root), "files": [s.__dict__ for s in statuses]})
     else:
         fetched = sum(s.state == "downloaded" for s in statuses)
         out.print(f"{len(statuses)} files verified in {root} ({fetched} downloaded)", highlight=False)
@@ -33,7 +31,7 @@ def verify_data(data_dir: Path | None, bundles: str, json_out: bool) -> None:
     statuses = sources.verify(root, _selected(bundles))
     bad = [s for s in statuses if s.state != "ok"]
     if json_out:
-        sys.stdout.write(json.dumps({"data_dir": str(root), "files": [s.__dict__ for s in statuses]}, indent=1) + "\n")
+        emit_json({"data_dir": str(root), "files": [s.__dict__ for s in statuses]})
     else:
         for s in bad:
             err.print(f"{s.state:<10} {s.path}", highlight=False)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fsabench.console import err, out
+from fsabench.errors import from_validation
+from fsabench.console import emit_json, err, out
 from fsabench.errors import FsabenchError
 
 
@@ -25,7 +24,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _emit(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+    emit_json(payload)
 
 
 def _say(quiet: bool):
@@ -94,9 +93,7 @@ def _load_filters(path: Path):
     except FileNotFoundError:
         raise FsabenchError(f"{path}: filters file not found", hint="check --filters") from None
     except ValidationError as exc:
-        e = exc.errors()[0]
-        raise FsabenchError(f"{path}: field '{'.'.join(map(str, e['loc']))}': {e['msg']}",
-                            hint="see docs/distill.md for the filter keys") from None
+        raise from_validation(str(path), exc, "see docs/distill.md for the filter keys") from None
 
 
 def _print_estimate(plan: dict[str, Any]) -> None:

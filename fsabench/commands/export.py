@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fsabench.evaluation import parse_names
-from fsabench.console import out
+from fsabench.console import emit_json, out
 from fsabench.errors import FsabenchError
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import build_registry
@@ -27,10 +27,7 @@ def export_lmeval_command(out_dir: Path, tasks: str, prompt_style: str, num_shot
     exported = export_lmeval(out_dir, specs, groups, resolve_data_dir(data_dir), prompt_style, num_shots, seed, scoring,
                              seq2seq)
     if json_out:
-        import json
-        import sys
-
-        sys.stdout.write(json.dumps({"out_dir": str(out_dir), "tasks": exported}, indent=1) + "\n")
+        emit_json({"out_dir": str(out_dir), "tasks": exported})
         return
     out.print(f"wrote {len(specs)} task(s) to {out_dir}/; run them with:")
     first = ",".join(lmeval_name(n) for n in (list(groups) or names))

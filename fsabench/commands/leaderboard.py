@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from fsabench.console import err, out
+from fsabench.errors import from_validation
+from fsabench.console import emit_json, err, out
 from fsabench.io import write_text_atomic
 from fsabench.leaderboard.spec import Leaderboard, Limits, available, leaderboards_dir, load_leaderboard
 from fsabench.leaderboard.submission import EntryInfo, SubmissionError, build_bundle, bundle_json
@@ -20,7 +20,7 @@ from fsabench.settings import data_dir as resolve_data_dir
 
 
 def _emit(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+    emit_json(payload)
 
 
 def make_entry(results, fields: dict[str, Any]) -> EntryInfo:
@@ -34,9 +34,9 @@ def make_entry(results, fields: dict[str, Any]) -> EntryInfo:
     try:
         return EntryInfo.model_validate(fields)
     except ValidationError as exc:
-        e = exc.errors()[0]
-        raise SubmissionError(f"option --{str(e['loc'][0]).replace('_', '-')}: {e['msg']}",
-                              hint="see `fsabench leaderboard submit --help`") from None
+        option = "--" + str(exc.errors()[0]["loc"][0]).replace("_", "-")
+        raise from_validation(f"option {option}", exc, "see `fsabench leaderboard submit --help`", SubmissionError,
+                              field_prefix="value ") from None
 
 
 def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, Any], output: Path | None,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from rich.markup import escape
 
-from fsabench.console import err, out
+from fsabench.console import emit_json, err, out
 
 
 def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str | None, preset: str | None,
@@ -19,7 +17,7 @@ def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str 
                          figure_formats=figures, n_boot=bootstrap)
     files = [p.as_posix() for p in built.files]
     if json_out:
-        sys.stdout.write(json.dumps({"out": str(out_dir), "files": files, "flags": built.flags}, indent=1) + "\n")
+        emit_json({"out": str(out_dir), "files": files, "flags": built.flags})
         return
     for flag in built.flags:
         err.print(f"[yellow]flag:[/yellow] {escape(flag)}", highlight=False, soft_wrap=True)

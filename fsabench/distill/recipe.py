@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fsabench.errors import from_validation
 from fsabench.distill.filters import FilterSpec
 from fsabench.distill.finetune import PAPER_SEEDS, FinetuneConfig
 from fsabench.distill.pretrain import PretrainConfig
@@ -146,9 +147,7 @@ def load_recipe(name: str | Path, overrides: list[str] | None = None) -> tuple[R
     try:
         return Recipe.model_validate(data), path
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise SpecError(f"{path}: field '{where}': {err['msg']}", hint="see docs/distill.md for the recipe schema") from None
+        raise from_validation(str(path), exc, "see docs/distill.md for the recipe schema", SpecError) from None
 
 
 def resolve_path(text: str, recipe_dir: Path, data_dir: Path) -> Path:

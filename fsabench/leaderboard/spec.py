@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fsabench.errors import from_validation
 from fsabench.errors import SpecError, UnknownName
 from fsabench.tasks.registry import build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -122,11 +123,7 @@ def read_spec(path: Path) -> LeaderboardSpec:
     try:
         return LeaderboardSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            raise SpecError(f"{path}: unknown key '{field}'", hint="remove it or fix its spelling") from None
-        raise SpecError(f"{path}: field '{field}': {err['msg']}", hint="see docs/leaderboard.md") from None
+        raise from_validation(str(path), exc, "see docs/leaderboard.md", SpecError) from None
 
 
 def check_tasks(spec: LeaderboardSpec, path: Path, tasks: dict[str, TaskSpec]) -> None:

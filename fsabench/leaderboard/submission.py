@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fsabench import __version__
+from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard.spec import Limits
 from fsabench.results import RunResult
@@ -136,9 +137,7 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
     try:
         return Submission.model_validate(payload)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise SubmissionError(f"{where}: field '{field}': {err['msg']}", hint="the bundle is damaged or hand-edited") from None
+        raise from_validation(str(where), exc, "the bundle is damaged or hand-edited", SubmissionError) from None
 
 
 def _bad_char(text: str, allow: str) -> str | None:

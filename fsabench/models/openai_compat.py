@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from fsabench.errors import ModelError
-from fsabench.models.api import FATAL_STATUSES, AsyncAPIAdapter, Permanent, Transient, messages_of, parse_retry_after, \
+from fsabench.models.engine import FATAL_STATUSES, AsyncAPIAdapter, Permanent, Transient, messages_of, parse_retry_after, \
     retryable_status
 from fsabench.models.base import Completion, Request
 
