@@ -40,3 +40,18 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
     """Write JSON (UTF-8, indented, keys in insertion order) atomically."""
     return write_text_atomic(path, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+
+
+def files_under(paths: list[str | os.PathLike], pattern: str, missing: type[Exception], hint: str) -> list[Path]:
+    """The files given plus every `pattern` file below the folders given (sorted; hidden and `_` bases
+    skipped); a path that does not exist raises `missing(message, hint=...)`."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(q for q in path.rglob(pattern) if not q.name.startswith((".", "_")))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise missing(f"{path}: no such file or folder", hint=hint)
+    return found

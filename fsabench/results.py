@@ -173,13 +173,6 @@ def save_result(result: RunResult, path: str | Path) -> Path:
 
 def find_results(paths: list[str | Path]) -> list[Path]:
     """Every *.json RunResult under the given files and folders, sorted."""
-    found: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*.json") if not q.name.startswith("."))
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise ResultError(f"{p}: no such file or folder", hint="check the path")
-    return found
+    from fsabench.io import files_under
+
+    return files_under(paths, "*.json", ResultError, "check the path")

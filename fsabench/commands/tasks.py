@@ -8,6 +8,7 @@ import yaml
 
 from fsabench.console import emit_json, out
 from fsabench.errors import SpecError
+from fsabench.io import files_under
 from fsabench.tasks.registry import build_registry, load_spec_file
 from fsabench.tasks.spec import GroupSpec
 
@@ -77,14 +78,8 @@ def format_counts(splits: dict[str, dict[str, dict[str, int]]]) -> str:
 
 
 def validate_tasks(paths: list[Path], data_dir: Path | None, check_data: bool, json_out: bool) -> None:
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files += sorted(q for q in p.rglob("*.y*ml") if not q.name.startswith("_"))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise SpecError(f"{p}: no such file or folder", hint="pass task YAML files or folders")
+    files = [f for f in files_under(paths, "*.y*ml", SpecError, "pass task YAML files or folders")
+             if f.suffix in (".yaml", ".yml")]
     roots = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
     report = [validate_one(f, data_dir, check_data, roots) for f in files]
     if json_out:
