@@ -23,7 +23,7 @@ from fsabench.errors import FsabenchError
 from fsabench.examples import load_split
 from fsabench.models import load_model
 from fsabench.models.base import ModelAdapter
-from fsabench.models.cache import maybe_cached
+from fsabench.models.cache import open_cache, with_cache
 from fsabench.options import EvalOptions
 from fsabench.results import RunResult, result_path, save_result
 from fsabench.resume import reusable, run_key
@@ -95,12 +95,13 @@ def open_model(model: str | ModelAdapter, options: EvalOptions) -> Any:
     from fsabench.threads import use_threads
 
     use_threads(options.model.threads)
+    cache = open_cache(options.cache_dir) if options.cache else None  # checked before the model loads
     if isinstance(model, str):
         adapter = load_model(model, **options.model.adapter_kwargs(options.seed))
     else:
         adapter = model
     use_threads(options.model.threads)
-    return maybe_cached(adapter, options.cache_dir, options.cache)
+    return with_cache(adapter, cache)
 
 
 def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], options: EvalOptions,

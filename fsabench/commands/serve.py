@@ -20,7 +20,11 @@ def serve_command(model: str, host: str, port: int, name: str | None, batch_size
                   model_options: dict[str, Any]) -> None:
     from fsabench.serve import ModelServer
 
+    from fsabench.threads import use_threads
+
+    threads = use_threads(model_options.pop("threads", None))
     adapter = load_model(model, **{k: v for k, v in model_options.items() if v is not None})
+    use_threads(threads)
     try:
         server = ModelServer(adapter, host, port, name or served_name(model), batch_size, batch_wait_ms / 1000.0)
     except OSError as exc:

@@ -50,7 +50,7 @@ class FinetuneConfig(BaseModel):
     test_limit: int | None = Field(None, description="test on the first N test examples only")
     device: str = "auto"
     dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads per job (default: torch's choice)")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads per job (default: FSABENCH_THREADS, else physical cores)")
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,9 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
     from fsabench.examples import load_split
 
     cfg = job.config
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    from fsabench.threads import use_threads
+
+    use_threads(cfg.threads)  # explicit, else FSABENCH_THREADS, else physical cores (never oversubscribed)
     random.seed(job.seed)
     torch.manual_seed(job.seed)
     device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)

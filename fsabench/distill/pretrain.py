@@ -58,7 +58,7 @@ class PretrainConfig(BaseModel):
     seed: int = 42
     device: str = "auto"
     dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: FSABENCH_THREADS, else physical cores)")
     log_every: int = Field(10, ge=1)
 
 
@@ -141,8 +141,9 @@ class Run:
         from fsabench.distill.optim import AdamWScale, param_groups
         from fsabench.distill.student import load_student, pick_precision
 
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        from fsabench.threads import use_threads
+
+        use_threads(cfg.threads)  # explicit, else FSABENCH_THREADS, else physical cores (never oversubscribed)
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
         model, tokenizer = load_student(student)

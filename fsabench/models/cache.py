@@ -198,16 +198,28 @@ def _streams(adapter: Any) -> bool:
         return False
 
 
-def maybe_cached(adapter: Any, directory: str | Path | None, enabled: bool = True) -> Any:
-    """The adapter behind the shared cache, unless disabled; built-in baselines are never cached
-    (they answer instantly and their answers depend on the task they were prepared for)."""
-    if not enabled or adapter.name.startswith("baseline:"):
-        return adapter
+def open_cache(directory: str | Path | None) -> ResponseCache | None:
+    """The response cache (--cache-dir, FSABENCH_CACHE_DIR or the user cache), or None with one warning
+    when it cannot be used (damaged, read-only, locked): a run never fails for its cache."""
     from fsabench.settings import cache_dir
 
     try:
-        cache = ResponseCache(cache_dir(directory))
+        return ResponseCache(cache_dir(directory))
     except CacheUnavailable as exc:
         log.warning(f"{exc}; running without the response cache")
+        return None
+
+
+def with_cache(adapter: Any, cache: ResponseCache | None) -> Any:
+    """The adapter behind the cache; built-in baselines are never cached (they answer instantly and
+    their answers depend on the task they were prepared for)."""
+    if cache is None or adapter.name.startswith("baseline:"):
         return adapter
     return CachedAdapter(adapter, cache)
+
+
+def maybe_cached(adapter: Any, directory: str | Path | None, enabled: bool = True) -> Any:
+    """The adapter behind the shared cache at `directory`, unless disabled."""
+    if not enabled or adapter.name.startswith("baseline:"):
+        return adapter
+    return with_cache(adapter, open_cache(directory))
