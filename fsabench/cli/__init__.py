@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:  # the file system said no (not a folder, permission, disk full): the user can act
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        typer.echo(f"error: {where}{exc.strerror or exc} (fix: check the path, its permissions and free space)",
+                   err=True)
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         sys.exit(2)

@@ -28,6 +28,8 @@ def output_option(help: str) -> typer.models.OptionInfo:
     return typer.Option("--output", "-o", help=help)
 
 
+Port = Annotated[int, typer.Option(min=0, max=65535, help="port (0 = pick a free one)")]
+
 # --- shared settings -----------------------------------------------------------------------------
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar="FSABENCH_DATA_DIR",
                                                  help="data directory [env FSABENCH_DATA_DIR]")]

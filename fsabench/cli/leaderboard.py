@@ -75,7 +75,7 @@ def leaderboard_build(
 def leaderboard_serve(
     name: Annotated[str, typer.Argument(help="leaderboard name, e.g. fsa")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port (0 = any free port)")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0 = any free port)")] = 8765,
     db: Annotated[Optional[Path], typer.Option("--db", envvar="FSABENCH_LEADERBOARD_DB",
                                                help="SQLite file [env FSABENCH_LEADERBOARD_DB; default: user data dir]")] = None,
     tokens_file: Annotated[Optional[Path], typer.Option("--tokens-file", help="file with one submit token per line "

@@ -14,7 +14,7 @@ from fsabench.cli.common import BatchSize, DataDir, Device, Dtype, GgufFile, Jso
 def serve(
     model: Annotated[str, typer.Option("--model", "-m", help="the model to serve, e.g. hf:./runs/student")],
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port (0 = pick a free one)")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0 = pick a free one)")] = 8000,
     name: Annotated[Optional[str], typer.Option("--name", help="model id clients send [default: the folder name]")] = None,
     batch_size: BatchSize = 16,
     batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="how long to gather a batch")] = 5.0,
