@@ -11,8 +11,6 @@ shows as text. Each request opens its own SQLite connection (WAL): several annot
 and an answer acknowledged to the browser is on disk, so kill -9 of the server loses none of them.
 """
 
-from __future__ import annotations
-
 import secrets
 from contextlib import closing
 from pathlib import Path
@@ -42,7 +40,8 @@ def progress(study: Study, annotator: str, statuses: dict[str, str]) -> dict[str
 
 
 def build_app(study: Study, limits: Limits = Limits()):
-    """The FastAPI app for one study (tokens read once, at start)."""
+    """The FastAPI app for one study (tokens read once, at start). No `from __future__ import
+    annotations` in this module: FastAPI reads the handlers' annotations (Request) at runtime."""
     from fastapi import HTTPException, Request
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 

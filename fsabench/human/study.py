@@ -1,7 +1,8 @@
 """A study folder: the sampled items (blinded), who rates what in which order, and the answers.
 
     STUDY/study.json     rubric, blinded items, assignment and per-annotator order, seed, hashes
-    STUDY/key.json       the blinding key: item id -> model and source (what stats unblind with)
+    STUDY/key.json       the blinding key: item id -> model and source, and the source files with
+                         their sha256 (what stats unblind with; paths can name models, so not in study.json)
     STUDY/tokens.json    annotator -> private link token (mode 0600; never printed in --json)
     STUDY/answers.sqlite every answer as it was saved (fsabench.human.store)
 
@@ -113,7 +114,8 @@ def create_study(folder: Path, item_files: list[Path], rubric: str | Path, sampl
     spec = load_rubric(rubric)
     chosen = sample_items(load_items(item_files), sample, seed)
     plan = assign([i.id for i in chosen], annotators, per_item, seed)
-    key = {i.id: {"model": i.model, "source": i.source} for i in chosen}
+    key = {"items": {i.id: {"model": i.model, "source": i.source} for i in chosen},
+           "sources": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in item_files]}
     write_json_atomic(folder / KEY_FILE, key)
     tokens = {name: secrets.token_urlsafe(18) for name in annotators}
     write_text_atomic(folder / TOKENS_FILE, json.dumps(tokens, indent=1) + "\n")
@@ -122,7 +124,6 @@ def create_study(folder: Path, item_files: list[Path], rubric: str | Path, sampl
         "schema_version": SCHEMA_VERSION, "fsabench_version": __version__, "name": folder.name,
         "rubric": spec.model_dump(mode="json"), "rubric_sha256": spec.digest(), "seed": seed,
         "sample": sample, "per_item": per_item,
-        "sources": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in item_files],
         "items": [i.public() for i in chosen], "assignment": plan,
         "assignment_sha256": digest(plan), "key_sha256": file_sha256(folder / KEY_FILE),
     }
@@ -163,5 +164,5 @@ def open_study(folder: Path) -> Study:
     if not key_path.is_file() or file_sha256(key_path) != data.get("key_sha256"):
         raise SpecError(f"{key_path}: missing or does not match 'key_sha256' in {path}",
                         hint="restore the study's own key.json (the blinding key is part of the study)")
-    key = json.loads(key_path.read_text(encoding="utf-8"))
+    key = json.loads(key_path.read_text(encoding="utf-8"))["items"]
     return Study(folder, rubric, items, plan, key, int(data["seed"]), int(data["per_item"]))
