@@ -6,7 +6,7 @@
   const api = "/api/" + encodeURIComponent(token);
   const $ = (id) => document.getElementById(id);
   let rubric = null, items = [], answers = {}, idx = 0, active = 0, questions = [];
-  let queue = Promise.resolve(), noteTimer = null;
+  let queue = Promise.resolve(), noteTimer = null, pending = 0;
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -107,19 +107,22 @@
     const id = item().id, a = answerOf(id);
     const body = JSON.stringify({ values: a.values, spans: a.spans, skipped: a.skipped, flagged: a.flagged, note: a.note });
     $("saved").textContent = "saving…";
+    pending += 1;
     queue = queue.then(() => fetch(api + "/answers/" + encodeURIComponent(id), {
       method: "PUT", headers: { "Content-Type": "application/json" }, body,
     }).then((r) => r.json().then((j) => ({ ok: r.ok, j }))).then(({ ok, j }) => {
-      if (!ok) throw new Error(j.detail || "refused");
+      if (!ok) { const err = new Error(j.detail || "refused"); err.refused = true; throw err; }
       a.status = j.status;
       renderProgress(j.progress);
+      pending -= 1;
       $("saved").className = "";
-      $("saved").textContent = "saved ✓";
+      $("saved").textContent = pending ? "saving…" : "saved ✓";
       if (item().id === id) $("item-status").textContent = a.status + (a.flagged ? " · flagged" : "");
     }).catch((e) => {
+      pending -= 1;
       $("saved").className = "error";
-      $("saved").textContent = "NOT saved: " + e.message + " (retrying)";
-      setTimeout(() => { if (item().id === id) save(); }, 2000);
+      $("saved").textContent = "NOT saved: " + e.message + (e.refused ? "" : " (retrying)");
+      if (!e.refused) setTimeout(() => { if (item().id === id) save(); }, 2000);
     }));
   }
 
