@@ -31,8 +31,9 @@ def max_targets(study: Study) -> int:
 
 def choices_xml(name: str, to: str, scale, required: bool = False) -> str:
     options = "".join(f"<Choice value={quoteattr(c.value)} hint={quoteattr(c.anchor)}/>" for c in scale)
+    required_attr = ' required="true"' if required else ""
     return (f'<Choices name={quoteattr(name)} toName={quoteattr(to)} choice="single-radio" showInline="true"'
-            f'{" required=\"true\"" if required else ""}>{options}</Choices>')
+            f'{required_attr}>{options}</Choices>')
 
 
 def labeling_config(study: Study) -> str:
