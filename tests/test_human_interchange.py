@@ -149,3 +149,28 @@ def test_judge_answers_that_do_not_parse_are_refused(study):
     raw = parse_judgement(study.rubric, item, '{"accuracy": ["right"], "reasoning": "9"}')
     with pytest.raises(ValueError):
         check_answer(study.rubric, item, raw)
+
+
+def test_items_from_runs_and_a_distill_corpus_folder(report_runs, tmp_path):
+    """RunResults: a sampled review keeps every model's analysis of it; a corpus folder reads as the
+    teacher file does (its train and held-out rows)."""
+    study = create_study(tmp_path / "runs", [report_runs], "analysis", 5, 1, ["ana"], 4)
+    by_review: dict[str, set] = {}
+    for item_id, item in study.items.items():
+        by_review.setdefault(item["review"], set()).add(study.model_of(item_id))
+    assert len(by_review) == 5 and len(set(study.key[i]["model"] for i in study.items)) > 1
+    runs = [json.loads(p.read_text()) for p in sorted(report_runs.rglob("*.json"))]
+    written = [(run, r) for run in runs for r in run["examples"]]
+    expected = {(run["model"]["name"], run["task"]["name"], run["seed"], r["id"]) for run, r in written
+                if r["input"] in by_review and (r["output"] or "").strip()}
+    assert len(study.items) == len(expected)  # every model's (and seed's) analysis of each sampled review
+    assert "baseline:" not in (study.folder / "study.json").read_text()
+    from fsabench.distill.corpus import finalize, import_corpus
+    from fsabench.distill.filters import FilterSpec
+
+    import_corpus([TEACHER], tmp_path / "corpus")  # what `fsabench distill corpus --import` does
+    finalize(tmp_path / "corpus", FilterSpec(), 0.2)
+    rows = [json.loads(line) for name in ("corpus.jsonl", "valid.jsonl")
+            for line in (tmp_path / "corpus" / name).read_text().splitlines() if line.strip()]
+    folder = create_study(tmp_path / "from-corpus", [tmp_path / "corpus"], "analysis", None, 1, ["ana"], 4)
+    assert len(folder.items) == sum(r["prompt_type"] == "analysis" for r in rows) > 200

@@ -123,7 +123,7 @@ def judge_command(study: Path, model: str, model_options: dict[str, Any], max_co
         out.print(f"{escape(stats.judge)}: {stats.stored} answers stored, {stats.failed} failed, "
                   f"{stats.skipped_done} already done, {stats.cached} from cache, ${stats.cost_usd:.4f}", highlight=False)
         for error in stats.errors:
-            err.print(f"[yellow]failed:[/yellow] {escape(error)}", highlight=False)
+            err.print(f"[yellow]failed:[/yellow] {escape(error)}", highlight=False, soft_wrap=True)
         if stats.stopped_by_max_cost:
             err.print("[yellow]stopped at --max-cost; re-run to continue (answers so far are kept)[/yellow]")
     return 1 if stats.failed else 0

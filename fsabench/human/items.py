@@ -4,7 +4,7 @@ or RunResult files, each with the opinion targets its per-target questions ask a
 Formats, detected from the content:
 - JSON Lines in the seed corpus shape (`ID`, `Text`, `<teacher>_response`; the released 500-line
   Mixtral file imports as it is, BOM and all). Only analyses are items: a rewrite has no targets.
-- a `distill corpus` output folder (its corpus.jsonl, else responses.jsonl).
+- a `distill corpus` output folder (its corpus.jsonl and valid.jsonl, else responses.jsonl).
 - a RunResult JSON file (`fsabench run -o`): each example's input and the raw text the model wrote.
 """
 
@@ -113,16 +113,17 @@ def run_items(path: Path, payload: dict) -> Iterator[Item]:
         where = f"{path} example {record.id}"
         output = _check_text(record.output, where, "output").strip()
         targets = tuple(" | ".join(t) for t in record.prediction[:MAX_TARGETS]) or analysis_targets(output)
-        yield Item(item_id("run", result.model.name, result.task.name, record.id), result.model.name,
+        yield Item(item_id("run", result.model.name, result.task.name, str(result.seed), record.id), result.model.name,
                    f"{path.name}#{record.id}", _check_text(record.input, where, "input"), output, targets)
 
 
 def file_items(path: Path) -> Iterator[Item]:
     if path.is_dir():
-        for name in ("corpus.jsonl", "responses.jsonl"):
-            if (path / name).is_file():
-                yield from corpus_items(path / name)
-                return
+        built = [path / n for n in ("corpus.jsonl", "valid.jsonl") if (path / n).is_file()]
+        for part in built or ([path / "responses.jsonl"] if (path / "responses.jsonl").is_file() else []):
+            yield from corpus_items(part)
+        if built or (path / "responses.jsonl").is_file():
+            return
         runs = sorted(p for p in path.rglob("*.json") if p.is_file())
         if not runs:
             raise DataError(f"{path}: no corpus.jsonl, responses.jsonl or RunResult *.json inside",

@@ -55,7 +55,19 @@ class Study:
         return self.key[item]["model"]
 
     def tokens(self) -> dict[str, str]:
-        return json.loads((self.folder / TOKENS_FILE).read_text(encoding="utf-8"))
+        """annotator -> private link token; every annotator of the assignment must have one."""
+        path = self.folder / TOKENS_FILE
+        try:
+            tokens = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FsabenchError(f"{path}: cannot read the annotators' link tokens ({type(exc).__name__})",
+                                hint="restore tokens.json from the study folder (it is written by `fsabench human create`)") from None
+        missing = [a for a in self.assignment if not isinstance(tokens, dict) or not isinstance(tokens.get(a), str)
+                   or len(tokens[a]) < 16]
+        if missing:
+            raise FsabenchError(f"{path}: no valid token for annotator {missing[0]!r}",
+                                hint="restore tokens.json; each annotator needs a token of 16+ characters")
+        return {a: tokens[a] for a in self.assignment}
 
 
 def parse_annotators(text: str | list[str]) -> list[str]:
