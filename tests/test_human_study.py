@@ -163,7 +163,11 @@ def test_kappa_edge_cases():
 
 def test_report_renders_the_human_section(study, report_runs, tmp_path):
     assert run_cli("human", "stats", study, "--bootstrap", "200").returncode == 0
-    res = run_cli("report", report_runs, "-o", tmp_path / "r", "--format", "md,json", "--figures", "none",
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for path in sorted(report_runs.rglob("*.json"))[:2]:  # two RunResults are enough beside the human table
+        (runs / path.name).write_bytes(path.read_bytes())
+    res = run_cli("report", runs, "-o", tmp_path / "r", "--format", "md,json", "--figures", "none",
                   "--bootstrap", "0", "--human", study / "stats.json")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "r" / "report.md").read_text()
@@ -176,7 +180,7 @@ def test_report_renders_the_human_section(study, report_runs, tmp_path):
 
     table, figure = render_human_section(study / "stats.json")
     assert figure_bytes(figure.draw()) == figure_bytes(render_human_section(study / "stats.json")[1].draw())
-    bad = run_cli("report", report_runs, "-o", tmp_path / "c", "--format", "md", "--figures", "none",
+    bad = run_cli("report", runs, "-o", tmp_path / "c", "--format", "md", "--figures", "none",
                   "--human", tmp_path / "nope.json")
     assert bad.returncode == 1 and "human stats" in bad.stderr
 

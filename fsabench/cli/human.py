@@ -1,6 +1,5 @@
-"""The `fsabench human` command group: option declarations only; the work is in commands/human.py
-and the fsabench.human library. cli.py registers it with `app.add_typer(human_app, name="human")`.
-"""
+"""`fsabench human create|rubric|serve|export|import|judge|stats`: human evaluation of LLM analyses.
+Option declarations only; the work is in commands/human.py and the fsabench.human library."""
 
 from __future__ import annotations
 
@@ -9,10 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-human_app = typer.Typer(help="Human evaluation of LLM analyses: studies, an annotation page, judges, agreement.",
-                        no_args_is_help=True)
+from fsabench.cli.common import ApiBase, CacheDir, Concurrency, JsonOut, MaxCost, MaxRetries, NoCache, Timeout, group, output_option
+
+human_app = group("human", "Human evaluation of LLM analyses: studies, an annotation page, judges, agreement.")
 Study = Annotated[Path, typer.Argument(help="the study folder")]
-JsonOut = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 
 
 @human_app.command("create")
@@ -62,8 +61,8 @@ def serve(
 def export(
     study: Study,
     fmt: Annotated[str, typer.Option("--format", help="label-studio (config + tasks) or csv (answers)")] = "label-studio",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="folder (label-studio) or file (csv; "
-                                                                         "default stdout)")] = None,
+    output: Annotated[Optional[Path], output_option("folder (label-studio; default STUDY/label-studio) or file "
+                                                    "(csv; default stdout)")] = None,
     unblind: Annotated[bool, typer.Option("--unblind", help="csv: add the model column")] = False,
 ) -> None:
     """Export the study for Label Studio, or its answers as CSV."""
@@ -88,13 +87,13 @@ def import_(
 def judge(
     study: Study,
     model: Annotated[str, typer.Option("--model", "-m", help="SCHEME:NAME of the judge, e.g. litellm:openai/gpt-4o-mini")],
-    api_base: Annotated[Optional[str], typer.Option("--api-base", help="API models: endpoint URL")] = None,
-    concurrency: Annotated[int, typer.Option(envvar="FSABENCH_CONCURRENCY", help="API models: requests in flight")] = 8,
-    timeout: Annotated[float, typer.Option(help="API models: seconds per request attempt")] = 120.0,
-    max_retries: Annotated[int, typer.Option("--max-retries", help="API models: retries after a 429/5xx/timeout/drop")] = 6,
-    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="stop once this many USD are spent (re-run to resume)")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="FSABENCH_CACHE_DIR", help="response cache folder")] = None,
+    api_base: ApiBase = None,
+    concurrency: Concurrency = 8,
+    timeout: Timeout = 120.0,
+    max_retries: MaxRetries = 6,
+    max_cost: MaxCost = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
     overwrite: Annotated[bool, typer.Option(help="ask again about items the judge already rated")] = False,
     json_out: JsonOut = False,
 ) -> None:
@@ -108,7 +107,7 @@ def judge(
 @human_app.command("stats")
 def stats(
     study: Study,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="stats file [default: STUDY/stats.json]")] = None,
+    output: Annotated[Optional[Path], output_option("stats file [default: STUDY/stats.json]")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for the 95% intervals")] = 2000,
     json_out: JsonOut = False,
 ) -> None:
