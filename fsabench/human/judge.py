@@ -46,11 +46,12 @@ def rubric_text(rubric: Rubric) -> str:
     return "\n".join(lines)
 
 
-def answer_shape(rubric: Rubric) -> str:
+def answer_shape(rubric: Rubric, n_targets: int) -> str:
     parts = []
     for dim in rubric.dimensions:
         values = " | ".join(f'"{c.value}"' for c in dim.scale)
-        parts.append(f'"{dim.name}": ' + (f"[{values}, ... one per target]" if dim.per == "target" else values))
+        per_target = f"[{values}, ... exactly {n_targets} answer(s), one per numbered target]"
+        parts.append(f'"{dim.name}": ' + (per_target if dim.per == "target" else values))
         if dim.span:
             parts.append(f'"{dim.name}_span": "the exact words of the analysis that are unsupported, or empty"')
     return "{" + ", ".join(parts) + "}"
@@ -59,7 +60,8 @@ def answer_shape(rubric: Rubric) -> str:
 def judge_request(rubric: Rubric, item: dict, max_new_tokens: int) -> Request:
     targets = "\n".join(f"{i + 1}. {t}" for i, t in enumerate(item["targets"]))
     user = (f"{rubric_text(rubric)}\n\nReview:\n{item['review']}\n\nAnalysis:\n{item['analysis']}\n\n"
-            f"Targets:\n{targets}\n\nAnswer with this JSON object and nothing else:\n{answer_shape(rubric)}")
+            f"Targets:\n{targets}\n\nAnswer with this JSON object and nothing else:\n"
+            f"{answer_shape(rubric, len(item['targets']))}")
     messages = ({"role": "system", "content": SYSTEM}, {"role": "user", "content": user})
     return Request(id=item["id"], prompt=f"{SYSTEM}\n\n{user}", messages=messages, max_new_tokens=max_new_tokens)
 

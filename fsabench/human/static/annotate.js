@@ -190,6 +190,7 @@
     else if (key === "s") toggle("skipped");
     else if (key === "f") toggle("flagged");
     else if (key === "h") markSpan();
+    else if (key === "?") { const d = document.querySelector("details"); d.open = !d.open; }
     else {
       const choice = questions[active].dim.scale.find((c) => c.key.toLowerCase() === key);
       if (choice) pick(choice.value); else handled = false;
