@@ -24,3 +24,12 @@ def test_every_command_has_help_and_a_docs_mention():
     for path, command in found:
         assert (command.help or "").strip(), f"`fsabench {' '.join(path)}` has no help text"
         assert f"fsabench {' '.join(path)}" in docs, f"`fsabench {' '.join(path)}` is not mentioned in README or docs/"
+
+
+def test_human_commands_are_registered_and_documented():
+    root = typer.main.get_command(app)
+    human = {name for name in root.commands["human"].commands}
+    assert human == {"create", "rubric", "serve", "export", "import", "judge", "stats"}
+    docs = (ROOT / "docs" / "human.md").read_text()
+    for name in human:
+        assert f"fsabench human {name}" in docs

@@ -19,9 +19,10 @@ def report(
     preset: Annotated[Optional[str], typer.Option("--preset", help="paper: every format, PDF figures, per-subset tables")] = None,
     figures: Annotated[str, typer.Option("--figures", help="figure files: comma-separated png, svg, pdf, or none")] = "png,svg",
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for CIs and paired tests (0 = off)")] = 1000,
+    human: Annotated[Optional[list[Path]], typer.Option("--human", help="a human-evaluation stats.json (`fsabench human stats`) to add as a table and chart (repeatable)")] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Tables (seed mean ± std, 95% CIs, paired tests) and charts from RunResult files."""
     from fsabench.commands.report import report_command
 
-    report_command(runs, output, formats, baseline, preset, figures, bootstrap, json_out)
+    report_command(runs, output, formats, baseline, preset, figures, bootstrap, json_out, human)

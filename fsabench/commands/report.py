@@ -10,11 +10,11 @@ from fsabench.console import emit_json, err, out
 
 
 def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str | None, preset: str | None,
-                   figures: str, bootstrap: int, json_out: bool) -> None:
+                   figures: str, bootstrap: int, json_out: bool, human: list[Path] | None = None) -> None:
     from fsabench.report.build import build_report
 
     built = build_report(runs, out_dir, formats=formats, baseline=baseline, preset=preset,
-                         figure_formats=figures, n_boot=bootstrap)
+                         figure_formats=figures, n_boot=bootstrap, human=human or ())
     files = [p.as_posix() for p in built.files]
     if json_out:
         emit_json({"out": str(out_dir), "files": files, "flags": built.flags})

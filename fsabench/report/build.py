@@ -108,8 +108,10 @@ def records(frame) -> list[dict]:
 
 def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Sequence[str] = FORMATS,
                  baseline: str | None = None, preset: str | None = None,
-                 figure_formats: str | Sequence[str] = ("png", "svg"), n_boot: int = 1000) -> Built:
-    """Read every RunResult under `paths` and write the report into `out`."""
+                 figure_formats: str | Sequence[str] = ("png", "svg"), n_boot: int = 1000,
+                 human: Sequence[str | Path] = ()) -> Built:
+    """Read every RunResult under `paths` and write the report into `out`; `human` adds the table and
+    chart of each human-evaluation stats file (`fsabench human stats`)."""
     if preset is not None and preset not in PRESETS:
         raise UnknownName("report preset", preset, PRESETS)
     if preset:
@@ -122,11 +124,17 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
     analysis = analyze(results, baseline, n_boot)
     built = Built(out, flags=analysis.flags, analysis=analysis)
     tables = tables_for(analysis, preset)
+    if human:
+        from fsabench.human.report import render_human_section
+
+        sections = [render_human_section(Path(p)) for p in human]
+        tables, extra_figures = tables + [t for t, _ in sections], [f for _, f in sections]
     models, tasks = analysis.summary["model"].nunique(), analysis.summary["task"].nunique()
     intro = (f"Built from {len(results)} result files ({models} models, {tasks} tasks, "
              f"{len(analysis.groups)} model x task groups) by fsabench {__version__}; "
              f"{n_boot} bootstrap resamples.")
-    figures, inline = write_figures(analysis, preset, out, figure_formats, "html" in formats, built)
+    figures, inline = write_figures(analysis, preset, out, figure_formats, "html" in formats, built,
+                                    extra_figures if human else ())
     if "md" in formats:
         built.files.append(write_text_atomic(out / "report.md", markdown_report(tables, analysis.flags, intro, figures)))
     if "latex" in formats:
@@ -150,7 +158,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
 
 
 def write_figures(analysis: Analysis, preset: str | None, out: Path, figure_formats: Sequence[str],
-                  want_inline: bool, built: Built) -> tuple[list[tuple[str, str]], list]:
+                  want_inline: bool, built: Built, extra: Sequence[FigureJob] = ()) -> tuple[list[tuple[str, str]], list]:
     """Draw each chart once; save it in every figure format and keep a PNG for the HTML page."""
     if not figure_formats and not want_inline:
         return [], []
@@ -164,7 +172,7 @@ def write_figures(analysis: Analysis, preset: str | None, out: Path, figure_form
 
     listed, inline = [], []
     encodings = list(dict.fromkeys(list(figure_formats) + (["png"] if want_inline else [])))
-    for job in figures_for(analysis, preset):
+    for job in [*figures_for(analysis, preset), *extra]:
         fig = job.draw()
         encoded = {fmt: figure_bytes(fig, fmt) for fmt in encodings}
         paths = [write_bytes(out / "figures" / f"{job.name}.{fmt}", encoded[fmt]) for fmt in figure_formats]
