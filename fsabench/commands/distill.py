@@ -83,15 +83,13 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
 
 
 def _load_filters(path: Path):
-    import yaml
     from pydantic import ValidationError
 
     from fsabench.distill.filters import FilterSpec
+    from fsabench.yamlfile import read_yaml
 
     try:
-        return FilterSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except FileNotFoundError:
-        raise FsabenchError(f"{path}: filters file not found", hint="check --filters") from None
+        return FilterSpec.model_validate(read_yaml(path, "filters file")[0] or {})
     except ValidationError as exc:
         raise from_validation(str(path), exc, "see docs/distill.md for the filter keys") from None
 

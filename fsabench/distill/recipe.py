@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fsabench.yamlfile import parse_yaml_text
+from fsabench.yamlfile import read_yaml
 from fsabench.errors import from_validation
 from fsabench.distill.filters import FilterSpec
 from fsabench.distill.finetune import PAPER_SEEDS, FinetuneConfig
@@ -131,15 +132,12 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise SpecError(f"--set {assignment!r}: {part} is not a section", hint="set a key inside a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = parse_yaml_text(raw, f"--set {assignment!r}", "value")[0]
 
 
 def load_recipe(name: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, Path]:
     path = find_recipe(name)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML ({exc})", hint="fix the recipe file") from None
+    data = read_yaml(path, "recipe")[0] or {}
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a recipe is a mapping of sections", hint="see recipes/tiny.yaml")
     for assignment in overrides or []:

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fsabench.yamlfile import read_yaml
 from fsabench.errors import SpecError, UnknownName
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin_rubrics"
@@ -150,8 +150,5 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
         raise SpecError(f"{path}: rubric file not found", hint="give a shipped rubric name (analysis) or a YAML path")
     if path.stat().st_size > MAX_RUBRIC_BYTES:
         raise SpecError(f"{path}: rubric file is larger than {MAX_RUBRIC_BYTES} bytes", hint="a rubric is a short YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})", hint="fix the YAML syntax") from None
+    data = read_yaml(path, "rubric")[0]
     return parse_rubric(data, str(path))

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fsabench.yamlfile import read_yaml
 from fsabench.errors import from_validation
 from fsabench.errors import SpecError, UnknownName
 from fsabench.tasks.registry import build_registry
@@ -112,12 +112,7 @@ def available(directory: Path) -> list[str]:
 
 def read_spec(path: Path) -> LeaderboardSpec:
     """Parse and validate one leaderboard.yaml (safe loader; unknown keys are errors)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})", hint="check the path") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})", hint="fix the syntax") from None
+    data = read_yaml(path, "leaderboard.yaml")[0]
     if not isinstance(data, dict):
         raise SpecError(f"{path}: top level must be a mapping", hint="see leaderboards/fsa/leaderboard.yaml")
     try:

@@ -13,63 +13,15 @@ from pydantic import ValidationError
 from fsabench.errors import SpecError, UnknownName
 from fsabench.settings import extra_task_dirs
 from fsabench.tasks.spec import GroupSpec, TaskSpec
+from fsabench.yamlfile import read_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin_tasks"
 MAX_INCLUDE_DEPTH = 8
-MAX_YAML_BYTES = 1_000_000  # a task definition is a few KB; anything larger is not one
-MAX_YAML_NODES = 50_000  # nodes after alias expansion: bounds "billion laughs" files (a 2 KB file can mean 10^9)
-
-
-def _expanded_size(root: yaml.Node, path: Path) -> int:
-    """How many nodes the document holds once every alias is expanded (memoised, so linear in the file)."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise SpecError(f"{path}: a YAML alias refers to itself", hint="remove the recursive anchor")
-        active.add(key)
-        if isinstance(node, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(size(v) for v in node.value)
-        else:
-            total = 1
-        active.discard(key)
-        sizes[key] = total
-        return total
-
-    return size(root)
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    """Parse YAML with the safe loader only (no tags, no code); return the mapping and its node tree."""
-    try:
-        if path.stat().st_size > MAX_YAML_BYTES:
-            raise SpecError(f"{path}: {path.stat().st_size} bytes is too large for a task file",
-                            hint=f"task files are declarations (limit {MAX_YAML_BYTES} bytes); keep data in data files")
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})", hint="check the path") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text", hint="save the task file as UTF-8") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None and _expanded_size(node, path) > MAX_YAML_NODES:
-            raise SpecError(f"{path}: YAML aliases expand to more than {MAX_YAML_NODES} nodes",
-                            hint="write the values out instead of nesting anchors and aliases")
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise SpecError(f"{path}: YAML nests too deeply", hint="flatten the file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{path}:{where}: invalid YAML ({problem})",
-                        hint="fix the syntax; tags such as !function are not allowed") from None
+    """Parse a task file with the safe, bounded loader (fsabench.yamlfile); it must be a mapping."""
+    data, node = read_yaml(path, "task file")
     if data is None:
         raise SpecError(f"{path}: file is empty", hint="a task needs name, data and gold")
     if not isinstance(data, dict):
