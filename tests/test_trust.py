@@ -190,7 +190,9 @@ def test_an_alias_bomb_is_refused_quickly_and_small(tmp_path):
             "try: load_spec_file(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     done = subprocess.run([sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, timeout=60)
-    message, peak_kb = done.stdout.strip().splitlines()
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-2000:]
+    message, peak_kb = lines[0], lines[-1]
     assert message.startswith("SpecError") and "aliases expand" in message
     assert int(peak_kb) < 100 * 1024
 
