@@ -43,6 +43,12 @@ class BaselineAdapter:
         if not context.train:
             raise FsabenchError(f"baseline:lexicon needs a train split for task {context.task_name}",
                                 hint="add data.splits.train to the task, or use another model")
+        arity = max((len(t) for e in context.train for t in e.gold), default=2)
+        if context.task_type == "extraction" and arity > 2:
+            shape = {3: "triplets", 4: "quads"}.get(arity, f"{arity}-tuples")
+            raise FsabenchError(f"baseline:lexicon answers (term or category, polarity) pairs and labels, not the "
+                                f"{shape} of task {context.task_name}",
+                                hint="use baseline:gold or baseline:empty as reference points, or an hf:/API model")
         counts: dict[str, int] = {}
         for example in context.train:
             for t in example.gold:
