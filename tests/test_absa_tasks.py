@@ -190,3 +190,19 @@ def test_adding_tuple_tasks_left_the_published_definition_hashes_alone():
     assert registry.spec("sc-sst2").definition_hash().startswith("38dd4c11a7fcacf7")
     shipped = json.loads((ROOT / "leaderboards" / "fsa" / "submissions" / "empty-baseline.json").read_text())
     assert shipped  # the fsa board's bundles pin these hashes (tests/test_leaderboard_verify.py checks them)
+
+
+@pytest.mark.slow
+def test_distill_finetune_accepts_the_aste_group(cli, tiny_t5, tmp_path):
+    """The fine-tuning stage takes the triplet tasks as they are: one RunResult per task, scored by absa_f1."""
+    model = f"hf:{tiny_t5}"
+    res = cli("distill", "finetune", "--model", model, "--tasks", "aste", "--seeds", "42", "--epochs", "1",
+              "--train-limit", "16", "--dev-limit", "4", "--limit", "6", "--threads", "1",
+              "--output", tmp_path / "results", "--work", tmp_path / "work", "--json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert list(summary["tasks"]) == ["aste-14lap", "aste-14res", "aste-15res", "aste-16res"]
+    for task in summary["tasks"]:
+        result = load_result(result_path(tmp_path / "results", model, task, 42))
+        assert result.protocol == "fine-tuned" and len(result.examples) == 6
+        assert result.task.definition["metric"] == "absa_f1" and "pair" in result.scores["all"].per_element
