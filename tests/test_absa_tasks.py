@@ -49,7 +49,7 @@ def test_gold_scores_100_on_every_subset_with_sizes(cli, tmp_path):
             assert set(score.per_element.values()) == {100.0}
     assert re.search(r"asqp-rest16\s*│\s*implicit\s*│\s*164\s*│\s*100\.00", res.stdout)
     validate = cli("tasks", "validate", ROOT / "tasks" / "asqp-rest15.yaml", "--check-data")
-    assert "{'all': 537, 'implicit': 184, 'multi': 48}" in validate.stdout
+    assert "test: all 537 (n_gold 795), implicit 184 (n_gold 252), multi 48 (n_gold 119)" in validate.stdout
 
 
 def test_lexicon_baseline_refuses_triplets_in_one_line(cli, tmp_path):
@@ -116,7 +116,7 @@ GOOD = "Good food .####[([1], [0], 'POS')]\n"
     (QUAD_TASK, "Good | food####[['food', 'food quality', 'positive', 'Good | food']]",
      r"test.txt:2 \(id test:1\): opinion 'Good \| food' contains the separator '\|'"),
     (QUAD_TASK, "Good food####[['food', 'food quality', 'neutral', 'Good']]",
-     r"test.txt:2 \(id test:1\): gold piece 'food \| food quality \| neutral \| Good' would be dropped"),
+     r"test.txt:2: example test:1: gold piece 'food \| food quality \| neutral \| Good' would be dropped"),
     (QUAD_TASK, "Good food####[['food', 'food quality', 'positive', '']]", r"test.txt:2 \(id test:1\): opinion '' is missing"),
 ])
 def test_a_bad_line_is_refused_with_file_line_and_id(tmp_path, task, line, message):
@@ -158,7 +158,7 @@ def test_readme_triplet_dataset_becomes_a_task_with_yaml_alone(cli, tmp_path):
     (tasks / "aste-mycafe.yaml").write_text(readme_yaml("aste-mycafe").replace("/path/to/mycafe", str(data)),
                                             encoding="utf-8")
     res = cli("tasks", "validate", tasks / "aste-mycafe.yaml", "--check-data")
-    assert res.returncode == 0 and "{'all': 2, 'multi': 1}" in res.stdout, res.stderr
+    assert res.returncode == 0 and "test: all 2 (n_gold 3), multi 1 (n_gold 2)" in res.stdout, res.stderr
     res = cli("run", "--model", "baseline:gold", "--tasks", "aste-mycafe", "--tasks-dir", tasks, "--output", tmp_path / "r")
     assert res.returncode == 0, res.stderr
     result = load_result(result_path(tmp_path / "r", "baseline:gold", "aste-mycafe"))
