@@ -38,6 +38,7 @@ def test_groups_splits_and_gold_of_the_real_data(data_dir):
     assert quads[1].target == "NULL | restaurant general | neutral | alright" and "implicit" in quads[1].subsets
 
 
+@pytest.mark.slow
 def test_gold_scores_100_on_every_subset_with_sizes(cli, tmp_path):
     res = cli("run", "--model", "baseline:gold", "--tasks", "aste,asqp", "--output", tmp_path)
     assert res.returncode == 0, res.stderr
