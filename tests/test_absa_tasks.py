@@ -53,10 +53,45 @@ def test_gold_scores_100_on_every_subset_with_sizes(cli, tmp_path):
     assert "test: all 537 (n_gold 795), implicit 184 (n_gold 252), multi 48 (n_gold 119)" in validate.stdout
 
 
-def test_lexicon_baseline_refuses_triplets_in_one_line(cli, tmp_path):
-    res = cli("run", "--model", "baseline:lexicon", "--tasks", "aste-14res", "--output", tmp_path)
+def test_lexicon_baseline_learns_honest_triplets_from_train_only(tmp_path):
+    """Aspect and opinion dictionaries from train, each opinion paired with the nearest aspect."""
+    from fsabench.models import load_model
+    from fsabench.runner import RunOptions, run_task
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "train.txt").write_text("Great coffee .####[([1], [0], 'POS')]\n"
+                                    "Rude staff here .####[([1], [0], 'NEG')]\n", encoding="utf-8")
+    (data / "test.txt").write_text("The coffee was great but the staff rude .####[([1], [3], 'POS'), ([6], [7], 'NEG')]\n"
+                                   "Nice view .####[([1], [0], 'POS')]\n", encoding="utf-8")
+    task = TRIPLET_TASK.replace("splits: {test: [test.txt]}", "splits: {train: [train.txt], test: [test.txt]}")
+    (tmp_path / "t.yaml").write_text(task.replace("DIR", str(data)), encoding="utf-8")
+    result = run_task(load_spec_file(tmp_path / "t.yaml"), load_model("baseline:lexicon"), tmp_path, RunOptions())
+    # great (char 16) is nearer coffee (4) than staff (29); nothing in train names a view
+    assert [r.output for r in result.examples] == ["coffee | great | positive ; staff | rude | negative", ""]
+    score = result.scores["all"]
+    assert (score.precision, score.recall, score.f1) == (100.0, 66.67, 80.0)
+
+
+def test_lexicon_baseline_on_the_real_tuples_and_its_refusal(cli, tmp_path, data_dir):
+    from fsabench.models import load_model
+    from fsabench.runner import RunOptions, run_task
+
+    spec = build_registry().spec("asqp-rest16")
+    result = run_task(spec, load_model("baseline:lexicon"), data_dir, RunOptions(limit=60))
+    assert result.scores["all"].unparseable == 0.0 and result.scores["all"].f1 > 10
+    assert any(r.prediction and r.prediction[0][0] == "null" for r in result.examples)  # implicit aspects
+    data, tasks = tmp_path / "d", tmp_path / "tasks"
+    data.mkdir(), tasks.mkdir()
+    (data / "train.txt").write_text("I like it####[['I', 'it', 'positive']]\n", encoding="utf-8")
+    (data / "test.txt").write_text("I like it####[['I', 'it', 'positive']]\n", encoding="utf-8")
+    other = (QUAD_TASK.replace("name: q", "name: holders").replace("[aspect, category, polarity, opinion]", "[holder, target, polarity]")
+             .replace("splits: {test: [test.txt]}", "splits: {train: [train.txt], test: [test.txt]}"))
+    (tasks / "holders.yaml").write_text(other.replace("DIR", str(data)), encoding="utf-8")
+    res = cli("run", "--model", "baseline:lexicon", "--tasks", "holders", "--tasks-dir", tasks, "--output", tmp_path / "r")
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1
-    assert "answers (term or category, polarity) pairs and labels, not the triplets of task aste-14res" in res.stderr
+    assert ("baseline:lexicon answers pairs, labels, and tuples of aspect, opinion, polarity (+ category), "
+            "not the holder, target, polarity tuples of task holders") in res.stderr
 
 
 def test_chat_prompts_carry_k_triplet_demonstrations(data_dir):
