@@ -119,7 +119,8 @@ def load_split(spec: TaskSpec, data_root: Path, split: str = "test") -> SplitDat
                             hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR")
         digest = _check_sha(spec, data_root, path)
         files[path.relative_to(data_root).as_posix() if path.is_relative_to(data_root) else str(path)] = digest
-        for index, record in enumerate(load_records(path, spec.data.format, spec.data.tuple_fields, spec.data.input_field)):
+        records = load_records(path, spec.data.format, spec.data.tuple_fields, spec.data.input_field)
+        for index, record in enumerate(records):
             examples.append(_example(spec, build, record, path, index, seen))
     return SplitData(examples, files)
 

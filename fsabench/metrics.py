@@ -96,7 +96,8 @@ def project(tuples: Tuples, positions: Sequence[int]) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(tuple(t[i] for i in positions) for t in tuples))
 
 
-def element_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], elements: dict[str, Sequence[int]]) -> dict[str, float | None]:
+def element_f1(gold: Sequence[Tuples], pred: Sequence[Tuples],
+               elements: dict[str, Sequence[int]]) -> dict[str, float | None]:
     """absa_f1 of each projection, x100: where a model fails (aspect, opinion, pairing or polarity)."""
     out: dict[str, float | None] = {}
     for name, positions in elements.items():

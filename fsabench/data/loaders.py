@@ -111,7 +111,8 @@ def tuple_lines(path: Path, fields: Sequence[str], input_field: str = "sentence"
     return records
 
 
-def load_records(path: Path, fmt: str, fields: Sequence[str] = (), input_field: str = "sentence") -> list[dict[str, Any]]:
+def load_records(path: Path, fmt: str, fields: Sequence[str] = (),
+                 input_field: str = "sentence") -> list[dict[str, Any]]:
     """Every record of a file, each checked to be an object (tuple_lines: named by `fields`)."""
     if fmt == "tuple_lines":
         return tuple_lines(path, fields, input_field)
