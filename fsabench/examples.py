@@ -10,7 +10,7 @@ from typing import Any
 from fsabench.data.loaders import load_records
 from fsabench.data.sources import expected_sha256, sha256_file
 from fsabench.errors import ChecksumError, DataError
-from fsabench.formats import Pair, parse_label, parse_pairs
+from fsabench.formats import Pair, parse_label, parse_pairs, parse_tuples
 from fsabench.tasks import gold as gold_builders
 from fsabench.tasks.spec import OutputSpec, SubsetFilter, TaskSpec
 
@@ -36,6 +36,9 @@ def parse_output(output: OutputSpec, text: str, source: str):
     """Model text -> Parsed, with the task's parser (shared by gold and predictions)."""
     if output.parser == "label":
         return parse_label(text, output.labels, output.verbalizer)
+    if output.parser == "tuples":
+        return parse_tuples(text, source, output.fields, output.polarities, output.normalize, output.spans,
+                            output.implicit, output.require_in_input)
     return parse_pairs(text, source, output.polarities, output.require_in_input)
 
 
@@ -50,6 +53,9 @@ def dropped_piece(output: OutputSpec, target: str, source: str) -> str:
 def drop_hint(output: OutputSpec) -> str:
     """How to keep every gold piece: the causes the parser checks, each with its fix."""
     labels = getattr(output, "polarities", None)
+    if output.parser == "tuples":
+        return (f"each piece needs {len(output.fields)} non-empty elements ({' | '.join(output.fields)}) and a "
+                f"polarity in output.polarities (now {list(labels or [])}) or mapped by gold.params.polarity_map")
     return (f"declare the label in output.polarities (now {list(labels or [])}) or map it in gold.params; "
             "remove ';' or '|' from the term; or, if the term is not in the sentence, set "
             "output.require_in_input: false")
@@ -70,6 +76,8 @@ def in_subset(rule: SubsetFilter, record: Mapping[str, Any], source: str) -> boo
         values = {str(a.get(rule.min_distinct.field)) for a in aspects}
         if len(values) < rule.min_distinct.count:
             return False
+    if rule.any_aspect_is and not any(a.get(k) == v for a in aspects for k, v in rule.any_aspect_is.items()):
+        return False
     if rule.field_equals:
         return all(record.get(k) == v for k, v in rule.field_equals.items())
     return True
@@ -111,14 +119,16 @@ def load_split(spec: TaskSpec, data_root: Path, split: str = "test") -> SplitDat
                             hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR")
         digest = _check_sha(spec, data_root, path)
         files[path.relative_to(data_root).as_posix() if path.is_relative_to(data_root) else str(path)] = digest
-        for index, record in enumerate(load_records(path, spec.data.format)):
+        records = load_records(path, spec.data.format, spec.data.tuple_fields, spec.data.input_field)
+        for index, record in enumerate(records):
             examples.append(_example(spec, build, record, path, index, seen))
     return SplitData(examples, files)
 
 
 def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index: int,
              seen: dict[str, str]) -> Example:
-    where = f"{path} record {index}"
+    line = record.get("line") if spec.data.format == "tuple_lines" else None
+    where = f"{path}:{line}" if line else f"{path} record {index}"
     text = record.get(spec.data.input_field)
     if not isinstance(text, str):
         raise DataError(f"{where}: field '{spec.data.input_field}' is missing or not text",
@@ -135,14 +145,17 @@ def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index
         raise DataError(f"{where}: duplicate id {example_id!r} (also in {seen[example_id]})",
                         hint="ids must be unique within a split; set data.id_field: null to use positions")
     seen[example_id] = path.name
-    target = build(record, spec.gold.params, where)
+    # tuple_lines records carry their line: errors name file:line and the example id
+    located = f"{where} (id {example_id})" if line else where
+    target = build(record, spec.gold.params, located)
     parsed = parse_output(spec.output, target, text)
     if spec.output.parser == "label" and not parsed.pairs:
         raise DataError(f"{path}: example {example_id}: gold label {target!r} is not one of output.labels "
                         f"{spec.output.labels}", hint="add it to output.labels or map it with gold.params.map")
     if parsed.unparseable:
-        raise DataError(f"{path}: example {example_id}: gold piece {dropped_piece(spec.output, target, text)!r} "
-                        "would be dropped by the task's own parser", hint=drop_hint(spec.output))
+        raise DataError(f"{where if line else path}: example {example_id}: gold piece "
+                        f"{dropped_piece(spec.output, target, text)!r} would be dropped by the task's own parser",
+                        hint=drop_hint(spec.output))
     gold = parsed.pairs
     subsets = tuple(name for name, rule in spec.subsets.items() if in_subset(rule, record, path.name))
     return Example(example_id, text, target, gold, subsets, path.name, record)

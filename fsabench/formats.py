@@ -23,6 +23,11 @@ def join_pairs(pairs: Sequence[tuple[str, str]]) -> str:
     return ITEM_SEP.join(f"{a}{PAIR_SEP}{p}" for a, p in pairs)
 
 
+def join_tuples(tuples: Sequence[Sequence[str]]) -> str:
+    """`a | b | c ; d | e | f`: triplets and quads in the generative ABSA target format."""
+    return ITEM_SEP.join(PAIR_SEP.join(t) for t in tuples)
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A structured prediction plus its diagnostics."""
@@ -31,6 +36,7 @@ class Parsed:
     pieces: int  # non-empty pieces seen
     unparseable: int  # non-empty pieces dropped
     repairs: tuple[str, ...] = field(default=())  # names of clean-ups that changed the text
+    dropped: tuple[str, ...] = field(default=())  # the unparseable pieces themselves (tuples parser)
 
 
 def parse_pairs(text: str, source: str, polarities: Sequence[str], require_in_input: bool) -> Parsed:
@@ -50,6 +56,45 @@ def parse_pairs(text: str, source: str, polarities: Sequence[str], require_in_in
             continue
         kept.append((first, polarity))
     return Parsed(tuple(kept), pieces, unparseable)
+
+
+def normalize_element(text: str, rules: Sequence[str]) -> str:
+    """A task's declared normalisation, the only difference an exact match forgives."""
+    if "whitespace" in rules:
+        text = " ".join(text.split())
+    if "lowercase" in rules:
+        text = text.lower()
+    return text
+
+
+def parse_tuples(text: str, source: str, fields: Sequence[str], polarities: Sequence[str],
+                 normalize: Sequence[str] = (), spans: Sequence[str] = (), implicit: str | None = None,
+                 require_in_input: bool = False) -> Parsed:
+    """Parse `e1 | e2 | ... ; ...` (ASTE `aspect | opinion | polarity`, ASQP `aspect | category |
+    polarity | opinion`). A piece is kept when it has exactly len(fields) non-empty elements and a
+    polarity from the closed set (after normalisation); with require_in_input, each span field must
+    also occur in the input (the implicit token excepted). Others are counted and returned as dropped."""
+    kept: list[Pair] = []
+    dropped: list[str] = []
+    pieces = 0
+    polarity_at = list(fields).index("polarity")
+    allowed = {normalize_element(p, normalize) for p in polarities}
+    checked = [i for i, name in enumerate(fields) if name in spans] if require_in_input else []
+    implicit_norm = normalize_element(implicit, normalize) if implicit is not None else None
+    haystack = normalize_element(source, normalize)
+    for piece in text.split(";"):
+        piece = piece.strip()
+        if not piece:
+            continue
+        pieces += 1
+        parts = [normalize_element(part.strip(), normalize) for part in piece.split("|")]
+        ok = (len(parts) == len(fields) and all(parts) and parts[polarity_at] in allowed
+              and all(parts[i] == implicit_norm or parts[i] in haystack for i in checked))
+        if ok:
+            kept.append(tuple(parts))
+        else:
+            dropped.append(piece)
+    return Parsed(tuple(kept), pieces, len(dropped), dropped=tuple(dropped))
 
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```", re.S)

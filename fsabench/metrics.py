@@ -38,14 +38,71 @@ def tuple_f1(gold: Sequence[Tuples], pred: Sequence[Tuples]) -> PRF:
     return PRF(precision, recall, f1, n_gold, n_pred)
 
 
-def per_label_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], labels: Sequence[str]) -> dict[str, float]:
-    """tuple_f1 restricted to tuples whose last element (the polarity) is each label; x100."""
+def per_label_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], labels: Sequence[str],
+                 position: int = -1, f1=None) -> dict[str, float]:
+    """F1 (tuple_f1 unless another `f1` is given) restricted to tuples whose element at `position`
+    (the polarity: last in pairs and triplets, third in quads) is each label; x100."""
+    score = f1 or tuple_f1
     out = {}
     for label in labels:
-        g = [[t for t in tuples if t[-1] == label] for tuples in gold]
-        p = [[t for t in tuples if t[-1] == label] for tuples in pred]
+        g = [[t for t in tuples if t[position] == label] for tuples in gold]
+        p = [[t for t in tuples if t[position] == label] for tuples in pred]
         if any(g) or any(p):
-            out[label] = pct(tuple_f1(g, p).f1)
+            out[label] = pct(score(g, p).f1)
+    return out
+
+
+@dataclass(frozen=True)
+class ABSAPRF:
+    """Micro P/R/F1 as ABSA-QUAD's compute_f1_scores; None = undefined (nothing predicted or gold)."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    n_gold: int
+    n_pred: int
+    n_hit: int
+
+
+def absa_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], unparseable: Sequence[int] | None = None) -> ABSAPRF:
+    """Micro P/R/F1 over tuples as the ASQP authors' `compute_f1_scores` (IsakZhang/ABSA-QUAD,
+    eval_utils.py): n_gold and n_pred count every tuple of every example, a hit is a predicted tuple
+    that equals a gold tuple of the same example (every element, exact), P = hits / n_pred,
+    R = hits / n_gold, F1 = 2PR / (P + R), 0 when P + R = 0; P (R) is 0 when n_pred (n_gold) is 0.
+
+    Two rules of that code, kept: an unparseable piece of a prediction is a predicted tuple that
+    matches nothing (`unparseable[i]` such pieces in example i add to n_pred); gold duplicates count
+    twice. One rule changed: the authors count a predicted tuple as a hit each time it is repeated,
+    so repeating a right tuple inflates recall (above 100%); here hits are the multiset intersection
+    (min of the two counts per tuple), which equals theirs whenever no prediction repeats.
+    With nothing on either side (no gold, no prediction) every score is undefined (None), never 0 or 100.
+    """
+    assert len(gold) == len(pred), "one prediction list per example"
+    extra = list(unparseable) if unparseable is not None else [0] * len(pred)
+    n_gold = sum(len(g) for g in gold)
+    n_pred = sum(len(p) for p in pred) + sum(extra)
+    n_hit = sum(sum((Counter(g) & Counter(p)).values()) for g, p in zip(gold, pred))
+    if n_gold == 0 and n_pred == 0:
+        return ABSAPRF(None, None, None, 0, 0, 0)
+    precision = n_hit / n_pred if n_pred else 0.0
+    recall = n_hit / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return ABSAPRF(precision, recall, f1, n_gold, n_pred, n_hit)
+
+
+def project(tuples: Tuples, positions: Sequence[int]) -> list[tuple[str, ...]]:
+    """The distinct sub-tuples at `positions` (aspect only, opinion only, (aspect, opinion) pair...):
+    two triplets that share an aspect name it once."""
+    return list(dict.fromkeys(tuple(t[i] for i in positions) for t in tuples))
+
+
+def element_f1(gold: Sequence[Tuples], pred: Sequence[Tuples],
+               elements: dict[str, Sequence[int]]) -> dict[str, float | None]:
+    """absa_f1 of each projection, x100: where a model fails (aspect, opinion, pairing or polarity)."""
+    out: dict[str, float | None] = {}
+    for name, positions in elements.items():
+        prf = absa_f1([project(g, positions) for g in gold], [project(p, positions) for p in pred])
+        out[name] = None if prf.f1 is None else pct(prf.f1)
     return out
 
 

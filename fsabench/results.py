@@ -55,6 +55,9 @@ class Score(BaseModel):
     n_pred: int | None = None
     per_polarity: dict[str, float] = Field(default_factory=dict, description="F1 x100 per polarity/label")
     repairs: dict[str, int] = Field(default_factory=dict, description="outputs each named repair changed")
+    per_element: dict[str, float | None] = Field(
+        default_factory=dict, description="triplets/quads: F1 x100 of each element projection the task declares "
+        "(aspect only, opinion only, (aspect, opinion) pair); absent in older results")
 
 
 class TaskInfo(BaseModel):

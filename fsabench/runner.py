@@ -41,7 +41,8 @@ def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
 def task_context(spec: TaskSpec, data_root: Path, examples: Sequence[Example]) -> TaskContext:
     train = load_split(spec, data_root, "train").examples if "train" in spec.data.splits else []
     labels = spec.output.labels if spec.output.parser == "label" else spec.output.polarities
-    return TaskContext(spec.name, spec.type, train, {e.id: e.target for e in examples}, labels)
+    return TaskContext(spec.name, spec.type, train, {e.id: e.target for e in examples}, labels,
+                       tuple(spec.output.fields), spec.output.implicit)
 
 
 def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress: Progress | None) -> list[Completion | None]:

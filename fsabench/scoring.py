@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fsabench.examples import Example, parse_output
 from fsabench.formats import apply_repairs
-from fsabench.metrics import accuracy_macro_f1, pct, per_label_f1, tuple_f1
+from fsabench.metrics import absa_f1, accuracy_macro_f1, element_f1, pct, per_label_f1, tuple_f1
 from fsabench.results import Record, Score
 from fsabench.tasks.spec import TaskSpec
 
@@ -63,12 +63,33 @@ def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
                 per_label[label] = pct(f1)
         return Score(n=len(records), accuracy=pct(accuracy), macro_f1=pct(macro), unparseable=unparseable,
                      failed=failed, per_polarity=per_label, repairs=repairs)
+    if spec.metric == "absa_f1":
+        return _absa_score(spec, records, gold, pred, unparseable, failed, repairs)
     prf = tuple_f1(gold, pred)
     return Score(
         n=len(records), precision=pct(prf.precision), recall=pct(prf.recall), f1=pct(prf.f1),
         unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
         per_polarity=per_label_f1(gold, pred, _labels(spec)), repairs=repairs,
     )
+
+
+def _absa_score(spec: TaskSpec, records: Sequence[Record], gold, pred, unparseable: float, failed: int,
+                repairs: dict[str, int]) -> Score:
+    """ABSA-QUAD's scoring (unparseable pieces are wrong predictions) plus per-element F1."""
+    prf = absa_f1(gold, pred, [r.unparseable for r in records])
+    fields = spec.output.fields
+    polarity_at = fields.index("polarity") if "polarity" in fields else -1
+    elements = {name: [fields.index(f) for f in names] for name, names in spec.elements.items()}
+    return Score(
+        n=len(records), precision=_pct(prf.precision), recall=_pct(prf.recall), f1=_pct(prf.f1),
+        unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
+        per_polarity=per_label_f1(gold, pred, _labels(spec), polarity_at, absa_f1),
+        per_element=element_f1(gold, pred, elements), repairs=repairs,
+    )
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else pct(value)
 
 
 def score_records(spec: TaskSpec, records: Sequence[Record]) -> dict[str, Score]:

@@ -46,7 +46,7 @@ Bundles = Annotated[str, typer.Option("--bundles", help="comma-separated: fsa, s
 
 
 @data_app.command("pull")
-def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False) -> None:
     """Download the pinned benchmark files, verify each sha256 (idempotent, resumes)."""
     from fsabench.commands.data import pull_data
 
@@ -54,7 +54,7 @@ def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", jso
 
 
 @data_app.command("verify")
-def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench", json_out: JsonOut = False) -> None:
+def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False) -> None:
     """Re-check every pinned file's sha256; exit 1 if any is missing or changed."""
     from fsabench.commands.data import verify_data
 

@@ -17,7 +17,7 @@ from fsabench.errors import ChecksumError, DataError, UnknownName
 
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{origin}"
 MIRROR_ENV = "FSABENCH_DATA_URL"  # a URL template with {repo} {commit} {origin}, e.g. an internal mirror
-DEFAULT_BUNDLES = ("fsa", "sentibench")
+DEFAULT_BUNDLES = ("fsa", "sentibench", "aste-v2", "asqp")  # every bundle a built-in task reads
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from fsabench.tasks.spec import TaskSpec
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 # Score fields a leaderboard may rank on, by the task metric that fills them.
-METRIC_FIELDS = {"tuple_f1": ("f1", "precision", "recall"), "accuracy": ("accuracy", "macro_f1")}
+METRIC_FIELDS = {"tuple_f1": ("f1", "precision", "recall"), "absa_f1": ("f1", "precision", "recall"),
+                 "accuracy": ("accuracy", "macro_f1")}
 
 
 class Strict(BaseModel):

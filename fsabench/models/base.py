@@ -55,6 +55,8 @@ class TaskContext:
     train: Sequence[Any]  # fsabench.examples.Example
     gold_by_id: dict[str, str]
     polarities: Sequence[str]
+    fields: tuple[str, ...] = ()  # tuples parser: element names in answer order (triplets, quads)
+    implicit: str | None = None  # tuples parser: the token for an implicit aspect or opinion (e.g. NULL)
 
 
 @runtime_checkable

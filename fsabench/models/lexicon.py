@@ -1,5 +1,6 @@
 """A baseline that learns from the task's train split in a second: term/category dictionaries plus
-naive-Bayes polarity over context words with negation marking. An honest floor, no download."""
+naive-Bayes polarity over context words with negation marking; for triplets and quads, aspect and
+opinion dictionaries paired by distance. An honest floor, no download."""
 
 from __future__ import annotations
 
@@ -148,6 +149,74 @@ class CategoryLexicon:
             margins[category] = scores.get("yes", -math.inf) - scores.get("no", -math.inf)
         chosen = [c for c, m in margins.items() if m > 0] or ([max(margins, key=margins.get)] if margins else [])
         return [(c, self.polarity.predict([*words, f"CAT={c}"], default)) for c in sorted(chosen)]
+
+
+class TupleLexicon:
+    """Triplets and quads: aspect and opinion term dictionaries (kept when annotated often enough where
+    they occur), each found opinion paired with the nearest found aspect (the implicit token when the
+    task has one and no aspect is found), polarity the opinion's majority polarity in train, category
+    the aspect's (else the opinion's, else the overall) majority category."""
+
+    def __init__(self, fields: Sequence[str], implicit: str | None, min_rate: float = 0.25) -> None:
+        self.fields, self.implicit, self.min_rate = tuple(fields), implicit, min_rate
+        self.annotated = {"aspect": Counter(), "opinion": Counter()}
+        self.occurs: Counter[str] = Counter()
+        self.votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (kind, key) -> values
+
+    @staticmethod
+    def key(term: str) -> str:
+        return " ".join(t for t, _, _ in tokens(term))
+
+    def fit(self, examples: Sequence[tuple[str, Sequence[dict[str, str]]]]) -> "TupleLexicon":
+        implicit = (self.implicit or "").lower()
+        for _, tuples in examples:
+            for t in tuples:
+                aspect, opinion = self.key(t["aspect"]), self.key(t["opinion"])
+                for kind, key in (("aspect", aspect), ("opinion", opinion)):
+                    if key and key != implicit:
+                        self.annotated[kind][key] += 1
+                self.votes["polarity", opinion][t["polarity"]] += 1
+                if "category" in t:
+                    self.votes["category", aspect][t["category"]] += 1
+                    self.votes["category", f"opinion={opinion}"][t["category"]] += 1
+                    self.votes["category", ""][t["category"]] += 1
+        keys = set(self.annotated["aspect"]) | set(self.annotated["opinion"])
+        for text, _ in examples:
+            for key, _, _ in TermLexicon._ngrams(tokens(text), keys):
+                self.occurs[key] += 1
+        return self
+
+    def _kept(self, kind: str) -> set[str]:
+        return {k for k, n in self.annotated[kind].items() if n / max(self.occurs[k], 1) >= self.min_rate}
+
+    def _vote(self, *keys: tuple[str, str], default: str) -> str:
+        for key in keys:
+            if self.votes.get(key):
+                return max(self.votes[key], key=lambda v: (self.votes[key][v], v))
+        return default
+
+    def predict(self, text: str, default: str) -> list[tuple[str, ...]]:
+        toks = tokens(text)
+        aspects = TermLexicon._ngrams(toks, self._kept("aspect"))
+        opinions = [o for o in TermLexicon._ngrams(toks, self._kept("opinion") - self._kept("aspect"))]
+        out: list[tuple[str, ...]] = []
+        for okey, ostart, oend in opinions:
+            if aspects:
+                akey, astart, aend = min(aspects, key=lambda a: abs(a[1] - ostart))
+                aspect, category_keys = text[astart:aend], [("category", akey)]
+            elif self.implicit is not None:
+                aspect = self.implicit
+                category_keys = [("category", f"opinion={okey}"), ("category", self.implicit.lower())]
+            else:
+                continue
+            values = {"aspect": aspect, "opinion": text[ostart:oend],
+                      "polarity": self._vote(("polarity", okey), default=default)}
+            if "category" in self.fields:
+                values["category"] = self._vote(*category_keys, ("category", ""), default="")
+            row = tuple(values[f] for f in self.fields)
+            if all(row) and row not in out:
+                out.append(row)
+        return out
 
 
 class LabelLexicon:

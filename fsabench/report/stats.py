@@ -13,6 +13,7 @@ subset, so reports are deterministic.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,8 +41,9 @@ def metrics_of(result: RunResult) -> list[str]:
     return ["accuracy", "macro_f1"] if result.task.type == "classification" else ["f1"]
 
 
-def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[str]) -> np.ndarray:
-    """One row of additive counts per example (see the module docstring)."""
+def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[str], absa: bool = False) -> np.ndarray:
+    """One row of additive counts per example (see the module docstring); `absa` counts as
+    metrics.absa_f1 does (unparseable pieces are predictions, hits are a multiset intersection)."""
     if task_type == "classification":
         rows = []
         for r in records:
@@ -56,6 +58,10 @@ def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[s
     rows = []
     for r in records:
         gold, pred = [tuple(t) for t in r.gold], [tuple(t) for t in r.prediction]
+        if absa:
+            hits = sum((Counter(gold) & Counter(pred)).values())
+            rows.append([len(gold), len(pred) + r.unparseable, hits, hits])
+            continue
         rows.append([len(gold), len(pred), sum(t in gold for t in pred), sum(t in pred for t in gold)])
     return np.asarray(rows, dtype=float).reshape(len(records), 4)
 
@@ -84,10 +90,11 @@ def aligned_counts(runs: Sequence[RunResult], ids: Sequence[str], subset: str) -
     first = {r.id: r for r in runs[0].examples}
     keep = [i for i in ids if subset in first[i].subsets]
     task_type, labels = runs[0].task.type, labels_of(runs[0])
+    absa = (runs[0].task.definition or {}).get("metric") == "absa_f1"
     mats = []
     for run in runs:
         by_id = {r.id: r for r in run.examples}
-        mats.append(example_counts([by_id[i] for i in keep], task_type, labels))
+        mats.append(example_counts([by_id[i] for i in keep], task_type, labels, absa))
     return mats, keep
 
 

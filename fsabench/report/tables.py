@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from fsabench.report.frames import Analysis
+from fsabench.tasks.spec import structure_of
 
 DASH = "-"
+# Tables by answer structure (fsabench.tasks.spec.structure_of): pairs keep the paper's table names.
+STRUCTURES = (("pairs", "fsa", "Fine-grained sentiment (tuple F1)"),
+              ("triplets", "triplets", "Aspect sentiment triplets (tuple F1)"),
+              ("quads", "quads", "Aspect sentiment quads (tuple F1)"),
+              ("tuples", "tuples", "Other tuples (tuple F1)"),
+              ("labels", "zero_shot", "Zero-shot classification (accuracy, macro-F1)"))
 METRIC_NAMES = {"f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 
@@ -183,17 +190,21 @@ def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
     summary.attrs["baseline"] = analysis.baseline
     with_delta = analysis.baseline is not None
     tables = []
-    for task_type, name, title in (("extraction", "fsa", "Fine-grained sentiment (tuple F1)"),
-                                   ("classification", "zero_shot", "Zero-shot classification (accuracy, macro-F1)")):
-        part = summary[summary["task_type"] == task_type]
+    structure = {g.task: "labels" if g.task_type == "classification" else structure_of(g.runs[0].task.definition)
+                 for g in analysis.groups}
+    shapes = summary["task"].map(lambda task: structure.get(task, "pairs")) if not summary.empty else summary["task"]
+    for shape, name, title in STRUCTURES:
+        part = summary[shapes == shape]
         if part.empty:
             continue
         part.attrs["baseline"] = analysis.baseline
-        if task_type == "extraction":
-            tables.append(overview_table(part, "all", "overview", "Overview: F1 per task ('all' subset)"))
+        suffix = "" if shape == "pairs" else f"_{shape}"
+        if shape != "labels":
+            tables.append(overview_table(part, "all", f"overview{suffix}",
+                                         f"Overview{' (' + shape + ')' if suffix else ''}: F1 per task ('all' subset)"))
         tables.append(score_table(part, name, title, with_delta))
         tables.append(ci_table(part, f"{name}_ci", f"{title}: 95% bootstrap confidence intervals"))
-        if preset == "paper" and task_type == "extraction":
+        if preset == "paper" and shape == "pairs":
             for subset in [s for s in dict.fromkeys(part["subset"]) if s != "all"]:
                 tables.append(overview_table(part, subset, f"paper_{subset}", f"F1 per task ('{subset}' subset)"))
     if not analysis.tests.empty:

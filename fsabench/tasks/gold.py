@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fsabench.errors import DataError, SpecError, UnknownName
-from fsabench.formats import join_pairs
+from fsabench.formats import ITEM_SEP, PAIR_SEP, join_pairs, join_tuples
+
+SEPARATORS = (PAIR_SEP.strip(), ITEM_SEP.strip())
 
 
 def _aspects(record: Mapping[str, Any], field: str, where: str) -> list[Mapping[str, Any]]:
@@ -91,10 +93,60 @@ def label(record: Mapping[str, Any], params: Mapping[str, Any], where: str) -> s
     return str(value)
 
 
+def _span(tokens: list[str], indices: list[int], where: str, name: str) -> str:
+    """Token indices of the whitespace-tokenised sentence -> the text span they cover (ASTE-V2)."""
+    if indices != list(range(indices[0], indices[-1] + 1)):
+        raise DataError(f"{where}: {name} indices {indices} are not contiguous",
+                        hint="a span is consecutive tokens; split it into two tuples or fix the line")
+    if indices[-1] >= len(tokens):
+        raise DataError(f"{where}: {name} indices {indices} point past the sentence's {len(tokens)} tokens",
+                        hint="indices are 0-based positions in the whitespace-split sentence")
+    return " ".join(tokens[indices[0]:indices[-1] + 1])
+
+
+def tuples(record: Mapping[str, Any], params: Mapping[str, Any], where: str) -> str:
+    """`e1 | e2 | ... ; ...` in annotation order, duplicates kept (the ASTE/ASQP authors keep them).
+
+    Elements named in `indices` are token-index lists turned into text spans of the whitespace-
+    tokenised `input_field`; `polarity_map` renames polarity codes (POS -> positive). An element
+    that would be lost or misread (empty, holding a separator, unmapped polarity) is an error."""
+    aspects = _aspects(record, params.get("aspects_field", "aspects"), where)
+    tokens = str(record.get(params.get("input_field", "sentence"), "")).split()
+    indices = set(params.get("indices", []))
+    polarity_map = params.get("polarity_map")
+    out = []
+    for aspect in aspects:
+        fields = params.get("fields") or list(aspect)
+        row = []
+        for name in fields:
+            value = aspect.get(name)
+            if name in indices:
+                if not isinstance(value, list):
+                    raise DataError(f"{where}: {name} {value!r} is not a list of token indices",
+                                    hint="fix the line, or gold.params.indices in the task YAML")
+                value = _span(tokens, value, where, name)
+            if name == "polarity" and polarity_map is not None:
+                if value not in polarity_map:
+                    raise DataError(f"{where}: polarity {value!r} is not in gold.params.polarity_map",
+                                    hint=f"add it to the map (known: {', '.join(map(str, polarity_map))})")
+                value = polarity_map[value]
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"{where}: {name} {value!r} is missing or empty",
+                                hint="fix the line (write NULL for an implicit aspect or opinion)")
+            bad = [sep for sep in SEPARATORS if sep in value]
+            if bad:
+                raise DataError(f"{where}: {name} {value!r} contains the separator {bad[0]!r} of the target format",
+                                hint="edit that element in the data (the answer format `a | b ; c | d` cannot hold it)")
+            row.append(value)
+        out.append(row)
+    return join_tuples(out)
+
+
 BUILDERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], str], str]] = {
     "atsa_terms": atsa_terms,
     "acsa_categories": acsa_categories,
     "label": label,
+    "tuples": tuples,
 }
 
 
@@ -109,6 +161,7 @@ def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
         "atsa_terms": {"aspects_field", "term_field", "polarity_field", "skip_targets"},
         "acsa_categories": {"aspects_field", "category_field", "polarity_field", "lowercase", "replace"},
         "label": {"field", "map"},
+        "tuples": {"aspects_field", "input_field", "fields", "indices", "polarity_map"},
     }[name]
     unknown = set(params) - known
     if unknown:

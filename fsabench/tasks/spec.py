@@ -18,8 +18,9 @@ class Strict(BaseModel):
 class DataSpec(Strict):
     """Where a task's examples come from, relative to the data directory."""
 
-    format: Literal["json", "jsonl", "csv"] = Field(
-        "json", description="json = one JSON array (BOM and CRLF tolerated); jsonl; csv with a header"
+    format: Literal["json", "jsonl", "csv", "tuple_lines"] = Field(
+        "json", description="json = one JSON array (BOM and CRLF tolerated); jsonl; csv with a header; "
+        "tuple_lines = `sentence####[tuple, ...]` lines (ASTE-V2, ASQP), read with a safe literal parser"
     )
     dir: str = Field(description="folder under the data dir (or an absolute path) holding the split files")
     splits: dict[Literal["train", "dev", "test"], list[str]] = Field(
@@ -30,6 +31,10 @@ class DataSpec(Strict):
     sha256: dict[str, str] = Field(
         default_factory=dict, description="optional file name -> sha256 pins for data that is not built in"
     )
+    tuple_fields: list[str] = Field(
+        default_factory=list, description="tuple_lines: a name for each element of a line's tuples, in order; "
+        "each line becomes {input_field: sentence, 'aspects': [{name: element, ...}], 'line': n}"
+    )
 
     @field_validator("splits")
     @classmethod
@@ -38,18 +43,27 @@ class DataSpec(Strict):
             raise ValueError("a task needs a 'test' split with at least one file")
         return splits
 
+    @model_validator(mode="after")
+    def _tuple_fields(self) -> "DataSpec":
+        if self.format == "tuple_lines" and not self.tuple_fields:
+            raise ValueError("format tuple_lines needs data.tuple_fields, e.g. [aspect, opinion, polarity]")
+        if len(set(self.tuple_fields)) != len(self.tuple_fields):
+            raise ValueError("data.tuple_fields names an element twice")
+        return self
+
 
 class GoldSpec(Strict):
     """A named gold builder plus its parameters (see fsabench.tasks.gold for the builders)."""
 
-    builder: Literal["atsa_terms", "acsa_categories", "label"]
+    builder: Literal["atsa_terms", "acsa_categories", "label", "tuples"]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class OutputSpec(Strict):
     """How a model's text is read back into a structured prediction."""
 
-    parser: Literal["pairs", "label"] = "pairs"
+    parser: Literal["pairs", "label", "tuples"] = Field(
+        "pairs", description="pairs: `a | polarity ; ...`; tuples: `e1 | e2 | ... ; ...` with output.fields; label")
     polarities: list[str] = Field(default_factory=lambda: ["positive", "neutral", "negative", "conflict"])
     require_in_input: bool = Field(
         True, description="pairs: keep a piece only when its first element is a substring of the input"
@@ -57,6 +71,22 @@ class OutputSpec(Strict):
     labels: list[str] = Field(default_factory=list, description="label parser: the closed set of labels")
     verbalizer: dict[str, list[str]] = Field(
         default_factory=dict, description="label -> words a model may answer with for it"
+    )
+    fields: list[str] = Field(
+        default_factory=list, description="tuples parser: the element names of one tuple, in target order; "
+        "the element named 'polarity' must be one of output.polarities"
+    )
+    normalize: list[Literal["lowercase", "whitespace"]] = Field(
+        default_factory=list, description="tuples parser: applied to every element of gold and prediction alike "
+        "(lowercase; whitespace = strip and collapse runs of spaces)"
+    )
+    implicit: str | None = Field(
+        None, description="tuples parser: the token written for an implicit (absent) aspect or opinion, e.g. NULL; "
+        "exempt from require_in_input"
+    )
+    spans: list[str] = Field(
+        default_factory=list, description="tuples parser: fields that are text spans of the input "
+        "(checked against it when require_in_input is true)"
     )
     repairs: list[Literal["strip_code_fences", "strip_answer_prefix", "first_line", "lowercase",
                           "strip_explanation"]] = Field(
@@ -80,6 +110,10 @@ class SubsetFilter(Strict):
         None, description="the aspects carry at least `count` distinct values of `field` (the paper's 'multi')"
     )
     field_equals: dict[str, Any] | None = Field(None, description="top-level record fields equal these values")
+    any_aspect_is: dict[str, Any] | None = Field(
+        None, description="some aspect has one of these field values, e.g. {aspect: NULL, opinion: NULL} "
+        "(ASQP 'implicit': an implicit aspect or opinion)"
+    )
     aspects_field: str = Field("aspects", description="record field holding the list of aspects")
 
 
@@ -101,7 +135,14 @@ class TaskSpec(Strict):
     data: DataSpec
     gold: GoldSpec
     output: OutputSpec = Field(default_factory=OutputSpec)
-    metric: Literal["tuple_f1", "accuracy"] = "tuple_f1"
+    metric: Literal["tuple_f1", "absa_f1", "accuracy"] = Field(
+        "tuple_f1", description="tuple_f1: the FSA paper's F1Measure (pairs); absa_f1: ABSA-QUAD's "
+        "compute_f1_scores (triplets, quads); accuracy: classification"
+    )
+    elements: dict[str, list[str]] = Field(
+        default_factory=dict, description="absa_f1: per-element F1 reported beside the tuple F1, "
+        "name -> output.fields projected (e.g. pair: [aspect, opinion])"
+    )
     subsets: dict[str, SubsetFilter] = Field(default_factory=lambda: {"all": SubsetFilter()})
     prompt: PromptSpec = Field(default_factory=PromptSpec)
     max_new_tokens: int = Field(100, ge=1, description="generation budget; the paper uses 100")
@@ -115,13 +156,36 @@ class TaskSpec(Strict):
             raise ValueError("output.labels is empty: the label parser needs the closed set of labels")
         if self.type == "classification" and self.metric != "accuracy":
             raise ValueError("classification tasks use metric: accuracy")
-        if self.type == "extraction" and self.metric != "tuple_f1":
-            raise ValueError("extraction tasks use metric: tuple_f1")
+        if self.type == "extraction" and self.metric not in ("tuple_f1", "absa_f1"):
+            raise ValueError("extraction tasks use metric: tuple_f1 or absa_f1")
+        if self.output.parser == "tuples":
+            self._check_tuples()
+        elif self.elements:
+            raise ValueError("elements needs output.parser: tuples")
         return self
+
+    def _check_tuples(self) -> None:
+        fields = self.output.fields
+        if len(fields) < 2 or len(set(fields)) != len(fields):
+            raise ValueError("output.fields needs two or more distinct element names for the tuples parser")
+        if "polarity" not in fields:
+            raise ValueError("output.fields needs an element named 'polarity'")
+        unknown = sorted({f for f in self.output.spans if f not in fields}
+                         | {f for names in self.elements.values() for f in names if f not in fields})
+        if unknown:
+            raise ValueError(f"output.spans / elements name {unknown}, not in output.fields {fields}")
+        if self.gold.builder == "tuples" and self.gold.params.get("fields", self.data.tuple_fields) != fields:
+            raise ValueError("gold.params.fields (default data.tuple_fields) must equal output.fields: "
+                             "the target is written in that order")
+
+    @property
+    def structure(self) -> str:
+        """pairs | triplets | quads | tuples | labels: how reports group tasks."""
+        return structure_of(self.model_dump(mode="json"))
 
     def definition_hash(self) -> str:
         """sha256 of the canonical definition; the description and tags do not change what is scored."""
-        payload = self.model_dump(mode="json", exclude={"description", "tags"})
+        payload = _without_new_defaults(self.model_dump(mode="json", exclude={"description", "tags"}))
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -132,3 +196,31 @@ class GroupSpec(Strict):
     group: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     description: str = ""
     tasks: list[str] = Field(min_length=1)
+
+
+def structure_of(definition: dict[str, Any]) -> str:
+    """A task's answer shape from its (stored) definition: labels, pairs, triplets, quads or tuples."""
+    output = definition.get("output") or {}
+    if output.get("parser") == "label":
+        return "labels"
+    if output.get("parser") != "tuples":
+        return "pairs"
+    return {3: "triplets", 4: "quads"}.get(len(output.get("fields") or []), "tuples")
+
+
+# Keys added after tasks were first published: left out of the hash while at their default, so a
+# task that does not use them keeps its published definition hash (and its results stay valid).
+_NEW_KEYS = {"data": {"tuple_fields": []}, "output": {"fields": [], "normalize": [], "implicit": None, "spans": []}}
+
+
+def _without_new_defaults(payload: dict[str, Any]) -> dict[str, Any]:
+    for section, defaults in _NEW_KEYS.items():
+        for key, default in defaults.items():
+            if payload.get(section, {}).get(key, default) == default:
+                payload.get(section, {}).pop(key, None)
+    for rule in payload.get("subsets", {}).values():
+        if rule.get("any_aspect_is") is None:
+            rule.pop("any_aspect_is", None)
+    if not payload.get("elements"):
+        payload.pop("elements", None)
+    return payload
