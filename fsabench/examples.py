@@ -50,13 +50,23 @@ def dropped_piece(output: OutputSpec, target: str, source: str) -> str:
     return target
 
 
-def drop_hint(output: OutputSpec) -> str:
-    """How to keep every gold piece: the causes the parser checks, each with its fix."""
-    labels = getattr(output, "polarities", None)
+def drop_hint(output: OutputSpec, piece: str = "", source: str = "") -> str:
+    """Why the parser drops this gold piece and how to keep it (the cause named when it can be told)."""
+    labels = list(getattr(output, "polarities", None) or [])
     if output.parser == "tuples":
         return (f"each piece needs {len(output.fields)} non-empty elements ({' | '.join(output.fields)}) and a "
-                f"polarity in output.polarities (now {list(labels or [])}) or mapped by gold.params.polarity_map")
-    return (f"declare the label in output.polarities (now {list(labels or [])}) or map it in gold.params; "
+                f"polarity in output.polarities (now {labels}) or mapped by gold.params.polarity_map")
+    if output.parser == "pairs" and piece:
+        if piece.count("|") != 1:
+            return "the term holds '|' or ';' (the separators): clean the term in the data file"
+        term, polarity = (part.strip() for part in piece.split("|"))
+        if polarity not in labels:
+            return (f"the label {polarity!r} is not in output.polarities {labels}: declare it there, or map it "
+                    "to one of them in the data")
+        if output.require_in_input and term not in source:
+            return (f"the term {term!r} is not a substring of the sentence: fix the data, or set "
+                    "output.require_in_input: false to score such terms")
+    return (f"declare the label in output.polarities (now {labels}) or map it in gold.params; "
             "remove ';' or '|' from the term; or, if the term is not in the sentence, set "
             "output.require_in_input: false")
 
@@ -153,9 +163,10 @@ def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index
         raise DataError(f"{path}: example {example_id}: gold label {target!r} is not one of output.labels "
                         f"{spec.output.labels}", hint="add it to output.labels or map it with gold.params.map")
     if parsed.unparseable:
+        piece = dropped_piece(spec.output, target, text)
         raise DataError(f"{where if line else path}: example {example_id}: gold piece "
-                        f"{dropped_piece(spec.output, target, text)!r} would be dropped by the task's own parser",
-                        hint=drop_hint(spec.output))
+                        f"{piece!r} would be dropped by the task's own parser",
+                        hint=drop_hint(spec.output, piece, text))
     gold = parsed.pairs
     subsets = tuple(name for name, rule in spec.subsets.items() if in_subset(rule, record, path.name))
     return Example(example_id, text, target, gold, subsets, path.name, record)
