@@ -190,8 +190,10 @@ class HFAdapter:
         with self.lock:
             decoded = [self.decode(row) for row in new]
         prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
-        pad = self.tokenizer.pad_token_id
-        completion_tokens = [int((row != pad).sum()) for row in new]
+        eos = set(self._eos_ids())
+        steps = new[:, 1:] if self.seq2seq else new  # seq2seq output starts with the decoder start token
+        completion_tokens = [min(next((k + 1 for k, t in enumerate(row) if t in eos), len(row)), budget)
+                             for row, budget in zip(steps.tolist(), budgets)]  # steps taken, EOS included
         return decoded, prompt_tokens, completion_tokens
 
     def _eos_ids(self) -> list[int]:
