@@ -221,7 +221,8 @@ def uvicorn_config(app: Any, limits: Limits, quiet: bool = True):
                           timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=limits.max_header_bytes,
                           limit_concurrency=limits.max_connections, backlog=limits.backlog,
                           timeout_graceful_shutdown=int(limits.graceful_shutdown), access_log=False,
-                          log_level="warning" if quiet else "info", server_header=False)
+                          log_level="warning" if quiet else "info", server_header=False,
+                          proxy_headers=False)  # uvicorn would believe X-Forwarded-For from 127.0.0.1: we decide
 
 
 def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
