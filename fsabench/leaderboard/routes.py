@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from fsabench.leaderboard.service import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, LeaderboardApp
+from fsabench.leaderboard.service import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
 from fsabench.webserver import Limits, client_address, make_app
 
 HTML = "text/html; charset=utf-8"
@@ -57,6 +57,13 @@ def too_many(wait: int) -> JSONResponse:
     return JSONResponse({"error": "too many requests", "retry_after": wait}, 429, {"Retry-After": str(wait)})
 
 
+def send(request: Request, body: Body, media_type: str) -> Response:
+    """The cached body, gzipped when the client accepts it."""
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body.gz, media_type=media_type, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(body.raw, media_type=media_type, headers={"Vary": "Accept-Encoding"})
+
+
 def build_routes(lb: LeaderboardApp, limits: Limits):
     @asynccontextmanager
     async def lifespan(_: Any):
@@ -79,13 +86,12 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
 
     @app.get("/")
     @app.get("/index.html", include_in_schema=False)
-    async def index() -> Response:
-        return Response(await run_in_threadpool(lb.index_html), media_type=HTML)
+    async def index(request: Request) -> Response:
+        return send(request, await run_in_threadpool(lb.index_html), HTML)
 
     @app.get("/api/leaderboard")
-    async def table() -> Response:
-        return Response(lb.table_json() if lb._cache.get("table", (None,))[0] == lb.store.version
-                        else await run_in_threadpool(lb.table_json), media_type="application/json")
+    async def table(request: Request) -> Response:
+        return send(request, lb.cached_table() or await run_in_threadpool(lb.table_json), "application/json")
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:
@@ -105,12 +111,12 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
         return JSONResponse({**found["row"], "slug": slug, "source": found["source"], "created": found["created"]})
 
     @app.get("/models/{page}")
-    async def model_page(page: str) -> Response:
+    async def model_page(page: str, request: Request) -> Response:
         slug = page[:-5] if page.endswith(".html") else ""
         if not SLUG.match(slug):
             return missing(f"/models/{page}")
         body = lb.cached_page(slug) or await run_in_threadpool(lb.model_html, slug)
-        return Response(body, media_type=HTML) if body is not None else missing(f"/models/{page}")
+        return send(request, body, HTML) if body is not None else missing(f"/models/{page}")
 
     @app.post("/api/submissions", status_code=201)
     async def submit(request: Request) -> JSONResponse:

@@ -128,8 +128,8 @@ class LeaderboardApp:
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._submit_lock = threading.Lock()
-        self._cache: dict[str, tuple[int, bytes]] = {}  # 'table' | 'index' -> (store version, body)
-        self._pages: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()  # LRU of rendered entry pages
+        self._cache: dict[str, tuple[int, Body]] = {}  # 'table' | 'index' -> (store version, body)
+        self._pages: OrderedDict[str, tuple[int, Body]] = OrderedDict()  # slug -> (store version, page): an LRU
         self.folder_files: set[str] | None = None  # slugs imported from the folder (None: no folder import)
 
     # --- entries in --------------------------------------------------------------------------------
@@ -218,36 +218,39 @@ class LeaderboardApp:
         return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": verified.row}
 
     # --- pages out (cached per store version; no verification here) -------------------------------------
-    def _cached(self, key: str, build) -> bytes:
+    def _cached(self, key: str, build) -> "Body":
         version = self.store.version
         hit = self._cache.get(key)
         if hit is None or hit[0] != version:
-            hit = (version, build())
+            hit = (version, Body(build()))
             self._cache[key] = hit
         return hit[1]
+
+    def cached_table(self) -> "Body | None":
+        hit = self._cache.get("table")
+        return hit[1] if hit is not None and hit[0] == self.store.version else None
 
     def _ranked(self) -> list[dict[str, Any]]:
         return table_rows(self.board, self.store.rows(self.board.name))
 
-    def table_json(self) -> bytes:
+    def table_json(self) -> "Body":
         def build() -> bytes:
             table = {"leaderboard": self.board.name, "title": self.board.spec.title, "metric": self.board.spec.metric,
                      "columns": columns(self.board), "entries": self._ranked()}
             return json.dumps(table, ensure_ascii=False).encode("utf-8")
         return self._cached("table", build)
 
-    def index_html(self) -> bytes:
+    def index_html(self) -> "Body":
         return self._cached("index", lambda: render_index(self.board, self._ranked()).encode("utf-8"))
 
-    def cached_page(self, slug: str) -> bytes | None:
-        version = self.store.version
-        for key in list(self._pages):
-            if key[0] == slug and key[2] == version:
-                self._pages.move_to_end(key)
-                return self._pages[key]
-        return None
+    def cached_page(self, slug: str) -> "Body | None":
+        hit = self._pages.get(slug)
+        if hit is None or hit[0] != self.store.version:
+            return None
+        self._pages.move_to_end(slug)
+        return hit[1]
 
-    def model_html(self, slug: str) -> bytes | None:
+    def model_html(self, slug: str) -> "Body | None":
         """An entry's page from its stored parts and current rank (LRU of 32 rendered pages)."""
         version = self.store.version
         stored = self.store.page(self.board.name, slug)
@@ -256,14 +259,25 @@ class LeaderboardApp:
             return None
         from fsabench.leaderboard.site import _common, environment
 
-        sha, parts = stored
+        _, parts = stored
         html = environment().get_template("model.html.j2").render(
             **_common(self.board, None), row=row, runs=parts["runs"], examples_json=parts["examples_json"])
-        body = html.encode("utf-8")
-        self._pages[(slug, sha, version)] = body
+        body = Body(html.encode("utf-8"))
+        self._pages[slug] = (version, body)
+        self._pages.move_to_end(slug)
         while len(self._pages) > 32:
             self._pages.popitem(last=False)
         return body
+
+
+class Body:
+    """A cached answer and its gzip form (browsers ask for gzip; an entry page shrinks ~10x)."""
+
+    def __init__(self, raw: bytes) -> None:
+        import gzip
+
+        self.raw = raw
+        self.gz = gzip.compress(raw, 6, mtime=0)
 
 
 def build_app(lb: LeaderboardApp, limits: Limits):
@@ -327,13 +341,14 @@ def make_server(board: Leaderboard, data_root: Path, host: str = "127.0.0.1", po
 
 def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Path | None,
           tokens_file: Path | None, import_files: list[Path] | None, trusted_proxies: tuple[str, ...] = (),
-          quiet: bool = False) -> None:
+          quiet: bool = False, reads_per_minute: int = 600, posts_per_minute: int = 6) -> None:
     """Run until SIGINT/SIGTERM (graceful: in-flight requests finish), printing where to find the service."""
     if not quiet:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tokens = load_tokens(tokens_file)
     config = ServiceConfig(max_body=board.spec.limits.max_submission_bytes, quiet=quiet,
-                           trusted_proxies=tuple(trusted_proxies))
+                           trusted_proxies=tuple(trusted_proxies), requests_per_minute=reads_per_minute,
+                           posts_per_minute=posts_per_minute)
     server = make_server(board, data_root, host, port, db_path, tokens, config, import_files=import_files)
     for problem in server.problems:
         sys.stderr.write(f"skipped folder submission: {problem}\n")
