@@ -18,6 +18,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +81,8 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
 class Stats:
     """What tests and logs read: batch sizes sent, and how far cancelled jobs got."""
 
-    batches: list[int] = field(default_factory=list)
-    cancelled: list[int] = field(default_factory=list)  # tokens generated when each cancelled job stopped
+    batches: deque = field(default_factory=lambda: deque(maxlen=10_000))  # bounded: the server runs for weeks
+    cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
 
 
 class Engine:
@@ -97,7 +98,7 @@ class Engine:
             thread.start()
 
     @property
-    def batches(self) -> list[int]:
+    def batches(self) -> deque:
         return self.stats.batches
 
     # --- checks before anything is queued ---------------------------------------------------------
