@@ -60,7 +60,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
 
     @app.exception_handler(ModelNotFound)
     async def no_model(_: HTTPRequest, exc: ModelNotFound) -> JSONResponse:
-        return JSONResponse(error_body(404, str(exc), "invalid_request_error", "model") | {}, 404)
+        return JSONResponse(error_body(404, str(exc), "invalid_request_error", "model"), 404)
 
     @app.get("/health")
     @app.get("/v1/health", include_in_schema=False)
