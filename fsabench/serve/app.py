@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,7 @@ from fsabench.serve.schemas import MAX_PROMPTS, ChatRequest, CompletionRequest
 from fsabench.webserver import Limits, make_app
 
 DEFAULT_MAX_TOKENS = 256  # when a request names no budget (capped by --max-tokens)
+UNION_TAG = re.compile(r"^(int|float|str|bool|list|dict|none)(\[.*\])?$|^function-")  # pydantic's branch labels
 
 
 class ModelNotFound(LookupError):
@@ -45,7 +47,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     @app.exception_handler(RequestValidationError)
     async def invalid(_: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
         field = ".".join(loc) or "body"
         return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
 
