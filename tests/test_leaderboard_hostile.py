@@ -96,13 +96,15 @@ def test_removed_and_no_longer_passing_entries_drop_out_with_404_pages(tmp_path,
     local = load_leaderboard("fsa", lb)
     file = local.submissions_dir / "lexicon-baseline.json"
     file.write_text(good_bundle_text(), encoding="utf-8")
-    srv = start(tmp_path, local, [file], requests_per_minute=10_000)
+    srv = start(tmp_path, local, [file], requests_per_minute=10_000, rescan_seconds=0.3)
     port = srv.server_address[1]
     try:
         assert get(port, "/models/lexicon-baseline.html") == 200
-        file.unlink()
         with caplog.at_level("WARNING", logger="fsabench.leaderboard"):
-            srv.app.rescan()  # what the service does every --rescan-seconds
+            file.unlink()  # the running service notices on its next folder scan
+            deadline = time.monotonic() + 10
+            while get(port, "/models/lexicon-baseline.html") != 404 and time.monotonic() < deadline:
+                time.sleep(0.1)
         assert "lexicon-baseline.json was removed" in caplog.text
         assert get(port, "/models/lexicon-baseline.html") == 404 and get(port, "/api/entries/lexicon-baseline") == 404
         assert json.loads(request(port, "GET", "/api/leaderboard")[2])["entries"] == []
