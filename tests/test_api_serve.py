@@ -40,8 +40,10 @@ def test_served_student_answers_as_the_local_model_does(served):
     spec = build_registry().spec("atsa-rest14")
     options = RunOptions(limit=16)
     local = run_task(spec, adapter, DATA_DIR, options)
-    client = load_model(f"openai-compat:{server.url}#student", prompt_style="raw", concurrency=8)
+    client = load_model(f"openai-compat:{server.url}#student", concurrency=8)  # no --prompt-style:
+    assert client.prompt_style == "raw"  # the server's /v1/models says the student takes the raw sentence
     remote = run_task(spec, client, DATA_DIR, options)
+    assert [e.prompt for e in remote.examples] == [e.prompt for e in local.examples]
     assert [e.output for e in remote.examples] == [e.output for e in local.examples]
     assert remote.scores == local.scores and remote.usage.failed == 0
     assert max(server.batcher.batches) > 1  # concurrent requests were answered together
@@ -59,7 +61,7 @@ def test_openai_routes_and_errors(served):
     assert chat["usage"]["prompt_tokens"] > 0
     status, done = post(f"{server.url}/completions", {"prompt": ["Great staff.", "Cold soup."], "max_tokens": 20})
     assert status == 200 and [c["index"] for c in done["choices"]] == [0, 1]
-    for bad in ({"messages": "hi"}, {"messages": [{"role": "user", "content": "x"}], "stream": True},
+    for bad in ({"messages": "hi"}, {"messages": [{"role": "user", "content": "x"}], "n": 2},
                 {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}):
         status, error = post(f"{server.url}/chat/completions", bad)
         assert status == 400 and error["error"]["type"] == "invalid_request_error"

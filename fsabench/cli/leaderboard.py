@@ -81,11 +81,17 @@ def leaderboard_serve(
     tokens_file: Annotated[Optional[Path], typer.Option("--tokens-file", help="file with one submit token per line "
                                                         "(also FSABENCH_LEADERBOARD_TOKENS, comma-separated)")] = None,
     import_folder: Annotated[bool, typer.Option(help="load the folder's verified submissions at start")] = True,
+    trusted_proxy: Annotated[Optional[list[str]], typer.Option("--trusted-proxy", help="address of a reverse proxy "
+                             "whose X-Forwarded-For is believed (repeatable)")] = None,
+    reads_per_minute: Annotated[int, typer.Option("--reads-per-minute", min=1, help="requests a client may make per minute")] = 600,
+    posts_per_minute: Annotated[int, typer.Option("--posts-per-minute", min=1, help="submissions a token may post per minute")] = 6,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
     leaderboards_dir: LeaderboardsDir = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Host the leaderboard: token-authenticated POST of bundles, ranked table as JSON and HTML."""
+    """Host the leaderboard: token-authenticated POST of bundles, ranked table as JSON and HTML (FastAPI; /docs)."""
     from fsabench.commands.leaderboard import serve_command
 
-    serve_command(name, host, port, db, tokens_file, leaderboards_dir, data_dir, tasks_dir, import_folder)
+    serve_command(name, host, port, db, tokens_file, leaderboards_dir, data_dir, tasks_dir, import_folder,
+                  tuple(trusted_proxy or ()), quiet, reads_per_minute, posts_per_minute)

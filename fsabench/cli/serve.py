@@ -22,12 +22,15 @@ def serve(
     threads: Threads = None,
     dtype: Dtype = "auto",
     gguf_file: GgufFile = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="the most new tokens one request may ask for")] = 512,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
 ) -> None:
-    """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)."""
+    """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /docs)."""
     from fsabench.commands.serve import serve_command
 
     serve_command(model, host, port, name, batch_size, batch_wait_ms,
-                  {"batch_size": batch_size, "device": device, "dtype": dtype, "gguf_file": gguf_file, "threads": threads})
+                  {"batch_size": batch_size, "device": device, "dtype": dtype, "gguf_file": gguf_file, "threads": threads},
+                  max_tokens, quiet)
 
 
 export_app = group("export", "Export tasks to other evaluation harnesses.")

@@ -161,9 +161,15 @@ def build_command(name: str, out_dir: Path, lb_dir: Path | None, data_dir: Path 
 
 def serve_command(name: str, host: str, port: int, db: Path | None, tokens_file: Path | None,
                   lb_dir: Path | None, data_dir: Path | None, tasks_dir: list[str] | None,
-                  import_folder: bool) -> None:
+                  import_folder: bool, trusted_proxies: tuple[str, ...] = (), quiet: bool = False,
+                  reads_per_minute: int = 600, posts_per_minute: int = 6) -> None:
     from fsabench.leaderboard.service import serve
 
     board = load_leaderboard(name, lb_dir, tasks_dir)
-    serve(board, resolve_data_dir(data_dir), host=host, port=port, db_path=db, tokens_file=tokens_file,
-          import_files=submission_files(board) if import_folder else [])
+    try:
+        serve(board, resolve_data_dir(data_dir), host=host, port=port, db_path=db, tokens_file=tokens_file,
+              import_files=submission_files(board) if import_folder else None, trusted_proxies=trusted_proxies,
+              quiet=quiet, reads_per_minute=reads_per_minute, posts_per_minute=posts_per_minute)
+    except OSError as exc:
+        raise SubmissionError(f"cannot listen on {host}:{port} ({exc.strerror})",
+                              hint="pick another --port, or stop what uses it") from None

@@ -17,22 +17,27 @@ def served_name(model: str) -> str:
 
 
 def serve_command(model: str, host: str, port: int, name: str | None, batch_size: int, batch_wait_ms: float,
-                  model_options: dict[str, Any]) -> None:
+                  model_options: dict[str, Any], max_tokens: int = 512, quiet: bool = False) -> None:
+    """Load the model, bind, print `READY <url>` on stdout, serve until SIGINT/SIGTERM (graceful)."""
     from fsabench.serve import ModelServer
 
     from fsabench.threads import use_threads
 
+    if max_tokens < 1:
+        raise FsabenchError(f"--max-tokens {max_tokens} must be at least 1", hint="e.g. --max-tokens 512")
     threads = use_threads(model_options.pop("threads", None))
     adapter = load_model(model, **{k: v for k, v in model_options.items() if v is not None})
     use_threads(threads)
+    server = ModelServer(adapter, name or served_name(model), batch_size, batch_wait_ms / 1000.0, max_tokens,
+                         quiet=quiet)
+
+    def ready(url: str) -> None:
+        err.print(f"serving {model} as '{server.card['id']}' on {url}/v1 (docs {url}/docs; Ctrl-C to stop)",
+                  markup=False, highlight=False)
+        print(f"READY {url}/v1", flush=True)
+
     try:
-        server = ModelServer(adapter, host, port, name or served_name(model), batch_size, batch_wait_ms / 1000.0)
+        server.run(host, port, quiet=quiet, on_ready=ready)
     except OSError as exc:
         raise FsabenchError(f"cannot listen on {host}:{port} ({exc.strerror})",
                             hint="pick another --port, or stop what uses it") from None
-    err.print(f"serving {model} as '{server.card['id']}' on {server.url} (Ctrl-C to stop)")
-    print(f"READY {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()

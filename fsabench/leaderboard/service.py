@@ -1,29 +1,38 @@
-"""`fsabench leaderboard serve`: a small web service over one leaderboard (stdlib http.server + SQLite).
+"""`fsabench leaderboard serve`: a small web service over one leaderboard (FastAPI + uvicorn + SQLite).
 
     GET  /                      ranked table (HTML)         GET /models/<slug>.html  an entry's page
     GET  /api/leaderboard       ranked table (JSON)         GET /api/entries/<slug>  one row (JSON)
     POST /api/submissions       a bundle (JSON body), `Authorization: Bearer <token>`; verified exactly
                                 as `fsabench leaderboard verify` does; 201 accepted, 422 rejected
-    GET  /healthz
+    GET  /healthz               GET /docs (OpenAPI)
 
 Tokens come from FSABENCH_LEADERBOARD_TOKENS (comma-separated) and/or --tokens-file (one per
-line); only their sha256 is kept. Bodies over the leaderboard's size limit get 413 before they are
-read; each client address gets a per-minute request budget (429 with Retry-After past it).
+line); only their sha256 is kept. The token is checked before any rate limit, so anonymous posts
+cannot use up a submitter's budget: writes are limited per token, reads per client address (taken
+from X-Forwarded-For only when the peer is a --trusted-proxy). Bodies over the leaderboard's size
+limit get 413 before they are read; a client has `request_timeout` s to send a whole request.
+
+Each entry is verified once per (slug, bundle sha256, rules): at submit, or at start when the
+rules (leaderboard spec, task definitions) changed since. The ranked row and the page's parts are
+stored with it, so a GET never re-verifies. Entries whose folder file disappears (checked at start
+and every `rescan_seconds`) or that fail verification under new rules drop out of the ranking with
+a logged reason; their pages answer 404.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +40,30 @@ import platformdirs
 
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard.ranking import columns
-from fsabench.leaderboard.site import TEMPLATES, render_index, render_model, table_rows
+from fsabench.leaderboard.site import TEMPLATES, examples_payload, inline_json, provenance, render_index, table_rows
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.submission import SubmissionError
-from fsabench.leaderboard.verify import Verifier
+from fsabench.leaderboard.verify import Verified, Verifier
+from fsabench.webserver import Limits, bind, uvicorn_config
 
+LOG = logging.getLogger("fsabench.leaderboard")
 TOKENS_ENV = "FSABENCH_LEADERBOARD_TOKENS"
 SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
 ASSET_TYPES = {"site.css": "text/css; charset=utf-8", "site.js": "text/javascript; charset=utf-8"}
+SECURITY_HEADERS = [(b"X-Content-Type-Options", b"nosniff"), (b"Content-Security-Policy", CSP.encode())]  # cased as browsers show them
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     max_body: int  # bytes; the leaderboard's max_submission_bytes by default
-    posts_per_minute: int = 6
-    requests_per_minute: int = 600
+    posts_per_minute: int = 6  # per token
+    requests_per_minute: int = 600  # per client address (reads, and posts without a valid token)
     quiet: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    request_timeout: float = 25.0  # seconds to send a whole request (slowloris clients are dropped)
+    rescan_seconds: float = 10.0  # how often the submissions folder is checked for removed files (0 = never)
 
 
 def token_digest(token: str) -> str:
@@ -66,19 +81,30 @@ def load_tokens(tokens_file: Path | None = None, env: str | None = None) -> set[
     return {token_digest(t) for t in raw if t.strip() and not t.strip().startswith("#")}
 
 
-class RateLimiter:
-    """A sliding one-minute window of request times per client."""
+def rules_digest(board: Leaderboard) -> str:
+    """What a verification depends on besides the bundle: the leaderboard's spec and its tasks."""
+    rules = {"spec": board.spec.model_dump(mode="json"),
+             "tasks": {name: spec.definition_hash() for name, spec in sorted(board.tasks.items())}}
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+class RateLimiter:
+    """A sliding one-minute window of request times per key (a client address or a token digest)."""
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.per_minute, self.max_keys = per_minute, max_keys
+        self._hits: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, key: str) -> int | None:
         """None when the request may go ahead, else seconds until it may."""
         now = time.monotonic()
         with self._lock:
-            hits = self._hits[key]
+            hits = self._hits.get(key)
+            if hits is None:
+                if len(self._hits) >= self.max_keys:  # bounded memory: forget clients idle for a minute
+                    self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < 60.0}
+                hits = self._hits[key] = collections.deque()
             while hits and now - hits[0] >= 60.0:
                 hits.popleft()
             if len(hits) >= self.per_minute:
@@ -87,28 +113,89 @@ class RateLimiter:
             return None
 
 
+def page_parts(verified: Verified) -> dict[str, Any]:
+    """What an entry's page needs from its verified runs, stored beside it (rendering needs no re-verify)."""
+    return {"runs": provenance(verified.results), "examples_json": inline_json(examples_payload(verified.results))}
+
+
 class LeaderboardApp:
-    """What the HTTP handler calls: verification, the store and rendering, no HTTP details."""
+    """What the HTTP routes call: verification, the store and rendering, no HTTP details."""
 
     def __init__(self, board: Leaderboard, verifier: Verifier, store: Store, tokens: set[str],
                  config: ServiceConfig) -> None:
         self.board, self.verifier, self.store, self.tokens, self.config = board, verifier, store, tokens, config
+        self.rules = rules_digest(board)
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
-        self._pages: dict[tuple[str, str], str] = {}
         self._submit_lock = threading.Lock()
+        self._cache: dict[str, tuple[int, Body]] = {}  # 'table' | 'index' -> (store version, body)
+        self._pages: OrderedDict[str, tuple[int, Body]] = OrderedDict()  # slug -> (store version, page): an LRU
+        self.folder_files: set[str] | None = None  # slugs imported from the folder (None: no folder import)
+
+    # --- entries in --------------------------------------------------------------------------------
+    def _store(self, verified: Verified, raw: bytes, source: str, submitter: str | None) -> None:
+        self.store.put(self.board.name, verified.slug, verified.row, raw, source, submitter, self.rules,
+                       page_parts(verified))
 
     def import_files(self, paths: list[Path]) -> list[str]:
-        """Load the folder's bundles (verified like any other); return the problems, one line each."""
-        problems = []
+        """Load the folder's bundles (verified like any other, once per content and rules); return the problems."""
+        problems, known = [], {e["slug"]: e for e in self.store.entries(self.board.name)}
+        self.folder_files = set()
         for path in paths:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"{path}: cannot read ({exc.strerror})")
+                continue
+            old = known.get(path.stem)
+            if old and old["bundle_sha256"] == hashlib.sha256(raw).hexdigest() and old["rules"] == self.rules \
+                    and old["status"] == "ok":
+                self.folder_files.add(path.stem)  # verified before, same bytes, same rules
+                continue
             try:
                 verified = self.verifier.verify_file(path)
             except SubmissionError as exc:
                 problems.append(str(exc))
                 continue
-            self.store.put(self.board.name, verified.slug, verified.row, path.read_bytes(), "folder", None)
+            self._store(verified, raw, "folder", None)
+            self.folder_files.add(verified.slug)
         return problems
+
+    def check_stored(self) -> list[str]:
+        """At start: drop folder entries whose file is gone, re-verify entries checked under other rules."""
+        reasons = self.rescan()
+        for entry in self.store.entries(self.board.name):
+            if entry["status"] != "ok" or entry["rules"] == self.rules:
+                continue
+            raw = self.store.bundle(self.board.name, entry["slug"]) or b""
+            try:
+                verified = self.verifier.verify_bytes(raw, f"stored entry {entry['slug']!r}")
+            except SubmissionError as exc:
+                reasons.append(self._drop(entry["slug"], f"fails verification under the current rules: {exc}"))
+                continue
+            self.store.reverified(self.board.name, entry["slug"], verified.row, self.rules, page_parts(verified))
+        return reasons
+
+    def rescan(self) -> list[str]:
+        """Drop entries imported from the folder whose file has been removed."""
+        if self.folder_files is None:
+            return []
+        present = {p.stem for p in self.board.submissions_dir.glob("*.json")} if self.board.submissions_dir.is_dir() else set()
+        reasons = []
+        for entry in self.store.entries(self.board.name):
+            if entry["source"] == "folder" and entry["status"] == "ok" and entry["slug"] not in present:
+                reasons.append(self._drop(entry["slug"], f"its file {entry['slug']}.json was removed from "
+                                                         f"{self.board.submissions_dir}"))
+                self.folder_files.discard(entry["slug"])
+        return reasons
+
+    def _drop(self, slug: str, reason: str) -> str:
+        self.store.drop(self.board.name, slug, reason)
+        line = f"dropped entry {slug!r} from the ranking: {reason}"
+        LOG.warning(line)
+        if not self.config.quiet:
+            sys.stderr.write(line + "\n")
+        return line
 
     def authorized(self, header: str | None) -> str | None:
         """The token's digest when the Authorization header holds an accepted bearer token."""
@@ -123,112 +210,81 @@ class LeaderboardApp:
         except SubmissionError as exc:
             return 422, {"accepted": False, "error": str(exc)}
         with self._submit_lock:  # check-then-write as one step: two posts of one slug cannot both win
-            existing = self.store.get(self.board.name, verified.slug)
-            if existing and existing["submitter"] != submitter[:16]:
+            owner = self.store.owner(self.board.name, verified.slug)
+            if owner is not False and owner != submitter[:16]:
                 return 409, {"accepted": False, "error": f"entry {verified.slug!r} already exists and was "
                              "submitted by someone else", "hint": "choose another entry name"}
-            self.store.put(self.board.name, verified.slug, verified.row, raw, "post", submitter[:16])
-        return (200 if existing else 201), {"accepted": True, "slug": verified.slug, "row": verified.row}
+            self._store(verified, raw, "post", submitter[:16])
+        return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": verified.row}
 
-    def table(self) -> dict[str, Any]:
-        rows = table_rows(self.board, self.store.rows(self.board.name))
-        return {"leaderboard": self.board.name, "title": self.board.spec.title, "metric": self.board.spec.metric,
-                "columns": columns(self.board), "entries": rows}
+    # --- pages out (cached per store version; no verification here) -------------------------------------
+    def _cached(self, key: str, build) -> "Body":
+        version = self.store.version
+        hit = self._cache.get(key)
+        if hit is None or hit[0] != version:
+            hit = (version, Body(build()))
+            self._cache[key] = hit
+        return hit[1]
 
-    def index_html(self) -> str:
-        return render_index(self.board, table_rows(self.board, self.store.rows(self.board.name)))
+    def cached_table(self) -> "Body | None":
+        hit = self._cache.get("table")
+        return hit[1] if hit is not None and hit[0] == self.store.version else None
 
-    def model_html(self, slug: str) -> str | None:
-        """An entry's page, re-scored from its stored bundle (cached per bundle digest)."""
-        entry = self.store.get(self.board.name, slug)
-        if entry is None:
+    def _ranked(self) -> list[dict[str, Any]]:
+        return table_rows(self.board, self.store.rows(self.board.name))
+
+    def table_json(self) -> "Body":
+        def build() -> bytes:
+            table = {"leaderboard": self.board.name, "title": self.board.spec.title, "metric": self.board.spec.metric,
+                     "columns": columns(self.board), "entries": self._ranked()}
+            return json.dumps(table, ensure_ascii=False).encode("utf-8")
+        return self._cached("table", build)
+
+    def index_html(self) -> "Body":
+        return self._cached("index", lambda: render_index(self.board, self._ranked()).encode("utf-8"))
+
+    def cached_page(self, slug: str) -> "Body | None":
+        hit = self._pages.get(slug)
+        if hit is None or hit[0] != self.store.version:
             return None
-        key = (slug, entry["bundle_sha256"])
-        if key not in self._pages:
-            verified = self.verifier.verify_bytes(self.store.bundle(self.board.name, slug) or b"", slug)
-            row = next(r for r in table_rows(self.board, self.store.rows(self.board.name)) if r["slug"] == slug)
-            self._pages = {key: render_model(self.board, row, verified.results)}  # keep one page: bounded memory
-        return self._pages[key]
+        self._pages.move_to_end(slug)
+        return hit[1]
+
+    def model_html(self, slug: str) -> "Body | None":
+        """An entry's page from its stored parts and current rank (LRU of 32 rendered pages)."""
+        version = self.store.version
+        stored = self.store.page(self.board.name, slug)
+        row = next((r for r in self._ranked() if r["slug"] == slug), None)
+        if stored is None or row is None:
+            return None
+        from fsabench.leaderboard.site import _common, environment
+
+        _, parts = stored
+        html = environment().get_template("model.html.j2").render(
+            **_common(self.board, None), row=row, runs=parts["runs"], examples_json=parts["examples_json"])
+        body = Body(html.encode("utf-8"))
+        self._pages[slug] = (version, body)
+        self._pages.move_to_end(slug)
+        while len(self._pages) > 32:
+            self._pages.popitem(last=False)
+        return body
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "fsabench-leaderboard"
-    disable_nagle_algorithm = True  # or every response waits ~40 ms for a delayed ACK
-    timeout = 30  # seconds a client may take to send its request
-    app: LeaderboardApp
+class Body:
+    """A cached answer and its gzip form (browsers ask for gzip; an entry page shrinks ~10x)."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        if not self.app.config.quiet:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+    def __init__(self, raw: bytes) -> None:
+        import gzip
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", CSP)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.raw = raw
+        self.gz = gzip.compress(raw, 6, mtime=0)
 
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json", headers)
 
-    def _html(self, text: str) -> None:
-        self._send(200, text.encode("utf-8"), "text/html; charset=utf-8")
+def build_app(lb: LeaderboardApp, limits: Limits):
+    """The FastAPI app over one LeaderboardApp."""
+    from fsabench.leaderboard.routes import build_routes
 
-    def _limited(self, limiter: RateLimiter) -> bool:
-        wait = limiter.retry_after(self.client_address[0])
-        if wait is not None:
-            self._json(429, {"error": "too many requests", "retry_after": wait}, {"Retry-After": str(wait)})
-            return True
-        return False
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        if self._limited(self.app.requests):
-            return
-        path = self.path.split("?", 1)[0]
-        if path in ("/", "/index.html"):
-            return self._html(self.app.index_html())
-        if path == "/api/leaderboard":
-            return self._json(200, self.app.table())
-        if path == "/healthz":
-            return self._json(200, {"ok": True, "leaderboard": self.app.board.name})
-        if path.startswith("/assets/") and path[8:] in ASSET_TYPES:
-            return self._send(200, (TEMPLATES / path[8:]).read_bytes(), ASSET_TYPES[path[8:]])
-        match = re.match(r"^/(?:api/entries/([^/]+)|models/([^/]+)\.html)$", path)
-        slug = (match.group(1) or match.group(2)) if match else None
-        if slug and SLUG.match(slug):
-            if match.group(1):
-                entry = self.app.store.get(self.app.board.name, slug)
-                if entry:
-                    return self._json(200, {**entry["row"], "slug": slug, "source": entry["source"], "created": entry["created"]})
-            else:
-                page = self.app.model_html(slug)
-                if page is not None:
-                    return self._html(page)
-        self._json(404, {"error": f"not found: {path}"})
-
-    def do_POST(self) -> None:  # noqa: N802
-        if self._limited(self.app.requests) or self._limited(self.app.posts):
-            return
-        if self.path.split("?", 1)[0] != "/api/submissions":
-            return self._json(404, {"error": f"not found: {self.path}"})
-        submitter = self.app.authorized(self.headers.get("Authorization"))
-        if submitter is None:
-            return self._json(401, {"error": "missing or invalid token", "hint": "send Authorization: Bearer <token>"},
-                              {"WWW-Authenticate": 'Bearer realm="fsabench-leaderboard"', "Connection": "close"})
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            return self._json(411, {"error": "Content-Length required"}, {"Connection": "close"})
-        if int(length) > self.app.config.max_body:
-            self.close_connection = True
-            return self._json(413, {"error": f"body of {int(length):,} bytes is over the limit of "
-                                    f"{self.app.config.max_body:,}"}, {"Connection": "close"})
-        raw = self.rfile.read(int(length))
-        status, payload = self.app.submit(raw, submitter)
-        self._json(status, payload)
+    return build_routes(lb, limits)
 
 
 def default_db(name: str) -> Path:
@@ -236,38 +292,72 @@ def default_db(name: str) -> Path:
     return Path(env) if env else Path(platformdirs.user_data_dir("fsabench")) / "leaderboards" / f"{name}.sqlite3"
 
 
+def limits_of(config: ServiceConfig) -> Limits:
+    return Limits(max_body=config.max_body, request_timeout=config.request_timeout)
+
+
+class LeaderboardServer:
+    """A bound, not yet serving, server: `serve_forever()` blocks, `shutdown()` stops it from another
+    thread; `app` is the LeaderboardApp, `problems` the folder import's errors, `dropped` the drops."""
+
+    def __init__(self, lb: LeaderboardApp, host: str, port: int, problems: list[str], dropped: list[str]) -> None:
+        import uvicorn
+
+        self.app, self.problems, self.dropped = lb, problems, dropped
+        self.limits = limits_of(lb.config)
+        self.sock = bind(host, port, self.limits.backlog)
+        self.server_address = self.sock.getsockname()[:2]
+        self.server = uvicorn.Server(uvicorn_config(build_app(lb, self.limits), self.limits, quiet=True))
+        self._done = threading.Event()
+
+    def serve_forever(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self._done.set()
+
+    def shutdown(self) -> None:
+        self.server.should_exit = True
+        self._done.wait(30)
+
+    def server_close(self) -> None:
+        self.sock.close()
+
+
 def make_server(board: Leaderboard, data_root: Path, host: str = "127.0.0.1", port: int = 0,
                 db_path: Path | None = None, tokens: set[str] | None = None, config: ServiceConfig | None = None,
-                import_files: list[Path] | None = None) -> ThreadingHTTPServer:
-    """A bound, not yet serving, server; `server.app` is the LeaderboardApp, `server.problems` the import errors."""
+                import_files: list[Path] | None = None) -> LeaderboardServer:
+    """Verify what needs verifying (folder bundles, entries stored under other rules), then bind."""
     verifier = Verifier(board, data_root)
     for task in board.spec.tasks:  # load gold once, before the first request
         verifier.split(task)
     config = config or ServiceConfig(max_body=board.spec.limits.max_submission_bytes)
-    app = LeaderboardApp(board, verifier, Store(db_path or default_db(board.name)),
-                         load_tokens() if tokens is None else tokens, config)
-    problems = app.import_files(import_files or [])
-    handler = type("BoundHandler", (Handler,), {"app": app})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.app, server.problems = app, problems  # type: ignore[attr-defined]
-    return server
+    lb = LeaderboardApp(board, verifier, Store(db_path or default_db(board.name)),
+                        load_tokens() if tokens is None else tokens, config)
+    problems = lb.import_files(import_files) if import_files is not None else []
+    dropped = lb.check_stored()
+    return LeaderboardServer(lb, host, port, problems, dropped)
 
 
 def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Path | None,
-          tokens_file: Path | None, import_files: list[Path]) -> None:
-    """Run until interrupted, printing where to find the service."""
+          tokens_file: Path | None, import_files: list[Path] | None, trusted_proxies: tuple[str, ...] = (),
+          quiet: bool = False, reads_per_minute: int = 600, posts_per_minute: int = 6) -> None:
+    """Run until SIGINT/SIGTERM (graceful: in-flight requests finish), printing where to find the service."""
+    if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tokens = load_tokens(tokens_file)
-    server = make_server(board, data_root, host, port, db_path, tokens, import_files=import_files)
-    for problem in server.problems:  # type: ignore[attr-defined]
+    config = ServiceConfig(max_body=board.spec.limits.max_submission_bytes, quiet=quiet,
+                           trusted_proxies=tuple(trusted_proxies), requests_per_minute=reads_per_minute,
+                           posts_per_minute=posts_per_minute)
+    server = make_server(board, data_root, host, port, db_path, tokens, config, import_files=import_files)
+    for problem in server.problems:
         sys.stderr.write(f"skipped folder submission: {problem}\n")
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = server.server_address
     sys.stderr.write(f"leaderboard {board.name} on http://{bound_host}:{bound_port}/ "
                      f"(db {server.app.store.path}; {len(tokens)} submit token(s){'' if tokens else ': POST disabled'})\n")
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
-        server.app.store.close()  # type: ignore[attr-defined]
+        server.app.store.close()
+

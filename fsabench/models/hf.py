@@ -4,12 +4,14 @@ generation over length-sorted batches. Users load from the hub; tests load a tin
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, \
+    StoppingCriteria
 
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
@@ -112,6 +114,8 @@ class HFAdapter:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._local = Path(target).is_dir()
+        # fast tokenizers refuse concurrent use ("Already borrowed"); the server calls from two threads
+        self.lock = threading.RLock()
 
     def _has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
@@ -144,24 +148,62 @@ class HFAdapter:
             return self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
         return request.prompt
 
+    def decode(self, ids: Any) -> str:
+        """One row of generated ids -> text, exactly as batch generation decodes it."""
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return text.replace(NEWLINE_TOKEN, "\n") if self.seq2seq else text.replace(NEWLINE_TOKEN, "\n").strip()
+
+    def encode_length(self, text: str) -> int:
+        """Prompt tokens of a (rendered) text, as generation will count them."""
+        return len(self.tokenizer(text, add_special_tokens=self._special_tokens()).input_ids)
+
+    def context_window(self) -> int:
+        """Positions the model can attend to (prompt for seq2seq; prompt + answer for causal LMs)."""
+        config = self.model.config
+        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 512
+
     @torch.inference_mode()
-    def _generate_batch(self, texts: list[str], max_new_tokens: int) -> tuple[list[str], list[int], list[int]]:
-        self.tokenizer.padding_side = "right" if self.seq2seq else "left"
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self._special_tokens())
+    def _generate_batch(self, texts: list[str], budgets: list[int], min_tokens: list[int] | None = None,
+                        on_step: Any = None) -> tuple[list[str], list[int], list[int]]:
+        """Greedy generation where row i stops after exactly budgets[i] new tokens (or at EOS), whatever
+        else shares the batch; `on_step(new_ids) -> list[bool] | None` sees every step's tokens (the server
+        streams and cancels through it: True stops that row)."""
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        with self.lock:
+            self.tokenizer.padding_side = "right" if self.seq2seq else "left"
+            encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self._special_tokens())
         encoded = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
-        output = self.model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                     pad_token_id=self.tokenizer.pad_token_id)
+        start = 1 if self.seq2seq else encoded["input_ids"].shape[1]  # decoder start token / the prompt
+        criteria = StoppingCriteriaList([RowLimits(start, budgets, on_step)])
+        processors = LogitsProcessorList([RowMinTokens(start, min_tokens, self._eos_ids())]) \
+            if min_tokens and any(min_tokens) else None
+        output = self.model.generate(**encoded, max_new_tokens=max(budgets), do_sample=False, num_beams=1,
+                                     pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=criteria,
+                                     logits_processor=processors)
         new = output if self.seq2seq else output[:, encoded["input_ids"].shape[1]:]
-        decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        decoded = [d.replace(NEWLINE_TOKEN, "\n").strip() if not self.seq2seq else d.replace(NEWLINE_TOKEN, "\n")
-                   for d in decoded]
+        with self.lock:
+            decoded = [self.decode(row) for row in new]
         prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
-        pad = self.tokenizer.pad_token_id
-        completion_tokens = [int((row != pad).sum()) for row in new]
+        eos = set(self._eos_ids())
+        steps = new[:, 1:] if self.seq2seq else new  # seq2seq output starts with the decoder start token
+        completion_tokens = [min(next((k + 1 for k, t in enumerate(row) if t in eos), len(row)), budget)
+                             for row, budget in zip(steps.tolist(), budgets)]  # steps taken, EOS included
         return decoded, prompt_tokens, completion_tokens
 
+    def _eos_ids(self) -> list[int]:
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        """Sort by prompt length (less padding), generate in batches, return in the original order."""
+        """Sort by prompt length (less padding), generate in batches, return in the original order.
+        Each request gets exactly its own token budget, whatever else shares its batch."""
         if any(r.choices for r in requests):
             return self.score_choices(requests)
         texts = [self._text_of(r) for r in requests]
@@ -169,12 +211,41 @@ class HFAdapter:
         results: list[Completion | None] = [None] * len(requests)
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            budget = self.max_new_tokens_override or max(requests[i].max_new_tokens for i in batch)
-            decoded, p_tokens, c_tokens = self._generate_batch([texts[i] for i in batch], budget)
+            budgets = [self.max_new_tokens_override or requests[i].max_new_tokens for i in batch]
+            decoded, p_tokens, c_tokens = self._generate_batch([texts[i] for i in batch], budgets)
             for i, text, p, c in zip(batch, decoded, p_tokens, c_tokens):
                 text = _cut_at_stop(text, requests[i].stop)
                 results[i] = Completion(text=text, prompt_tokens=int(p), completion_tokens=int(c))
         return [r for r in results if r is not None]
+
+
+class RowLimits(StoppingCriteria):
+    """A stopping criterion with one budget per row (transformers stops rows independently)."""
+
+    def __init__(self, start: int, budgets: list[int], on_step: Any = None) -> None:
+        self.start, self.budgets, self.on_step = start, torch.tensor(budgets), on_step
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **_: Any) -> torch.Tensor:
+        done = self.budgets.to(input_ids.device) <= input_ids.shape[1] - self.start
+        if self.on_step is not None:
+            stop = self.on_step(input_ids[:, self.start:])
+            if stop is not None:
+                done = done | torch.tensor(stop, dtype=torch.bool, device=input_ids.device)
+        return done
+
+
+class RowMinTokens(LogitsProcessor):
+    """No EOS before a row's `min_tokens` (the vLLM `min_tokens` request field), one value per row."""
+
+    def __init__(self, start: int, minimum: list[int], eos_ids: list[int]) -> None:
+        self.start, self.minimum, self.eos_ids = start, torch.tensor(minimum), eos_ids
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        early = self.minimum.to(scores.device) > input_ids.shape[1] - self.start
+        if early.any() and self.eos_ids:
+            scores = scores.clone()
+            scores[early.nonzero().squeeze(1)[:, None], torch.tensor(self.eos_ids, device=scores.device)] = -float("inf")
+        return scores
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:

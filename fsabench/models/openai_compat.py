@@ -34,18 +34,38 @@ class OpenAICompatAdapter(AsyncAPIAdapter):
     def __init__(self, name: str, target: str, **options: Any) -> None:
         base, model = split_endpoint(target)
         options.pop("api_base", None)  # the URL is part of the model string
+        asked_style = options.get("prompt_style")
         super().__init__(name, target, api_base=base, **options)
+        self._style = asked_style if asked_style in ("raw", "chat") else None  # None: ask the server
         self.model = model
         self._session = None
         self._server_identity: dict[str, Any] | None = None
         self._identity_checked = False
 
-    def identity(self) -> dict[str, Any]:
-        """Endpoint and model name, plus the server's own model fingerprint when it publishes one
-        (`fsabench serve` does), so a retrained model behind the same URL is a different model."""
+    @property
+    def prompt_style(self) -> str:  # type: ignore[override]
+        """--prompt-style when given; else what the server says the model expects (`fsabench serve`
+        publishes it in /v1/models: `raw` for a fine-tuned student, so it is scored with the same
+        prompts as `hf:` on the same weights); else `chat`, what other OpenAI-compatible servers serve."""
+        if self._style is None:
+            self._check_server()
+            served = (self._server_identity or {}).get("prompt_style")
+            self._style = served if served in ("raw", "chat") else "chat"
+        return self._style
+
+    @prompt_style.setter
+    def prompt_style(self, value: str) -> None:
+        self._style = value
+
+    def _check_server(self) -> None:
         if not self._identity_checked:
             self._identity_checked = True
             self._loop().run(self._fetch_models())
+
+    def identity(self) -> dict[str, Any]:
+        """Endpoint and model name, plus the server's own model fingerprint when it publishes one
+        (`fsabench serve` does), so a retrained model behind the same URL is a different model."""
+        self._check_server()
         ident: dict[str, Any] = {"endpoint": self.api_base, "model": self.model}
         if self._server_identity:
             ident["server"] = self._server_identity

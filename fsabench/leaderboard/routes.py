@@ -1,0 +1,150 @@
+"""The leaderboard service's HTTP routes (FastAPI), over a `service.LeaderboardApp`.
+
+Reads are `async` and answer from caches (the table and index per store version, an LRU of entry
+pages); a cache miss renders in the thread pool. A POST checks its token first, then the token's
+rate limit, then reads the body and verifies it in the thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from fsabench.leaderboard.service import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
+from fsabench.webserver import Limits, client_address, make_app
+
+HTML = "text/html; charset=utf-8"
+LOG = logging.getLogger("fsabench.leaderboard")
+
+
+class SecurityHeaders:
+    """nosniff + a strict CSP on every answer (pages run only the site's own script)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+class ReadLimit:
+    """Per-client budget for every request except POSTs (those are counted after the token check)."""
+
+    def __init__(self, app: Any, lb: LeaderboardApp) -> None:
+        self.app, self.lb = app, lb
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] != "POST":
+            wait = self.lb.requests.retry_after(client_address(scope, self.lb.config.trusted_proxies))
+            if wait is not None:
+                return await too_many(wait)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def too_many(wait: int) -> JSONResponse:
+    return JSONResponse({"error": "too many requests", "retry_after": wait}, 429, {"Retry-After": str(wait)})
+
+
+def send(request: Request, body: Body, media_type: str) -> Response:
+    """The cached body, gzipped when the client accepts it."""
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body.gz, media_type=media_type, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(body.raw, media_type=media_type, headers={"Vary": "Accept-Encoding"})
+
+
+def build_routes(lb: LeaderboardApp, limits: Limits):
+    @asynccontextmanager
+    async def lifespan(_: Any):
+        task = asyncio.create_task(rescan_forever(lb)) if lb.config.rescan_seconds > 0 else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan)
+    app.add_middleware(ReadLimit, lb=lb)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(HTTPException)
+    async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)},
+                            exc.status_code)
+
+    def missing(path: str) -> JSONResponse:
+        return JSONResponse({"error": f"not found: {path}"}, 404)
+
+    @app.get("/")
+    @app.get("/index.html", include_in_schema=False)
+    async def index(request: Request) -> Response:
+        return send(request, await run_in_threadpool(lb.index_html), HTML)
+
+    @app.get("/api/leaderboard")
+    async def table(request: Request) -> Response:
+        return send(request, lb.cached_table() or await run_in_threadpool(lb.table_json), "application/json")
+
+    @app.get("/healthz")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "leaderboard": lb.board.name}
+
+    @app.get("/assets/{name}")
+    async def asset(name: str) -> Response:
+        if name not in ASSET_TYPES:
+            return missing(f"/assets/{name}")
+        return Response((TEMPLATES / name).read_bytes(), media_type=ASSET_TYPES[name])
+
+    @app.get("/api/entries/{slug}")
+    async def entry(slug: str) -> Response:
+        found = await run_in_threadpool(lb.store.get, lb.board.name, slug) if SLUG.match(slug) else None
+        if not found:
+            return missing(f"/api/entries/{slug}")
+        return JSONResponse({**found["row"], "slug": slug, "source": found["source"], "created": found["created"]})
+
+    @app.get("/models/{page}")
+    async def model_page(page: str, request: Request) -> Response:
+        slug = page[:-5] if page.endswith(".html") else ""
+        if not SLUG.match(slug):
+            return missing(f"/models/{page}")
+        body = lb.cached_page(slug) or await run_in_threadpool(lb.model_html, slug)
+        return send(request, body, HTML) if body is not None else missing(f"/models/{page}")
+
+    @app.post("/api/submissions", status_code=201)
+    async def submit(request: Request) -> JSONResponse:
+        submitter = lb.authorized(request.headers.get("authorization"))
+        if submitter is None:  # counted per client, never against a token's budget
+            wait = lb.requests.retry_after(client_address(request.scope, lb.config.trusted_proxies))
+            if wait is not None:
+                return too_many(wait)
+            return JSONResponse({"error": "missing or invalid token", "hint": "send Authorization: Bearer <token>"},
+                                401, {"WWW-Authenticate": 'Bearer realm="fsabench-leaderboard"', "Connection": "close"})
+        wait = lb.posts.retry_after(submitter)
+        if wait is not None:
+            return too_many(wait)
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            return JSONResponse({"error": "Content-Length required"}, 411, {"Connection": "close"})
+        raw = await request.body()
+        status, payload = await run_in_threadpool(lb.submit, raw, submitter)
+        return JSONResponse(payload, status)
+
+    return app
+
+
+async def rescan_forever(lb: LeaderboardApp) -> None:
+    """Folder entries whose file was removed leave the ranking within `rescan_seconds`."""
+    while True:
+        await asyncio.sleep(lb.config.rescan_seconds)
+        try:
+            await asyncio.to_thread(lb.rescan)
+        except OSError as exc:  # a vanished folder is not a reason to stop serving
+            LOG.warning("rescan of %s failed: %s", lb.board.submissions_dir, exc)

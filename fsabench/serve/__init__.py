@@ -1,0 +1,79 @@
+"""`fsabench serve`: an OpenAI-compatible server over any adapter (FastAPI + uvicorn).
+
+    schemas.py  the request bodies (pydantic, strict: unknown fields and wrong types are refused)
+    engine.py   dynamic batching with per-request budgets, early answers, cancellation, streaming
+    app.py      the routes, OpenAI's error shape and server-sent events
+
+/v1/models carries an `fsabench` entry: a hash of the model's identity (fsabench's own
+`openai-compat:` client puts it into its cache key, so a retrained model behind the same URL is
+never answered from an old model's cache), the prompt style the model expects (`raw` sentence for
+a fine-tuned student, `chat` prompt for an instruct model; the client adopts it, so a served
+student is scored with the same prompts as `hf:` on the same weights), and the token limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fsabench.webserver import Limits, ServerThread, run_app
+
+DEFAULT_CAP = 512  # --max-tokens: the most tokens one request may ask for
+LIMITS = Limits(max_body=4 * 2 ** 20, request_timeout=20.0)
+
+
+def model_card(adapter: Any, served_name: str, max_tokens: int = DEFAULT_CAP, window: int | None = None) -> dict[str, Any]:
+    identity = json.dumps({"name": adapter.name, "identity": adapter.identity()}, sort_keys=True, default=str)
+    info = {"model": adapter.name, "identity_sha256": hashlib.sha256(identity.encode()).hexdigest(),
+            "prompt_style": getattr(adapter, "prompt_style", "chat"), "max_tokens": max_tokens}
+    card: dict[str, Any] = {"id": served_name, "object": "model", "created": 0, "owned_by": "fsabench", "fsabench": info}
+    if window:
+        card["max_model_len"] = window  # vLLM's name for the same figure
+        info["context_window"] = window
+    return card
+
+
+class ModelServer:
+    """Engine + app; `run(host, port)` blocks (CLI), `start(host, port)` serves on a thread (tests)."""
+
+    def __init__(self, adapter: Any, served_name: str = "model", batch_size: int = 16, batch_wait: float = 0.005,
+                 max_tokens: int = DEFAULT_CAP, limits: Limits = LIMITS, quiet: bool = True) -> None:
+        from fsabench.serve.app import build_app
+        from fsabench.serve.engine import Engine
+
+        self.engine = Engine(adapter, batch_size, batch_wait)
+        self.card = model_card(adapter, served_name, max_tokens, self.engine.window())
+        self.limits = limits
+        self.app = build_app(self.engine, self.card, max_tokens, limits, quiet=quiet)
+        self.thread: ServerThread | None = None
+
+    @property
+    def batcher(self):  # the engine keeps the old name's `batches` list
+        return self.engine
+
+    @property
+    def url(self) -> str:
+        assert self.thread is not None, "start() the server first"
+        return self.thread.url + "/v1"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> "ModelServer":
+        self.thread = ServerThread(self.app, host, port, self.limits)
+        return self
+
+    def shutdown(self) -> None:
+        if self.thread is not None:
+            self.thread.stop()
+        self.engine.close()
+
+    def run(self, host: str, port: int, quiet: bool = False, on_ready: Any = None) -> None:
+        try:
+            run_app(self.app, host, port, self.limits, quiet=quiet, on_ready=on_ready)
+        finally:
+            self.engine.close()
+
+
+def start_server(adapter: Any, host: str = "127.0.0.1", port: int = 0, served_name: str = "model",
+                 batch_size: int = 16, batch_wait: float = 0.005, max_tokens: int = DEFAULT_CAP) -> ModelServer:
+    """Serve on a daemon thread (tests, notebooks, benchmarks); `server.shutdown()` stops it."""
+    return ModelServer(adapter, served_name, batch_size, batch_wait, max_tokens).start(host, port)

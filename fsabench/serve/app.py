@@ -1,0 +1,208 @@
+"""The HTTP face of `fsabench serve` (FastAPI): OpenAI's routes, errors and streaming format.
+
+    POST /v1/chat/completions   POST /v1/completions   (also without the /v1 prefix)
+    GET  /v1/models             GET  /health           GET /docs (OpenAPI)
+
+Errors use OpenAI's shape, {"error": {"message", "type", "param", "code"}}: 400 for a body that
+fails validation (the field is named) or asks for what the server cannot do, 404 for an unknown
+model or route, 500 when the model itself fails. Non-streaming requests watch their connection
+while they wait; a client that goes away cancels its jobs (see engine.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request as HTTPRequest
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from fsabench.models.base import Request
+from fsabench.serve.engine import Answer, BadRequest, Engine, Job
+from fsabench.serve.schemas import MAX_PROMPTS, ChatRequest, CompletionRequest
+from fsabench.webserver import Limits, make_app
+
+DEFAULT_MAX_TOKENS = 256  # when a request names no budget (capped by --max-tokens)
+UNION_TAG = re.compile(r"^(int|float|str|bool|list|dict|none)(\[.*\])?$|^function-")  # pydantic's branch labels
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+def error_body(status: int, message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Limits, quiet: bool = False):
+    """The FastAPI app over one engine; `card` is the /v1/models entry of the served model."""
+    app = make_app("fsabench serve", limits, quiet=quiet, description="An OpenAI-compatible API over a local model.")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
+        field = ".".join(loc) or "body"
+        return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: HTTPRequest, exc: HTTPException) -> JSONResponse:
+        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+        return JSONResponse(error_body(exc.status_code, str(exc.detail), kind), exc.status_code)
+
+    @app.exception_handler(BadRequest)
+    async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
+        return JSONResponse(error_body(400, str(exc), "invalid_request_error", exc.param), 400)
+
+    @app.exception_handler(ModelNotFound)
+    async def no_model(_: HTTPRequest, exc: ModelNotFound) -> JSONResponse:
+        return JSONResponse(error_body(404, str(exc), "invalid_request_error", "model"), 404)
+
+    @app.get("/health")
+    @app.get("/v1/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    @app.get("/models", include_in_schema=False)
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [card]}
+
+    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue) -> list[Job]:
+        if body.model not in (None, card["id"]):
+            raise ModelNotFound(f"model {body.model!r} is not served here; this server serves {card['id']!r}")
+        unsupported = body.unsupported()
+        if unsupported:
+            raise BadRequest(f"'{unsupported}' = {getattr(body, unsupported)!r} is not supported: this server decodes "
+                             "greedily, one answer per prompt (leave it out)", unsupported)
+        if body.min_tokens and not engine.local:
+            raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
+        loop = asyncio.get_running_loop()
+        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens), min(body.min_tokens or 0,
+                                                                                          r.max_new_tokens), body.stream)
+                for i, r in enumerate(requests)]
+
+    def budget_of(body: ChatRequest | CompletionRequest) -> int:
+        asked = body.budget()
+        field = "max_completion_tokens" if getattr(body, "max_completion_tokens", None) else "max_tokens"
+        if asked is not None and asked > max_tokens:
+            raise BadRequest(f"{field} = {asked} is over this server's cap of {max_tokens} tokens "
+                             "(fsabench serve --max-tokens)", field)
+        window = engine.window()
+        if asked is not None and window and asked > window:
+            raise BadRequest(f"{field} = {asked} is over the model's window of {window} tokens", field)
+        return asked or min(DEFAULT_MAX_TOKENS, max_tokens)
+
+    @app.post("/v1/chat/completions")
+    @app.post("/chat/completions", include_in_schema=False)
+    async def chat(body: ChatRequest, http: HTTPRequest):
+        messages = tuple({"role": m.role, "content": m.text()} for m in body.messages)
+        request = Request(id="", prompt="\n\n".join(m["content"] for m in messages), messages=messages,
+                          max_new_tokens=budget_of(body), stop=body.stops())
+        events: asyncio.Queue = asyncio.Queue()
+        jobs = jobs_for(body, [request], events)
+        return await respond(http, body, jobs, events, chat=True)
+
+    @app.post("/v1/completions")
+    @app.post("/completions", include_in_schema=False)
+    async def completions(body: CompletionRequest, http: HTTPRequest):
+        prompts = body.prompts()
+        if not prompts or len(prompts) > MAX_PROMPTS:
+            raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
+        budget, stops = budget_of(body), body.stops()
+        events: asyncio.Queue = asyncio.Queue()
+        jobs = jobs_for(body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops) for p in prompts], events)
+        return await respond(http, body, jobs, events, chat=False)
+
+    async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):
+        meta = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{time.time_ns():x}", "created": int(time.time()),
+                "model": card["id"]}
+        for job in jobs:
+            engine.submit(job)
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(stream(jobs, events, meta, chat, include_usage), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        answers = await collect(http, jobs, events)
+        if answers is None:  # the client left; nobody reads this
+            return JSONResponse(error_body(499, "client closed the request", "cancelled"), 499)
+        failed = next((a for a in answers if isinstance(a, str)), None)
+        if failed is not None:
+            return JSONResponse(error_body(500, f"model failed: {failed}", "server_error"), 500)
+        if chat:
+            choices = [{"index": 0, "message": {"role": "assistant", "content": answers[0].text},
+                        "finish_reason": answers[0].finish_reason}]
+        else:
+            choices = [{"index": i, "text": a.text, "finish_reason": a.finish_reason, "logprobs": None}
+                       for i, a in enumerate(answers)]
+        return {**meta, "object": "chat.completion" if chat else "text_completion", "choices": choices,
+                "usage": usage_of(answers)}
+
+    return app
+
+
+async def collect(http: Any, jobs: list[Job], events: asyncio.Queue) -> list[Answer | str] | None:
+    """Wait for every job's answer, checking the connection meanwhile; None (and cancelled jobs) if it drops."""
+    answers: dict[int, Answer | str] = {}
+    while len(answers) < len(jobs):
+        try:
+            kind, index, payload = await asyncio.wait_for(events.get(), timeout=0.25)
+        except asyncio.TimeoutError:
+            if await http.is_disconnected():
+                for job in jobs:
+                    job.cancelled = True
+                return None
+            continue
+        if kind == "done":
+            answers[index] = payload
+    return [answers[i] for i in range(len(jobs))]
+
+
+async def stream(jobs: list[Job], events: asyncio.Queue, meta: dict[str, Any], chat: bool,
+                 include_usage: bool) -> AsyncIterator[str]:
+    """Server-sent events as OpenAI sends them: role chunk, content deltas, finish chunk, [DONE]."""
+    kind_name = "chat.completion.chunk" if chat else "text_completion"
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return f"data: {json.dumps({**meta, 'object': kind_name, 'choices': choices, **extra}, ensure_ascii=False)}\n\n"
+
+    def choice(index: int, text: str | None, finish: str | None, role: bool = False) -> dict[str, Any]:
+        if chat:
+            delta: dict[str, Any] = {"role": "assistant", "content": ""} if role else \
+                ({"content": text} if text is not None else {})
+            return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
+
+    answers: dict[int, Answer] = {}
+    try:
+        if chat:
+            yield chunk([choice(0, None, None, role=True)])
+        while len(answers) < len(jobs):
+            kind, index, payload = await events.get()
+            if kind == "delta":
+                yield chunk([choice(index, payload, None)])
+            elif isinstance(payload, str):  # the model failed mid-stream: say so in the stream, as OpenAI does
+                yield f"data: {json.dumps(error_body(500, f'model failed: {payload}', 'server_error'))}\n\n"
+                return
+            else:
+                answers[index] = payload
+                yield chunk([choice(index, None, payload.finish_reason)])
+        if include_usage:
+            yield chunk([], usage=usage_of(list(answers.values())))
+        yield "data: [DONE]\n\n"
+    finally:
+        for job in jobs:  # a client that left mid-stream frees its rows at the next step
+            if not job.finished:
+                job.cancelled = True
+
+
+def usage_of(answers: list[Any]) -> dict[str, int]:
+    prompt = sum(a.prompt_tokens for a in answers)
+    completion = sum(a.completion_tokens for a in answers)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

@@ -1,0 +1,222 @@
+"""Dynamic batching for `fsabench serve`: concurrent requests share one `generate` call.
+
+Why it is shaped this way:
+- Each request keeps exactly its own token budget inside a shared batch: local (`hf:`) models stop
+  each row at its own `max_tokens` (`HFAdapter._generate_batch` budgets per row), other adapters
+  are called once per distinct budget. A 3-token request batched with a 300-token one gets 3.
+- A row is answered the step it finishes (EOS, budget, stop string), not when its batch ends.
+- Two lanes, each with its own worker thread: budgets up to `long_budget` tokens and longer ones.
+  A huge request shares its batch only with other long ones, so short requests keep flowing.
+- A client that disconnects sets `Job.cancelled`; its row stops at the next decoding step (the
+  per-step hook returns True for it) and a job still queued is dropped unanswered.
+- Streaming jobs get text deltas per step on their asyncio queue (thread-safe hand-off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fsabench.models.base import Request
+
+
+class BadRequest(ValueError):
+    """A client error, answered with HTTP 400 in OpenAI's error shape (`param` names the field)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop string) | "length" (the budget cut it)
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(eq=False)
+class Job:
+    """One prompt's generation; `events` receives ("delta", index, text) and ("done", index, Answer|str)."""
+
+    request: Request
+    index: int
+    events: asyncio.Queue
+    loop: asyncio.AbstractEventLoop
+    prompt_tokens: int = 0
+    min_tokens: int = 0
+    stream: bool = False
+    cancelled: bool = False
+    finished: bool = False
+    sent: str = ""  # streamed text so far
+    generated: int = 0  # tokens when it finished or was cancelled
+
+    def put(self, kind: str, payload: Any) -> None:
+        self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, self.index, payload))
+
+    def finish(self, answer: Answer | str) -> None:
+        """Final answer (or an error message); streaming jobs first get the text not yet sent."""
+        if self.finished:
+            return
+        self.finished = True
+        if isinstance(answer, Answer) and self.stream and answer.text.startswith(self.sent) and \
+                len(answer.text) > len(self.sent):
+            self.put("delta", answer.text[len(self.sent):])
+            self.sent = answer.text
+        self.put("done", answer)
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+@dataclass
+class Stats:
+    """What tests and logs read: batch sizes sent, and how far cancelled jobs got."""
+
+    batches: deque = field(default_factory=lambda: deque(maxlen=10_000))  # bounded: the server runs for weeks
+    cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
+
+
+class Engine:
+    def __init__(self, adapter: Any, batch_size: int = 16, batch_wait: float = 0.005, long_budget: int = 128) -> None:
+        self.adapter, self.batch_size, self.batch_wait = adapter, max(1, batch_size), batch_wait
+        self.long_budget = long_budget
+        self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
+        self.stats = Stats()
+        self.lanes = {"short": queue.Queue(), "long": queue.Queue()}
+        self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
+                        for lane, q in self.lanes.items()]
+        for thread in self.threads:
+            thread.start()
+
+    @property
+    def batches(self) -> deque:
+        return self.stats.batches
+
+    # --- checks before anything is queued ---------------------------------------------------------
+    def window(self) -> int | None:
+        return self.adapter.context_window() if self.local else None
+
+    def prompt_tokens(self, request: Request, budget: int) -> int:
+        """Count the prompt's tokens; refuse prompts (or prompt + answer) the model cannot hold."""
+        if not self.local:
+            return 0
+        window = self.window() or 0
+        text = self.adapter._text_of(request)
+        if len(text) > window * 32:  # no tokenizer packs 32 characters into a token: refuse before tokenizing
+            raise BadRequest(f"prompt of {len(text):,} characters is longer than the model's input window "
+                             f"of {window} tokens", "messages")
+        with self.adapter.lock:
+            count = self.adapter.encode_length(text)
+        if count > window:
+            raise BadRequest(f"prompt of {count} tokens is longer than the model's input window of {window} tokens",
+                             "messages")
+        if not self.adapter.seq2seq and count + budget > window:
+            raise BadRequest(f"prompt ({count} tokens) + max_tokens ({budget}) is over the model's window of "
+                             f"{window} tokens", "max_tokens")
+        return count
+
+    def submit(self, job: Job) -> None:
+        self.lanes["long" if job.request.max_new_tokens > self.long_budget else "short"].put(job)
+
+    def close(self) -> None:
+        for q in self.lanes.values():
+            q.put(None)
+
+    # --- the worker threads --------------------------------------------------------------------------
+    def _gather(self, q: queue.Queue) -> list[Job] | None:
+        first = q.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                job = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                q.put(None)
+                break
+            batch.append(job)
+        for job in batch:
+            if job.cancelled:
+                self.stats.cancelled.append(0)
+        return [j for j in batch if not j.cancelled]
+
+    def _loop(self, q: queue.Queue) -> None:
+        while True:
+            batch = self._gather(q)
+            if batch is None:
+                return
+            if not batch:
+                continue
+            self.stats.batches.append(len(batch))
+            try:
+                self._run_local(batch) if self.local else self._run_adapter(batch)
+            except Exception as exc:  # noqa: BLE001 - a model error must reach every waiting client
+                for job in batch:
+                    job.finish(f"{type(exc).__name__}: {exc}")
+
+    def _run_adapter(self, batch: list[Job]) -> None:
+        """Any adapter: one generate call per distinct budget, so each request gets exactly its own."""
+        budgets = sorted({j.request.max_new_tokens for j in batch})
+        for budget in budgets:
+            jobs = [j for j in batch if j.request.max_new_tokens == budget]
+            for job, done in zip(jobs, self.adapter.generate([j.request for j in jobs])):
+                if done.text is None:
+                    job.finish(done.error or "model failed")
+                    continue
+                used = done.completion_tokens or 0
+                job.finish(Answer(done.text, "length" if used >= budget else "stop", done.prompt_tokens or 0, used))
+
+    def _run_local(self, batch: list[Job]) -> None:
+        adapter = self.adapter
+        eos = set(adapter._eos_ids())
+
+        def on_step(new_ids: Any) -> list[bool]:
+            rows = new_ids.tolist()
+            with adapter.lock:
+                return [self._step(job, ids, eos) for job, ids in zip(batch, rows)]
+
+        texts = [adapter._text_of(j.request) for j in batch]
+        adapter._generate_batch(texts, [j.request.max_new_tokens for j in batch],
+                                [j.min_tokens for j in batch], on_step)
+        for job in batch:  # every row finishes inside on_step; this only guards the unexpected
+            if not job.finished:
+                job.finish("generation ended without an answer")
+
+    def _step(self, job: Job, ids: list[int], eos: set[int]) -> bool:
+        """Look at one row after a decoding step; True stops it (done, cancelled, or at a stop string)."""
+        if job.finished:
+            return True
+        if job.cancelled:
+            job.finished, job.generated = True, len(ids)
+            self.stats.cancelled.append(len(ids))
+            return True
+        ended = any(t in eos for t in ids)
+        at_budget = len(ids) >= job.request.max_new_tokens
+        if not (ended or at_budget or job.stream or job.request.stop):
+            return False
+        text, stopped = cut_at_stop(self.adapter.decode(ids), job.request.stop)
+        if ended or at_budget or stopped:
+            used = next((k + 1 for k, t in enumerate(ids) if t in eos), len(ids))  # steps, EOS included
+            reason = "length" if at_budget and not ended and not stopped else "stop"
+            job.generated = len(ids)
+            job.finish(Answer(text, reason, job.prompt_tokens, used))
+            return True
+        held = max((len(s) - 1 for s in job.request.stop), default=0)  # a stop string may be half written
+        ready = text[:len(text) - held] if held else text
+        if job.stream and ready.startswith(job.sent) and len(ready) > len(job.sent) and not ready.endswith("\ufffd"):
+            job.put("delta", ready[len(job.sent):])
+            job.sent = ready
+        return False

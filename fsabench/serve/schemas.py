@@ -1,0 +1,117 @@
+"""The request bodies `fsabench serve` accepts, as pydantic models: anything else is refused.
+
+Unknown fields and wrong types are validation errors (answered 400 in OpenAI's error shape, naming
+the field, as vLLM does). OpenAI parameters the server does not implement are accepted only at
+their neutral value (`temperature: 0`, `top_p: 1`, `n: 1`, ...); anything else is refused with 400
+by `unsupported()`, never silently ignored: the server decodes greedily, one answer per prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+MAX_PROMPTS = 256  # prompts in one /v1/completions request (bounds the work one body can cause)
+MAX_MESSAGES = 256
+MAX_STOPS = 4  # as OpenAI
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TextPart(Strict):
+    type: Literal["text"]
+    text: StrictStr
+
+
+class Message(Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[StrictStr, list[TextPart]]
+    name: Optional[StrictStr] = None
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class StreamOptions(Strict):
+    include_usage: StrictBool = False
+
+
+Number = Union[StrictInt, StrictFloat]
+
+
+class Common(Strict):
+    """Fields shared by both endpoints; the neutral value of each unimplemented knob is accepted."""
+
+    model: Optional[StrictStr] = None
+    max_tokens: Optional[StrictInt] = Field(None, ge=1)
+    stop: Union[StrictStr, list[StrictStr], None] = Field(None, max_length=MAX_STOPS)
+    stream: StrictBool = False
+    stream_options: Optional[StreamOptions] = None
+    min_tokens: Optional[StrictInt] = Field(None, ge=0)  # vLLM's extension: no EOS before this many tokens
+    seed: Optional[StrictInt] = None  # greedy decoding is deterministic: any seed gives the same answer
+    user: Optional[StrictStr] = None
+    temperature: Optional[Number] = Field(None, ge=0, le=2)
+    top_p: Optional[Number] = Field(None, gt=0, le=1)
+    n: Optional[StrictInt] = Field(None, ge=1)
+    presence_penalty: Optional[Number] = Field(None, ge=-2, le=2)
+    frequency_penalty: Optional[Number] = Field(None, ge=-2, le=2)
+    logit_bias: Optional[dict[str, Number]] = None
+    top_k: Optional[StrictInt] = None
+    repetition_penalty: Optional[Number] = None
+
+    def stops(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+    def unsupported(self) -> str | None:
+        """The first parameter set to something this server does not do (greedy, n = 1), else None."""
+        neutral: dict[str, Any] = {"temperature": (None, 0, 0.0), "top_p": (None, 1, 1.0), "n": (None, 1),
+                                   "presence_penalty": (None, 0, 0.0), "frequency_penalty": (None, 0, 0.0),
+                                   "logit_bias": (None, {}), "top_k": (None, -1, 0),
+                                   "repetition_penalty": (None, 1, 1.0), **self._extra_neutral()}
+        for field, allowed in neutral.items():
+            value = getattr(self, field)
+            if value not in allowed:  # strict types: True is never taken for 1 here
+                return field
+        return None
+
+    def _extra_neutral(self) -> dict[str, tuple]:
+        return {}
+
+
+class ChatRequest(Common):
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+    max_completion_tokens: Optional[StrictInt] = Field(None, ge=1)  # chat's newer name for max_tokens
+    logprobs: Optional[StrictBool] = None
+    top_logprobs: Optional[StrictInt] = None
+    tools: Optional[list[Any]] = None
+    tool_choice: Optional[Any] = None
+    response_format: Optional[dict[str, Any]] = None
+
+    def budget(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def _extra_neutral(self) -> dict[str, tuple]:
+        return {"logprobs": (None, False), "top_logprobs": (None, 0), "tools": (None, []),
+                "tool_choice": (None, "none", "auto"), "response_format": (None, {"type": "text"})}
+
+
+class CompletionRequest(Common):
+    prompt: Union[StrictStr, list[StrictStr]]
+    echo: Optional[StrictBool] = None
+    logprobs: Optional[StrictInt] = None
+    best_of: Optional[StrictInt] = None
+    suffix: Optional[StrictStr] = None
+
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+
+    def budget(self) -> int | None:
+        return self.max_tokens
+
+    def _extra_neutral(self) -> dict[str, tuple]:
+        return {"echo": (None, False), "logprobs": (None, 0), "best_of": (None, 1), "suffix": (None, "")}
