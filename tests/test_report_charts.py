@@ -61,7 +61,9 @@ def test_params_chart_places_models_on_a_log_axis(analysis):
     assert points == [(220e6, pytest.approx(_mean(analysis.summary, "test:student-220m")[0])),
                       (7e9, pytest.approx(_mean(analysis.summary, "test:llm-7b")[0]))]
     notes = [t.get_text() for t in ax.texts]
-    assert "test:student-220m" in notes and "3 without a parameter count (or with 0) not shown" in notes
+    assert "3 without a parameter count\n(or with 0) not shown" in notes
+    legend = ax.figure.legends[0]  # names in a legend under the plot, never on the points
+    assert [t.get_text() for t in legend.get_texts()] == ["test:llm-7b", "test:student-220m"]
 
 
 def test_cost_chart_draws_the_pareto_front(analysis):
@@ -96,14 +98,14 @@ def test_drop_chart_bars_are_all_minus_subset(analysis):
 def test_confusion_chart_has_one_matrix_per_model(analysis):
     fig = confusion_chart(analysis.groups, "atsa-rest14")
     panels = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in panels] == [f"{m}, {3 if 'student' in m else 2} seeds summed" for m in MODELS]
+    assert [ax.get_title() for ax in panels] == [f"{m}\n(mean of {3 if 'student' in m else 2} seeds)" for m in MODELS]
     gold_group = next(g for g in analysis.groups if g.model == "baseline:gold" and g.task == "atsa-rest14")
-    counts = confusion_counts(gold_group.runs)
+    counts = confusion_counts(gold_group.runs, average=True)
     assert list(counts.index) == ["positive", "neutral", "negative", "conflict", "spurious"]
     assert list(counts.columns) == ["positive", "neutral", "negative", "conflict", "missed"]
     matrix = np.asarray(panels[1].images[0].get_array())
     assert (matrix == counts.to_numpy()).all()
-    assert matrix.trace() == sum(len(e.gold) for r in gold_group.runs for e in r.examples)
+    assert matrix.trace() == sum(len(e.gold) for e in gold_group.runs[0].examples)  # per seed, not summed
     empty = np.asarray(panels[0].images[0].get_array())
     assert empty[:, -1].sum() == matrix.trace() and empty[:, :-1].sum() == 0  # everything missed
     assert [t.get_text() for t in panels[1].get_xticklabels()][-1] == "missed"

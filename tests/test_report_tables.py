@@ -56,12 +56,14 @@ def test_markdown_tables_bold_best_dash_missing_delta_and_zero_shot(report_runs)
     fsa = tables["fsa"]
     assert fsa.columns[5:9] == ["all", "implicit", "multi", "hard"]
     gold = next(r for r in fsa.rows if r[1].text == "baseline:gold")
-    assert gold[5].bold and gold[5].text.startswith("100.00 ± 0.00 (+") and gold[8].text == "-"
+    assert gold[5].bold and gold[5].text.startswith("100.00 ± – (+") and gold[8].text == "–"
+    assert gold[3].text == "2 (deterministic)"  # same outputs for both seeds: no spread, never ± 0.00
     student = next(r for r in fsa.rows if r[1].text == "test:student-220m")
-    assert [student[3].text, student[4].text, student[-1].text] == ["3", "220M", "-"]
+    assert [student[3].text, student[4].text, student[-1].text] == ["3", "220M", "–"]
     assert not student[5].bold
     md = to_markdown(fsa)
-    assert "| atsa-rest14 | baseline:gold | baseline | 2 | 0 | **100.00 ± 0.00 (+" in md
+    assert "| atsa-rest14 | baseline:gold | baseline | 2 (deterministic) | 0 | **100.00 ± – (+" in md
+    assert any("deterministic (identical outputs for every seed)" in note for note in fsa.notes)
     assert tables["zero_shot"].columns[5:7] == ["Accuracy", "Macro-F1"]
     tests = tables["tests"]
     assert {r[1].text for r in tests.rows} >= {"test:student-220m (fine-tuned)", "baseline:gold (baseline)"}
@@ -96,7 +98,8 @@ def test_latex_and_markdown_escape_names_from_result_files(report_runs, tmp_path
     fsa = next(t for t in tables_for(analysis) if t.name == "fsa")
     assert "evil\\|50%\\_&\\<b\\>{x}\\</b\\>" in to_markdown(fsa)
     latex = to_latex(fsa)
-    assert r"evil|50\%\_\&<b>\{x\}</b>" in latex and r"\toprule" in latex and r"$\pm$" in latex
+    assert r"evil\textbar{}50\%\_\&\textless{}b\textgreater{}\{x\}\textless{}/b\textgreater{}" in latex
+    assert r"\toprule" in latex and r"$\pm$" in latex
 
 
 @pytest.mark.parametrize("change, message", [
@@ -117,5 +120,5 @@ def test_checkpoints_named_by_seed_fold_into_one_model(report_runs, tmp_path):
     for path in (runs / "test_student-220m").glob("atsa-rest14__seed*.json"):
         _edit(path, lambda r: setattr(r.model, "name", f"hf:runs/student-seed{r.seed}"))
     frame = summary_frame(load_runs([runs]), n_boot=0)
-    row = _row(frame, "hf:runs/student-seed*")
-    assert row.seeds == 3 and row.protocol == "fine-tuned"
+    row = _row(frame, "student-seed*")  # the display name: the folder, never the path
+    assert row.seeds == 3 and row.protocol == "fine-tuned" and row.model_id == "hf:runs/student-seed*"

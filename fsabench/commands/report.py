@@ -10,17 +10,22 @@ from fsabench.console import emit_json, err, out
 
 
 def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str | None, preset: str | None,
-                   figures: str, bootstrap: int, json_out: bool, human: list[Path] | None = None) -> None:
+                   figures: str, bootstrap: int, json_out: bool, human: list[Path] | None = None,
+                   label: list[str] | None = None, labels_file: Path | None = None) -> None:
     from fsabench.report.build import build_report
+    from fsabench.report.labels import load_labels, parse_label_options
 
+    labels = load_labels(labels_file).merged(parse_label_options(label or []))
     built = build_report(runs, out_dir, formats=formats, baseline=baseline, preset=preset,
-                         figure_formats=figures, n_boot=bootstrap, human=human or ())
+                         figure_formats=figures, n_boot=bootstrap, human=human or (), labels=labels)
     files = [p.as_posix() for p in built.files]
     if json_out:
-        emit_json({"out": str(out_dir), "files": files, "flags": built.flags})
+        emit_json({"out": str(out_dir), "files": files, "flags": built.flags, "notes": built.notes})
         return
     for flag in built.flags:
         err.print(f"[yellow]flag:[/yellow] {escape(flag)}", highlight=False, soft_wrap=True)
+    for note in built.notes:
+        err.print(f"[cyan]note:[/cyan] {escape(note)}", highlight=False, soft_wrap=True)
     summary = built.analysis.summary
     out.print(f"report: {summary['model'].nunique()} models x {summary['task'].nunique()} tasks, "
               f"{len(files)} files in {out_dir}/", highlight=False)

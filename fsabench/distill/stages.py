@@ -149,6 +149,38 @@ def maybe_finetune(stage: FinetuneStage, student: str, results: Path, work: Path
     return sweep(jobs, work, options, on_done)
 
 
+def distill_info(recipe: Recipe, ablation: str | None, student: str, corpus_dir: Path,
+                 report: dict[str, Any]) -> dict[str, Any]:
+    """What a student was distilled from, recorded in each of its RunResults (`meta.distill`) so a
+    report can draw the paper's analyses (corpus-size scaling, analysis vs rewrite, teachers)."""
+    teachers: list[str] = []
+    responses = corpus_dir / "responses.jsonl"
+    if responses.is_file():
+        with responses.open(encoding="utf-8") as handle:
+            first = handle.readline()
+        try:
+            teachers = sorted(k[: -len("_response")] for k in json.loads(first) if k.endswith("_response"))
+        except (json.JSONDecodeError, AttributeError):
+            teachers = []
+    by_prompt = report.get("by_prompt_type") or {}
+    return {"recipe": recipe.name, "ablation": ablation, "student": student,
+            "corpus": {"responses": report.get("kept"), "train": report.get("train"),
+                       "prompts": sorted(k for k, v in by_prompt.items() if v) or list(recipe.corpus.prompts),
+                       "teacher": recipe.corpus.teacher_name or (teachers[0] if len(teachers) == 1 else
+                                                                 ", ".join(teachers) or recipe.corpus.teacher)}}
+
+
+def stamp_results(results_dir: Path, student: str, info: dict[str, Any]) -> None:
+    """Add `meta.distill` to the RunResults fine-tuned from `student` (rewritten only when it changes)."""
+    from fsabench.results import load_result, save_result
+
+    for path in sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []:
+        result = load_result(path)
+        if result.meta.get("finetune", {}).get("student") == student and result.meta.get("distill") != info:
+            result.meta["distill"] = info
+            save_result(result, path)
+
+
 def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say: Say, ablation: str | None = None,
                executor: str | None = None, workers: int | None = None, keep: bool | None = None,
                pretrain_report=None, on_done=None) -> dict[str, Any]:
@@ -168,6 +200,7 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
         work = out / "finetune"
     summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
                              executor, workers, keep)
+    stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report))
     result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
               "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
               "finetune": summary}

@@ -8,6 +8,8 @@ Public API (also used by the leaderboard); see docs/report.md:
     fig = bar_chart(analysis.summary, task="atsa-rest14")   # a matplotlib Figure (Agg, no pyplot)
     html = render_html(tables_for(analysis), figures, analysis.flags)
     build_report(["runs/"], "report/", baseline="baseline:lexicon")  # what `fsabench report` does
+    labels = load_labels("labels.yaml")             # model string -> display name / colour (the site uses it too)
+    display_name("hf:/x/SmolLM2-135M-Instruct.gguf", labels), model_colors(models, labels)
 
 Names resolve lazily, so importing this package loads neither pandas nor matplotlib.
 """
@@ -24,6 +26,9 @@ _LAZY = {
     "bar_chart": "charts", "params_chart": "charts", "cost_chart": "charts", "seed_chart": "charts",
     "drop_chart": "charts", "confusion_chart": "charts", "save_figure": "charts", "figure_bytes": "charts",
     "confusion_counts": "confusion", "render_html": "html", "InlineFigure": "html", "build_report": "build",
+    "read_runs": "loading", "Labels": "labels", "load_labels": "labels", "parse_label_options": "labels",
+    "display_name": "labels", "display_names": "labels", "default_name": "labels", "model_colors": "labels",
+    "tick_overlaps": "charts", "scaling_chart": "charts", "paper_sections": "paper",
 }
 
 __all__ = sorted(_LAZY)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from fsabench.report.confusion import MISSED, SPURIOUS, confusion_counts
 from fsabench.report.loading import Group
@@ -24,7 +26,13 @@ from fsabench.report.tables import METRIC_NAMES
 SAVE_OPTIONS = {"png": {"metadata": {"Software": None}, "dpi": 150},
                 "svg": {"metadata": {"Date": None}},
                 "pdf": {"metadata": {"CreationDate": None, "ModDate": None}}}
-RC = {"svg.hashsalt": "fsabench", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+# Sized for print: fonts of 7-8 pt at the figure's own width, TrueType (type 42) fonts embedded in
+# PDF so journals accept them and text stays selectable.
+RC = {"svg.hashsalt": "fsabench", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "figure.titlesize": 9,
+      "pdf.fonttype": 42, "ps.fonttype": 42, "axes.spines.top": False, "axes.spines.right": False}
+WIDTHS = {"single": 3.3, "double": 6.9}  # inches: one column and the full text width of a two-column paper
+WRAP = 22  # characters per line of a tick or legend label
 
 
 def _metric(frame: pd.DataFrame, task: str | None, metric: str | None) -> str:
@@ -39,6 +47,29 @@ def metric_label(metric: str, subset: str | None = None) -> str:
     return f"{name} ({subset})" if subset else name
 
 
+def wrap(text: str, width: int = WRAP) -> str:
+    """Break a long label on spaces, slashes or dashes so it never runs into its neighbours."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    pieces = re.findall(r"[^\s/_-]+[\s/_-]*", text) or [text]
+    lines, line = [], ""
+    for piece in pieces:
+        while len(piece) > width:  # one unbreakable run: cut it
+            if line:
+                lines.append(line.rstrip())
+                line = ""
+            lines.append(piece[:width])
+            piece = piece[width:]
+        if line and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
 def series_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     """(model, protocol) -> legend label; the protocol is named only when a model ran under several."""
     pairs = list(dict.fromkeys(zip(frame["model"], frame["protocol"])))
@@ -46,17 +77,45 @@ def series_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(m, p): (f"{m} ({p})" if models.count(m) > 1 else m) for m, p in pairs}
 
 
-def colors_for(labels: Sequence[str]) -> dict[str, tuple]:
-    cmap = colormaps["tab10"]
-    return {label: cmap(i % 10) for i, label in enumerate(labels)}
+def colors_for(labels: Sequence[str], colors: dict[str, str] | None = None,
+               models: Sequence[str] | None = None) -> dict[str, object]:
+    """Legend label -> colour: the model's report-wide colour when given, else one from the shared palette."""
+    from fsabench.report.labels import Labels, model_colors
+
+    models = list(models) if models is not None else list(labels)
+    fallback = model_colors(sorted(set(models)), Labels({m: m for m in models}))
+    colors = colors or {}
+    return {label: colors.get(model, fallback[model]) for label, model in zip(labels, models)}
 
 
-def _new(width: float = 6.4, height: float = 3.6) -> tuple[Figure, object]:
-    fig = Figure(figsize=(width, height), layout="constrained")
+def _series_colors(labels: dict[tuple[str, str], str], colors: dict[str, str] | None) -> dict[str, object]:
+    return colors_for(list(labels.values()), colors, [m for m, _ in labels])
+
+
+def _new(width: str | float = "double", height: float | None = None) -> tuple[Figure, object]:
+    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
+    fig = Figure(figsize=(inches, height or (2.4 if inches < 4 else 2.8)), layout="constrained")
     with rc_context(RC):
         ax = fig.subplots()
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
+
+
+def _legend(fig: Figure, ax, width: str | float, handles=None, labels=None) -> None:
+    """A legend outside the plot, under it, in as many columns as fit the width; labels wrapped."""
+    handles, labels = (handles, labels) if handles is not None else ax.get_legend_handles_labels()
+    if not handles:
+        return
+    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
+    wrapped = [wrap(label) for label in labels]
+    longest = max(len(line) for label in wrapped for line in label.split("\n"))
+    ncols = max(1, min(len(labels), int(inches * 72 / (longest * 4.4 + 28))))
+    rows = [wrapped[i:i + ncols] for i in range(0, len(wrapped), ncols)]
+    lines = sum(max(label.count("\n") + 1 for label in row) for row in rows)
+    fig.set_figheight(fig.get_figheight() + 0.14 * lines + 0.06 * len(rows))  # the plot keeps its height
+    with rc_context(RC):
+        fig.legend(handles, wrapped, loc="outside lower center", ncols=ncols,
+                   frameon=False, fontsize=7, handlelength=1.2, columnspacing=1.0)
 
 
 def _pad_y(ax, values) -> None:
@@ -71,8 +130,75 @@ def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
+def _title(ax, text: str, width: str | float) -> None:
+    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
+    ax.set_title(wrap(text, max(30, int(inches * 13))), fontsize=8)
+
+
+def tick_overlaps(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of tick labels (on one axis) whose drawn boxes intersect; [] when all are readable."""
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
+    if renderer is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+        renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    fig.draw_without_rendering()  # constrained layout settles on the second pass (it sizes from the first)
+    found = []
+    for ax in fig.axes:
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ticks if t.get_visible() and t.get_text()]
+            for i, (a, box_a) in enumerate(boxes):
+                for b, box_b in boxes[i + 1:]:
+                    if box_a.overlaps(box_b):
+                        found.append((a, b))
+    return found
+
+
+def _tick_depth(fig: Figure) -> float:
+    """Inches the x tick labels reach below their axes (the tallest, as drawn)."""
+    renderer = fig.canvas.get_renderer()
+    heights = [t.get_window_extent(renderer).height for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
+    return max(heights, default=0.0) / fig.dpi
+
+
+def _two_lines(text: str, width: int = 30) -> str:
+    """A rotated label: at most two lines (rotated, every extra line widens the label's slot)."""
+    parts = text.split("\n")
+    flat = parts[0]
+    for part in parts[1:]:  # undo wrap(): a break after a word was a space
+        flat += (" " if flat[-1:].isalnum() or flat[-1:] in ")]" else "") + part
+    lines = wrap(flat, width).split("\n")
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+
+
+def fit_ticks(fig: Figure) -> Figure:
+    """Rotate (then shrink) category tick labels until no two overlap; the figure grows by the
+    extra depth rotated labels need, so the plot itself keeps its height."""
+    base, flat = fig.get_figheight(), None
+    start = max((t.get_rotation() for ax in fig.axes for t in ax.get_xticklabels()[:1]), default=0.0)
+    sizes = (7, 6) if not any(ax.images for ax in fig.axes) else (6, 5)
+    steps = [(r, sizes[0]) for r in (0, 30, 45, 90) if r >= start] + [(90, sizes[1]), (90, 5)]
+    for rotation, size in steps:
+        if not tick_overlaps(fig):
+            break
+        flat = _tick_depth(fig) if flat is None else flat
+        for ax in fig.axes:
+            texts = [t.get_text() for t in ax.get_xticklabels()]
+            if ax.get_xscale() != "linear" or not texts:
+                continue
+            if rotation >= 30 and not ax.images:
+                texts = [_two_lines(t) for t in texts]
+            slanted = 0 < rotation < 90
+            ax.set_xticks(ax.get_xticks(), texts, rotation=rotation, ha="right" if slanted else "center",
+                          rotation_mode="anchor" if slanted else "default", fontsize=size)
+        fig.set_figheight(base + max(0.0, _tick_depth(fig) - flat))
+    return fig
+
+
 def bar_chart(summary: pd.DataFrame, task: str | None = None, subset: str = "all",
-              metric: str | None = None) -> Figure:
+              metric: str | None = None, colors: dict[str, str] | None = None, width: str | float = "double") -> Figure:
     """Grouped bars with seed std error bars: x = subsets of one task, or x = tasks for one subset."""
     metric = _metric(summary, task, metric)
     part = summary[(summary["metric"] == metric) & summary["mean"].notna()]
@@ -80,25 +206,26 @@ def bar_chart(summary: pd.DataFrame, task: str | None = None, subset: str = "all
     xkey = "subset" if task else "task"
     groups = list(dict.fromkeys(part[xkey]))
     labels = series_labels(part)
-    colors = colors_for(list(labels.values()))
-    fig, ax = _new(max(6.4, 1.1 * len(groups) * max(1, len(labels)) / 2.5))
-    width = 0.8 / max(1, len(labels))
+    palette = _series_colors(labels, colors)
+    fig, ax = _new(width)
+    bar = 0.8 / max(1, len(labels))
     for i, ((model, protocol), label) in enumerate(labels.items()):
         rows = part[(part["model"] == model) & (part["protocol"] == protocol)].set_index(xkey)
         xs = [j for j, g in enumerate(groups) if g in rows.index]
         heights = [float(rows.loc[groups[j], "mean"]) for j in xs]
-        errs = [0.0 if pd.isna(rows.loc[groups[j], "std"]) else float(rows.loc[groups[j], "std"]) for j in xs]
-        ax.bar([x - 0.4 + width * (i + 0.5) for x in xs], heights, width, yerr=errs, capsize=2, label=label,
-               color=colors[label], error_kw={"elinewidth": 0.8})
-    ax.set_xticks(range(len(groups)), groups)
+        errs = [np.nan if pd.isna(rows.loc[groups[j], "std"]) else float(rows.loc[groups[j], "std"]) for j in xs]
+        ax.bar([x - 0.4 + bar * (i + 0.5) for x in xs], heights, bar, yerr=errs, capsize=1.5, label=label,
+               color=palette[label], error_kw={"elinewidth": 0.7})
+    ax.set_xticks(range(len(groups)), [wrap(g, 16) for g in groups])
     ax.set_xlabel("subset" if task else "task")
     ax.set_ylabel(metric_label(metric))
-    ax.set_title(f"{task}: {metric_label(metric)} per subset" if task else f"{metric_label(metric, subset)} per task")
+    _title(ax, f"{task}: {metric_label(metric)} per subset" if task else f"{metric_label(metric, subset)} per task",
+           width)
     if labels:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        _legend(fig, ax, width)
     else:
         _empty(ax, "no scores")
-    return fig
+    return fit_ticks(fig)
 
 
 def _points(summary: pd.DataFrame, task: str, subset: str, metric: str) -> pd.DataFrame:
@@ -106,29 +233,36 @@ def _points(summary: pd.DataFrame, task: str, subset: str, metric: str) -> pd.Da
     return part[part["mean"].notna()]
 
 
-def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None) -> Figure:
+def _scatter(fig, ax, shown: pd.DataFrame, xcol: str, labels, palette, width) -> None:
+    """One marker per model in its colour, named in a legend under the plot (never on the points,
+    where long names would collide)."""
+    for r in shown.itertuples():
+        label = labels[r.model, r.protocol]
+        ax.scatter([float(getattr(r, xcol))], [r.mean], color=palette[label], label=label, zorder=3, s=22)
+    _legend(fig, ax, width)
+
+
+def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None,
+                 colors: dict[str, str] | None = None, width: str | float = "single") -> Figure:
     """Score against parameter count on a log axis (models without a positive count are left out)."""
     metric = _metric(summary, task, metric)
     part = _points(summary, task, subset, metric)
     labels = series_labels(part)
     shown = part[part["parameters"].notna() & (part["parameters"].astype(float) > 0)]
-    fig, ax = _new()
-    colors = colors_for(list(labels.values()))
-    for r in shown.itertuples():
-        label = labels[r.model, r.protocol]
-        ax.scatter([float(r.parameters)], [r.mean], color=colors[label], label=label, zorder=3)
-        ax.annotate(label, (float(r.parameters), r.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    fig, ax = _new(width)
+    palette = _series_colors(labels, colors)
+    _scatter(fig, ax, shown, "parameters", labels, palette, width)
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel(metric_label(metric, subset))
-    ax.set_title(f"{task}: {metric_label(metric)} vs model size")
+    _title(ax, f"{task}: {metric_label(metric)} vs model size", width)
     left_out = len(part) - len(shown)
     if shown.empty:
         _empty(ax, "no run records a parameter count")
     _pad_y(ax, shown["mean"])
     if left_out:
-        ax.text(0.99, 0.01, f"{left_out} without a parameter count (or with 0) not shown", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=7, color="0.4")
+        ax.text(0.99, 0.01, f"{left_out} without a parameter count\n(or with 0) not shown", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6, color="0.4")
     return fig
 
 
@@ -142,110 +276,144 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def cost_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None) -> Figure:
+def cost_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None,
+               colors: dict[str, str] | None = None, width: str | float = "single") -> Figure:
     """Score against USD per 1,000 examples with the Pareto front (runs without a cost are left out)."""
     metric = _metric(summary, task, metric)
     part = _points(summary, task, subset, metric)
     labels = series_labels(part)
     shown = part[part["cost_per_1k"].notna()]
-    colors = colors_for(list(labels.values()))
-    fig, ax = _new()
-    for r in shown.itertuples():
-        label = labels[r.model, r.protocol]
-        ax.scatter([float(r.cost_per_1k)], [r.mean], color=colors[label], zorder=3)
-        ax.annotate(label, (float(r.cost_per_1k), r.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    palette = _series_colors(labels, colors)
+    fig, ax = _new(width)
     front = pareto_front([(float(r.cost_per_1k), float(r.mean)) for r in shown.itertuples()])
     if front:
         ax.step([c for c, _ in front], [s for _, s in front], where="post", color="0.3", linestyle="--",
                 linewidth=1, label="Pareto front")
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    _scatter(fig, ax, shown, "cost_per_1k", labels, palette, width)
     _pad_y(ax, shown["mean"])
     costs = [float(c) for c in shown["cost_per_1k"]]
     if costs and min(costs) > 0 and max(costs) / min(costs) > 100:
         ax.set_xscale("log")
     ax.set_xlabel("cost per 1,000 examples (USD)")
     ax.set_ylabel(metric_label(metric, subset))
-    ax.set_title(f"{task}: {metric_label(metric)} vs cost")
+    _title(ax, f"{task}: {metric_label(metric)} vs cost", width)
     if shown.empty:
         _empty(ax, "no run records a cost")
     elif len(part) > len(shown):
         ax.text(0.99, 0.99, f"{len(part) - len(shown)} without a recorded cost not shown", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, color="0.4")
+                ha="right", va="top", fontsize=6, color="0.4")
     return fig
 
 
-def seed_chart(runs: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None) -> Figure:
+def seed_chart(runs: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None,
+               colors: dict[str, str] | None = None, width: str | float = "double") -> Figure:
     """Each seed's score as a dot per model, with the mean as a bar."""
     metric = _metric(runs, task, metric)
     part = runs[(runs["task"] == task) & (runs["subset"] == subset) & (runs["metric"] == metric)
                 & runs["value"].notna() & (runs["n"] > 0)]
     labels = series_labels(part)
-    colors = colors_for(list(labels.values()))
-    fig, ax = _new(max(6.4, 0.9 * len(labels) + 2))
+    palette = _series_colors(labels, colors)
+    fig, ax = _new(width)
     for i, ((model, protocol), label) in enumerate(labels.items()):
         values = part[(part["model"] == model) & (part["protocol"] == protocol)]["value"].astype(float).tolist()
-        ax.scatter([i] * len(values), values, color=colors[label], s=18, zorder=3)
-        ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="0.2", linewidth=1.5)
-    ax.set_xticks(range(len(labels)), list(labels.values()), rotation=20, ha="right")
+        ax.scatter([i] * len(values), values, color=palette[label], s=14, zorder=3)
+        ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="0.2", linewidth=1.2)
+    ax.set_xticks(range(len(labels)), [wrap(v) for v in labels.values()])
     ax.set_ylabel(metric_label(metric, subset))
-    ax.set_title(f"{task}: spread over seeds (dots: seeds, line: mean)")
+    _title(ax, f"{task}: spread over seeds (dots: seeds, line: mean)", width)
     if not labels:
         _empty(ax, "no scores")
-    return fig
+    return fit_ticks(fig)
 
 
 def drop_chart(summary: pd.DataFrame, task: str, subsets: Sequence[str] = ("implicit", "multi"),
-               metric: str | None = None) -> Figure:
+               metric: str | None = None, width: str | float = "double") -> Figure:
     """Per model, how much the score falls from 'all' to each harder subset (positive = a drop)."""
     metric = _metric(summary, task, metric)
     part = summary[(summary["task"] == task) & (summary["metric"] == metric)]
     labels = series_labels(part)
-    fig, ax = _new(max(6.4, 0.9 * len(labels) + 2))
-    width = 0.8 / max(1, len(subsets))
+    fig, ax = _new(width)
+    bar = 0.8 / max(1, len(subsets))
     cmap = colormaps["Set2"]
     for j, subset in enumerate(subsets):
         xs, heights = [], []
         for i, (model, protocol) in enumerate(labels):
             rows = part[(part["model"] == model) & (part["protocol"] == protocol)].set_index("subset")["mean"]
             if "all" in rows.index and subset in rows.index and pd.notna(rows["all"]) and pd.notna(rows[subset]):
-                xs.append(i - 0.4 + width * (j + 0.5))
+                xs.append(i - 0.4 + bar * (j + 0.5))
                 heights.append(round(float(rows["all"]) - float(rows[subset]), 2))
-        ax.bar(xs, heights, width, label=f"all - {subset}", color=cmap(j))
+        ax.bar(xs, heights, bar, label=f"all - {subset}", color=cmap(j))
     ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xticks(range(len(labels)), list(labels.values()), rotation=20, ha="right")
+    ax.set_xticks(range(len(labels)), [wrap(v) for v in labels.values()])
     ax.set_ylabel(f"drop in {metric_label(metric)} (points)")
-    ax.set_title(f"{task}: drop from 'all' to harder subsets")
-    ax.legend(fontsize=7, frameon=False)
+    _title(ax, f"{task}: drop from 'all' to harder subsets", width)
+    _legend(fig, ax, width)
+    return fit_ticks(fig)
+
+
+def scaling_chart(frame: pd.DataFrame, colors: dict[str, str] | None = None,
+                  width: str | float = "single") -> Figure:
+    """F1 against corpus size (log x): one line per (recipe, task), error bars = std over seeds.
+    `frame` has columns task, model (the series name), responses, mean, std (report.paper.scaling_section)."""
+    fig, ax = _new(width)
+    series = list(dict.fromkeys(zip(frame["model"], frame["task"])))
+    tasks = list(dict.fromkeys(frame["task"]))
+    labels = {(m, t): (f"{m}, {t}" if len(tasks) > 1 else m) for m, t in series}
+    palette = colors_for(list(labels.values()), colors, [m for m, _ in series])
+    markers = "osD^v<>"
+    for (model, task), label in labels.items():
+        part = frame[(frame["model"] == model) & (frame["task"] == task)].sort_values("responses")
+        ax.errorbar(part["responses"].astype(float), part["mean"].astype(float),
+                    yerr=part["std"].fillna(0).astype(float), color=palette[label], label=label,
+                    marker=markers[tasks.index(task) % len(markers)], markersize=3.5, linewidth=1.2, capsize=2)
+    ax.set_xscale("log")
+    sizes = sorted({float(v) for v in frame["responses"]})
+    ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    pad = 1.15
+    ax.set_xlim(sizes[0] / pad, sizes[-1] * pad)
+    ax.set_xlabel("teacher responses in the corpus (log scale)")
+    ax.set_ylabel("F1 (all)")
+    _title(ax, "Distilled student: F1 vs corpus size", width)
+    _legend(fig, ax, width)
     return fig
 
 
-def confusion_chart(groups: Sequence[Group], task: str) -> Figure:
-    """One panel per model: gold polarity (rows, + spurious) vs predicted (columns, + missed)."""
+def _cell(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() or value >= 100 else f"{value:.1f}"
+
+
+def confusion_chart(groups: Sequence[Group], task: str, width: str | float = "double") -> Figure:
+    """One panel per model: gold polarity (rows, + spurious) vs predicted (columns, + missed); each
+    panel shows the mean count per seed, so panels with different seed counts compare."""
     members = [g for g in groups if g.task == task]
-    ncols = min(3, max(1, len(members)))
+    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
+    ncols = min(3 if inches > 4 else 2, max(1, len(members)))
     nrows = max(1, -(-len(members) // ncols))
-    fig = Figure(figsize=(3.6 * ncols, 3.2 * nrows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    with rc_context(RC):
+        fig = Figure(figsize=(inches, (2.3 if inches > 4 else 2.0) * nrows + 0.3), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     models = [g.model for g in members]
     for ax, g in zip(axes, members):
-        counts = confusion_counts(g.runs)
-        ax.imshow(counts.to_numpy(), cmap="Blues")
+        counts = confusion_counts(g.runs, average=True)
         matrix = counts.to_numpy()
+        ax.imshow(matrix, cmap="Blues")
         for (i, j), value in np.ndenumerate(matrix):
             if (counts.index[i], counts.columns[j]) != (SPURIOUS, MISSED):  # not a cell: nothing to count
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                ax.text(j, i, _cell(value), ha="center", va="center", fontsize=6,
                         color="white" if value > matrix.max() / 2 else "black")
-        ax.set_xticks(range(counts.shape[1]), list(counts.columns), rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(counts.shape[0]), list(counts.index), fontsize=7)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("gold")
+        ax.set_xticks(range(counts.shape[1]), list(counts.columns), rotation=45, ha="right",
+                      rotation_mode="anchor", fontsize=6)
+        ax.set_yticks(range(counts.shape[0]), list(counts.index), fontsize=6)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("gold", fontsize=7)
         name = f"{g.model} ({g.protocol})" if models.count(g.model) > 1 else g.model
-        seeds = f", {len(g.runs)} seeds summed" if len(g.runs) > 1 else ""
-        ax.set_title(f"{name}{seeds}", fontsize=8)
+        per = f"mean of {len(g.runs)} seeds" if len(g.runs) > 1 else "1 seed"
+        ax.set_title(f"{wrap(name, 28)}\n({per})", fontsize=7)
     for ax in axes[len(members):]:
         ax.set_axis_off()
-    fig.suptitle(f"{task}: polarity confusion")
-    return fig
+    fig.suptitle(f"{task}: polarity confusion (count per seed)", fontsize=8)
+    return fit_ticks(fig)
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

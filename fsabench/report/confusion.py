@@ -37,17 +37,20 @@ def example_pairs(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     return cells
 
 
-def confusion_counts(runs: Sequence[RunResult]) -> pd.DataFrame:
-    """Rows: gold labels + 'spurious'; columns: predicted labels + 'missed'; summed over the runs."""
+def confusion_counts(runs: Sequence[RunResult], average: bool = False) -> pd.DataFrame:
+    """Rows: gold labels + 'spurious'; columns: predicted labels + 'missed'; summed over the runs,
+    or (average=True) the mean count per seed, so panels with different seed counts compare."""
     labels = labels_of(runs[0])
     counts: Counter = Counter()
     for run in runs:
         for r in run.examples:
             counts.update(example_pairs(r.gold, r.prediction))
+    if average:
+        counts = Counter({pair: count / len(runs) for pair, count in counts.items()})
     extra = sorted({x for pair in counts for x in pair} - set(labels) - {MISSED, SPURIOUS})
     labels = labels + extra  # labels a model invented (kept, never hidden)
     rows, cols = labels + [SPURIOUS], labels + [MISSED]
-    frame = pd.DataFrame(0, index=rows, columns=cols, dtype=int)
+    frame = pd.DataFrame(0, index=rows, columns=cols, dtype=float if average else int)
     for (g, p), count in counts.items():
         frame.loc[g, p] += count
     frame.loc[SPURIOUS, MISSED] = 0

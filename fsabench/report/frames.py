@@ -5,14 +5,15 @@ These are the report's data; tables and charts are views of them, and the leader
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import pandas as pd
 
 from fsabench.errors import UnknownName
+from fsabench.metrics import seed_mean_std
+from fsabench.report.labels import Labels, model_colors
 from fsabench.report.loading import Group, group_runs
 from fsabench.report.stats import bootstrap_ci, metrics_of, paired_bootstrap
 from fsabench.results import RunResult
@@ -20,7 +21,9 @@ from fsabench.results import RunResult
 RUN_COLUMNS = ["model", "protocol", "task", "task_name", "task_type", "seed", "subset", "metric", "value", "n",
                "parameters", "tokens_per_1k", "cost_per_1k"]
 SUMMARY_COLUMNS = ["model", "protocol", "task", "task_name", "task_type", "subset", "metric", "mean", "std",
-                   "seeds", "ci_low", "ci_high", "delta", "n", "parameters", "tokens_per_1k", "cost_per_1k"]
+                   "seeds", "ci_low", "ci_high", "delta", "n", "parameters", "tokens_per_1k", "cost_per_1k",
+                   "model_id", "spread", "partial"]
+SPREADS = ("seeds", "one seed", "deterministic")  # why std is (or is not) given
 TEST_COLUMNS = ["task", "subset", "metric", "model_a", "protocol_a", "model_b", "protocol_b", "n", "delta",
                 "ci_low", "ci_high", "p_value"]
 
@@ -49,7 +52,7 @@ def _parameters(group: Group) -> int | None:
     return next((r.model.parameters for r in group.runs if r.model.parameters is not None), None)
 
 
-NUMERIC = {"value": float, "mean": float, "std": float, "ci_low": float, "ci_high": float, "delta": float,
+NUMERIC = {"partial": bool, "value": float, "mean": float, "std": float, "ci_low": float, "ci_high": float, "delta": float,
            "parameters": "Int64", "tokens_per_1k": float, "cost_per_1k": float}
 
 
@@ -71,37 +74,50 @@ def runs_frame(groups: Sequence[Group]) -> pd.DataFrame:
     return typed(pd.DataFrame(rows, columns=RUN_COLUMNS))
 
 
-def _std(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+def is_deterministic(g: Group) -> bool:
+    """Several seeds that gave the same output for every example: the seed changed nothing, so
+    there is no spread to report (a std of 0.00 would read as a measured one)."""
+    if len(g.runs) < 2:
+        return False
+    first = {r.id: r.output for r in g.runs[0].examples}
+    return all({r.id: r.output for r in run.examples} == first for run in g.runs[1:])
+
+
+def spread_of(g: Group) -> str:
+    return "deterministic" if is_deterministic(g) else ("seeds" if len(g.runs) > 1 else "one seed")
 
 
 def group_summary(g: Group, n_boot: int) -> list[list]:
-    """Seed mean, sample std (ddof=1) and bootstrap interval for every subset and metric of one group."""
+    """Seed mean, sample std (ddof=1, `seed_mean_std`) and bootstrap interval per subset and metric."""
     rows = []
+    spread = spread_of(g)
     subsets = list(dict.fromkeys(s for r in g.runs for s in r.scores))
     for subset in subsets:
         runs = [r for r in g.runs if subset in r.scores]
         for metric in metrics_of(g.runs[0]):
-            values = [getattr(r.scores[subset], metric) for r in runs
-                      if r.scores[subset].n > 0 and getattr(r.scores[subset], metric) is not None]
-            ci = bootstrap_ci(runs, subset, metric, n_boot, key=g.task) if values else None
+            stats = seed_mean_std([getattr(r.scores[subset], metric) if r.scores[subset].n > 0 else None
+                                   for r in runs])
+            ci = bootstrap_ci(runs, subset, metric, n_boot) if stats.n else None
+            std = None if spread == "deterministic" else stats.std
             rows.append([g.model, g.protocol, g.task, g.task_name, g.task_type, subset, metric,
-                         round(sum(values) / len(values), 2) if values else None,
-                         round(s, 2) if (s := _std(values)) is not None else None, len(values),
+                         stats.mean, std, stats.n,
                          ci.low if ci else None, ci.high if ci else None, None, runs[0].scores[subset].n,
                          _parameters(g), _mean(tokens_per_1k(r) for r in g.runs),
-                         _mean(cost_per_1k(r) for r in g.runs)])
+                         _mean(cost_per_1k(r) for r in g.runs), g.model_id, spread, g.partial])
     return rows
+
+
+def baseline_name(groups: Sequence[Group], baseline: str) -> str:
+    """The display name of the baseline, given as a model string or a display name."""
+    for g in groups:
+        if baseline in (g.model, g.model_id):
+            return g.model
+    raise UnknownName("baseline model", baseline, sorted({g.model_id or g.model for g in groups}))
 
 
 def baseline_groups(groups: Sequence[Group], baseline: str) -> dict[str, Group]:
     """task -> the baseline model's group (most seeds, then protocol name, when it ran several)."""
-    known = sorted({g.model for g in groups})
-    if baseline not in known:
-        raise UnknownName("baseline model", baseline, known)
+    baseline = baseline_name(groups, baseline)
     chosen: dict[str, Group] = {}
     for g in sorted((g for g in groups if g.model == baseline), key=lambda g: (-len(g.runs), g.protocol)):
         chosen.setdefault(g.task, g)
@@ -110,7 +126,7 @@ def baseline_groups(groups: Sequence[Group], baseline: str) -> dict[str, Group]:
 
 def summary_from_groups(groups: Sequence[Group], baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
     if baseline:
-        baseline_groups(groups, baseline)  # an unknown name fails before any bootstrap work
+        baseline = baseline_name(groups, baseline)  # an unknown name fails before any bootstrap work
     frame = typed(pd.DataFrame([row for g in groups for row in group_summary(g, n_boot)], columns=SUMMARY_COLUMNS))
     if baseline and not frame.empty:
         base = baseline_groups(groups, baseline)
@@ -137,7 +153,7 @@ def tests_from_groups(groups: Sequence[Group], baseline: str | None = None, n_bo
         for a, b in pairs:
             metric = metrics_of(a.runs[0])[0]
             for subset in a.runs[0].scores:
-                test = paired_bootstrap(a.runs, b.runs, subset, metric, n_boot, key=task)
+                test = paired_bootstrap(a.runs, b.runs, subset, metric, n_boot)
                 if test is not None:
                     rows.append([task, subset, metric, a.model, a.protocol, b.model, b.protocol, test.n,
                                  test.delta, test.low, test.high, test.p_value])
@@ -153,18 +169,36 @@ class Analysis:
     summary: pd.DataFrame
     runs: pd.DataFrame
     tests: pd.DataFrame
-    baseline: str | None = None
+    baseline: str | None = None  # the baseline's display name
+    colors: dict[str, str] = field(default_factory=dict)  # display name -> colour, one per model
+    notes: list[str] = field(default_factory=list)  # skipped files, re-computed scores, charts not drawn
+
+
+def colors_of(groups: Sequence[Group], labels: Labels | None = None) -> dict[str, str]:
+    """Display name -> colour from `labels.model_colors` (the leaderboard site calls the same)."""
+    ids = {g.model_id: g.model for g in groups}
+    return {ids[m]: c for m, c in model_colors(sorted(ids), _by_id(groups, labels)).items()}
+
+
+def _by_id(groups: Sequence[Group], labels: Labels | None) -> Labels:
+    """The report's labels keyed by seed-folded model string, with the display names it settled on."""
+    labels = labels or Labels()
+    colors = {g.model_id: labels.colors[k] for g in groups for k in (g.model_id, *(r.model.name for r in g.runs))
+              if k in labels.colors}
+    return Labels({g.model_id: g.model for g in groups}, colors)
 
 
 def analyze(results: Iterable[RunResult], baseline: str | None = None, n_boot: int = 1000,
-            tests: bool = True) -> Analysis:
-    groups, flags = group_runs(results)
-    return Analysis(groups, flags, summary_from_groups(groups, baseline, n_boot), runs_frame(groups),
-                    tests_from_groups(groups, baseline, n_boot) if tests else pd.DataFrame(columns=TEST_COLUMNS),
-                    baseline)
+            tests: bool = True, labels: Labels | None = None) -> Analysis:
+    groups, flags = group_runs(results, labels)
+    base = baseline_name(groups, baseline) if baseline else None
+    return Analysis(groups, flags, summary_from_groups(groups, base, n_boot), runs_frame(groups),
+                    tests_from_groups(groups, base, n_boot) if tests else pd.DataFrame(columns=TEST_COLUMNS),
+                    base, colors_of(groups, labels))
 
 
-def summary_frame(results: Iterable[RunResult], baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
+def summary_frame(results: Iterable[RunResult], baseline: str | None = None, n_boot: int = 1000,
+                  labels: Labels | None = None) -> pd.DataFrame:
     """One row per (model, protocol, task, subset, metric): seed mean/std, seeds, 95% CI, delta to baseline."""
-    groups, _ = group_runs(results)
+    groups, _ = group_runs(results, labels)
     return summary_from_groups(groups, baseline, n_boot)

@@ -27,11 +27,12 @@ class InlineFigure:
 
 
 def render_html(tables: Sequence[Table], figures: Sequence[InlineFigure] = (), flags: Sequence[str] = (),
-                title: str = "fsabench report", intro: str = "") -> str:
+                title: str = "fsabench report", intro: str = "", notes: Sequence[str] = (),
+                sections: Sequence = ()) -> str:
     """The report page as a string (autoescaped; images as data URIs)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return env.get_template("report.html.j2").render(title=title, intro=intro, tables=tables, figures=figures,
-                                                     flags=flags)
+                                                     flags=flags, notes=notes, sections=sections)

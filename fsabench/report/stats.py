@@ -6,8 +6,9 @@ counts are (n_gold, n_pred, hit_pred, hit_gold) exactly as `fsabench.metrics.tup
 (example, tuple) pairs: resampling example i twice gives two distinct examples, each counted in
 full. For accuracy / macro-F1 they are the per-label tp, fp, fn. Runs of several seeds share one
 resample of example ids and the statistic is the mean over seeds, so an interval describes the
-seed-averaged score the tables show. Random draws use a fixed seed derived from the task and
-subset, so reports are deterministic.
+seed-averaged score the tables show. Random draws are seeded from the example ids resampled (and
+the subset and metric), so reports are deterministic and a row's interval depends only on its own
+data: adding, removing or renaming another run never moves it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from fsabench.results import Record, RunResult
 
 BASE_SEED = 20241224
 CHUNK = 250  # resamples per matrix product (bounds memory on large test sets)
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    """A fingerprint of the example ids a bootstrap resamples (order-free)."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 
 
 def stable_seed(*parts: object) -> int:
@@ -129,11 +135,12 @@ class Interval:
 
 def bootstrap_ci(runs: Sequence[RunResult], subset: str, metric: str, n_boot: int = 1000,
                  level: float = 0.95, key: str = "") -> Interval | None:
-    """Percentile bootstrap interval of the seed-averaged metric (x100); None without examples."""
+    """Percentile bootstrap interval of the seed-averaged metric (x100); None without examples.
+    (`key` is accepted for compatibility and ignored: the seed comes from the data.)"""
     mats, ids = aligned_counts(runs, common_ids(runs), subset)
     if not ids or n_boot <= 0:
         return None
-    rng = np.random.default_rng(stable_seed("ci", key or runs[0].task.name, subset, metric, len(ids)))
+    rng = np.random.default_rng(stable_seed("ci", ids_digest(ids), subset, metric))
     values = _resampled(mats, metric, runs[0].task.type, rng, n_boot)
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
@@ -163,7 +170,7 @@ def paired_bootstrap(runs_a: Sequence[RunResult], runs_b: Sequence[RunResult], s
         return None
     task_type = runs_a[0].task.type
     delta = point(mats_a, metric, task_type) - point(mats_b, metric, task_type)
-    seed = stable_seed("paired", key or runs_a[0].task.name, subset, metric, len(keep))
+    seed = stable_seed("paired", ids_digest(keep), subset, metric)
     diffs = (_resampled(mats_a, metric, task_type, np.random.default_rng(seed), n_boot)
              - _resampled(mats_b, metric, task_type, np.random.default_rng(seed), n_boot))
     alpha = (1 - level) / 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import pandas as pd
 from fsabench.report.frames import Analysis
 from fsabench.tasks.spec import structure_of
 
-DASH = "-"
+DASH = "–"  # undefined: no value, or (after ±) no spread
 # Tables by answer structure (fsabench.tasks.spec.structure_of): pairs keep the paper's table names.
 STRUCTURES = (("pairs", "fsa", "Fine-grained sentiment (tuple F1)"),
               ("triplets", "triplets", "Aspect sentiment triplets (tuple F1)"),
@@ -71,10 +72,30 @@ def fmt_delta(value) -> str:
     return DASH if missing(value) else f"{value:+.2f}"
 
 
-def fmt_score(mean, std) -> str:
+def fmt_score(mean, std, spread: str = "seeds") -> str:
+    """`mean ± std`; a deterministic model (same outputs for every seed) shows `± –`, never `± 0.00`."""
     if missing(mean):
         return DASH
+    if spread == "deterministic":
+        return f"{mean:.2f} ± {DASH}"
     return f"{mean:.2f}" if missing(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def fmt_seeds(seeds, spread: str) -> str:
+    return f"{int(seeds)} (deterministic)" if spread == "deterministic" else str(int(seeds))
+
+
+def _spread(r) -> str:
+    return getattr(r, "spread", "seeds") if isinstance(getattr(r, "spread", None), str) else "seeds"
+
+
+def main_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of full runs: partial (`--limit`) rows go to their own table and change nothing here."""
+    return frame[~frame["partial"].astype(bool)] if "partial" in frame.columns else frame
+
+
+def partial_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["partial"].astype(bool)] if "partial" in frame.columns else frame.iloc[0:0]
 
 
 def score_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -111,11 +132,12 @@ def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) ->
     for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
         cells = {(r.subset, r.metric): r for r in part.itertuples()}
         first = part.iloc[0]
-        row = [Cell(task), Cell(model), Cell(protocol), Cell(str(int(part["seeds"].max()))),
+        spread = first["spread"] if "spread" in part.columns else "seeds"
+        row = [Cell(task), Cell(model), Cell(protocol), Cell(fmt_seeds(part["seeds"].max(), spread)),
                Cell(fmt_params(first["parameters"]))]
         for key in cols:
             r = cells.get(key)
-            text = DASH if r is None else fmt_score(r.mean, r.std)
+            text = DASH if r is None else fmt_score(r.mean, r.std, _spread(r))
             if r is not None and with_delta and not missing(r.delta) and model != frame.attrs.get("baseline"):
                 text += f" ({fmt_delta(r.delta)})"
             row.append(Cell(text, r is not None and (model, protocol, task, *key) in best))
@@ -124,6 +146,8 @@ def score_table(frame: pd.DataFrame, name: str, title: str, with_delta: bool) ->
     columns = ["Task", "Model", "Protocol", "Seeds", "Params", *column_titles(cols),
                "Tokens/1k ex", "Cost/1k ex"]
     notes = ["mean ± sample std over seeds; best per task in bold; Tokens and Cost per 1,000 examples"]
+    if "spread" in frame.columns and (frame["spread"] == "deterministic").any():
+        notes.append(f"± {DASH}: deterministic (identical outputs for every seed), so there is no spread")
     if with_delta:
         notes.append(f"(±x.xx) = difference to the baseline {frame.attrs.get('baseline')}")
     return Table(name, title, columns, rows, notes)
@@ -141,7 +165,7 @@ def ci_table(frame: pd.DataFrame, name: str, title: str) -> Table:
             row.append(Cell(f"[{r.ci_low:.2f}, {r.ci_high:.2f}]" if ok else DASH))
         rows.append(row)
     return Table(name, title, ["Task", "Model", "Protocol", *column_titles(cols)], rows,
-                 ["95% percentile bootstrap over test examples (seed-averaged), fixed RNG seed"])
+                 ["95% percentile bootstrap over test examples (seed-averaged); the RNG is seeded by the example ids"])
 
 
 def overview_table(frame: pd.DataFrame, subset: str, name: str, title: str) -> Table:
@@ -159,7 +183,7 @@ def overview_table(frame: pd.DataFrame, subset: str, name: str, title: str) -> T
         for task in tasks:
             r = by_task.get(task)
             means.append(None if r is None else r.mean)
-            row.append(Cell(DASH if r is None else fmt_score(r.mean, r.std),
+            row.append(Cell(DASH if r is None else fmt_score(r.mean, r.std, _spread(r)),
                             r is not None and (model, protocol, task, subset, metric) in best))
         row.append(Cell(DASH if any(missing(m) for m in means) else f"{sum(means) / len(means):.2f}"))
         rows.append(row)
@@ -194,7 +218,7 @@ def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
                  for g in analysis.groups}
     shapes = summary["task"].map(lambda task: structure.get(task, "pairs")) if not summary.empty else summary["task"]
     for shape, name, title in STRUCTURES:
-        part = summary[shapes == shape]
+        part = main_rows(summary[shapes == shape])
         if part.empty:
             continue
         part.attrs["baseline"] = analysis.baseline
@@ -207,9 +231,31 @@ def tables_for(analysis: Analysis, preset: str | None = None) -> list[Table]:
         if preset == "paper" and shape == "pairs":
             for subset in [s for s in dict.fromkeys(part["subset"]) if s != "all"]:
                 tables.append(overview_table(part, subset, f"paper_{subset}", f"F1 per task ('{subset}' subset)"))
+    partial = partial_rows(summary)
+    if not partial.empty:
+        tables.append(partial_table(partial))
     if not analysis.tests.empty:
         tables.append(tests_table(analysis.tests))
     return tables
+
+
+def partial_table(frame: pd.DataFrame) -> Table:
+    """Runs on fewer examples than their task's main rows (`--limit`): shown apart, never averaged in."""
+    cols = score_columns(frame)
+    rows = []
+    for (task, model, protocol), part in frame.groupby(["task", "model", "protocol"], sort=False):
+        cells = {(r.subset, r.metric): r for r in part.itertuples()}
+        first = part.iloc[0]
+        name, _, scope = task.partition(" (")
+        row = [Cell(name), Cell(model), Cell(protocol), Cell(scope.rstrip(")")),
+               Cell(fmt_seeds(part["seeds"].max(), first["spread"]))]
+        for key in cols:
+            r = cells.get(key)
+            row.append(Cell(DASH if r is None else fmt_score(r.mean, r.std, _spread(r))))
+        rows.append(row)
+    return Table("partial", "Partial runs (--limit): not comparable with the full rows",
+                 ["Task", "Model", "Protocol", "Scope", "Seeds", *column_titles(cols)], rows,
+                 ["scored on the first n test examples only; kept out of every other table, average and test"])
 
 
 # --- renderers ---------------------------------------------------------------------------------
@@ -238,11 +284,25 @@ def to_markdown(table: Table) -> str:
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "Δ": r"$\Delta$"}
+                  "±": r"$\pm$", "Δ": r"$\Delta$", "–": "--", "…": r"\ldots{}", "<": r"\textless{}",
+                  ">": r"\textgreater{}", "|": r"\textbar{}"}
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a model name) become spaces: one line stays one line."""
+    import unicodedata
+
+    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in str(text))
 
 
 def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+    """Every LaTeX special escaped, and on one line, so a name can never end a comment or a cell."""
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in one_line(text))
+
+
+def latex_comment(text: str) -> str:
+    """Text for a `%` comment line: one line, so nothing after a newline can run as LaTeX."""
+    return one_line(text)
 
 
 def to_latex(table: Table) -> str:
@@ -260,17 +320,36 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def csv_safe(value):
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab / CR) gets a leading
+    quote, unless it is a plain number such as -1.25."""
+    if not isinstance(value, str):
+        return value
+    value = one_line(value) if ("\n" in value or "\r" in value) else value
+    if value.startswith(FORMULA_START) and not NUMBER.match(value) and value not in ("-", DASH):
+        return "'" + value
+    return value
+
+
 def to_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n", float_format="%.4f")
+    safe = frame.copy()
+    for column in safe.columns:
+        if pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object:
+            safe[column] = safe[column].map(csv_safe)
+    safe.to_csv(buffer, index=False, lineterminator="\n", float_format="%.4f")
     return buffer.getvalue()
 
 
 def table_csv(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows([[c.text for c in row] for row in table.rows])
+    writer.writerow([csv_safe(c) for c in table.columns])
+    writer.writerows([[csv_safe(c.text) for c in row] for row in table.rows])
     return buffer.getvalue()
 
 
