@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from fsabench.errors import SpecError
 from fsabench.report.labels import (LabelsError, default_name, display_name, display_names, load_labels,
                                     model_colors, parse_label_options)
 from fsabench.results import load_result, save_result
@@ -49,12 +50,12 @@ def test_names_are_made_unique_and_explicit_labels_win(tmp_path):
     ('"m": {name: x, colour: "#000000"}\n', "model 'm': unknown key 'colour'"),
     ('"m": {name: x, color: red}\n', "model 'm': color 'red' is not #rrggbb"),
     ("- a\n- b\n", "expected a mapping of model string -> name"),
-    ("m: [unclosed\n", "not valid YAML"),
+    ("m: [unclosed\n", "invalid YAML"),
 ])
 def test_bad_labels_files_are_one_line_errors_naming_the_file(tmp_path, text, message):
     path = tmp_path / "labels.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(LabelsError) as info:
+    with pytest.raises(SpecError) as info:  # LabelsError is a SpecError, as YAML syntax errors are
         load_labels(path)
     assert str(path) in str(info.value) and message in str(info.value)
     with pytest.raises(LabelsError, match="expected MODEL=NAME"):

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from fsabench.errors import FsabenchError
+from fsabench.errors import SpecError
 
 # Okabe-Ito (colour-blind safe) first, then the rest of tab10 and tab20's darker half.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
@@ -36,7 +36,7 @@ GENERIC = {"student", "student-init", "model", "best", "final", "checkpoint", "o
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class LabelsError(FsabenchError):
+class LabelsError(SpecError):
     """A labels file or --label option that cannot be read."""
 
 
@@ -75,22 +75,11 @@ def load_labels(path: str | Path | None) -> Labels:
     """Read a labels.yaml mapping (model -> name, or model -> {name, color}); None gives no labels."""
     if path is None:
         return Labels()
-    import yaml
+    from fsabench.yamlfile import read_yaml
 
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
-        raise LabelsError(f"{path}: labels file not found", hint="check the path given to --labels") from None
-    except UnicodeDecodeError:
-        raise LabelsError(f"{path}: not UTF-8 text", hint="save the labels file as UTF-8") from None
-    if len(raw) > 1_000_000:
-        raise LabelsError(f"{path}: labels file over 1 MB", hint="list one line per model")
-    try:
-        data = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        raise LabelsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})",
-                          hint="write one `model string: display name` per line") from None
+    data, _ = read_yaml(path, "labels file")  # safe loader, bounded size and alias expansion
+    data = data or {}
     if not isinstance(data, dict):
         raise LabelsError(f"{path}: expected a mapping of model string -> name",
                           hint='e.g. "baseline:lexicon": Lexicon baseline')
