@@ -66,8 +66,10 @@ def load_results(paths: PathLike | Iterable[PathLike]) -> list[RunResult]:
 
 
 def report(results: Sequence[RunResult | PathLike], out_dir: PathLike, *, formats: str | Sequence[str] = "md,csv,json",
-           baseline: str | None = None, preset: str | None = None, figures: str = "none", bootstrap: int = 1000):
-    """Tables (and optional figures) from results or result files into `out_dir`; returns the built report."""
+           baseline: str | None = None, preset: str | None = None, figures: str = "none", bootstrap: int = 1000,
+           labels=None):
+    """Tables (and optional figures) from results or result files into `out_dir`; returns the built report.
+    `labels` is a labels.yaml path or a `fsabench.report.labels.Labels` (model display names)."""
     import tempfile
 
     from fsabench.report.build import build_report
@@ -79,8 +81,12 @@ def report(results: Sequence[RunResult | PathLike], out_dir: PathLike, *, format
     with tempfile.TemporaryDirectory(prefix="fsabench-report-") as tmp:
         for index, result in enumerate(objects):
             save_result(result, Path(tmp) / f"{index:05d}.json")
+        from fsabench.report.labels import Labels, load_labels
+
+        names = labels if isinstance(labels, Labels) or labels is None else load_labels(labels)
         return build_report(paths + ([Path(tmp)] if objects else []), Path(out_dir), formats=fmt,
-                            baseline=baseline, preset=preset, figure_formats=figures, n_boot=bootstrap)
+                            baseline=baseline, preset=preset, figure_formats=figures, n_boot=bootstrap,
+                            labels=names)
 
 
 def tasks(tasks_dir: Sequence[PathLike] = ()) -> list[str]:

@@ -31,6 +31,10 @@ def test_tiny_recipe_end_to_end_then_skips_finished_stages_then_ablation(cli, tm
     for path in task["results"]:
         result = load_result(path)
         assert result.protocol == "fine-tuned" and len(result.examples) == 24
+        distill = result.meta["distill"]  # what the report's paper sections read
+        assert distill["ablation"] is None and distill["student"] == summary["student"]
+        assert distill["corpus"]["responses"] == 500 and distill["corpus"]["teacher"] == "mixtral"
+        assert distill["corpus"]["prompts"] == ["analysis", "rewrite"]
 
     again = cli("distill", "recipe", "tiny.yaml", "--out", out, *SHORT, "--workers", "1")
     assert again.returncode == 0, again.stderr
@@ -47,6 +51,8 @@ def test_tiny_recipe_end_to_end_then_skips_finished_stages_then_ablation(cli, tm
     result = json.loads(ablation.stdout)
     assert result["student"] == f"hf:{out / 'student-init'}" and result["ablation"] == "no-pretrain"
     assert (out / "summary-no-pretrain.json").is_file()
+    ablated = [load_result(p) for p in result["finetune"]["tasks"]["atsa-rest14"]["results"]]
+    assert {r.meta["distill"]["ablation"] for r in ablated} == {"no-pretrain"}
     assert len(list((out / "finetune-no-pretrain").rglob("best"))) == 2  # --keep kept both checkpoints
 
 
