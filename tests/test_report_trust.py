@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from fsabench.report import analyze, bootstrap_ci, confusion_counts, load_runs, read_runs
 from fsabench.report.rescore import recompute

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,19 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from fsabench.report.confusion import MISSED, SPURIOUS, confusion_counts
+from fsabench.report.layout import (RC, WIDTHS, fit_ticks, fit_title, legend_below, tick_overlaps,  # noqa: F401
+                                    wrap)
 from fsabench.report.loading import Group
 from fsabench.report.tables import METRIC_NAMES
 
 SAVE_OPTIONS = {"png": {"metadata": {"Software": None}, "dpi": 150},
                 "svg": {"metadata": {"Date": None}},
                 "pdf": {"metadata": {"CreationDate": None, "ModDate": None}}}
-# Sized for print: fonts of 7-8 pt at the figure's own width, TrueType (type 42) fonts embedded in
-# PDF so journals accept them and text stays selectable.
-RC = {"svg.hashsalt": "fsabench", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
-      "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "figure.titlesize": 9,
-      "pdf.fonttype": 42, "ps.fonttype": 42, "axes.spines.top": False, "axes.spines.right": False}
-WIDTHS = {"single": 3.3, "double": 6.9}  # inches: one column and the full text width of a two-column paper
-WRAP = 22  # characters per line of a tick or legend label
 
 
 def _metric(frame: pd.DataFrame, task: str | None, metric: str | None) -> str:
@@ -45,29 +39,6 @@ def _metric(frame: pd.DataFrame, task: str | None, metric: str | None) -> str:
 def metric_label(metric: str, subset: str | None = None) -> str:
     name = METRIC_NAMES.get(metric, metric)
     return f"{name} ({subset})" if subset else name
-
-
-def wrap(text: str, width: int = WRAP) -> str:
-    """Break a long label on spaces, slashes or dashes so it never runs into its neighbours."""
-    text = str(text)
-    if len(text) <= width:
-        return text
-    pieces = re.findall(r"[^\s/_-]+[\s/_-]*", text) or [text]
-    lines, line = [], ""
-    for piece in pieces:
-        while len(piece) > width:  # one unbreakable run: cut it
-            if line:
-                lines.append(line.rstrip())
-                line = ""
-            lines.append(piece[:width])
-            piece = piece[width:]
-        if line and len(line) + len(piece.rstrip()) > width:
-            lines.append(line.rstrip())
-            line = ""
-        line += piece
-    if line.strip():
-        lines.append(line.rstrip())
-    return "\n".join(lines)
 
 
 def series_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -101,23 +72,6 @@ def _new(width: str | float = "double", height: float | None = None) -> tuple[Fi
     return fig, ax
 
 
-def _legend(fig: Figure, ax, width: str | float, handles=None, labels=None) -> None:
-    """A legend outside the plot, under it, in as many columns as fit the width; labels wrapped."""
-    handles, labels = (handles, labels) if handles is not None else ax.get_legend_handles_labels()
-    if not handles:
-        return
-    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
-    wrapped = [wrap(label) for label in labels]
-    longest = max(len(line) for label in wrapped for line in label.split("\n"))
-    ncols = max(1, min(len(labels), int(inches * 72 / (longest * 4.4 + 28))))
-    rows = [wrapped[i:i + ncols] for i in range(0, len(wrapped), ncols)]
-    lines = sum(max(label.count("\n") + 1 for label in row) for row in rows)
-    fig.set_figheight(fig.get_figheight() + 0.14 * lines + 0.06 * len(rows))  # the plot keeps its height
-    with rc_context(RC):
-        fig.legend(handles, wrapped, loc="outside lower center", ncols=ncols,
-                   frameon=False, fontsize=7, handlelength=1.2, columnspacing=1.0)
-
-
 def _pad_y(ax, values) -> None:
     """Scores span 0-100: keep a flat or single-point chart from zooming into a 0.1-point range."""
     values = [float(v) for v in values]
@@ -128,73 +82,6 @@ def _pad_y(ax, values) -> None:
 
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
-
-
-def _title(ax, text: str, width: str | float) -> None:
-    inches = WIDTHS.get(width, width) if isinstance(width, str) else width
-    ax.set_title(wrap(text, max(30, int(inches * 13))), fontsize=8)
-
-
-def tick_overlaps(fig: Figure) -> list[tuple[str, str]]:
-    """Pairs of tick labels (on one axis) whose drawn boxes intersect; [] when all are readable."""
-    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
-    if renderer is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(fig)
-        renderer = fig.canvas.get_renderer()
-    fig.draw_without_rendering()
-    fig.draw_without_rendering()  # constrained layout settles on the second pass (it sizes from the first)
-    found = []
-    for ax in fig.axes:
-        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
-            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ticks if t.get_visible() and t.get_text()]
-            for i, (a, box_a) in enumerate(boxes):
-                for b, box_b in boxes[i + 1:]:
-                    if box_a.overlaps(box_b):
-                        found.append((a, b))
-    return found
-
-
-def _tick_depth(fig: Figure) -> float:
-    """Inches the x tick labels reach below their axes (the tallest, as drawn)."""
-    renderer = fig.canvas.get_renderer()
-    heights = [t.get_window_extent(renderer).height for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
-    return max(heights, default=0.0) / fig.dpi
-
-
-def _two_lines(text: str, width: int = 30) -> str:
-    """A rotated label: at most two lines (rotated, every extra line widens the label's slot)."""
-    parts = text.split("\n")
-    flat = parts[0]
-    for part in parts[1:]:  # undo wrap(): a break after a word was a space
-        flat += (" " if flat[-1:].isalnum() or flat[-1:] in ")]" else "") + part
-    lines = wrap(flat, width).split("\n")
-    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
-
-
-def fit_ticks(fig: Figure) -> Figure:
-    """Rotate (then shrink) category tick labels until no two overlap; the figure grows by the
-    extra depth rotated labels need, so the plot itself keeps its height."""
-    base, flat = fig.get_figheight(), None
-    start = max((t.get_rotation() for ax in fig.axes for t in ax.get_xticklabels()[:1]), default=0.0)
-    sizes = (7, 6) if not any(ax.images for ax in fig.axes) else (6, 5)
-    steps = [(r, sizes[0]) for r in (0, 30, 45, 90) if r >= start] + [(90, sizes[1]), (90, 5)]
-    for rotation, size in steps:
-        if not tick_overlaps(fig):
-            break
-        flat = _tick_depth(fig) if flat is None else flat
-        for ax in fig.axes:
-            texts = [t.get_text() for t in ax.get_xticklabels()]
-            if ax.get_xscale() != "linear" or not texts:
-                continue
-            if rotation >= 30 and not ax.images:
-                texts = [_two_lines(t) for t in texts]
-            slanted = 0 < rotation < 90
-            ax.set_xticks(ax.get_xticks(), texts, rotation=rotation, ha="right" if slanted else "center",
-                          rotation_mode="anchor" if slanted else "default", fontsize=size)
-        fig.set_figheight(base + max(0.0, _tick_depth(fig) - flat))
-    return fig
 
 
 def bar_chart(summary: pd.DataFrame, task: str | None = None, subset: str = "all",
@@ -219,10 +106,10 @@ def bar_chart(summary: pd.DataFrame, task: str | None = None, subset: str = "all
     ax.set_xticks(range(len(groups)), [wrap(g, 16) for g in groups])
     ax.set_xlabel("subset" if task else "task")
     ax.set_ylabel(metric_label(metric))
-    _title(ax, f"{task}: {metric_label(metric)} per subset" if task else f"{metric_label(metric, subset)} per task",
+    fit_title(ax, f"{task}: {metric_label(metric)} per subset" if task else f"{metric_label(metric, subset)} per task",
            width)
     if labels:
-        _legend(fig, ax, width)
+        legend_below(fig, ax, width)
     else:
         _empty(ax, "no scores")
     return fit_ticks(fig)
@@ -239,7 +126,7 @@ def _scatter(fig, ax, shown: pd.DataFrame, xcol: str, labels, palette, width) ->
     for r in shown.itertuples():
         label = labels[r.model, r.protocol]
         ax.scatter([float(getattr(r, xcol))], [r.mean], color=palette[label], label=label, zorder=3, s=22)
-    _legend(fig, ax, width)
+    legend_below(fig, ax, width)
 
 
 def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: str | None = None,
@@ -255,7 +142,7 @@ def params_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: 
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel(metric_label(metric, subset))
-    _title(ax, f"{task}: {metric_label(metric)} vs model size", width)
+    fit_title(ax, f"{task}: {metric_label(metric)} vs model size", width)
     left_out = len(part) - len(shown)
     if shown.empty:
         _empty(ax, "no run records a parameter count")
@@ -296,7 +183,7 @@ def cost_chart(summary: pd.DataFrame, task: str, subset: str = "all", metric: st
         ax.set_xscale("log")
     ax.set_xlabel("cost per 1,000 examples (USD)")
     ax.set_ylabel(metric_label(metric, subset))
-    _title(ax, f"{task}: {metric_label(metric)} vs cost", width)
+    fit_title(ax, f"{task}: {metric_label(metric)} vs cost", width)
     if shown.empty:
         _empty(ax, "no run records a cost")
     elif len(part) > len(shown):
@@ -320,7 +207,7 @@ def seed_chart(runs: pd.DataFrame, task: str, subset: str = "all", metric: str |
         ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="0.2", linewidth=1.2)
     ax.set_xticks(range(len(labels)), [wrap(v) for v in labels.values()])
     ax.set_ylabel(metric_label(metric, subset))
-    _title(ax, f"{task}: spread over seeds (dots: seeds, line: mean)", width)
+    fit_title(ax, f"{task}: spread over seeds (dots: seeds, line: mean)", width)
     if not labels:
         _empty(ax, "no scores")
     return fit_ticks(fig)
@@ -346,8 +233,8 @@ def drop_chart(summary: pd.DataFrame, task: str, subsets: Sequence[str] = ("impl
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(range(len(labels)), [wrap(v) for v in labels.values()])
     ax.set_ylabel(f"drop in {metric_label(metric)} (points)")
-    _title(ax, f"{task}: drop from 'all' to harder subsets", width)
-    _legend(fig, ax, width)
+    fit_title(ax, f"{task}: drop from 'all' to harder subsets", width)
+    legend_below(fig, ax, width)
     return fit_ticks(fig)
 
 
@@ -374,8 +261,8 @@ def scaling_chart(frame: pd.DataFrame, colors: dict[str, str] | None = None,
     ax.set_xlim(sizes[0] / pad, sizes[-1] * pad)
     ax.set_xlabel("teacher responses in the corpus (log scale)")
     ax.set_ylabel("F1 (all)")
-    _title(ax, "Distilled student: F1 vs corpus size", width)
-    _legend(fig, ax, width)
+    fit_title(ax, "Distilled student: F1 vs corpus size", width)
+    legend_below(fig, ax, width)
     return fig
 
 
