@@ -20,12 +20,14 @@ def report_command(runs: list[Path], out_dir: Path, formats: str, baseline: str 
                          figure_formats=figures, n_boot=bootstrap, human=human or (), labels=labels)
     files = [p.as_posix() for p in built.files]
     if json_out:
-        emit_json({"out": str(out_dir), "files": files, "flags": built.flags, "notes": built.notes})
+        emit_json({"out": str(out_dir), "files": files, "flags": built.flags, "notes": built.notes,
+                   "warnings": built.warnings})
         return
     for flag in built.flags:
         err.print(f"[yellow]flag:[/yellow] {escape(flag)}", highlight=False, soft_wrap=True)
     for note in built.notes:
-        err.print(f"[cyan]note:[/cyan] {escape(note)}", highlight=False, soft_wrap=True)
+        kind = "[yellow]warning:[/yellow]" if note in built.warnings else "[cyan]note:[/cyan]"
+        err.print(f"{kind} {escape(note)}", highlight=False, soft_wrap=True)
     summary = built.analysis.summary
     out.print(f"report: {summary['model'].nunique()} models x {summary['task'].nunique()} tasks, "
               f"{len(files)} files in {out_dir}/", highlight=False)

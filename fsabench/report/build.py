@@ -43,6 +43,7 @@ class Built:
     flags: list[str] = field(default_factory=list)
     analysis: Analysis | None = None
     notes: list[str] = field(default_factory=list)  # skipped files, re-computed scores, charts not drawn
+    warnings: list[str] = field(default_factory=list)  # files whose stored scores disagree with their examples
 
 
 def parse_list(text: str | Sequence[str], known: Sequence[str], kind: str) -> list[str]:
@@ -242,6 +243,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
                                                                                intro=intro, notes=notes,
                                                                                sections=sections)))
     built.notes = notes
+    built.warnings = list(loaded.warnings)
     return built
 
 
