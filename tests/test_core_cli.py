@@ -91,9 +91,8 @@ def test_malformed_data_file_is_named(cli, tmp_path, data_dir):
     (target / "broken.json").write_text('[{"ID": "1", "sentence": "ok", "aspects": []},\n{"ID": "2", "sentence": ')
     from fsabench.tasks.registry import build_registry
 
-    base = build_registry().tasks["atsa-rest14"].read_text()
-    (tasks / "broken.yaml").write_text(base.replace("name: atsa-rest14", "name: broken")
-                                       .replace("test: [test.json, hard_test.json]", "test: [broken.json]"))
+    base = build_registry().tasks["atsa-rest14"]
+    (tasks / "broken.yaml").write_text(f"include: {base}\nname: broken\ndata:\n  splits:\n    test: [broken.json]\n")
     res = cli("run", "-t", "broken", "-o", tmp_path / "out", "--data-dir", root, "--tasks-dir", tasks)
     assert res.returncode == 1 and "broken.json:2: invalid JSON" in res.stderr
 

@@ -46,12 +46,21 @@ def write(path, text):
 
 
 def test_unknown_key_names_file_line_and_fix(tmp_path):
-    base = (build_registry().tasks["atsa-rest14"]).read_text()
-    bad = write(tmp_path / "bad.yaml", base.replace("metric: tuple_f1", "metric: tuple_f1\nmetrik: f1"))
+    builtin = build_registry().tasks["atsa-rest14"]
+    bad = write(tmp_path / "bad.yaml", f"include: {builtin}\nname: mine\nmetric: tuple_f1\nmetrik: f1\n")
     with pytest.raises(SpecError) as err:
         load_spec_file(bad)
-    line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if l.startswith("metrik"))
-    assert f"bad.yaml:{line}: unknown key 'metrik'" in str(err.value)
+    assert "bad.yaml:4: unknown key 'metrik'" in str(err.value)
+
+
+def test_a_bad_key_in_a_base_names_the_base_file(tmp_path):
+    """A variant is short; a mistake in its `_base.yaml` is reported there, at its line."""
+    write(tmp_path / "_base.yaml", f"include: {build_registry().tasks['atsa-rest14']}\ntype: extraction\n"
+          "max_new_tokens: 0\n")
+    variant = write(tmp_path / "variant.yaml", "include: _base.yaml\nname: mine\n")
+    with pytest.raises(SpecError) as err:
+        load_spec_file(variant)
+    assert "_base.yaml:3: field 'max_new_tokens'" in str(err.value)
 
 
 def test_yaml_cannot_run_code(tmp_path):
@@ -65,18 +74,19 @@ def test_yaml_cannot_run_code(tmp_path):
 
 
 def test_bad_values_name_the_field(tmp_path):
-    base = build_registry().tasks["atsa-rest14"].read_text()
-    bad = write(tmp_path / "b.yaml", base.replace("builder: atsa_terms", "builder: my_python_func"))
+    builtin = build_registry().tasks["atsa-rest14"]
+    bad = write(tmp_path / "b.yaml", f"include: {builtin}\ngold: {{builder: my_python_func}}\n")
     with pytest.raises(SpecError, match="field 'gold.builder'"):
         load_spec_file(bad)
-    no_all = write(tmp_path / "c.yaml", base.replace("  all: {}\n", ""))
+    no_all = write(tmp_path / "c.yaml", "name: x\ndata: {dir: d, splits: {test: [t.json]}}\n"
+                   "gold: {builder: atsa_terms}\nsubsets: {multi: {min_distinct: {field: polarity}}}\n")
     with pytest.raises(SpecError, match="subsets must include 'all'"):
         load_spec_file(no_all)
 
 
 def test_include_variant_overrides_only_what_changes(tmp_path):
     builtin = build_registry().tasks["atsa-rest14"]
-    write(tmp_path / "_base.yaml", builtin.read_text())
+    write(tmp_path / "_base.yaml", f"include: {builtin}\n")
     write(tmp_path / "variant.yaml", "include: _base.yaml\nname: atsa-rest14-no-hard\n"
           "data:\n  splits:\n    test: [test.json]\nsubsets:\n  all: {}\n")
     spec = build_registry([str(tmp_path)]).spec("atsa-rest14-no-hard")

@@ -61,11 +61,15 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path.is_relative_to(root) for root in roots)
 
 
-def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], depth: int = 0) -> dict[str, Any]:
+def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], depth: int = 0,
+                      chain: list[tuple[Path, yaml.Node | None]] | None = None) -> dict[str, Any]:
     """`include: other.yaml` pulls in a base file (relative to this one); this file's keys win.
 
     A base must live inside the task folders in use (built-in, --tasks-dir, FSABENCH_TASKS_PATH, or the
-    folder of the file being loaded): a task file from someone else cannot read /etc/passwd or ~/.ssh."""
+    folder of the file being loaded): a task file from someone else cannot read /etc/passwd or ~/.ssh.
+    `chain` collects each included file and its node tree (nearest first), so an error can name the
+    file and line a bad key really came from.
+    """
     include = data.pop("include", None)
     if include is None:
         return data
@@ -79,13 +83,37 @@ def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], d
                         hint="put the base file in the same task folder (or one passed with --tasks-dir)")
     if base_path.suffix not in (".yaml", ".yml"):
         raise SpecError(f"{path}: include {include!r} is not a .yaml file", hint="include a task YAML base")
-    base, _ = _read_yaml(base_path)
-    return _merge(_resolve_includes(base_path, base, roots, depth + 1), data)
+    base, base_node = _read_yaml(base_path)
+    if chain is not None:
+        chain.append((base_path, base_node))
+    return _merge(_resolve_includes(base_path, base, roots, depth + 1, chain), data)
 
 
-def _format_validation(path: Path, node: yaml.Node | None, exc: ValidationError) -> SpecError:
+def _depth_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """How many leading keys of `loc` this file's node tree has."""
+    depth = 0
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+        if node is None:
+            break
+        depth += 1
+    return depth
+
+
+def _origin(chain: list[tuple[Path, yaml.Node | None]], loc: tuple[Any, ...]) -> tuple[Path, yaml.Node | None]:
+    """The file that set the value at `loc`: the one holding most of its key path, nearest file first."""
+    return max(chain, key=lambda item: _depth_of(item[1], loc))
+
+
+def _format_validation(chain: list[tuple[Path, yaml.Node | None]], exc: ValidationError) -> SpecError:
     err = exc.errors()[0]
     loc = tuple(err["loc"])
+    path, node = _origin(chain, loc)
     field = ".".join(str(p) for p in loc) or "(top level)"
     line = _line_of(node, loc)
     where = f"{path}:{line}" if line else str(path)
@@ -103,12 +131,13 @@ def load_spec_file(path: str | Path, roots: Sequence[Path] = ()) -> TaskSpec | G
     path = Path(path)
     data, node = _read_yaml(path)
     allowed = [Path(r).resolve() for r in roots] + [path.resolve().parent, BUILTIN_DIR.resolve()]
-    data = _resolve_includes(path, data, allowed)
+    chain = [(path, node)]
+    data = _resolve_includes(path, data, allowed, chain=chain)
     model = GroupSpec if "group" in data else TaskSpec
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _format_validation(path, node, exc) from None
+        raise _format_validation(chain, exc) from None
 
 
 @dataclass(frozen=True)
