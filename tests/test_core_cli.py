@@ -26,12 +26,27 @@ def test_gold_baseline_scores_100_on_every_subset(cli, tmp_path):
     assert (first.id, first.output, first.prediction) == ("32897564#894393#2", "bread | positive", [["bread", "positive"]])
 
 
+def readme_default_scores() -> dict[str, dict[str, str]]:
+    """The README's "default model's scores" table: task -> subset -> F1 as printed."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = text.split("### The default model's scores", 1)[1].split("\n\n")[2]
+    head, _, *rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    return {row[0]: dict(zip(head[1:], row[1:])) for row in rows}
+
+
 def test_default_run_is_the_lexicon_baseline_and_prints_a_table(cli, tmp_path):
     res = cli("run", "--output", tmp_path)
     assert res.returncode == 0, res.stderr
     assert "baseline:lexicon" in res.stdout and "implicit" in res.stdout
     result = load_result(tmp_path / "baseline_lexicon" / "acsa-laptop16.json")
-    assert 10 < result.scores["all"].f1 < 90 and result.protocol == "baseline"
+    assert result.protocol == "baseline"
+    readme = readme_default_scores()
+    assert list(readme) == FSA
+    for task, row in readme.items():  # the README's numbers are the ones a user gets
+        scores = load_result(tmp_path / "baseline_lexicon" / f"{task}.json").scores
+        assert {subset: f"{s.f1:.2f}" for subset, s in scores.items()} == row, task
     again = cli("run", "--output", tmp_path, "--tasks", "atsa-rest14")
     assert "skip atsa-rest14" in again.stderr
 
