@@ -1,16 +1,27 @@
-"""Terminal output: score tables and progress (rich), kept out of library code."""
+"""Terminal output: score tables and progress (rich), kept out of library code.
+
+The score table fits the terminal (80 columns when output is not a terminal and COLUMNS is unset):
+optional columns go first, then long model names are shortened in the middle; numbers are never cut.
+Progress is a live bar on a terminal and a plain log line every few hundred examples or 30 s
+elsewhere (CI, nohup, a pipe), so a long run's log shows it is alive and when it will end.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from fsabench.results import RunResult
@@ -18,34 +29,145 @@ from fsabench.results import RunResult
 out = Console(width=None if Console().is_terminal else 160)
 err = Console(stderr=True)
 
+PLAIN_WIDTH = 80  # table width when stdout is not a terminal and COLUMNS is not set
+MIN_MODEL_WIDTH = 16  # a model name is never shortened below this
+LOG_EVERY_EXAMPLES = 500  # non-interactive progress: a line at least this often (in examples) ...
+LOG_EVERY_SECONDS = 30.0  # ... or this often (in seconds), whichever comes first
 
-def score_table(results: Sequence[RunResult]) -> Table:
-    """One row per (model, task, subset) with the task's main metrics."""
-    extraction = any(r.task.type == "extraction" for r in results)
-    classification = any(r.task.type == "classification" for r in results)
-    columns = ["model", "task", "subset", "n"] + (["P", "R", "F1"] if extraction else []) + (
-        ["acc", "macro-F1"] if classification else []) + ["unparse%", "failed"]
-    table = Table(show_lines=False)
+
+def table_width() -> int:
+    """The columns a table may use: the terminal's width, else COLUMNS, else 80."""
+    if out.is_terminal:
+        return out.width
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return PLAIN_WIDTH
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`hf:/home/me/runs/…/student-seed42`: keep both ends, which tell models apart."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _rows(results: Sequence[RunResult]) -> list[dict[str, str]]:
+    return [{"model": r.model.name, "task": r.task.name, "subset": subset, "n": str(s.n),
+             "P": _fmt(s.precision), "R": _fmt(s.recall), "F1": _fmt(s.f1), "acc": _fmt(s.accuracy),
+             "macro-F1": _fmt(s.macro_f1), "unparse%": _fmt(s.unparseable), "failed": str(s.failed)}
+            for r in results for subset, s in r.scores.items()]
+
+
+def _build(rows: list[dict[str, str]], columns: list[str], model_width: int) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in columns:
         table.add_column(column, justify="left" if column in ("model", "task", "subset") else "right", no_wrap=True)
-    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    for result in results:
-        for subset, s in result.scores.items():
-            values = {"model": result.model.name, "task": result.task.name, "subset": subset, "n": str(s.n),
-                      "P": fmt(s.precision), "R": fmt(s.recall), "F1": fmt(s.f1), "acc": fmt(s.accuracy),
-                      "macro-F1": fmt(s.macro_f1), "unparse%": fmt(s.unparseable), "failed": str(s.failed)}
-            table.add_row(*(values[c] for c in columns))
+    for row in rows:
+        table.add_row(*(shorten_middle(row[c], model_width) if c == "model" else row[c] for c in columns))
     return table
 
 
+def _rendered_width(table: Table) -> int:
+    sink = Console(width=10_000, file=io.StringIO(), color_system=None, legacy_windows=False)
+    with sink.capture() as captured:
+        sink.print(table)
+    return max((len(line.rstrip()) for line in captured.get().splitlines()), default=0)
+
+
+def score_table(results: Sequence[RunResult], width: int | None = None) -> Table:
+    """One row per (model, task, subset) with the task's main metrics, fitted to `width` columns.
+
+    Columns are dropped from the end of the optional list (failed when nothing failed, unparse%,
+    P and R) until the table fits; then model names are shortened in the middle. F1, accuracy
+    and the identifying columns always stay, and no number is ever cut.
+    """
+    width = width or table_width()
+    extraction = any(r.task.type == "extraction" for r in results)
+    classification = any(r.task.type == "classification" for r in results)
+    rows = _rows(results)
+    any_failed = any(row["failed"] != "0" for row in rows)
+    columns = ["model", "task", "subset", "n"] + (["P", "R", "F1"] if extraction else []) + (
+        ["acc", "macro-F1"] if classification else []) + ["unparse%", "failed"]
+    optional = ([["failed"]] if not any_failed else []) + [["unparse%"], ["macro-F1"], ["P", "R"]]
+    longest = max((len(row["model"]) for row in rows), default=0)
+    table = _build(rows, columns, longest)
+    for group in optional:
+        if _rendered_width(table) <= width:
+            return table
+        columns = [c for c in columns if c not in group]
+        table = _build(rows, columns, longest)
+    overflow = _rendered_width(table) - width
+    if overflow > 0:
+        table = _build(rows, columns, max(MIN_MODEL_WIDTH, longest - overflow))
+    return table
+
+
+class LogProgress:
+    """Progress for a non-interactive stderr: one plain line per task every N examples or 30 s.
+
+    Same three calls as rich's Progress (add_task, update, remove_task), so callers need not care.
+    """
+
+    def __init__(self, console: Console, every: int = LOG_EVERY_EXAMPLES, seconds: float = LOG_EVERY_SECONDS) -> None:
+        self.console, self.every, self.seconds = console, every, seconds
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def add_task(self, description: str, total: int | None = None, **_: Any) -> int:
+        handle = len(self.tasks)
+        self.tasks[handle] = {"name": description, "start": None, "last_time": None, "last_done": None}
+        return handle
+
+    def update(self, handle: int, completed: int = 0, total: int | None = None, **_: Any) -> None:
+        task, now = self.tasks[handle], time.monotonic()
+        if task["start"] is None:  # the clock starts at the first report (generation), not at data loading
+            task["start"], task["first_done"] = now, completed
+        due = (task["last_done"] is None or completed == total
+               or completed - task["last_done"] >= self.every or now - task["last_time"] >= self.seconds)
+        if not due or completed == task["last_done"]:
+            return
+        task["last_time"], task["last_done"] = now, completed
+        self.console.print(progress_line(task["name"], completed, total, now - task["start"], task["first_done"]),
+                           markup=False, highlight=False, soft_wrap=True)
+
+    def remove_task(self, handle: int) -> None:
+        self.tasks.pop(handle, None)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(name: str, done: int, total: int | None, elapsed: float, first_done: int = 0) -> str:
+    """`atsa-rest14: 512/1140 (45%) 38.2 ex/s elapsed 0:00:13 ETA 0:00:16`; the rate counts only
+    examples done since the clock started (a resumed run's earlier ones do not inflate it)."""
+    if not total:
+        return f"{name}: {done} done, elapsed {_clock(elapsed)}"
+    if done == first_done and done < total:
+        return f"{name}: {done}/{total} started"
+    rate = (done - first_done) / elapsed if elapsed > 0 and done > first_done else None
+    eta = _clock((total - done) / rate) if rate else "?"
+    speed = f" {rate:.1f} ex/s" if rate else ""
+    return f"{name}: {done}/{total} ({100 * done // total}%){speed} elapsed {_clock(elapsed)} ETA {eta}"
+
+
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr, or None when quiet or not a terminal."""
+def progress_bar(enabled: bool) -> Iterator[Progress | LogProgress | None]:
+    """A live bar with done/total and ETA on a terminal; log lines when stderr is not one; None when quiet."""
     if not enabled:
         yield None
         return
+    if not err.is_terminal:
+        yield LogProgress(err)
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
+                  TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as progress:
         yield progress
 
 

@@ -49,6 +49,8 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
     """Generate chunk by chunk; stop early (leaving None) once --max-cost is spent."""
     completions: list[Completion | None] = [None] * len(requests)
     spent = 0.0
+    if progress:
+        progress(0, len(requests))  # the total is known before the first answer: done/total and ETA from the start
     for start in range(0, len(requests), options.chunk_size):
         if options.max_cost is not None and spent >= options.max_cost:
             break

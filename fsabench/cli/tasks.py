@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from fsabench.cli.common import DataDir, JsonOut, TasksDir, group
 
-tasks_app = group("tasks", "List, show and validate tasks.")
+tasks_app = group("tasks", "List, show, list example ids of and validate tasks.")
 data_app = group("data", "Download, verify and locate benchmark data.")
 
 
@@ -27,6 +27,20 @@ def tasks_show(name: str, tasks_dir: TasksDir = None, json_out: JsonOut = False)
     from fsabench.commands.tasks import show_task
 
     show_task(name, tasks_dir, json_out)
+
+
+@tasks_app.command("ids")
+def tasks_ids(
+    name: str,
+    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
+    subset: Annotated[Optional[str], typer.Option(help="only examples in this subset, e.g. hard")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N examples, as `run --limit N`")] = None,
+    data_dir: DataDir = None, tasks_dir: TasksDir = None, json_out: JsonOut = False,
+) -> None:
+    """List a task's example ids (what a predictions file for `fsabench score` answers)."""
+    from fsabench.commands.tasks import list_ids
+
+    list_ids(name, split, subset, limit, data_dir, tasks_dir, json_out)
 
 
 @tasks_app.command("validate")

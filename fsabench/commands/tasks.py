@@ -1,7 +1,8 @@
-"""`fsabench tasks list|show|validate`."""
+"""`fsabench tasks list|show|ids|validate`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import yaml
@@ -89,3 +90,30 @@ def validate_tasks(paths: list[Path], data_dir: Path | None, check_data: bool, j
         out.print(f"ok  {row['path']}  {row.get('name') or row.get('group')}", highlight=False, soft_wrap=True)
         if "splits" in row:
             out.print(format_counts(row["splits"]), highlight=False, soft_wrap=True)
+
+
+def task_ids(name: str, split: str, subset: str | None, limit: int | None, data_dir: Path | None,
+             tasks_dir: list[str] | None) -> list[dict]:
+    """The examples `run --limit` would score (first `limit` of the split), optionally one subset's:
+    what a predictions file for `fsabench score` must answer, id by id."""
+    from fsabench.errors import UnknownName
+    from fsabench.examples import load_split
+    from fsabench.settings import data_dir as resolve
+
+    spec = build_registry(tasks_dir).spec(name)
+    if subset is not None and subset not in spec.subsets:
+        raise UnknownName("subset", subset, list(spec.subsets))
+    examples = load_split(spec, resolve(data_dir), split).examples
+    examples = examples[:limit] if limit else examples
+    return [{"id": e.id, "input": e.input, "subsets": list(e.subsets)}
+            for e in examples if subset is None or subset in e.subsets]
+
+
+def list_ids(name: str, split: str, subset: str | None, limit: int | None, data_dir: Path | None,
+             tasks_dir: list[str] | None, json_out: bool) -> None:
+    """One id per line (pipe-friendly); --json adds each example's input text and subsets."""
+    rows = task_ids(name, split, subset, limit, data_dir, tasks_dir)
+    if json_out:
+        emit_json(rows)
+        return
+    sys.stdout.write("".join(f"{row['id']}\n" for row in rows))
