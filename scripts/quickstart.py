@@ -2,7 +2,8 @@
 """Set up a virtual environment and run fsabench or its tests: the README's two quick-start commands.
 
     python3 scripts/quickstart.py run    # the whole benchmark on the default model, offline, in seconds
-    python3 scripts/quickstart.py test   # everything the tests need, then the full test suite
+    python3 scripts/quickstart.py test   # everything the tests need, then the full test suite (slow
+                                         # tests too, 15 slowest listed, per-test timeout)
 
 Needs only python3. Data: FSABENCH_DATA_DIR if set, else a workspace copy at ../shared/data when
 there is one, else `fsabench data pull` downloads the pinned files into the user cache.
@@ -20,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("FSABENCH_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+TEST_TIMEOUT = 900  # seconds per test: a hung server or download fails one test, not the whole CI job
 TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch pulls a multi-GB CUDA build
 
 
@@ -72,7 +74,9 @@ def test(args: list[str]) -> int:
     if browser.exists() and shutil.which("bash"):
         subprocess.run(["bash", str(browser)], check=False)
     env = data_env()
-    return subprocess.run([str(BIN / "python"), "-m", "pytest", "-q", *args], cwd=ROOT, env=env).returncode
+    # the FULL suite: `-m ""` lifts pyproject's default `-m "not slow"` (plain `pytest` is the fast loop)
+    full = ["-m", "", "--durations=15", f"--timeout={TEST_TIMEOUT}"]
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", "-q", *full, *args], cwd=ROOT, env=env).returncode
 
 
 def main() -> int:

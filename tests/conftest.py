@@ -17,6 +17,11 @@ if "FSABENCH_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch/BLAS thread in this process and every subprocess a test starts: on a shared 2-core box the
+# default (one thread per core) oversubscribes, and a tiny-T5 step slows ~20x (DESIGN section 6).
+# Set before anything imports torch, which reads it at import; export a value to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 DATA_DIR = Path(os.environ["FSABENCH_DATA_DIR"])
 
@@ -50,27 +55,45 @@ def read_train(task_dir: str, limit: int | None = None) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8-sig"))[:limit]
 
 
+TINY_CODE = [ROOT / "fsabench" / "tiny.py", ROOT / "tests" / "tiny_training.py"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pinned_torch_threads():
+    """If something imported torch before the env pin took effect, pin its threads here too."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 @pytest.fixture(scope="session")
 def tiny_t5(tmp_path_factory) -> Path:
-    """An untrained tiny T5 (random weights) with a tokenizer trained on rest14 + laptop14 sentences."""
+    """An untrained tiny T5 (random weights) with a tokenizer trained on rest14 + laptop14 sentences
+    (cached across runs by content: tests/fixture_cache.py)."""
     from fsabench.tiny import build_tiny_t5
+    from tests.fixture_cache import cached_build, content_key
 
     texts = [r["sentence"] for r in read_train("atsa/rest14") + read_train("atsa/laptop14")]
     texts += [" | positive ; | negative ; | neutral ; | conflict"] * 50
-    return build_tiny_t5(texts, tmp_path_factory.mktemp("tiny_t5"))
+    key = content_key({"texts": texts, "builder": "build_tiny_t5", "defaults": True}, TINY_CODE)
+    return cached_build("tiny_t5", key, lambda out: build_tiny_t5(texts, out), tmp_path_factory.mktemp("tiny_t5"))
 
 
 @pytest.fixture(scope="session")
 def trained_tiny_t5(tiny_t5, tmp_path_factory) -> Path:
-    """The tiny T5 fine-tuned for 400 steps (about a minute here) on atsa-rest14 train (sentence -> target string)."""
+    """The tiny T5 fine-tuned for 400 steps (about a minute here) on atsa-rest14 train (sentence -> target
+    string); cached across runs, keyed by the base model's files, the pairs, the steps and the code."""
     from fsabench.examples import load_split
     from fsabench.tasks.registry import build_registry
+    from tests.fixture_cache import cached_build, content_key
     from tests.tiny_training import train_seq2seq
 
     spec = build_registry().spec("atsa-rest14")
-    train = load_split(spec, DATA_DIR, "train").examples
-    out = tmp_path_factory.mktemp("trained_tiny_t5")
-    return train_seq2seq(tiny_t5, [(e.input, e.target) for e in train], out, steps=400)
+    pairs = [(e.input, e.target) for e in load_split(spec, DATA_DIR, "train").examples]
+    base = json.loads((tiny_t5 / ".fixture-manifest.json").read_text()) if (tiny_t5 / ".fixture-manifest.json").exists() \
+        else str(tiny_t5)
+    key = content_key({"base": base, "pairs": pairs, "steps": 400, "trainer": "train_seq2seq"}, TINY_CODE)
+    return cached_build("trained_tiny_t5", key, lambda out: train_seq2seq(tiny_t5, pairs, out, steps=400),
+                        tmp_path_factory.mktemp("trained_tiny_t5"))
 
 
 # --- report (issue 6): real RunResult folders for tests/test_report_*.py ----------------------
