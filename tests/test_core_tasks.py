@@ -94,6 +94,16 @@ def test_include_variant_overrides_only_what_changes(tmp_path):
     assert spec.gold.builder == "atsa_terms"
 
 
+def test_a_user_variant_of_a_builtin_base_is_a_few_lines(tmp_path, data_dir):
+    """`include: _atsa.yaml` finds the built-in base from any folder: a new ATSA dataset is its dir."""
+    write(tmp_path / "mine.yaml", "include: _atsa.yaml\nname: atsa-mine\n"
+          "data: {dir: fsa-distillation/atsa/laptop14}\n")
+    spec = build_registry([str(tmp_path)]).spec("atsa-mine")
+    builtin = build_registry().spec("atsa-laptop14")
+    assert spec.model_copy(update={"name": builtin.name, "description": builtin.description,
+                                   "tags": builtin.tags}) == builtin
+
+
 def test_a_new_dataset_is_one_yaml_file(tmp_path, monkeypatch):
     """A user's JSONL dataset with different field names becomes a task with no code."""
     data = tmp_path / "data" / "mine"

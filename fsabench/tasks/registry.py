@@ -63,7 +63,8 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
 
 def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], depth: int = 0,
                       chain: list[tuple[Path, yaml.Node | None]] | None = None) -> dict[str, Any]:
-    """`include: other.yaml` pulls in a base file (relative to this one); this file's keys win.
+    """`include: other.yaml` pulls in a base file (relative to this one, else a built-in base such as
+    `_atsa.yaml`); this file's keys win.
 
     A base must live inside the task folders in use (built-in, --tasks-dir, FSABENCH_TASKS_PATH, or the
     folder of the file being loaded): a task file from someone else cannot read /etc/passwd or ~/.ssh.
@@ -78,6 +79,8 @@ def _resolve_includes(path: Path, data: dict[str, Any], roots: Sequence[Path], d
     if not isinstance(include, str) or not include.strip():
         raise SpecError(f"{path}: 'include' must be a file name", hint="e.g. include: _atsa.yaml")
     base_path = (path.parent / include).resolve()
+    if not base_path.exists() and (BUILTIN_DIR / include).is_file():  # a user variant of a built-in base
+        base_path = (BUILTIN_DIR / include).resolve()
     if not _inside(base_path, roots):
         raise SpecError(f"{path}: include {include!r} points outside the task folders",
                         hint="put the base file in the same task folder (or one passed with --tasks-dir)")
