@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import fsabench
 from tests.conftest import DATA_DIR
 from tests.test_api_engine import ALL_FAULTS
@@ -16,6 +18,7 @@ def load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # ~8 s CPU: litellm in a subprocess, retries
 def test_litellm_run_with_30pct_faults_scores_every_example(scripted, cli, tmp_path):
     scripted.control(faults=ALL_FAULTS, hang=4.0, retry_after=0.05)
     cache = tmp_path / "cache"

@@ -36,6 +36,7 @@ def fsabench_results(trained_tiny_t5, tmp_path_factory):
     return {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
 
 
+@pytest.mark.slow  # ~7 s CPU: lm-eval's import and a tiny-T5 run
 def test_lm_eval_model_inside_fsabench_matches_hf(trained_tiny_t5, fsabench_results):
     lm = load_model(f"lm-eval:hf,pretrained={trained_tiny_t5},backend=seq2seq", batch_size=16, device="cpu")
     registry = build_registry()
@@ -58,6 +59,7 @@ def run_lm_eval(model_dir: Path, include: Path, tasks: str, out: Path) -> dict:
     return json.loads(next(out.rglob("results_*.json")).read_text())["results"]
 
 
+@pytest.mark.slow  # lm-eval's CLI in a subprocess on two tasks
 def test_exported_tasks_score_identically_in_lm_eval(trained_tiny_t5, fsabench_results, cli, tmp_path):
     exported = tmp_path / "exported"  # two exports side by side; lm-eval scans the folder recursively
     gen, mc = exported / "gen", exported / "mc"

@@ -68,6 +68,7 @@ def test_openai_routes_and_errors(served):
     assert post(f"{server.url}/embeddings", {})[0] == 404
 
 
+@pytest.mark.slow  # ~12 s CPU: a server subprocess plus litellm's import
 def test_serve_command_behind_litellm(tiny_t5, cli, tmp_path):
     """The CLI server, reached the way vLLM/llama.cpp/Ollama servers are: litellm + --api-base."""
     exe = Path(sys.executable).parent / "fsabench"
