@@ -45,4 +45,5 @@ def test_hf_batch_size_does_not_change_predictions(tiny_t5):
 
 def test_hf_missing_model_is_one_line(cli, tmp_path):
     res = cli("run", "-m", f"hf:{tmp_path}/no-such-model", "-t", "atsa-rest14", "-o", tmp_path)
-    assert res.returncode == 1 and "cannot load hf model" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "no-such-model does not exist" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
