@@ -41,7 +41,7 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
 
     from fsabench.distill.corpus import done_keys, finalize, import_corpus, RESPONSES
     from fsabench.distill.filters import FilterSpec
-    from fsabench.distill.reviews import iter_reviews, parse_fields
+    from fsabench.distill.reviews import Skipped, iter_reviews, parse_fields
     from fsabench.distill.teacher import estimate, generate, load_prompts, teacher_name_of
 
     if not imports and not (teacher and reviews):
@@ -51,9 +51,10 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
     mapping = parse_fields(fields)
     templates = load_prompts(_names(prompts))
     filters = _load_filters(filters_file) if filters_file else FilterSpec()
+    skipped = Skipped()
 
     def review_stream():
-        return chain.from_iterable(iter_reviews(path, mapping, limit=limit) for path in reviews)
+        return chain.from_iterable(iter_reviews(path, mapping, limit=limit, skipped=skipped) for path in reviews)
 
     if dry_run:
         if not teacher:
@@ -75,6 +76,7 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
         with _bar(not quiet and not json_out, "teacher") as update:
             stats = generate(adapter, review_stream(), templates, out_dir, teacher_name or teacher_name_of(teacher),
                              assign, max_new_tokens, temperature, max_cost, progress=update)
+        stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
         payload["generation"] = stats.__dict__
         code = 1 if stats.failed else 0
     payload["report"] = finalize(out_dir, filters, valid_fraction)
@@ -111,6 +113,8 @@ def _print_corpus(payload: dict[str, Any], quiet: bool) -> None:
         g = payload["generation"]
         out.print(f"teacher: {g['written']} answers written, {g['failed']} failed, {g['cached']} cached, "
                   f"${g['cost_usd']:.4f}" + (" (stopped by --max-cost)" if g["stopped_by_max_cost"] else ""))
+        if g["skipped_reviews"]:
+            out.print(f"reviews: skipped {g['skipped_reviews']} without text (first: {', '.join(g['skipped_where'])})")
     out.print(f"corpus: {report['responses']} responses -> {report['kept']} kept ({report['train']} train, "
               f"{report['valid']} valid); dropped {report['dropped'] or 'none'}; cut {report['cut'] or 'none'}")
     out.print(f"[dim]written to {payload['out']}/[/dim]")
@@ -202,8 +206,8 @@ def aggregate_table(summary: dict[str, Any]):
         table.add_column(column, justify="left" if column in ("task", "subset") else "right")
     for task, info in summary["tasks"].items():
         for subset, s in info["subsets"].items():
-            table.add_row(task, subset, str(len(s["values"])), "-" if s["mean"] is None else f"{s['mean']:.2f}",
-                          f"{s['std']:.2f}")
+            table.add_row(task, subset, str(len(s["values"])), "–" if s["mean"] is None else f"{s['mean']:.2f}",
+                          "–" if s["std"] is None else f"{s['std']:.2f}")
     return table
 
 

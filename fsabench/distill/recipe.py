@@ -46,7 +46,9 @@ class CorpusStage(Strict):
     teacher_options: dict[str, Any] = Field(default_factory=dict, description="adapter options (api_base, concurrency...)")
     reviews: list[ReviewSource] = Field(default_factory=list)
     prompts: list[str] = Field(default_factory=lambda: ["analysis", "rewrite"])
-    assign: Literal["each", "random"] = Field("each", description="every prompt per review, or one chosen by id")
+    assign: Literal["both", "each", "random"] = Field(
+        "both", description="both (alias each): every prompt for every review, as the paper's corpus; "
+                            "random: one prompt per review, chosen by a hash of its id")
     max_new_tokens: int = Field(600, ge=1)
     temperature: float = Field(0.0, ge=0)
     max_cost: float | None = Field(None, description="stop asking the teacher after this many USD")

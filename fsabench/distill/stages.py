@@ -54,6 +54,8 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
     if stage.teacher:
         stats = ask_teacher(stage, folder, recipe_dir, data_dir, progress)
         say(f"corpus: teacher answered {stats.written} requests ({stats.failed} failed, ${stats.cost_usd:.4f})")
+        if stats.skipped_reviews:
+            say(f"corpus: skipped {stats.skipped_reviews} reviews without text (first: {', '.join(stats.skipped_where)})")
         if stats.failed or stats.stopped_by_max_cost:
             why = f"{stats.failed} requests failed" if stats.failed else f"stopped at max_cost ${stage.max_cost}"
             raise FsabenchError(f"corpus in {folder} is incomplete: {why}",
@@ -62,19 +64,22 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
 
 
 def ask_teacher(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, progress=None):
-    from fsabench.distill.reviews import iter_reviews
+    from fsabench.distill.reviews import Skipped, iter_reviews
     from fsabench.distill.teacher import generate, load_prompts, teacher_name_of
     from fsabench.models import load_model
     from fsabench.models.cache import maybe_cached
 
     prompts = load_prompts(stage.prompts)
-    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit)
-                                  for s in stage.reviews)
+    skipped = Skipped()
+    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit,
+                                               skipped) for s in stage.reviews)
     options = dict(stage.teacher_options)
     use_cache, cache_dir = options.pop("cache", True), options.pop("cache_dir", None)
     adapter = maybe_cached(load_model(stage.teacher, **options), cache_dir, use_cache)
-    return generate(adapter, reviews, prompts, folder, stage.teacher_name or teacher_name_of(stage.teacher),
-                    stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
+    stats = generate(adapter, reviews, prompts, folder, stage.teacher_name or teacher_name_of(stage.teacher),
+                     stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
+    stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
+    return stats
 
 
 def corpus_texts(folder: Path) -> list[str]:
