@@ -74,7 +74,7 @@ def test_shipped_recipes_validate_and_a_changed_stage_is_refused(tmp_path):
 
     paper, _ = load_recipe("paper.yaml")
     assert paper.student.model == "hf:google-t5/t5-base" and paper.pretrain.steps == 200_000
-    assert paper.pretrain.lr == 3e-3 and paper.finetune.seeds == [42, 52, 62, 72, 82, 142, 152, 162, 172, 182]
+    assert paper.pretrain.lr == 1.5e-3 and paper.finetune.seeds == [42, 52, 62, 72, 82, 142, 152, 162, 172, 182]
     assert paper.finetune.executor == "ray" and paper.finetune.tasks == ["fsa"]
     tiny, _ = load_recipe("tiny", ["finetune.epochs=2"])
     assert tiny.finetune.epochs == 2 and tiny.finetune.seeds == [42, 52]

@@ -213,7 +213,7 @@ def aggregate_table(summary: dict[str, Any]):
 
 def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Path, settings: dict[str, Any],
                      executor: str, workers: int, keep: bool, data_dir: Path | None, tasks_dir: list[str] | None,
-                     quiet: bool, json_out: bool) -> int:
+                     quiet: bool, json_out: bool, shared_dir: Path | None = None) -> int:
     from fsabench.distill.finetune import FinetuneConfig
     from fsabench.distill.sweep import SweepOptions, plan_jobs, sweep
     from fsabench.settings import data_dir as resolve_data_dir
@@ -221,7 +221,8 @@ def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Pat
     config = FinetuneConfig(**{k: v for k, v in settings.items() if v is not None})
     jobs = plan_jobs(model, model, _names(tasks), _seeds(seeds), output, work, resolve_data_dir(data_dir), config,
                      tuple(tasks_dir or ()), keep)
-    summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep), _job_printer(quiet or json_out))
+    summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep, shared_dir=shared_dir),
+                    _job_printer(quiet or json_out))
     if json_out:
         _emit(summary)
     elif not quiet:
@@ -233,20 +234,37 @@ def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Pat
 # --- recipe ----------------------------------------------------------------------------------
 def recipe_command(recipe: str, overrides: list[str], out_dir: Path | None, ablation: str | None,
                    executor: str | None, workers: int | None, keep: bool | None, data_dir: Path | None,
-                   quiet: bool, json_out: bool) -> int:
-    from fsabench.distill.recipe import load_recipe
+                   quiet: bool, json_out: bool, shared_dir: Path | None = None, plan: bool = False) -> int:
+    from fsabench.distill.recipe import ABLATIONS, load_recipe
     from fsabench.distill.stages import run_recipe
     from fsabench.settings import data_dir as resolve_data_dir
 
     clock = time.perf_counter()
     spec, path = load_recipe(recipe, overrides)
     target = out_dir or Path(spec.out or f"runs/{spec.name}")
+    if ablation is not None and ablation not in ABLATIONS:
+        raise FsabenchError(f"unknown ablation {ablation!r}", hint=f"use one of {', '.join(ABLATIONS)}")
+    if plan:
+        from fsabench.distill.plan import plan_recipe
+
+        settings = plan_recipe(spec, path, target, resolve_data_dir(data_dir), ablation, executor, workers, keep,
+                               shared_dir)
+        if json_out:
+            _emit(settings)
+        else:
+            import yaml
+
+            out.print(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True, width=110), markup=False,
+                      highlight=False)
+        return 0
     say = _say(quiet or json_out)
     say(f"recipe {spec.name} ({path}) -> {target}/")
     with pretrain_progress(not quiet and not json_out, spec.pretrain.steps) as report:
         result = run_recipe(spec, path, target, resolve_data_dir(data_dir), say, ablation, executor, workers, keep,
-                            pretrain_report=report, on_done=_job_printer(quiet or json_out))
+                            pretrain_report=report, on_done=_job_printer(quiet or json_out), shared_dir=shared_dir)
     result["wall_seconds"] = round(time.perf_counter() - clock, 1)
+    if result.get("finetune") is None:  # a rank other than 0 under accelerate launch: rank 0 reports
+        return 0
     if json_out:
         _emit(result)
     elif not quiet:

@@ -138,7 +138,8 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
             return {**run.summary(time.perf_counter() - clock), "complete": False}
     run.save_final()
     summary = {**run.summary(time.perf_counter() - clock), "complete": True}
-    write_json_atomic(out / SUMMARY, summary)
+    if run.is_main:  # written last, after the weights: the marker that the stage is complete
+        write_json_atomic(out / SUMMARY, summary)
     return summary
 
 

@@ -95,6 +95,8 @@ class FinetuneStage(FinetuneConfig):
     cpus_per_job: float = Field(1.0, gt=0, description="ray: CPUs each job asks for")
     gpus_per_job: float = Field(0.0, ge=0, description="ray: GPUs each job asks for")
     ray_address: str | None = None
+    shared_dir: str | None = Field(None, description="ray: an absolute folder every worker sees; the jobs' "
+                                                     "model, data, result and work paths must lie under it")
     keep: bool = Field(False, description="keep each seed's best checkpoint after testing")
 
     def config(self) -> FinetuneConfig:
