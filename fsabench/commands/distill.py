@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -259,7 +260,8 @@ def recipe_command(recipe: str, overrides: list[str], out_dir: Path | None, abla
         return 0
     say = _say(quiet or json_out)
     say(f"recipe {spec.name} ({path}) -> {target}/")
-    with pretrain_progress(not quiet and not json_out, spec.pretrain.steps) as report:
+    main_rank = os.environ.get("RANK", "0") == "0"  # under accelerate launch, one bar and one table
+    with pretrain_progress(not quiet and not json_out and main_rank, spec.pretrain.steps) as report:
         result = run_recipe(spec, path, target, resolve_data_dir(data_dir), say, ablation, executor, workers, keep,
                             pretrain_report=report, on_done=_job_printer(quiet or json_out), shared_dir=shared_dir)
     result["wall_seconds"] = round(time.perf_counter() - clock, 1)

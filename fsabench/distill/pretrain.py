@@ -306,5 +306,7 @@ def maybe_accelerator(cfg: PretrainConfig):
 
     from fsabench.distill.student import pick_precision
 
-    _, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
-    return Accelerator(mixed_precision="bf16" if autocast_dtype is not None else "no")
+    device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+    # cpu=True makes accelerate run data parallel over CPU processes (gloo); without it, it runs
+    # every CPU process alone, each training the whole model on its own
+    return Accelerator(mixed_precision="bf16" if autocast_dtype is not None else "no", cpu=device == "cpu")

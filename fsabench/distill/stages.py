@@ -230,4 +230,4 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
 
 
 def _ranked(say: Say, rank: int) -> Say:
-    return lambda message: say(f"[rank {rank}] {message}")
+    return lambda message: say(f"rank {rank}: {message}")
