@@ -40,8 +40,8 @@ def _corpus(recipe: Recipe, recipe_dir: Path, data_dir: Path) -> dict[str, Any]:
 
 
 def _pretrain(recipe: Recipe, world: int, ablation: str | None, out: Path) -> dict[str, Any]:
-    from fsabench.distill.optim import cosine_lr
     from fsabench.distill.pretrain import split_batch
+    from fsabench.distill.schedule import cosine_lr
 
     cfg = recipe.pretrain
     settings: dict[str, Any] = cfg.model_dump(mode="json")
@@ -77,9 +77,8 @@ def _finetune(recipe: Recipe, executor: str | None, workers: int | None, keep: b
 
 
 def _precision(device: str, dtype: str) -> dict[str, Any]:
-    """What `device`/`dtype` mean on this machine (training and decoding use float32 weights under
-    this autocast)."""
-    from fsabench.distill.student import pick_precision
-
-    chosen, autocast = pick_precision(device, dtype)
-    return {"device_here": chosen, "autocast_here": None if autocast is None else str(autocast).replace("torch.", "")}
+    """What `device`/`dtype` mean (said, not probed: the plan loads no torch). Weights stay float32;
+    training and decoding run under this autocast."""
+    meaning = {"auto": "bf16 autocast on a GPU that supports it (the seed's bf16-mixed), float32 on CPU",
+               "float32": "float32", "bfloat16": "bf16 autocast", "float16": "fp16 autocast"}[dtype]
+    return {"device": device, "precision": meaning}

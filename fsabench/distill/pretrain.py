@@ -104,6 +104,17 @@ def split_batch(batch_size: int, micro_batch_size: int, world: int) -> tuple[int
     return micro, per_process // micro
 
 
+def micro_weights(label_tokens: list[int], batching: str) -> list[float]:
+    """The weight of each micro-batch's mean token loss in one optimizer step. Random batches: the
+    plain mean over micro-batches, as the seed's trainer (Lightning's accumulation) does. Length
+    buckets: each weighted by its share of the step's target tokens, so every token counts alike and
+    a bucket of short answers is not up-weighted (a per-bucket mean would weight them up to ~6x)."""
+    if batching == "bucket":
+        total = sum(label_tokens) or 1
+        return [n / total for n in label_tokens]
+    return [1 / len(label_tokens)] * len(label_tokens)
+
+
 def is_complete(out: Path) -> bool:
     path = Path(out) / SUMMARY
     return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("complete", False)
@@ -212,12 +223,9 @@ class Run:
         total, tokens = 0.0, 0
         batches = [next(self.batches) for _ in range(self.accum)]
         position = batches[-1][1]
-        label_tokens = [int((b.labels != -100).sum()) for b, _ in batches]
-        for (batch, _), count in zip(batches, label_tokens):
+        weights = micro_weights([int((b.labels != -100).sum()) for b, _ in batches], self.cfg.batching)
+        for (batch, _), weight in zip(batches, weights):
             loss = self._loss(batch)
-            # random batches: the mean of the micro-batches' mean token losses, as the seed's trainer;
-            # length buckets: every target token weighs the same (short answers are not up-weighted)
-            weight = count / sum(label_tokens) if self.cfg.batching == "bucket" else 1 / self.accum
             scaled = loss * weight
             self.accelerator.backward(scaled) if self.accelerator else scaled.backward()
             total += loss.item()
