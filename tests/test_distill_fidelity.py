@@ -270,3 +270,12 @@ def test_one_seed_has_no_std():
 
     one = aggregate([JobOutcome("atsa-rest14", 42, "r.json", {"all": 20.5})], "hf:s")
     assert one["tasks"]["atsa-rest14"]["subsets"]["all"] == {"mean": 20.5, "std": None, "values": [20.5]}
+
+
+def test_both_responses_of_a_review_are_held_out_together():
+    from fsabench.distill.data import held_out
+
+    ids = range(2000)
+    pairs = [(held_out({"ID": i, "prompt_type": "analysis"}, 0.1), held_out({"ID": i, "prompt_type": "rewrite"}, 0.1))
+             for i in ids]
+    assert all(a == b for a, b in pairs) and 150 < sum(a for a, _ in pairs) < 250

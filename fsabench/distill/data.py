@@ -87,10 +87,12 @@ def row_key(row: dict[str, Any]) -> str:
 
 
 def held_out(row: dict[str, Any], fraction: float) -> bool:
-    """Deterministic hold-out by hash of the row key: the same rows whatever the file order."""
+    """Deterministic hold-out by hash of the review ID: the same rows whatever the file order, and a
+    review's analysis and rewrite (`assign: both`) on the same side, so validation never scores a
+    review the student was trained on under the other prompt."""
     if fraction <= 0:
         return False
-    digest = hashlib.sha1(row_key(row).encode("utf-8")).digest()
+    digest = hashlib.sha1(str(row.get("ID")).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
