@@ -57,7 +57,7 @@ def test_1_pretraining_lr_is_the_cosine_that_actually_ran(paper):
 def test_2_every_epoch_visits_the_whole_corpus_in_a_new_global_order_and_resumes_exactly(tiny_t5):
     from transformers import AutoTokenizer
 
-    from fsabench.distill.data import CorpusStream, Position, StreamConfig
+    from fsabench.distill.data import CorpusStream, StreamConfig
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
     cfg = StreamConfig(micro_batch_size=10, max_target_tokens=32, buffer_rows=50, seed=3)

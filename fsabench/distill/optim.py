@@ -20,6 +20,8 @@ from torch.optim import Optimizer
 
 from fsabench.distill.schedule import cosine_lr, linear_lr  # noqa: F401 - re-exported (torch-free home)
 
+__all__ = ["AdamWScale", "cosine_lr", "linear_lr", "param_groups", "set_lr"]
+
 NO_DECAY = ("bias", "LayerNorm", "layernorm", "layer_norm", "ln")  # nanoT5's names, copied by the paper
 
 

@@ -23,7 +23,8 @@ def plan_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, ab
     return {"recipe": recipe.name, "file": str(recipe_path.resolve()), "out": str(Path(out).resolve()),
             "data_dir": str(data_dir), "ablation": ablation, "processes": world,
             "stages": {"corpus": _corpus(recipe, recipe_dir, data_dir),
-                       "student": {**recipe.student.model_dump(mode="json"), "folder": str(Path(out).resolve() / "student-init")},
+                       "student": {**recipe.student.model_dump(mode="json"),
+                                   "folder": str(Path(out).resolve() / "student-init")},
                        "pretrain": _pretrain(recipe, world, ablation, out),
                        "finetune": _finetune(recipe, executor, workers, keep, shared_dir)}}
 
