@@ -97,7 +97,8 @@ def split_batch(batch_size: int, micro_batch_size: int, world: int) -> tuple[int
     if batch_size % world:
         fits = [n for n in range(1, batch_size + 1) if batch_size % n == 0]
         raise FsabenchError(f"pretrain.batch_size {batch_size} cannot be split evenly over {world} processes",
-                            hint=f"launch {', '.join(map(str, fits[:9]))}... processes, or set pretrain.batch_size "
+                            hint=f"launch {', '.join(map(str, fits[:9]))}{', ...' if len(fits) > 9 else ''} processes, "
+                                 f"or set pretrain.batch_size "
                                  f"to a multiple of {world}")
     per_process = batch_size // world
     micro = max(d for d in range(1, min(micro_batch_size, per_process) + 1) if per_process % d == 0)
