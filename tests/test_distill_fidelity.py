@@ -237,7 +237,7 @@ def test_ray_jobs_get_absolute_paths_on_the_shared_dir(tmp_path, monkeypatch):
 
 
 def test_plan_prints_every_stage_resolved_without_running(cli, tmp_path):
-    res = cli("distill", "recipe", "paper.yaml", "--plan", "--json", "--out", tmp_path / "paper")
+    res = cli("distill", "recipe", "paper.yaml", "--plan", "--json", "--output", tmp_path / "paper")
     assert res.returncode == 0, res.stderr
     plan = json.loads(res.stdout)["stages"]
     assert plan["corpus"]["assign"] == "both" and plan["corpus"]["requests_per_review"] == 2

@@ -102,7 +102,7 @@ def test_recipe_on_two_processes_rank0_builds_and_finetunes_all_pretrain(tmp_pat
     out = tmp_path / "dist"
     # torch.distributed.run is what `accelerate launch` runs for several processes: the same env contract
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(free_port()), "-m", "fsabench.cli", "distill", "recipe", "tiny.yaml", "--out", str(out), *SHORT,
+               str(free_port()), "-m", "fsabench.cli", "distill", "recipe", "tiny.yaml", "--output", str(out), *SHORT,
                "--set", "finetune.seeds=[42]", "--set", "finetune.test_limit=8", "--set", "finetune.dev_limit=8",
                "--set", "finetune.train_limit=32", "--workers", "1"]
     res = subprocess.run(command, capture_output=True, text=True, timeout=600)
