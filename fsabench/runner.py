@@ -73,10 +73,12 @@ def maybe_add_choices(spec: TaskSpec, requests: list, scoring: str) -> list:
     return [replace(r, choices=choices) for r in requests]
 
 
-def infer_protocol(adapter: ModelAdapter, num_shots: int) -> str:
+def infer_protocol(adapter: ModelAdapter, num_shots: int, scoring: str = "generate") -> str:
+    """A raw-prompt model is a fine-tuned student, except when it picks the likeliest label of a task
+    it was not trained on (`--scoring likelihood`, e.g. a distilled student on SentiBench): zero-shot."""
     if adapter.name.startswith("baseline:"):
         return "baseline"
-    if adapter.prompt_style == "raw":
+    if adapter.prompt_style == "raw" and scoring != "likelihood":
         return "fine-tuned"
     return "few-shot" if num_shots else "zero-shot"
 
@@ -112,7 +114,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         model=ModelInfo(name=adapter.name, scheme=scheme, identity=adapter.identity(),
                         settings=adapter.settings(), parameters=parameter_count(adapter)),
         seed=options.seed,
-        protocol=options.protocol or infer_protocol(adapter, options.num_shots),
+        protocol=options.protocol or infer_protocol(adapter, options.num_shots, options.scoring),
         timing=Timing(started=started.isoformat(timespec="seconds"),
                       finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       seconds=round(seconds, 3),

@@ -40,12 +40,12 @@ def build_student(folder: Path) -> Path:
     return build_tiny_t5(texts, folder)
 
 
-def ours(student: Path, out: Path, args) -> float:
+def ours(student: Path, out: Path, args, batching: str = "bucket") -> float:
     from fsabench.distill.pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
                          max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
-                         threads=args.threads, seed=0)
+                         threads=args.threads, seed=0, batching=batching)
     summary = pretrain(f"hf:{student}", TEACHER, out, cfg)
     return summary["tokens"] / summary["train_seconds"]
 
@@ -91,11 +91,13 @@ def speed(args) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    results: dict[str, list[float]] = {"fsabench": [], "Seq2SeqTrainer": [], "Seq2SeqTrainer group_by_length": []}
+    results: dict[str, list[float]] = {"fsabench": [], "fsabench --batching random": [], "Seq2SeqTrainer": [],
+                                       "Seq2SeqTrainer group_by_length": []}
     with tempfile.TemporaryDirectory() as tmp:
         student = build_student(Path(tmp) / "student")
         for repeat in range(args.repeats):
             results["fsabench"].append(ours(student, Path(tmp) / f"ours{repeat}", args))
+            results["fsabench --batching random"].append(ours(student, Path(tmp) / f"oursr{repeat}", args, "random"))
             results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, False))
             results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args, True))
             print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items()), flush=True)
@@ -112,7 +114,8 @@ import json, resource, sys
 from pathlib import Path
 from fsabench.distill.pretrain import PretrainConfig, pretrain
 cfg = PretrainConfig(steps={steps}, batch_size=32, micro_batch_size=16, max_target_tokens=128, save_every=10**9,
-                     eval_every=10**9, valid_fraction=0.01, valid_max_rows=64, threads=1, buffer_rows=1024)
+                     eval_every=10**9, valid_fraction=0.01, valid_max_rows=64, threads=1, buffer_rows=1024,
+                     batching="bucket")
 pretrain("hf:{student}", Path("{corpus}"), Path("{out}"), cfg)
 print(json.dumps({{"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """

@@ -62,10 +62,23 @@ def test_reviews_from_csv_with_a_field_mapping(tmp_path):
     got = list(iter_reviews(path, parse_fields("id=asin,text=reviewText,overall=stars")))
     assert got == [{"ID": "B1", "Text": "Great keyboard.", "Overall": 5.0},
                    {"ID": "r:4", "Text": "Loud fan.", "Overall": 2.0}]
-    with pytest.raises(DataError, match="review field 'Text' is missing"):
+    with pytest.raises(DataError, match="no review has a text field 'Text'"):  # a wrong mapping stops
         list(iter_reviews(path))
     with pytest.raises(DataError, match="bad entry"):
         parse_fields("body=reviewText")
+
+
+def test_a_review_without_its_text_field_is_skipped_and_counted(tmp_path):
+    """Raw Amazon dumps hold records without reviewText: one of them must not stop a 2M-review run."""
+    from fsabench.distill.reviews import Skipped, iter_reviews
+
+    path = tmp_path / "amazon.jsonl"
+    path.write_text('{"reviewText": "Great mouse.", "overall": 5}\n{"summary": "no text", "overall": 1}\n'
+                    '{"reviewText": "Loud fan.", "overall": 2}\n', encoding="utf-8")
+    skipped = Skipped()
+    got = list(iter_reviews(path, {"text": "reviewText", "overall": "overall"}, skipped=skipped))
+    assert [r["Text"] for r in got] == ["Great mouse.", "Loud fan."]
+    assert skipped.missing_text == 1 and skipped.where == [f"{path}:2"]
 
 
 @pytest.fixture

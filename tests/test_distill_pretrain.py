@@ -51,19 +51,20 @@ def test_adamwscale_matches_nanot5_step_by_step():
 def test_schedules_start_and_end_where_the_paper_says():
     from fsabench.distill.optim import cosine_lr, linear_lr
 
-    assert cosine_lr(0, 100, 3e-3, 1e-5) == pytest.approx(3e-3)
-    assert cosine_lr(100, 100, 3e-3, 1e-5) == pytest.approx(1e-5)
-    assert cosine_lr(50, 100, 3e-3, 1e-5) == pytest.approx((3e-3 + 1e-5) / 2)
+    assert cosine_lr(0, 100, 1.5e-3, 1e-5) == pytest.approx(1.5e-3)
+    assert cosine_lr(100, 100, 1.5e-3, 1e-5) == pytest.approx(1e-5)
+    assert cosine_lr(50, 100, 1.5e-3, 1e-5) == pytest.approx((1.5e-3 + 1e-5) / 2)
     assert linear_lr(0, 10, 3e-4) == pytest.approx(3e-4) and linear_lr(10, 10, 3e-4) == 0.0
 
 
-def test_stream_resumes_at_any_position_and_buckets_by_length(tiny_t5):
+def test_bucketed_stream_resumes_at_any_position_and_buckets_by_length(tiny_t5):
     from transformers import AutoTokenizer
 
     from fsabench.distill.data import CorpusStream, Position, StreamConfig
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
-    cfg = StreamConfig(micro_batch_size=8, max_target_tokens=96, buffer_rows=40, seed=3, valid_fraction=0.1)
+    cfg = StreamConfig(micro_batch_size=8, max_target_tokens=96, buffer_rows=40, seed=3, valid_fraction=0.1,
+                       batching="bucket")
     stream = CorpusStream(TEACHER_FILE, tokenizer, cfg)
     first = [b for _, b in zip(range(12), stream.batches())]  # crosses buffer boundaries
     resumed = [b for _, b in zip(range(5), stream.batches(first[6][1]))]

@@ -74,7 +74,7 @@ def test_shipped_recipes_validate_and_a_changed_stage_is_refused(tmp_path):
 
     paper, _ = load_recipe("paper.yaml")
     assert paper.student.model == "hf:google-t5/t5-base" and paper.pretrain.steps == 200_000
-    assert paper.pretrain.lr == 3e-3 and paper.finetune.seeds == [42, 52, 62, 72, 82, 142, 152, 162, 172, 182]
+    assert paper.pretrain.lr == 1.5e-3 and paper.finetune.seeds == [42, 52, 62, 72, 82, 142, 152, 162, 172, 182]
     assert paper.finetune.executor == "ray" and paper.finetune.tasks == ["fsa"]
     tiny, _ = load_recipe("tiny", ["finetune.epochs=2"])
     assert tiny.finetune.epochs == 2 and tiny.finetune.seeds == [42, 52]
@@ -82,3 +82,36 @@ def test_shipped_recipes_validate_and_a_changed_stage_is_refused(tmp_path):
     guard(tmp_path, "pretrain", {"steps": 4, "lr": 0.1})
     with pytest.raises(FsabenchError, match=r"changed: lr"):
         guard(tmp_path, "pretrain", {"steps": 4, "lr": 0.2})
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_recipe_on_two_processes_rank0_builds_and_finetunes_all_pretrain(tmp_path):
+    """`accelerate launch` / torchrun on 2 CPU processes (gloo): rank 0 alone builds the corpus and the student
+    and fine-tunes; both ranks pretrain one model together (data parallel), waiting between stages."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "dist"
+    # torch.distributed.run is what `accelerate launch` runs for several processes: the same env contract
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(free_port()), "-m", "fsabench.cli", "distill", "recipe", "tiny.yaml", "--output", str(out), *SHORT,
+               "--set", "finetune.seeds=[42]", "--set", "finetune.test_limit=8", "--set", "finetune.dev_limit=8",
+               "--set", "finetune.train_limit=32", "--workers", "1"]
+    res = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    log = res.stderr
+    assert res.returncode == 0, log[-3000:]
+    assert "rank 0: corpus: imported 500 responses" in log and "rank 1: corpus" not in log
+    assert "rank 0: student: building" in log and "rank 1: student" not in log
+    assert "rank 0: pretrain: 4 steps" in log and "rank 1: pretrain: 4 steps" in log
+    assert "rank 1: pretraining done; rank 0 fine-tunes" in log
+    pretrain = json.loads((out / "student" / "pretrain.json").read_text())
+    assert pretrain["processes"] == 2 and 2 * pretrain["micro_batch_size"] * pretrain["accumulation"] == 8
+    assert [p.name for p in (out / "results").rglob("*.json")] == ["atsa-rest14__seed42.json"]

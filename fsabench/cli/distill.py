@@ -19,7 +19,7 @@ def distill_corpus(
     reviews: Annotated[Optional[list[Path]], typer.Option("--reviews", help="reviews file, JSONL or CSV (repeatable)")] = None,
     fields: Annotated[Optional[str], typer.Option("--fields", help="column mapping, e.g. text=reviewText,id=asin,overall=stars (default: Text, ID, Overall)")] = None,
     prompts: Annotated[str, typer.Option("--prompts", help="comma-separated: analysis, rewrite, or paths to .j2 files")] = "analysis,rewrite",
-    assign: Annotated[str, typer.Option("--assign", help="each: every prompt per review | random: one prompt per review")] = "each",
+    assign: Annotated[str, typer.Option("--assign", help="both (alias each): every prompt per review, the paper's | random: one prompt per review")] = "both",
     imports: Annotated[Optional[list[Path]], typer.Option("--import", help="seed-format JSONL to import, e.g. the 500-line teacher file (repeatable)")] = None,
     filters: Annotated[Optional[Path], typer.Option("--filters", help="YAML of quality filters (the recipe's corpus.filters keys)")] = None,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", help="share held out (by hash) for the validation loss")] = 0.01,
@@ -58,9 +58,9 @@ def distill_pretrain(
     output: Annotated[Path, typer.Option("--output", "-o", help="output folder; resumes from its newest checkpoint")],
     valid: Annotated[Optional[Path], typer.Option("--valid", help="held-out JSONL (default: the corpus folder's valid.jsonl, else a hash hold-out)")] = None,
     steps: Annotated[Optional[int], typer.Option(help="optimizer steps (default: 200000)")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="sequences per step (gradient accumulation) (default: 100)")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="sequences per optimizer step over all processes (default: 100)")] = None,
     micro_batch_size: Annotated[Optional[int], typer.Option("--micro-batch-size", help="sequences per forward pass (default: 20)")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="peak learning rate (AdamWScale) (default: 3e-3)")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="where the cosine starts (AdamWScale) (default: 1.5e-3, the seed's effective rate)")] = None,
     final_lr: Annotated[Optional[float], typer.Option("--final-lr", help="where the cosine ends (default: 1e-5)")] = None,
     warmup_steps: Annotated[Optional[int], typer.Option("--warmup-steps", help="default 0")] = None,
     max_input_tokens: Annotated[Optional[int], typer.Option("--max-input-tokens", help="review tokens (default: 128)")] = None,
@@ -72,6 +72,8 @@ def distill_pretrain(
     device: Annotated[Optional[str], typer.Option(help="auto|cpu|cuda|mps")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="auto (bf16 where supported)|float32|bfloat16|float16")] = None,
     threads: Threads = None,
+    batching: Annotated[Optional[str], typer.Option("--batching", help="random (the paper's) | bucket (by length, token-weighted loss; faster)")] = None,
+    shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="a new order of the whole corpus every epoch (default: on)")] = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ) -> None:
@@ -81,7 +83,8 @@ def distill_pretrain(
     settings = {"steps": steps, "batch_size": batch_size, "micro_batch_size": micro_batch_size, "lr": lr,
                 "final_lr": final_lr, "warmup_steps": warmup_steps, "max_input_tokens": max_input_tokens,
                 "max_target_tokens": max_target_tokens, "save_every": save_every, "eval_every": eval_every,
-                "keep_checkpoints": keep_checkpoints, "seed": seed, "device": device, "dtype": dtype, "threads": threads}
+                "keep_checkpoints": keep_checkpoints, "seed": seed, "device": device, "dtype": dtype, "threads": threads,
+                "batching": batching, "shuffle": shuffle}
     raise typer.Exit(pretrain_command(student, corpus, output, valid, settings, quiet, json_out))
 
 
@@ -104,6 +107,7 @@ def distill_finetune(
     keep: Annotated[bool, typer.Option("--keep", help="keep each seed's best checkpoint after testing")] = False,
     device: Annotated[Optional[str], typer.Option(help="auto|cpu|cuda|mps")] = None,
     threads: Threads = None,
+    shared_dir: Annotated[Optional[Path], typer.Option("--shared-dir", help="ray: absolute folder every worker sees (student, data, outputs under it)")] = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     quiet: Quiet = False,
@@ -116,7 +120,7 @@ def distill_finetune(
                 "train_limit": train_limit, "dev_limit": dev_limit, "test_limit": limit, "device": device,
                 "threads": threads}
     raise typer.Exit(finetune_command(model, tasks, seeds, output, work, settings, executor, workers, keep,
-                                      data_dir, tasks_dir, quiet, json_out))
+                                      data_dir, tasks_dir, quiet, json_out, shared_dir))
 
 
 @distill_app.command("recipe")
@@ -128,6 +132,8 @@ def distill_recipe(
     executor: Annotated[Optional[str], typer.Option("--executor", help="local | ray (default: the recipe's)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="local executor: jobs at once")] = None,
     keep: Annotated[Optional[bool], typer.Option("--keep/--no-keep", help="keep fine-tuning checkpoints after testing")] = None,
+    shared_dir: Annotated[Optional[Path], typer.Option("--shared-dir", help="ray: absolute folder every worker sees (student, data, outputs under it)")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="print every stage's fully resolved settings; run nothing")] = False,
     data_dir: DataDir = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
@@ -136,4 +142,4 @@ def distill_recipe(
     from fsabench.commands.distill import recipe_command
 
     raise typer.Exit(recipe_command(recipe, overrides or [], output, ablation, executor, workers, keep, data_dir,
-                                    quiet, json_out))
+                                    quiet, json_out, shared_dir, plan))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,7 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
 
     from fsabench.distill.corpus import done_keys, finalize, import_corpus, RESPONSES
     from fsabench.distill.filters import FilterSpec
-    from fsabench.distill.reviews import iter_reviews, parse_fields
+    from fsabench.distill.reviews import Skipped, iter_reviews, parse_fields
     from fsabench.distill.teacher import estimate, generate, load_prompts, teacher_name_of
 
     if not imports and not (teacher and reviews):
@@ -51,9 +52,10 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
     mapping = parse_fields(fields)
     templates = load_prompts(_names(prompts))
     filters = _load_filters(filters_file) if filters_file else FilterSpec()
+    skipped = Skipped()
 
     def review_stream():
-        return chain.from_iterable(iter_reviews(path, mapping, limit=limit) for path in reviews)
+        return chain.from_iterable(iter_reviews(path, mapping, limit=limit, skipped=skipped) for path in reviews)
 
     if dry_run:
         if not teacher:
@@ -75,6 +77,7 @@ def corpus_command(teacher: str | None, reviews: list[Path], fields: str | None,
         with _bar(not quiet and not json_out, "teacher") as update:
             stats = generate(adapter, review_stream(), templates, out_dir, teacher_name or teacher_name_of(teacher),
                              assign, max_new_tokens, temperature, max_cost, progress=update)
+        stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
         payload["generation"] = stats.__dict__
         code = 1 if stats.failed else 0
     payload["report"] = finalize(out_dir, filters, valid_fraction)
@@ -111,6 +114,8 @@ def _print_corpus(payload: dict[str, Any], quiet: bool) -> None:
         g = payload["generation"]
         out.print(f"teacher: {g['written']} answers written, {g['failed']} failed, {g['cached']} cached, "
                   f"${g['cost_usd']:.4f}" + (" (stopped by --max-cost)" if g["stopped_by_max_cost"] else ""))
+        if g["skipped_reviews"]:
+            out.print(f"reviews: skipped {g['skipped_reviews']} without text (first: {', '.join(g['skipped_where'])})")
     out.print(f"corpus: {report['responses']} responses -> {report['kept']} kept ({report['train']} train, "
               f"{report['valid']} valid); dropped {report['dropped'] or 'none'}; cut {report['cut'] or 'none'}")
     out.print(f"[dim]written to {payload['out']}/[/dim]")
@@ -202,14 +207,14 @@ def aggregate_table(summary: dict[str, Any]):
         table.add_column(column, justify="left" if column in ("task", "subset") else "right")
     for task, info in summary["tasks"].items():
         for subset, s in info["subsets"].items():
-            table.add_row(task, subset, str(len(s["values"])), "-" if s["mean"] is None else f"{s['mean']:.2f}",
-                          f"{s['std']:.2f}")
+            table.add_row(task, subset, str(len(s["values"])), "–" if s["mean"] is None else f"{s['mean']:.2f}",
+                          "–" if s["std"] is None else f"{s['std']:.2f}")
     return table
 
 
 def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Path, settings: dict[str, Any],
                      executor: str, workers: int, keep: bool, data_dir: Path | None, tasks_dir: list[str] | None,
-                     quiet: bool, json_out: bool) -> int:
+                     quiet: bool, json_out: bool, shared_dir: Path | None = None) -> int:
     from fsabench.distill.finetune import FinetuneConfig
     from fsabench.distill.sweep import SweepOptions, plan_jobs, sweep
     from fsabench.settings import data_dir as resolve_data_dir
@@ -217,7 +222,8 @@ def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Pat
     config = FinetuneConfig(**{k: v for k, v in settings.items() if v is not None})
     jobs = plan_jobs(model, model, _names(tasks), _seeds(seeds), output, work, resolve_data_dir(data_dir), config,
                      tuple(tasks_dir or ()), keep)
-    summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep), _job_printer(quiet or json_out))
+    summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep, shared_dir=shared_dir),
+                    _job_printer(quiet or json_out))
     if json_out:
         _emit(summary)
     elif not quiet:
@@ -229,20 +235,38 @@ def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Pat
 # --- recipe ----------------------------------------------------------------------------------
 def recipe_command(recipe: str, overrides: list[str], out_dir: Path | None, ablation: str | None,
                    executor: str | None, workers: int | None, keep: bool | None, data_dir: Path | None,
-                   quiet: bool, json_out: bool) -> int:
-    from fsabench.distill.recipe import load_recipe
+                   quiet: bool, json_out: bool, shared_dir: Path | None = None, plan: bool = False) -> int:
+    from fsabench.distill.recipe import ABLATIONS, load_recipe
     from fsabench.distill.stages import run_recipe
     from fsabench.settings import data_dir as resolve_data_dir
 
     clock = time.perf_counter()
     spec, path = load_recipe(recipe, overrides)
     target = out_dir or Path(spec.out or f"runs/{spec.name}")
+    if ablation is not None and ablation not in ABLATIONS:
+        raise FsabenchError(f"unknown ablation {ablation!r}", hint=f"use one of {', '.join(ABLATIONS)}")
+    if plan:
+        from fsabench.distill.plan import plan_recipe
+
+        settings = plan_recipe(spec, path, target, resolve_data_dir(data_dir), ablation, executor, workers, keep,
+                               shared_dir)
+        if json_out:
+            _emit(settings)
+        else:
+            import yaml
+
+            out.print(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True, width=110), markup=False,
+                      highlight=False)
+        return 0
     say = _say(quiet or json_out)
     say(f"recipe {spec.name} ({path}) -> {target}/")
-    with pretrain_progress(not quiet and not json_out, spec.pretrain.steps) as report:
+    main_rank = os.environ.get("RANK", "0") == "0"  # under accelerate launch, one bar and one table
+    with pretrain_progress(not quiet and not json_out and main_rank, spec.pretrain.steps) as report:
         result = run_recipe(spec, path, target, resolve_data_dir(data_dir), say, ablation, executor, workers, keep,
-                            pretrain_report=report, on_done=_job_printer(quiet or json_out))
+                            pretrain_report=report, on_done=_job_printer(quiet or json_out), shared_dir=shared_dir)
     result["wall_seconds"] = round(time.perf_counter() - clock, 1)
+    if result.get("finetune") is None:  # a rank other than 0 under accelerate launch: rank 0 reports
+        return 0
     if json_out:
         _emit(result)
     elif not quiet:

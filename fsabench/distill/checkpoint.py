@@ -20,6 +20,7 @@ from typing import Any
 from fsabench.distill.data import Position
 
 FOLDER = "checkpoints"
+DATA_ORDER = 2  # Position = index in the epoch's permutation (1: byte offset in file order)
 
 
 @dataclass
@@ -32,11 +33,17 @@ class TrainState:
     seconds: float = 0.0  # time spent in training steps
 
     def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "position": self.position.as_dict(), "losses": self.losses,
+        return {"data_order": DATA_ORDER, "step": self.step, "position": self.position.as_dict(), "losses": self.losses,
                 "valid": [list(v) for v in self.valid], "tokens": self.tokens, "seconds": round(self.seconds, 3)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainState":
+    def from_dict(cls, data: dict[str, Any], where: Path | None = None) -> "TrainState":
+        if data.get("data_order") != DATA_ORDER:
+            from fsabench.errors import FsabenchError
+
+            raise FsabenchError(f"{where or 'checkpoint'}: made by an older fsabench whose data order differs "
+                                "(file order, not a permutation per epoch); it cannot resume exactly",
+                                hint="delete the checkpoints folder to start over, or use another --out")
         return cls(step=data["step"], position=Position(**data["position"]), losses=list(data["losses"]),
                    valid=[(int(s), float(v)) for s, v in data["valid"]], tokens=data["tokens"],
                    seconds=data["seconds"])
@@ -96,10 +103,11 @@ def load(path: Path, optimizer) -> TrainState:
     from_pretrained, before the optimizer is built); return its TrainState."""
     import torch
 
+    state = TrainState.from_dict(json.loads((path / "state.json").read_text(encoding="utf-8")), path)
     trainer = torch.load(path / "trainer.pt", weights_only=False)
     optimizer.load_state_dict(trainer["optimizer"])
     restore_rng(trainer["rng"])
-    return TrainState.from_dict(json.loads((path / "state.json").read_text(encoding="utf-8")))
+    return state
 
 
 def remove_all(out: Path) -> None:

@@ -1,10 +1,14 @@
-"""Corpus rows -> length-bucketed, tokenized micro-batches, streamed from disk.
+"""Corpus rows -> tokenized micro-batches, streamed from disk in a fresh global order every epoch.
 
-Memory stays flat in the corpus size: the stream reads a fixed-size buffer of rows at a time,
-sorts the buffer by length, cuts it into micro-batches (little padding) and shuffles their order
-with an RNG seeded by (seed, epoch, buffer offset). A `Position` (epoch, byte offset of the
-buffer, micro-batches already taken from it) therefore pins the stream exactly: resuming re-reads
-that buffer, rebuilds the same batches and skips the ones already used.
+As in the paper's code (a DataLoader with shuffle=True over the whole corpus), every epoch visits
+the rows in a new permutation seeded by (seed, epoch). Memory stays flat: only the byte offset of
+each row is held (8 bytes a row), and a window of `buffer_rows` rows is read at a time by seeking.
+`batching="random"` cuts the window into micro-batches in permutation order (the seed's random
+batches); `batching="bucket"` sorts the window by length first and shuffles the micro-batches (less
+padding: a speed option; pretraining then weights the loss by tokens so it stays equivalent). A
+`Position` (epoch, index of the window's first row in that epoch's order, micro-batches already
+taken) pins the stream exactly: resuming rebuilds the same permutation and window and skips the
+batches already used.
 
 Rows follow the seed corpus format (HITSZ-HLT/FSA-Distillation): `Text` is the review, the
 teacher's answer is the one `*_response` field; rows that carry a `prompt` text (the released
@@ -30,8 +34,8 @@ from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 @dataclass(frozen=True)
 class Position:
     epoch: int = 0
-    offset: int = 0  # byte offset of the current buffer's first line
-    batch: int = 0  # micro-batches of that buffer already yielded
+    offset: int = 0  # index, in the epoch's row order, of the current window's first row
+    batch: int = 0  # micro-batches of that window already yielded
 
     def as_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "offset": self.offset, "batch": self.batch}
@@ -46,6 +50,8 @@ class StreamConfig:
     seed: int = 0
     valid_fraction: float = 0.0  # rows held out by hash (skipped here, read by valid_rows)
     shard: tuple[int, int] = (0, 1)  # (rank, world): multi-process training takes every world-th batch
+    shuffle: bool = True  # a new permutation of the whole corpus every epoch (the seed's DataLoader)
+    batching: str = "random"  # random (the seed's) | bucket (sorted by length within a window)
 
 
 @dataclass
@@ -81,15 +87,18 @@ def row_key(row: dict[str, Any]) -> str:
 
 
 def held_out(row: dict[str, Any], fraction: float) -> bool:
-    """Deterministic hold-out by hash of the row key: the same rows whatever the file order."""
+    """Deterministic hold-out by hash of the review ID: the same rows whatever the file order, and a
+    review's analysis and rewrite (`assign: both`) on the same side, so validation never scores a
+    review the student was trained on under the other prompt."""
     if fraction <= 0:
         return False
-    digest = hashlib.sha1(row_key(row).encode("utf-8")).digest()
+    digest = hashlib.sha1(str(row.get("ID")).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def read_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
-    """(row, byte offset after it) from `offset` on; BOM, CRLF and blank lines tolerated."""
+def scan_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], int, int]]:
+    """(row, byte offset of its line, byte offset after it) from `offset` on; BOM, CRLF and blank
+    lines tolerated."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -97,10 +106,11 @@ def read_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], in
     with handle:
         handle.seek(offset)
         while True:
+            begin = handle.tell()
             line = handle.readline()
             if not line:
                 return
-            if offset == 0 and line.startswith(b"\xef\xbb\xbf"):
+            if begin == 0 and line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
             offset = handle.tell()
             if not line.strip():
@@ -108,10 +118,16 @@ def read_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], in
             try:
                 row = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise DataError(f"{path} (line at byte {offset - len(line)}): invalid JSON ({exc})",
+                raise DataError(f"{path} (line at byte {begin}): invalid JSON ({exc})",
                                 hint="fix or remove that line") from None
             if isinstance(row, dict):
-                yield row, offset
+                yield row, begin, offset
+
+
+def read_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
+    """(row, byte offset after it) from `offset` on."""
+    for row, _, end in scan_lines(path, offset):
+        yield row, end
 
 
 def encode(tokenizer, pairs: list[tuple[str, str]], cfg: StreamConfig) -> tuple[list[list[int]], list[list[int]]]:
@@ -145,46 +161,86 @@ def bucketed(sources: list[list[int]], targets: list[list[int]], size: int, rng:
     return groups
 
 
+def random_groups(count: int, size: int) -> list[list[int]]:
+    """Indices in their (already shuffled) order, cut into micro-batches: the seed's random batches."""
+    return [list(range(i, min(i + size, count))) for i in range(0, count, size)]
+
+
 class CorpusStream:
-    """Endless micro-batches over a JSONL corpus (epoch after epoch), resumable at any Position."""
+    """Endless micro-batches over a JSONL corpus (epoch after epoch), resumable at any Position.
+
+    The file is indexed once (the byte offset of every training row, 8 bytes a row: 16 MB for the
+    paper's 2M rows; the rows themselves stay on disk). Each epoch visits the rows in a fresh
+    permutation seeded by (seed, epoch), as the seed's DataLoader(shuffle=True) does over the whole
+    corpus, reading a window of `buffer_rows` rows at a time by seeking to their offsets. A window is
+    cut into micro-batches in permutation order (`batching="random"`, the paper's) or sorted by length
+    first and the micro-batches shuffled (`batching="bucket"`, less padding)."""
 
     def __init__(self, path: Path, tokenizer, cfg: StreamConfig) -> None:
         self.path, self.tokenizer, self.cfg = Path(path), tokenizer, cfg
         self.pad_id = tokenizer.pad_token_id
+        self._offsets = None
+        self._order: tuple[int, Any] | None = None  # (epoch, row order of that epoch)
 
-    def _buffer(self, offset: int) -> tuple[list[tuple[str, str]], int]:
-        pairs: list[tuple[str, str]] = []
-        end = offset
-        for row, end in read_lines(self.path, offset):
-            pair = pair_of(row)
-            if pair and not held_out(row, self.cfg.valid_fraction):
-                pairs.append(pair)
-            if len(pairs) >= self.cfg.buffer_rows:
-                break
-        return pairs, end
+    @property
+    def offsets(self):
+        """Byte offsets of the rows trained on (a pair, not held out), in file order."""
+        if self._offsets is None:
+            import numpy as np
+
+            found = [start for row, start, _ in scan_lines(self.path)
+                     if pair_of(row) and not held_out(row, self.cfg.valid_fraction)]
+            if not found:
+                raise DataError(f"{self.path}: no training rows (need `Text` and a `*_response` field)",
+                                hint="check the corpus file; rows held out for validation are not trained on")
+            self._offsets = np.asarray(found, dtype=np.int64)
+        return self._offsets
+
+    def order(self, epoch: int):
+        """Row indices of `epoch` in the order they are trained on (a permutation when shuffling)."""
+        import numpy as np
+
+        if self._order is None or self._order[0] != epoch:
+            count = len(self.offsets)
+            rows = np.random.default_rng([self.cfg.seed, epoch]).permutation(count) if self.cfg.shuffle \
+                else np.arange(count)
+            self._order = (epoch, rows)
+        return self._order[1]
+
+    def _window(self, epoch: int, start: int) -> list[tuple[str, str]]:
+        rows = self.order(epoch)[start:start + self.cfg.buffer_rows]
+        pairs = []
+        with self.path.open("rb") as handle:
+            for index in rows:
+                handle.seek(int(self.offsets[index]))
+                line = handle.readline()
+                if line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                pairs.append(pair_of(json.loads(line)))
+        return pairs
 
     def batches(self, start: Position = Position()) -> Iterator[tuple[Batch, Position]]:
         """Yield (micro-batch, position after it); save that position to resume right after."""
         position = start
         rank, world = self.cfg.shard
         while True:
-            pairs, end = self._buffer(position.offset)
-            if not pairs:
-                if position.offset == 0:
-                    raise DataError(f"{self.path}: no training rows (need `Text` and a `*_response` field)",
-                                    hint="check the corpus file; rows held out for validation are not trained on")
-                position = Position(position.epoch + 1, 0, 0)  # end of file: next epoch
+            if position.offset >= len(self.offsets):
+                position = Position(position.epoch + 1, 0, 0)  # end of the epoch: a new permutation
                 continue
+            pairs = self._window(position.epoch, position.offset)
             sources, targets = encode(self.tokenizer, pairs, self.cfg)
-            rng = random.Random(f"{self.cfg.seed}:{position.epoch}:{position.offset}")
-            groups = bucketed(sources, targets, self.cfg.micro_batch_size, rng)
+            if self.cfg.batching == "bucket":
+                rng = random.Random(f"{self.cfg.seed}:{position.epoch}:{position.offset}")
+                groups = bucketed(sources, targets, self.cfg.micro_batch_size, rng)
+            else:
+                groups = random_groups(len(pairs), self.cfg.micro_batch_size)
             for index in range(position.batch, len(groups)):
                 after = Position(position.epoch, position.offset, index + 1)
                 if index % world != rank:
                     continue
                 group = groups[index]
                 yield collate([sources[i] for i in group], [targets[i] for i in group], self.pad_id), after
-            position = Position(position.epoch, end, 0)
+            position = Position(position.epoch, position.offset + len(pairs), 0)
 
 
 def valid_pairs(path: Path, fraction: float | None, max_rows: int) -> list[tuple[str, str]]:

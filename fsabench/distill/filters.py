@@ -1,6 +1,7 @@
 """Quality filters for teacher responses, declared in the recipe; every drop is counted by filter.
 
-The defaults come from what the real Mixtral outputs (teacher/mixtral/test_500_4m8d.json) show:
+The paper trains on raw teacher text: its recipe turns them off (`enabled: false`). The defaults
+(on) come from what the real Mixtral outputs (teacher/mixtral/test_500_4m8d.json) show:
 about one response in 25 runs on into another made-up task ("Consider the following reviews:",
 "Review: ...", "Example 2:"), which is cut off (or dropped, if you prefer); a few stop mid-word at
 the token limit.
@@ -31,6 +32,8 @@ class FilterSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = Field(True, description="false: keep every response as the teacher wrote it (the paper "
+                                            "trains on raw teacher text); the other keys are then ignored")
     empty: bool = Field(True, description="drop empty or whitespace-only responses")
     truncated: bool = Field(True, description="drop responses the teacher stopped at its token limit "
                                               "(finish_reason 'length', recorded at generation)")
@@ -54,6 +57,8 @@ class FilterSpec(BaseModel):
 
 def check(spec: FilterSpec, row: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, str | None, bool]:
     """(row to keep or None, name of the filter that dropped it, whether it was cut)."""
+    if not spec.enabled:
+        return row, None, False
     response = row.get(key)
     if not isinstance(response, str) or (spec.empty and not response.strip()):
         return None, "empty", False

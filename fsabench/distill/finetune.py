@@ -7,7 +7,8 @@ scoring; keep the best-dev epoch, evaluate it on the test split through `run_tas
 `fsabench run --model hf:DIR` would, and write one RunResult per seed (protocol `fine-tuned`).
 The best checkpoint is deleted after testing unless `keep`.
 
-One job = one (task, seed); jobs are plain data, so an executor can run them in other processes
+Dev is decoded by the same code as test (fsabench.models.hf.HFAdapter, over the model in memory),
+under the same precision. One job = one (task, seed); jobs are plain data, so an executor can run them in other processes
 or on a Ray cluster (fsabench.distill.executors).
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +25,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fsabench.distill.data import NEWLINE_TOKEN
-from fsabench.models.base import Completion, Request
 
 PAPER_SEEDS = (42, 52, 62, 72, 82, 142, 152, 162, 172, 182)
 
@@ -40,6 +38,9 @@ class FinetuneConfig(BaseModel):
     batch_size: int = Field(16, ge=1)
     lr: float = Field(3e-4, gt=0)
     weight_decay: float = Field(0.01, ge=0)
+    adam_eps: float = Field(1e-6, gt=0, description="AdamW epsilon (the seed's adam_epsilon; torch's default is 1e-8)")
+    decay_all: bool = Field(True, description="weight decay on every parameter, as the seed's AdamW(model.parameters()); "
+                                              "false exempts layer norms and biases (nanoT5's pretraining groups)")
     warmup_steps: int = Field(0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     max_input_tokens: int = Field(128, ge=1)
@@ -80,40 +81,6 @@ class JobOutcome:
     seconds: float = 0.0
     skipped: bool = False
     error: str | None = None
-
-
-class LoadedSeq2Seq:
-    """The adapter protocol over a model in memory: dev scoring goes through the runner too."""
-
-    prompt_style = "raw"
-
-    def __init__(self, name: str, model, tokenizer, device: str, batch_size: int) -> None:
-        self.name, self.model, self.tokenizer, self.device, self.batch_size = name, model, tokenizer, device, batch_size
-
-    def identity(self) -> dict[str, Any]:
-        return {"model": self.name, "in_memory": True}
-
-    def settings(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size, "decoding": "greedy"}
-
-    def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        import torch
-
-        order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt), reverse=True)
-        texts: list[str | None] = [None] * len(requests)
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                encoded = self.tokenizer([requests[i].prompt for i in batch], return_tensors="pt", padding=True)
-                output = self.model.generate(input_ids=encoded["input_ids"].to(self.device),
-                                             attention_mask=encoded["attention_mask"].to(self.device),
-                                             max_new_tokens=max(requests[i].max_new_tokens for i in batch),
-                                             do_sample=False, num_beams=1)
-                for i, text in zip(batch, self.tokenizer.batch_decode(output, skip_special_tokens=True)):
-                    texts[i] = text.replace(NEWLINE_TOKEN, "\n")
-        self.model.train()
-        return [Completion(text=t) for t in texts]
 
 
 def main_score(score) -> float | None:
@@ -187,9 +154,10 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
     """Train for all epochs; after each, score dev; save the model whenever dev improves."""
     import torch
 
-    from fsabench.distill.optim import linear_lr, param_groups, set_lr
+    from fsabench.distill.optim import linear_lr, set_lr
     from fsabench.distill.student import load_student, pick_precision
     from fsabench.examples import load_split
+    from fsabench.models.hf import HFAdapter
 
     cfg = job.config
     from fsabench.threads import use_threads
@@ -203,11 +171,11 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
     train = load_split(spec, job.data_dir, "train").examples[:cfg.train_limit]
     sources = tokenizer([e.input for e in train], truncation=True, max_length=cfg.max_input_tokens)["input_ids"]
     targets = tokenizer([e.target for e in train], truncation=True, max_length=cfg.max_target_tokens)["input_ids"]
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    optimizer = finetune_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total, step, dev, best = steps_per_epoch * cfg.epochs, 0, [], -1.0
     generator = torch.Generator().manual_seed(job.seed)
-    adapter = LoadedSeq2Seq(job.label, model, tokenizer, device, cfg.eval_batch_size)
+    adapter = HFAdapter.from_loaded(job.label, model, tokenizer, device, cfg.eval_batch_size, _name(autocast_dtype))
     dev_spec = dev_as_test(spec)
     for epoch in range(1, cfg.epochs + 1):
         order = torch.randperm(len(train), generator=generator).tolist()
@@ -229,6 +197,20 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
     return {"dev": dev, "best_epoch": dev.index(max(dev)) + 1, "steps": total, "train_examples": len(train)}
 
 
+def finetune_optimizer(model, cfg: FinetuneConfig):
+    """AdamW as the seed builds it (evaluation/atsa.py): every parameter decays, eps 1e-6."""
+    import torch
+
+    from fsabench.distill.optim import param_groups
+
+    params = model.parameters() if cfg.decay_all else param_groups(model, cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+
+
+def _name(dtype) -> str | None:
+    return None if dtype is None else str(dtype).replace("torch.", "")
+
+
 def _loss(model, sources, targets, pad_id: int, device: str, autocast_dtype):
     from fsabench.distill.data import collate
     from fsabench.distill.student import seq2seq_loss
@@ -242,7 +224,7 @@ def dev_as_test(spec):
     return spec.model_copy(update={"data": spec.data.model_copy(update={"splits": splits})})
 
 
-def dev_score(dev_spec, adapter: LoadedSeq2Seq, job: FinetuneJob) -> float:
+def dev_score(dev_spec, adapter, job: FinetuneJob) -> float:
     from fsabench.runner import RunOptions, run_task
 
     result = run_task(dev_spec, adapter, job.data_dir, RunOptions(limit=job.config.dev_limit, seed=job.seed,
@@ -251,13 +233,17 @@ def dev_score(dev_spec, adapter: LoadedSeq2Seq, job: FinetuneJob) -> float:
 
 
 def evaluate_best(job: FinetuneJob, spec, best_dir: Path, history: dict[str, Any]):
-    """Test the best-dev checkpoint through the runner with the hf adapter, as `fsabench run` would."""
+    """Test the best-dev checkpoint through the runner with the hf adapter, as `fsabench run` would,
+    decoded as dev was: float32 weights under the training precision's autocast (bf16 on GPUs that
+    support it, as the seed's `bf16-mixed` test runs; plain float32 on CPU)."""
+    from fsabench.distill.student import pick_precision
     from fsabench.models.hf import HFAdapter
     from fsabench.runner import RunOptions, run_task
 
     cfg = job.config
-    adapter = HFAdapter(name=job.label, target=str(best_dir), batch_size=cfg.eval_batch_size, device=cfg.device,
-                        dtype=cfg.dtype)
+    device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+    adapter = HFAdapter(name=job.label, target=str(best_dir), batch_size=cfg.eval_batch_size, device=device,
+                        dtype="float32", autocast=_name(autocast_dtype))
     result = run_task(spec, adapter, job.data_dir, RunOptions(limit=cfg.test_limit, seed=job.seed,
                                                              protocol="fine-tuned"))
     result.meta["finetune"] = {**history, "student": job.model, "config": cfg.model_dump(mode="json")}
@@ -265,18 +251,20 @@ def evaluate_best(job: FinetuneJob, spec, best_dir: Path, history: dict[str, Any
 
 
 def aggregate(outcomes: Sequence[JobOutcome], label: str) -> dict[str, Any]:
-    """Mean and sample standard deviation over seeds of every subset's main score, per task."""
+    """Mean and sample standard deviation over seeds of every subset's main score, per task
+    (fsabench.metrics.seed_mean_std: one seed has no std, shown as `–`)."""
+    from fsabench.metrics import seed_mean_std
+
     tasks: dict[str, Any] = {}
     for task in dict.fromkeys(o.task for o in outcomes):
         done = sorted((o for o in outcomes if o.task == task and o.error is None), key=lambda o: o.seed)
         subsets: dict[str, Any] = {}
         for subset in (done[0].scores if done else {}):
             values = [o.scores[subset] for o in done if o.scores.get(subset) is not None]
-            subsets[subset] = {"mean": round(statistics.fmean(values), 2) if values else None,
-                               "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-                               "values": values}
+            stats = seed_mean_std(values)
+            subsets[subset] = {"mean": stats.mean, "std": stats.std, "values": values}
         tasks[task] = {"seeds": [o.seed for o in done], "subsets": subsets,
                        "best_epochs": [o.best_epoch for o in done], "results": [o.result for o in done],
                        "failed_seeds": [o.seed for o in outcomes if o.task == task and o.error is not None]}
     return {"model": label, "protocol": "fine-tuned", "metric": "f1 (accuracy for classification)",
-            "std": "sample standard deviation over seeds (ddof=1)", "tasks": tasks}
+            "std": "sample standard deviation over seeds (ddof=1); null for one seed", "tasks": tasks}

@@ -18,6 +18,10 @@ from collections.abc import Iterable
 import torch
 from torch.optim import Optimizer
 
+from fsabench.distill.schedule import cosine_lr, linear_lr  # noqa: F401 - re-exported (torch-free home)
+
+__all__ = ["AdamWScale", "cosine_lr", "linear_lr", "param_groups", "set_lr"]
+
 NO_DECAY = ("bias", "LayerNorm", "layernorm", "layer_norm", "ln")  # nanoT5's names, copied by the paper
 
 
@@ -89,22 +93,6 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         if param.requires_grad:
             (no_decay if any(nd in name for nd in NO_DECAY) else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def cosine_lr(step: int, total: int, base: float, final: float, warmup: int = 0) -> float:
-    """Learning rate for 0-based `step`: linear warmup from base/2 (the paper's LinearLR
-    start_factor=0.5), then cosine from base down to `final` at `total` steps."""
-    if step < warmup:
-        return base * (0.5 + 0.5 * step / max(1, warmup))
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return final + (base - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def linear_lr(step: int, total: int, base: float, warmup: int = 0) -> float:
-    """Linear warmup to `base`, then linear decay to 0 at `total` (transformers' linear schedule)."""
-    if step < warmup:
-        return base * step / max(1, warmup)
-    return base * max(0.0, (total - step) / max(1, total - warmup))
 
 
 def set_lr(optimizer: Optimizer, lr: float) -> None:

@@ -5,14 +5,14 @@ accumulate micro-batches to `batch_size` sequences, clip, step AdamWScale on the
 maybe evaluate, maybe checkpoint. The output folder loads with `hf:DIR`.
 
 Multi-GPU: under `accelerate launch` (WORLD_SIZE > 1) the same loop runs through an accelerate
-Accelerator, each process taking every world-th micro-batch. That path is kept but untested here
-(no GPU on the development machines).
+Accelerator, each process taking every world-th micro-batch; micro-batch and accumulation are derived
+so that every optimizer step sees exactly `batch_size` sequences (split_batch). A 2-process CPU run
+(gloo) is tested; GPUs are not (none on the development machines).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from fsabench.distill import checkpoint
 from fsabench.distill.checkpoint import TrainState
 from fsabench.distill.corpus import CORPUS, VALID
-from fsabench.errors import DataError
+from fsabench.errors import DataError, FsabenchError
 from fsabench.io import write_json_atomic
 
 SUMMARY = "pretrain.json"
@@ -39,9 +41,12 @@ class PretrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     steps: int = Field(200_000, ge=1, description="optimizer steps")
-    batch_size: int = Field(100, ge=1, description="sequences per optimizer step (gradient accumulation)")
-    micro_batch_size: int = Field(20, ge=1, description="sequences per forward pass")
-    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(100, ge=1, description="sequences per optimizer step, over all processes")
+    micro_batch_size: int = Field(20, ge=1, description="sequences per forward pass (at most; see split_batch)")
+    # The seed asks for 3e-3 but chains LinearLR(start_factor=0.5, total_iters=0) into the cosine with
+    # SequentialLR(milestones=[0]); under its pinned torch 2.1.1 that starts from the halved rate
+    # (pytorch/pytorch#185872, fixed in torch 2.13), so the run the paper reports used 1.5e-3 -> 1e-5.
+    lr: float = Field(1.5e-3, gt=0, description="where the cosine starts (the seed's effective rate)")
     final_lr: float = Field(1e-5, ge=0, description="the cosine schedule ends here")
     warmup_steps: int = Field(0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -54,7 +59,10 @@ class PretrainConfig(BaseModel):
     valid_fraction: float = Field(0.01, ge=0, lt=1, description="hold out this share of the corpus by hash "
                                                                    "when there is no validation file")
     valid_max_rows: int = Field(10_240, ge=1)
-    buffer_rows: int = Field(4096, ge=1, description="rows read and length-bucketed at a time")
+    buffer_rows: int = Field(4096, ge=1, description="rows read from disk at a time (and length-bucketed together)")
+    shuffle: bool = Field(True, description="a new permutation of the whole corpus every epoch (the seed's)")
+    batching: Literal["random", "bucket"] = Field("random", description="random micro-batches (the seed's), or "
+                                                  "length-bucketed ones with a token-weighted loss (faster)")
     seed: int = 42
     device: str = "auto"
     dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
@@ -80,6 +88,32 @@ def corpus_files(corpus: Path, valid: Path | None, cfg: PretrainConfig) -> Corpu
     if valid is not None:
         return CorpusFiles(train, Path(valid), None)
     return CorpusFiles(train, None, cfg.valid_fraction)
+
+
+def split_batch(batch_size: int, micro_batch_size: int, world: int) -> tuple[int, int]:
+    """(sequences per forward pass, accumulation steps) such that world x micro x accum = batch_size
+    exactly: the seed's 100 sequences per optimizer step whatever the number of processes. The
+    micro-batch is the largest divisor of batch_size / world not above micro_batch_size."""
+    if batch_size % world:
+        fits = [n for n in range(1, batch_size + 1) if batch_size % n == 0]
+        raise FsabenchError(f"pretrain.batch_size {batch_size} cannot be split evenly over {world} processes",
+                            hint=f"launch {', '.join(map(str, fits[:9]))}{', ...' if len(fits) > 9 else ''} processes, "
+                                 f"or set pretrain.batch_size "
+                                 f"to a multiple of {world}")
+    per_process = batch_size // world
+    micro = max(d for d in range(1, min(micro_batch_size, per_process) + 1) if per_process % d == 0)
+    return micro, per_process // micro
+
+
+def micro_weights(label_tokens: list[int], batching: str) -> list[float]:
+    """The weight of each micro-batch's mean token loss in one optimizer step. Random batches: the
+    plain mean over micro-batches, as the seed's trainer (Lightning's accumulation) does. Length
+    buckets: each weighted by its share of the step's target tokens, so every token counts alike and
+    a bucket of short answers is not up-weighted (a per-bucket mean would weight them up to ~6x)."""
+    if batching == "bucket":
+        total = sum(label_tokens) or 1
+        return [n / total for n in label_tokens]
+    return [1 / len(label_tokens)] * len(label_tokens)
 
 
 def is_complete(out: Path) -> bool:
@@ -116,7 +150,8 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
             return {**run.summary(time.perf_counter() - clock), "complete": False}
     run.save_final()
     summary = {**run.summary(time.perf_counter() - clock), "complete": True}
-    write_json_atomic(out / SUMMARY, summary)
+    if run.is_main:  # written last, after the weights: the marker that the stage is complete
+        write_json_atomic(out / SUMMARY, summary)
     return summary
 
 
@@ -129,8 +164,8 @@ class Run:
         self.valid_set, self.state, self.cfg, self.out, self.student = valid, state, cfg, out, student
         self.device, self.autocast_dtype, self.accelerator = device, autocast_dtype, accelerator
         self.batches = stream.batches(state.position)
-        world = accelerator.num_processes if accelerator else 1
-        self.accum = max(1, math.ceil(cfg.batch_size / cfg.micro_batch_size / world))
+        self.world = accelerator.num_processes if accelerator else 1
+        self.micro, self.accum = split_batch(cfg.batch_size, cfg.micro_batch_size, self.world)
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of recent steps for tokens/s
 
     @classmethod
@@ -162,8 +197,9 @@ class Run:
         if accelerator:
             model, optimizer = accelerator.prepare(model, optimizer)
         shard = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
-        stream_cfg = StreamConfig(cfg.micro_batch_size, cfg.max_input_tokens, cfg.max_target_tokens,
-                                  cfg.buffer_rows, cfg.seed, files.valid_fraction or 0.0, shard)
+        micro, _ = split_batch(cfg.batch_size, cfg.micro_batch_size, shard[1])
+        stream_cfg = StreamConfig(micro, cfg.max_input_tokens, cfg.max_target_tokens, cfg.buffer_rows, cfg.seed,
+                                  files.valid_fraction or 0.0, shard, cfg.shuffle, cfg.batching)
         source = files.valid or files.train
         pairs = valid_pairs(source, files.valid_fraction, cfg.valid_max_rows)
         if accelerator is None or accelerator.is_main_process:
@@ -186,10 +222,12 @@ class Run:
         clock = time.perf_counter()
         set_lr(self.optimizer, cosine_lr(state.step, cfg.steps, cfg.lr, cfg.final_lr, cfg.warmup_steps))
         total, tokens = 0.0, 0
-        for _ in range(self.accum):
-            batch, position = next(self.batches)
+        batches = [next(self.batches) for _ in range(self.accum)]
+        position = batches[-1][1]
+        weights = micro_weights([int((b.labels != -100).sum()) for b, _ in batches], self.cfg.batching)
+        for (batch, _), weight in zip(batches, weights):
             loss = self._loss(batch)
-            scaled = loss / self.accum
+            scaled = loss * weight
             self.accelerator.backward(scaled) if self.accelerator else scaled.backward()
             total += loss.item()
             tokens += batch.tokens
@@ -203,7 +241,7 @@ class Run:
         seconds = time.perf_counter() - clock
         state.step += 1
         state.position = position
-        state.losses.append(total / self.accum)
+        state.losses.append(total / self.accum)  # the mean of micro-batch losses, whatever the weighting
         state.tokens += tokens
         state.seconds += seconds
         self._window = (self._window + [(tokens, seconds)])[-20:]
@@ -265,6 +303,7 @@ class Run:
                 "tokens_per_second": round(state.tokens / state.seconds, 1) if state.seconds else None,
                 "train_seconds": round(state.seconds, 2), "run_seconds": round(seconds, 2),
                 "device": str(self.device), "autocast": str(self.autocast_dtype).replace("torch.", ""),
+                "processes": self.world, "micro_batch_size": self.micro, "accumulation": self.accum,
                 "config": self.cfg.model_dump(mode="json")}
 
 
@@ -276,5 +315,7 @@ def maybe_accelerator(cfg: PretrainConfig):
 
     from fsabench.distill.student import pick_precision
 
-    _, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
-    return Accelerator(mixed_precision="bf16" if autocast_dtype is not None else "no")
+    device, autocast_dtype = pick_precision(cfg.device, cfg.dtype)
+    # cpu=True makes accelerate run data parallel over CPU processes (gloo); without it, it runs
+    # every CPU process alone, each training the whole model on its own
+    return Accelerator(mixed_precision="bf16" if autocast_dtype is not None else "no", cpu=device == "cpu")

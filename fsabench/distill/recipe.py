@@ -46,7 +46,9 @@ class CorpusStage(Strict):
     teacher_options: dict[str, Any] = Field(default_factory=dict, description="adapter options (api_base, concurrency...)")
     reviews: list[ReviewSource] = Field(default_factory=list)
     prompts: list[str] = Field(default_factory=lambda: ["analysis", "rewrite"])
-    assign: Literal["each", "random"] = Field("each", description="every prompt per review, or one chosen by id")
+    assign: Literal["both", "each", "random"] = Field(
+        "both", description="both (alias each): every prompt for every review, as the paper's corpus; "
+                            "random: one prompt per review, chosen by a hash of its id")
     max_new_tokens: int = Field(600, ge=1)
     temperature: float = Field(0.0, ge=0)
     max_cost: float | None = Field(None, description="stop asking the teacher after this many USD")
@@ -93,6 +95,8 @@ class FinetuneStage(FinetuneConfig):
     cpus_per_job: float = Field(1.0, gt=0, description="ray: CPUs each job asks for")
     gpus_per_job: float = Field(0.0, ge=0, description="ray: GPUs each job asks for")
     ray_address: str | None = None
+    shared_dir: str | None = Field(None, description="ray: an absolute folder every worker sees; the jobs' "
+                                                     "model, data, result and work paths must lie under it")
     keep: bool = Field(False, description="keep each seed's best checkpoint after testing")
 
     def config(self) -> FinetuneConfig:

@@ -10,12 +10,27 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
 
 FIELDS = {"id": "ID", "text": "Text", "overall": "Overall"}
+
+
+@dataclass
+class Skipped:
+    """Reviews passed over because their text field is missing or not text (raw Amazon and Yelp dumps
+    have such records): counted, with the first few places, instead of stopping a 2M-review run."""
+
+    missing_text: int = 0
+    where: list[str] = field(default_factory=list)
+
+    def add(self, place: str) -> None:
+        self.missing_text += 1
+        if len(self.where) < 5:
+            self.where.append(place)
 
 
 def parse_fields(text: str | None) -> dict[str, str]:
@@ -63,18 +78,24 @@ def _records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def iter_reviews(path: str | Path, fields: Mapping[str, str] | None = None, fmt: str | None = None,
-                 limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Reviews as {"ID", "Text", "Overall"}; a missing id becomes the line number."""
+                 limit: int | None = None, skipped: Skipped | None = None) -> Iterator[dict[str, Any]]:
+    """Reviews as {"ID", "Text", "Overall"}; a missing id becomes the line number. A record without
+    text is skipped and counted in `skipped`; a file where no record has the text field is an error
+    (the mapping is wrong, not the data)."""
     path = Path(path)
     names = {**FIELDS, **(fields or {})}
-    count = 0
+    count = seen = 0
+    skipped = skipped if skipped is not None else Skipped()
     for number, record in _records(path, _format_of(path, fmt)):
         if limit is not None and count >= limit:
             return
+        seen += 1
         text = record.get(names["text"])
         if not isinstance(text, str):
-            raise DataError(f"{path}:{number}: review field {names['text']!r} is missing or not text",
-                            hint="map the text column with --fields text=COLUMN")
+            skipped.add(f"{path}:{number}")
+            if seen >= 1000 and not count:
+                break
+            continue
         if not text.strip():
             continue
         review_id = record.get(names["id"])
@@ -82,6 +103,9 @@ def iter_reviews(path: str | Path, fields: Mapping[str, str] | None = None, fmt:
         yield {"ID": review_id if review_id not in (None, "") else f"{path.stem}:{number}", "Text": text,
                "Overall": _number(overall)}
         count += 1
+    if seen and not count and skipped.missing_text:
+        raise DataError(f"{path}: no review has a text field {names['text']!r} (first {seen} records checked)",
+                        hint="map the text column with --fields text=COLUMN (recipe: reviews[].fields.text)")
 
 
 def _number(value: Any) -> Any:

@@ -54,6 +54,8 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
     if stage.teacher:
         stats = ask_teacher(stage, folder, recipe_dir, data_dir, progress)
         say(f"corpus: teacher answered {stats.written} requests ({stats.failed} failed, ${stats.cost_usd:.4f})")
+        if stats.skipped_reviews:
+            say(f"corpus: skipped {stats.skipped_reviews} reviews without text (first: {', '.join(stats.skipped_where)})")
         if stats.failed or stats.stopped_by_max_cost:
             why = f"{stats.failed} requests failed" if stats.failed else f"stopped at max_cost ${stage.max_cost}"
             raise FsabenchError(f"corpus in {folder} is incomplete: {why}",
@@ -62,19 +64,22 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
 
 
 def ask_teacher(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, progress=None):
-    from fsabench.distill.reviews import iter_reviews
+    from fsabench.distill.reviews import Skipped, iter_reviews
     from fsabench.distill.teacher import generate, load_prompts, teacher_name_of
     from fsabench.models import load_model
     from fsabench.models.cache import maybe_cached
 
     prompts = load_prompts(stage.prompts)
-    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit)
-                                  for s in stage.reviews)
+    skipped = Skipped()
+    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit,
+                                               skipped) for s in stage.reviews)
     options = dict(stage.teacher_options)
     use_cache, cache_dir = options.pop("cache", True), options.pop("cache_dir", None)
     adapter = maybe_cached(load_model(stage.teacher, **options), cache_dir, use_cache)
-    return generate(adapter, reviews, prompts, folder, stage.teacher_name or teacher_name_of(stage.teacher),
-                    stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
+    stats = generate(adapter, reviews, prompts, folder, stage.teacher_name or teacher_name_of(stage.teacher),
+                     stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
+    stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
+    return stats
 
 
 def corpus_texts(folder: Path) -> list[str]:
@@ -135,7 +140,8 @@ def maybe_pretrain(recipe: Recipe, student: str, corpus: Path, folder: Path, say
 
 
 def maybe_finetune(stage: FinetuneStage, student: str, results: Path, work: Path, data_dir: Path, on_done=None,
-                   executor: str | None = None, workers: int | None = None, keep: bool | None = None) -> dict[str, Any]:
+                   executor: str | None = None, workers: int | None = None, keep: bool | None = None,
+                   shared_dir: Path | None = None) -> dict[str, Any]:
     from fsabench.distill.sweep import SweepOptions, plan_jobs, sweep
 
     config = stage.config()
@@ -144,8 +150,9 @@ def maybe_finetune(stage: FinetuneStage, student: str, results: Path, work: Path
                              **config.model_dump(mode="json", exclude={"threads", "device"})})
     jobs = plan_jobs(student, student, stage.tasks, stage.seeds, results, work, data_dir, config,
                      keep=stage.keep if keep is None else keep)
+    shared = shared_dir or (Path(stage.shared_dir) if stage.shared_dir else None)
     options = SweepOptions(executor or stage.executor, workers or stage.workers, stage.cpus_per_job,
-                           stage.gpus_per_job, stage.ray_address, stage.keep if keep is None else keep)
+                           stage.gpus_per_job, stage.ray_address, stage.keep if keep is None else keep, shared)
     return sweep(jobs, work, options, on_done)
 
 
@@ -183,26 +190,44 @@ def stamp_results(results_dir: Path, student: str, info: dict[str, Any]) -> None
 
 def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say: Say, ablation: str | None = None,
                executor: str | None = None, workers: int | None = None, keep: bool | None = None,
-               pretrain_report=None, on_done=None) -> dict[str, Any]:
+               pretrain_report=None, on_done=None, shared_dir: Path | None = None) -> dict[str, Any]:
     """Every stage in order; returns (and writes to out/summary[-ablation].json) what happened."""
     if ablation is not None and ablation not in ABLATIONS:
         raise FsabenchError(f"unknown ablation {ablation!r}", hint=f"use one of {', '.join(ABLATIONS)}")
+    from fsabench.distill.distributed import Ranks
+
+    ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun
+    if ranks.world > 1:
+        say = _ranked(say, ranks.rank)
+        say(f"{ranks.world} processes: rank 0 builds the corpus and the student and fine-tunes; all pretrain")
     out.mkdir(parents=True, exist_ok=True)
     recipe_dir = recipe_path.resolve().parent
     corpus_dir = out / "corpus"
-    report = maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say)
-    initial = maybe_build_student(recipe.student, out / "student-init", corpus_dir, data_dir, say)
+    report = ranks.on_main("corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say))
+    initial = ranks.on_main("student", lambda: maybe_build_student(recipe.student, out / "student-init", corpus_dir,
+                                                                    data_dir, say))
     if ablation == "no-pretrain":
         student, work = initial, out / "finetune-no-pretrain"
         say(f"ablation no-pretrain: fine-tuning {initial} without distillation pretraining")
     else:
         student = maybe_pretrain(recipe, initial, corpus_dir, out / "student", say, pretrain_report)
         work = out / "finetune"
+    ranks.wait()  # the pretrained student is saved (by rank 0) before anyone reads it
+    if not ranks.is_main:
+        say("pretraining done; rank 0 fine-tunes")
+        ranks.close()
+        return {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
+                "rank": ranks.rank, "finetune": None}
     summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
-                             executor, workers, keep)
+                             executor, workers, keep, shared_dir)
     stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report))
     result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
               "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
               "finetune": summary}
     write_json_atomic(out / (f"summary-{ablation}.json" if ablation else "summary.json"), result)
+    ranks.close()
     return result
+
+
+def _ranked(say: Say, rank: int) -> Say:
+    return lambda message: say(f"rank {rank}: {message}")

@@ -27,6 +27,7 @@ from fsabench.models.base import ModelAdapter, Request
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TYPICAL_RESPONSE_TOKENS = 220  # the 500 real Mixtral responses average ~164 words
 Progress = Callable[[int, int], None]
+ASSIGN = ("both", "each", "random")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class GenerationStats:
     cost_usd: float = 0.0
     stopped_by_max_cost: bool = False
     errors: list[str] = field(default_factory=list)
+    skipped_reviews: int = 0  # reviews without a text field (filled in by the caller that read them)
+    skipped_where: list[str] = field(default_factory=list)
 
 
 def load_prompts(names: Sequence[str]) -> list[TeacherPrompt]:
@@ -77,9 +80,12 @@ def render(prompt: TeacherPrompt, review: dict[str, Any]) -> str:
 
 
 def assigned(review: dict[str, Any], prompts: Sequence[TeacherPrompt], assign: str) -> list[TeacherPrompt]:
-    """`each`: every prompt for every review; `random`: one prompt per review, fixed by a hash of its id
-    (the released teacher file has one response per review)."""
-    if assign == "each" or len(prompts) == 1:
+    """`both` (alias `each`): every prompt for every review, as the released corpus pairs each sampled
+    review with both the analysis and the rewrite prompt; `random`: one prompt per review, fixed by a
+    hash of its id (half the requests; an option, not the paper's)."""
+    if assign not in ASSIGN:
+        raise SpecError(f"unknown prompt assignment {assign!r}", hint=f"use one of {', '.join(ASSIGN)}")
+    if assign in ("both", "each") or len(prompts) == 1:
         return list(prompts)
     index = int(sha1(str(review["ID"]).encode()).hexdigest(), 16) % len(prompts)
     return [prompts[index]]

@@ -54,6 +54,24 @@ def pick_dtype(dtype: str, device: str) -> torch.dtype:
     return torch.float32
 
 
+def dtype_kwargs(dtype: torch.dtype) -> dict[str, Any]:
+    """from_pretrained's precision keyword: `dtype=` from transformers 4.56 on, `torch_dtype=` before
+    (both are accepted by pyproject's floor, 4.44)."""
+    import transformers
+    from packaging.version import Version
+
+    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
+
+
+def autocast_context(device: str, dtype: torch.dtype | None):
+    """bf16/fp16 autocast over float32 weights (as Lightning's `bf16-mixed`), or nothing."""
+    import contextlib
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
+
+
 def local_fingerprint(path: Path) -> str:
     """Hash of config/tokenizer contents and weight file sizes + mtimes: a retrained model in the same
     folder gets a new identity, so a cache never serves an old model's answers."""
@@ -87,7 +105,7 @@ class HFAdapter:
 
     def __init__(self, name: str, target: str, batch_size: int = 16, device: str = "auto", dtype: str = "auto",
                  max_new_tokens: int | None = None, revision: str | None = None, gguf_file: str | None = None,
-                 prompt_style: str | None = None, **_: Any) -> None:
+                 prompt_style: str | None = None, autocast: str | None = None, **_: Any) -> None:
         if target.endswith(".gguf") and not gguf_file:  # hf:path/to/model.gguf = its folder + gguf_file
             target, gguf_file = str(Path(target).parent), Path(target).name
         check_local_path(target)
@@ -95,6 +113,7 @@ class HFAdapter:
         self.batch_size, self.max_new_tokens_override = max(1, batch_size), max_new_tokens
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
+        self.autocast = _autocast_dtype(autocast)
         quiet_transformers()
         kwargs: dict[str, Any] = {"revision": revision} if revision else {}
         if gguf_file:
@@ -104,7 +123,7 @@ class HFAdapter:
             self.tokenizer = AutoTokenizer.from_pretrained(target, **kwargs)
             self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
             loader = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
-            self.model = loader.from_pretrained(target, dtype=self.dtype, **kwargs).to(self.device).eval()
+            self.model = loader.from_pretrained(target, **dtype_kwargs(self.dtype), **kwargs).to(self.device).eval()
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load hf model {target!r}: {first}",
@@ -117,6 +136,21 @@ class HFAdapter:
         # fast tokenizers refuse concurrent use ("Already borrowed"); the server calls from two threads
         self.lock = threading.RLock()
 
+    @classmethod
+    def from_loaded(cls, name: str, model, tokenizer, device: str, batch_size: int = 16,
+                    autocast: str | None = None) -> "HFAdapter":
+        """An adapter over a seq2seq model already in memory (fine-tuning scores dev with it between
+        epochs), so dev is decoded by exactly the code that decodes test."""
+        self = cls.__new__(cls)
+        self.name, self.target, self.revision, self.gguf_file = name, name, None, None
+        self.batch_size, self.max_new_tokens_override = max(1, batch_size), None
+        self.device, self.dtype, self.autocast = device, next(model.parameters()).dtype, _autocast_dtype(autocast)
+        self.model, self.tokenizer = model, tokenizer
+        self.seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+        self.prompt_style, self._local = "raw", False
+        self.lock = threading.RLock()
+        return self
+
     def _has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
@@ -128,6 +162,7 @@ class HFAdapter:
 
     def settings(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+                **({"autocast": str(self.autocast).replace("torch.", "")} if self.autocast else {}),
                 "decoding": "greedy", "architecture": "seq2seq" if self.seq2seq else "causal",
                 "prompt_style": self.prompt_style,
                 **({"max_new_tokens": self.max_new_tokens_override} if self.max_new_tokens_override else {})}
@@ -183,9 +218,13 @@ class HFAdapter:
         criteria = StoppingCriteriaList([RowLimits(start, budgets, on_step)])
         processors = LogitsProcessorList([RowMinTokens(start, min_tokens, self._eos_ids())]) \
             if min_tokens and any(min_tokens) else None
-        output = self.model.generate(**encoded, max_new_tokens=max(budgets), do_sample=False, num_beams=1,
-                                     pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=criteria,
-                                     logits_processor=processors)
+        was_training = self.model.training  # fine-tuning decodes dev with the model it is training
+        self.model.eval()
+        with autocast_context(self.device, self.autocast):
+            output = self.model.generate(**encoded, max_new_tokens=max(budgets), do_sample=False, num_beams=1,
+                                         pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=criteria,
+                                         logits_processor=processors)
+        self.model.train(was_training)
         new = output if self.seq2seq else output[:, encoded["input_ids"].shape[1]:]
         with self.lock:
             decoded = [self.decode(row) for row in new]
@@ -246,6 +285,12 @@ class RowMinTokens(LogitsProcessor):
             scores = scores.clone()
             scores[early.nonzero().squeeze(1)[:, None], torch.tensor(self.eos_ids, device=scores.device)] = -float("inf")
         return scores
+
+
+def _autocast_dtype(name: str | None) -> torch.dtype | None:
+    if name in (None, "", "none", "float32"):
+        return None
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16}[str(name).replace("torch.", "")]
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
