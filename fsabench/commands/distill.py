@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.errors import from_validation
-from fsabench.console import emit_json, err, out
+from fsabench.console import emit_json, err, library_notices, out
 from fsabench.errors import FsabenchError
 
 
@@ -222,8 +222,9 @@ def finetune_command(model: str, tasks: str, seeds: str, output: Path, work: Pat
     config = FinetuneConfig(**{k: v for k, v in settings.items() if v is not None})
     jobs = plan_jobs(model, model, _names(tasks), _seeds(seeds), output, work, resolve_data_dir(data_dir), config,
                      tuple(tasks_dir or ()), keep)
-    summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep, shared_dir=shared_dir),
-                    _job_printer(quiet or json_out))
+    with library_notices(quiet or json_out):  # epoch and dev score as each epoch ends
+        summary = sweep(jobs, work, SweepOptions(executor, workers, keep=keep, shared_dir=shared_dir),
+                        _job_printer(quiet or json_out))
     if json_out:
         _emit(summary)
     elif not quiet:
@@ -261,7 +262,8 @@ def recipe_command(recipe: str, overrides: list[str], out_dir: Path | None, abla
     say = _say(quiet or json_out)
     say(f"recipe {spec.name} ({path}) -> {target}/")
     main_rank = os.environ.get("RANK", "0") == "0"  # under accelerate launch, one bar and one table
-    with pretrain_progress(not quiet and not json_out and main_rank, spec.pretrain.steps) as report:
+    with library_notices(quiet or json_out or not main_rank), \
+            pretrain_progress(not quiet and not json_out and main_rank, spec.pretrain.steps) as report:
         result = run_recipe(spec, path, target, resolve_data_dir(data_dir), say, ablation, executor, workers, keep,
                             pretrain_report=report, on_done=_job_printer(quiet or json_out), shared_dir=shared_dir)
     result["wall_seconds"] = round(time.perf_counter() - clock, 1)

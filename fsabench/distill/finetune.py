@@ -14,6 +14,7 @@ or on a Ray cluster (fsabench.distill.executors).
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import shutil
@@ -194,6 +195,8 @@ def train_and_select(job: FinetuneJob, spec, best_dir: Path) -> dict[str, Any]:
             best = dev[-1]
             model.save_pretrained(best_dir)
             tokenizer.save_pretrained(best_dir)
+        logging.getLogger("fsabench").info(f"{job.task} seed {job.seed}: epoch {epoch}/{cfg.epochs}, dev "
+                                           f"{dev[-1]:.2f} (best {best:.2f})")
     return {"dev": dev, "best_epoch": dev.index(max(dev)) + 1, "steps": total, "train_examples": len(train)}
 
 
