@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
-from fsabench.cli.common import BatchSize, DataDir, Device, Dtype, GgufFile, JsonOut, NumShots, Seed, Tasks, TasksDir, Threads, app, group
+from fsabench.cli.common import (BatchSize, DataDir, Device, Dtype, GgufFile, JsonOut, NumShots, Scoring, Seed, Tasks,
+                                 TasksDir, Threads, app, group, output_option)
 
 
 @app.command()
@@ -38,12 +39,13 @@ export_app = group("export", "Export tasks to other evaluation harnesses.")
 
 @export_app.command("lm-eval")
 def export_lm_eval(
-    out_dir: Annotated[Path, typer.Argument(help="folder for the lm-eval task YAMLs (pass it to --include_path)")],
+    out_dir: Annotated[Optional[Path], typer.Argument(help="folder for the lm-eval task YAMLs (or --output)")] = None,
+    output: Annotated[Optional[Path], output_option("folder for the lm-eval task YAMLs (pass it to --include_path)")] = None,
     tasks: Tasks = "fsa",
-    prompt_style: Annotated[str, typer.Option("--prompt-style", help="raw (fine-tuned students) | chat (instruction LLMs)")] = "raw",
+    prompt_style: Annotated[Literal["raw", "chat"], typer.Option("--prompt-style", help="raw (fine-tuned students) | chat (instruction LLMs)")] = "raw",
     num_shots: NumShots = 0,
     seed: Seed = 0,
-    scoring: Annotated[str, typer.Option(help="generate | likelihood (classification tasks)")] = "generate",
+    scoring: Scoring = "generate",
     seq2seq: Annotated[bool, typer.Option("--seq2seq", help="for seq2seq models: cap lm-eval's decoder at the task's token budget")] = False,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
@@ -51,6 +53,9 @@ def export_lm_eval(
 ) -> None:
     """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
     from fsabench.commands.export import export_lmeval_command
+    from fsabench.errors import FsabenchError
 
-    export_lmeval_command(out_dir, tasks, prompt_style, num_shots, seed, scoring, seq2seq, data_dir, tasks_dir,
+    if (out_dir is None) == (output is None):
+        raise FsabenchError("export lm-eval needs one output folder", hint="pass OUT_DIR or --output/-o (not both)")
+    export_lmeval_command(out_dir or output, tasks, prompt_style, num_shots, seed, scoring, seq2seq, data_dir, tasks_dir,
                           json_out)
