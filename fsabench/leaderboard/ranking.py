@@ -46,15 +46,48 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return round(statistics.fmean(present), 2) if present and len(present) == len(values) else None
 
 
-def rank(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows ordered by score (best first, ties by name) with a 1-based `rank` (ties share a rank)."""
-    ordered = sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1e9), r["name"].lower()))
-    ranked, previous, place = [], object(), 0
-    for position, row in enumerate(ordered, start=1):
+def standing(row: dict[str, Any]) -> str:
+    """Why a row is or is not ranked: ranked | reference (baselines) | awaiting audit | audit failed."""
+    if row.get("ranked") is False:
+        return "reference"
+    audit = (row.get("audit") or {}).get("status")
+    if audit == "failed":
+        return "audit failed"
+    if row.get("require_audit") and audit != "passed":
+        return "awaiting audit"
+    return "ranked"
+
+
+def rank(rows: Sequence[dict[str, Any]], board: Leaderboard | None = None) -> list[dict[str, Any]]:
+    """Rows ordered by score (best first, then by name). Ranked rows get a 1-based `rank` (equal scores
+    share it); with a board, 95% intervals (`ci`) and statistical ties (`tied_with`, the rank of the
+    group's best entry) from stats.py. Reference, failed-audit and unaudited rows get `rank: None`
+    and follow the ranked ones."""
+    from fsabench.leaderboard import stats
+
+    key = lambda r: (-(r["score"] if r["score"] is not None else -1e9), r["name"].lower())  # noqa: E731
+    ordered = sorted(rows, key=key)
+    ranked_rows = [{**r, "standing": standing(r)} for r in ordered]
+    ranked_rows.sort(key=lambda r: r["standing"] != "ranked")  # stable: score order kept in each part
+    previous, place, position = object(), 0, 0
+    for row in ranked_rows:
+        row.setdefault("flags", [])
+        if row["standing"] != "ranked":
+            row["rank"], row["tied_with"] = None, None
+            continue
+        position += 1
         if row["score"] != previous:
             place, previous = position, row["score"]
-        ranked.append({**row, "rank": place})
-    return ranked
+        row["rank"], row["tied_with"] = place, None
+    if board is not None:
+        tasks, metric = board.spec.tasks, board.spec.metric
+        for row in ranked_rows:
+            row["ci"] = stats.intervals(row, tasks, metric)
+        ranked = [r for r in ranked_rows if r["standing"] == "ranked"]
+        for row, leader in zip(ranked, stats.tie_groups(ranked, tasks, metric)):
+            if leader is not None and ranked[leader]["rank"] != row["rank"]:
+                row["tied_with"] = ranked[leader]["rank"]
+    return ranked_rows
 
 
 def columns(board: Leaderboard) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from fsabench import __version__
 from fsabench.formats import join_pairs
 from fsabench.io import write_text_atomic
+from fsabench.leaderboard.claims import flag_duplicates
 from fsabench.leaderboard.ranking import column_value, columns, rank
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import LINK
@@ -131,7 +132,10 @@ def charts(board: Leaderboard, entries: Sequence[Verified], rows: Sequence[dict[
 def table_rows(board: Leaderboard, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ranked rows with the table's column values and a link only when it is a plain http(s) URL."""
     cols = columns(board)
-    ranked = rank(rows)
+    ranked = rank(rows, board)
+    flag_duplicates(ranked)
+    for row in ranked:
+        row.pop("counts", None)  # per-example counts serve the statistics only; pages and JSON stay small
     for row in ranked:
         row["values"] = [column_value(row, c["key"], board) for c in cols]
         row["href"] = row["link"] if row["link"] and LINK.match(row["link"]) else None

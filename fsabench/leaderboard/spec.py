@@ -36,6 +36,15 @@ class Category(Strict):
     protocols: list[str] = Field(min_length=1, description="RunResult.protocol values accepted")
     min_seeds: int = Field(1, ge=1, description="distinct seeds every task needs (fine-tuning: several)")
     same_model: bool = Field(True, description="every run names the same model (false for per-task checkpoints)")
+    require_audit: bool = Field(False, description="entries are ranked only after a passing `leaderboard audit`")
+    ranked: bool = Field(True, description="false: reference rows (baselines), shown but not ranked")
+
+
+class AuditRule(Strict):
+    """When a reproduction audit passes (`fsabench leaderboard audit`)."""
+
+    min_identical: float = Field(0.8, ge=0, le=1, description="share of re-run outputs identical to the submitted")
+    min_agreement_f1: float = Field(90.0, ge=0, le=100, description="F1 of re-run vs submitted parsed predictions")
 
 
 class ScoreRule(Strict):
@@ -68,6 +77,9 @@ class LeaderboardSpec(Strict):
     score: ScoreRule = Field(default_factory=ScoreRule)
     categories: dict[str, Category] = Field(min_length=1)
     limits: Limits = Field(default_factory=Limits)
+    allow_partial: bool = Field(False, description="accept runs made with --limit N (the first N test examples), "
+                                                   "shown as partial")
+    audit: AuditRule = Field(default_factory=AuditRule)
 
     @model_validator(mode="after")
     def _consistent(self) -> "LeaderboardSpec":

@@ -10,6 +10,7 @@ copy of the task data (see verify.py), so a bundle cannot carry a gold or a pred
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import unicodedata
@@ -25,7 +26,7 @@ from fsabench.leaderboard.spec import Limits
 from fsabench.results import RunResult
 
 BUNDLE_KIND = "fsabench-leaderboard-submission"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: runs carry a `prompts` digest (v1 bundles lack it and are refused)
 LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 
 
@@ -61,10 +62,22 @@ class SubmittedExample(BaseModel):
     cost_usd: float | None = None
 
 
+class PromptDigest(BaseModel):
+    """What the model was sent, without storing every prompt: the verifier re-renders them all from the
+    task, the seed and the number of shots and compares this hash (so the protocol claim is checked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: Literal["chat", "raw"] = Field(description="chat: instruction (+ shots) messages; raw: the bare sentence")
+    sha256: str | None = Field(None, description="sha256 of the JSON list of every prompt, in example order (chat)")
+    first: str | list[dict[str, str]] | None = Field(None, description="the first example's prompt, for readers")
+
+
 class SubmittedRun(RunResult):
     """A RunResult whose examples carry only the model's side (ids and raw outputs)."""
 
     examples: list[SubmittedExample]  # type: ignore[assignment]
+    prompts: PromptDigest | None = Field(None, description="bundle v2: the digest of the recorded prompts")
 
 
 class Submission(BaseModel):
@@ -83,12 +96,25 @@ def entry_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "entry"
 
 
+def prompts_sha256(prompts: list[Any]) -> str:
+    """The canonical hash of a run's prompts (chat messages or strings), in example order."""
+    text = json.dumps(prompts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prompt_digest(result: RunResult) -> PromptDigest:
+    prompts = [r.prompt for r in result.examples]
+    if all(p is None for p in prompts):
+        return PromptDigest(style="raw")
+    return PromptDigest(style="chat", sha256=prompts_sha256(prompts), first=prompts[0] if prompts else None)
+
+
 def slim_run(result: RunResult) -> SubmittedRun:
-    """A RunResult cut down to the model's side of every example."""
+    """A RunResult cut down to the model's side of every example, plus the digest of its prompts."""
     examples = [SubmittedExample(id=r.id, output=r.output, error=r.error, prompt_tokens=r.prompt_tokens,
                                  completion_tokens=r.completion_tokens, cost_usd=r.cost_usd)
                 for r in result.examples]
-    return SubmittedRun(**result.model_dump(exclude={"examples"}), examples=examples)
+    return SubmittedRun(**result.model_dump(exclude={"examples"}), examples=examples, prompts=prompt_digest(result))
 
 
 def build_bundle(leaderboard: str, entry: EntryInfo, results: list[RunResult]) -> Submission:
@@ -133,6 +159,10 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
     if not isinstance(payload, dict) or payload.get("kind") != BUNDLE_KIND:
         raise SubmissionError(f"{where}: not a leaderboard submission (kind is not {BUNDLE_KIND!r})",
                               hint="build it with `fsabench leaderboard submit RUNS... --leaderboard NAME`")
+    if payload.get("bundle_version") != BUNDLE_VERSION:
+        raise SubmissionError(f"{where}: bundle_version {payload.get('bundle_version')!r} is not {BUNDLE_VERSION} "
+                              "(older bundles do not record the prompts, so their protocol cannot be checked)",
+                              hint="rebuild it from the runs with `fsabench leaderboard submit`")
     check_strings(payload, where, limits)
     try:
         return Submission.model_validate(payload)
@@ -140,13 +170,29 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
         raise from_validation(str(where), exc, "the bundle is damaged or hand-edited", SubmissionError) from None
 
 
-def _bad_char(text: str, allow: str) -> str | None:
+def _bad_char(text: str, allow: str, invisible: bool = False) -> str | None:
+    """The first control (or lone surrogate) character; with `invisible`, also format characters:
+    zero-width (U+200B..U+200F, U+2060, U+FEFF), bidi embeddings/overrides/isolates (U+202A..U+202E,
+    U+2066..U+2069, U+061C) and the rest of category Cf, plus line/paragraph separators."""
     for ch in text:
         if ch in allow:
             continue
-        if unicodedata.category(ch) in ("Cc", "Cs"):
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs") or (invisible and category in ("Cf", "Zl", "Zp")):
             return ch
     return None
+
+
+def describe_char(ch: str) -> str:
+    kind = "bidi control" if unicodedata.bidirectional(ch) in ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI",
+                                                               "FSI", "PDI", "AL") and unicodedata.category(ch) == "Cf" \
+        else "zero-width/format character" if unicodedata.category(ch) == "Cf" else "control character"
+    return f"{kind} U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+
+
+def _free_text(path: str) -> bool:
+    """Paths whose strings are names or free text a person reads (not model text, not task data)."""
+    return not (path.endswith((".output", ".error")) or ".prompts." in path or ".task.definition" in path)
 
 
 def check_strings(payload: Any, where: str, limits: Limits) -> None:
@@ -165,10 +211,10 @@ def check_strings(payload: Any, where: str, limits: Limits) -> None:
             if len(value) > cap:
                 raise SubmissionError(f"{where}: field '{path}' is {len(value):,} characters, over the limit of {cap:,}",
                                       hint="shorten it")
-            bad = _bad_char(value, "\t\n\r")
+            bad = _bad_char(value, "\t\n\r", invisible=_free_text(path))
             if bad is not None:
-                raise SubmissionError(f"{where}: field '{path}' holds control character U+{ord(bad):04X}",
-                                      hint="remove control characters from the text")
+                raise SubmissionError(f"{where}: field '{path}' holds {describe_char(bad)}",
+                                      hint="names and free text must be plain visible text")
 
 
 def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[str]) -> None:
@@ -183,11 +229,18 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
         if "<" in value or ">" in value:
             raise SubmissionError(f"{where}: entry.{field} {value!r} holds HTML markup ('<' or '>')",
                                   hint="use plain text in names")
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value) or value != value.strip():
-            raise SubmissionError(f"{where}: entry.{field} {value!r} holds invisible characters or edge spaces",
+        bad = _bad_char(value, "", invisible=True)
+        if bad is not None:
+            raise SubmissionError(f"{where}: entry.{field} {value!r} holds {describe_char(bad)}",
+                                  hint="names must be plain visible text")
+        if value != value.strip():
+            raise SubmissionError(f"{where}: entry.{field} {value!r} has leading or trailing spaces",
                                   hint="use plain printable text")
     if entry.link is not None and not LINK.match(entry.link):
         raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL", hint="e.g. https://example.org/model")
+    bad = _bad_char(entry.notes, "\n", invisible=True)
+    if bad is not None:
+        raise SubmissionError(f"{where}: entry.notes holds {describe_char(bad)}", hint="free text must be plain visible text")
     if len(entry.notes) > limits.max_notes_chars:
         raise SubmissionError(f"{where}: entry.notes is over {limits.max_notes_chars} characters", hint="shorten it")
     if entry.category not in categories:

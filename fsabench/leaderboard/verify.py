@@ -12,8 +12,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsabench.examples import SplitData, load_split
+from fsabench.examples import Example, SplitData, load_split
+from fsabench.leaderboard import claims
 from fsabench.leaderboard.ranking import summarize
+from fsabench.leaderboard.stats import example_counts
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import (Submission, SubmissionError, SubmittedRun, check_entry,
                                              entry_slug, parse_bundle, read_bundle)
@@ -28,7 +30,7 @@ class Verified:
     bundle: Submission
     slug: str
     results: list[RunResult]  # full records: gold, parsed prediction and subsets rebuilt here
-    row: dict  # the ranked-table summary (ranking.summarize)
+    row: dict  # the ranked-table summary (ranking.summarize), with flags, claims and the outputs' fingerprint
 
 
 def run_label(run: SubmittedRun, index: int) -> str:
@@ -54,16 +56,26 @@ class Verifier:
         self.board = board
         self.data_root = data_root
         self._splits: dict[str, SplitData] = {}
+        self._train: dict[str, list[Example]] = {}
 
     def split(self, task: str) -> SplitData:
         if task not in self._splits:
             self._splits[task] = load_split(self.board.tasks[task], self.data_root, self.board.spec.split)
         return self._splits[task]
 
+    def train(self, task: str) -> list[Example]:
+        """The train split (few-shot demonstrations are drawn from it when prompts are re-rendered)."""
+        if task not in self._train:
+            spec = self.board.tasks[task]
+            self._train[task] = load_split(spec, self.data_root, "train").examples if "train" in spec.data.splits else []
+        return self._train[task]
+
     def verify_file(self, path: Path) -> Verified:
         """A bundle file; inside a leaderboard's submissions/ folder its name must be its slug."""
         bundle = read_bundle(path, self.board.spec.limits)
         verified = self.verify_bundle(bundle, str(path))
+        if path.parent.name == "submissions":
+            self.attach_audit(verified, path.read_bytes(), str(path))
         if path.parent.name == "submissions" and path.stem != verified.slug:
             raise SubmissionError(f"{path}: file name should be {verified.slug}.json for entry "
                                   f"{bundle.entry.name!r}", hint=f"rename it to {verified.slug}.json")
@@ -71,6 +83,23 @@ class Verifier:
             raise SubmissionError(f"{path}: bundle is for leaderboard {bundle.leaderboard!r} but sits in "
                                   f"{path.parent.parent.name!r}", hint="move it to the right leaderboard folder")
         return verified
+
+    def attach_audit(self, verified: Verified, raw: bytes, where: str) -> None:
+        """Put the entry's stored audit (audits/<slug>.json) on its row, checked against the bundle."""
+        from fsabench.leaderboard.audit import audit_path, check_audit, read_audit
+
+        path = audit_path(self.board, verified.slug)
+        if not path.is_file():
+            verified.row["audit"] = None
+            return
+        audit = read_audit(path)
+        status = check_audit(audit, verified, raw, where)
+        verified.row["audit"] = {"status": status, "badge": audit.badge() if status != "stale" else
+                                 f"audit stale (bundle changed since {audit.date.isoformat()})",
+                                 "date": audit.date.isoformat(), "n": audit.n, "identical": audit.identical,
+                                 "f1_submitted": audit.f1_submitted, "f1_reproduced": audit.f1_reproduced,
+                                 "agreement_f1": audit.agreement_f1, "sample": audit.sample, "seed": audit.seed,
+                                 "identity_mismatch": audit.identity_mismatch}
 
     def verify_bytes(self, raw: bytes, where: str) -> Verified:
         return self.verify_bundle(parse_bundle(raw, where, self.board.spec.limits), where)
@@ -87,11 +116,22 @@ class Verifier:
             raise SubmissionError(f"{where}: {len(bundle.runs)} runs, over the limit of {spec.limits.max_runs}",
                                   hint="submit only the runs the protocol asks for")
         self.check_protocol(bundle, where)
+        category = spec.categories[bundle.entry.category]
+        claims.check_model(bundle.runs, bundle.entry.category, category, where)
         results = [self.rescore(run, index, where) for index, run in enumerate(bundle.runs)]
         self.check_seeds(bundle, where)
+        flags = claims.check_seeds_distinct(results, category, where)
+        claims.check_not_gold(results, bundle.entry.category, category, where)
         order = {task: i for i, task in enumerate(spec.tasks)}
         results.sort(key=lambda r: (order[r.task.name], r.seed))
-        return Verified(bundle, entry_slug(bundle.entry.name), results, summarize(self.board, bundle.entry, results))
+        row = summarize(self.board, bundle.entry, results)
+        partial = {r.task.name: [len(r.examples), len(self.split(r.task.name).examples)]
+                   for r in results if len(r.examples) < len(self.split(r.task.name).examples)}
+        row.update(flags=flags, partial=partial, fingerprint=claims.outputs_fingerprint(results), audit=None,
+                   counts=example_counts(results),
+                   claims=claims.claims_table(results, bundle.entry), ranked=category.ranked,
+                   require_audit=category.require_audit)
+        return Verified(bundle, entry_slug(bundle.entry.name), results, row)
 
     def check_protocol(self, bundle: Submission, where: str) -> None:
         category = self.board.spec.categories[bundle.entry.category]
@@ -139,6 +179,8 @@ class Verifier:
             raise SubmissionError(f"{label}: task {task!r} is not on leaderboard {self.board.name}",
                                   hint=f"its tasks are {', '.join(self.board.spec.tasks)}")
         spec = self.board.tasks[task]
+        claims.check_definition(run, spec, label)
+        claims.check_protocol(run, label)
         if run.task.sha256 != spec.definition_hash():
             raise SubmissionError(f"{label}: task definition hash {run.task.sha256[:12]}... differs from the "
                                   f"leaderboard's {spec.definition_hash()[:12]}... for {task}",
@@ -158,11 +200,22 @@ class Verifier:
                                   f"{sorted(split.files)}", hint="re-run on the task's full test split")
         if not run.complete:
             raise SubmissionError(f"{label}: the run is marked incomplete (stopped early)",
-                                  hint="finish the run (no --limit, no --max-cost stop)")
+                                  hint="finish the run (no --max-cost stop)")
         if len(run.examples) > self.board.spec.limits.max_examples_per_run:
             raise SubmissionError(f"{label}: {len(run.examples):,} examples, over the limit of "
                                   f"{self.board.spec.limits.max_examples_per_run:,}", hint="submit the test split only")
         return split
+
+    def expected_examples(self, run: SubmittedRun, split: SplitData, label: str) -> list[Example]:
+        """The whole test split, or its first N examples for a run made with --limit N on a board that
+        allows partial runs (the entry is then labelled partial)."""
+        limit = run.meta.get("limit")
+        if not limit or limit >= len(split.examples):
+            return split.examples
+        if not self.board.spec.allow_partial:
+            raise SubmissionError(f"{label}: the run scored only the first {limit} test examples (--limit)",
+                                  hint="this leaderboard needs full test sets: re-run without --limit")
+        return split.examples[:limit]
 
     def rescore(self, run: SubmittedRun, index: int, where: str) -> RunResult:
         label = f"{where}: {run_label(run, index)}"
@@ -177,14 +230,18 @@ class Verifier:
         if unknown:
             raise SubmissionError(f"{label}: example {unknown[0]!r} is not in the {run.task.name} test set "
                                   f"({len(unknown)} unknown ids)", hint="submit the task's test examples only")
-        missing = [e.id for e in split.examples if e.id not in counts]
-        if missing:
-            raise SubmissionError(f"{label}: {len(missing)} of {len(split.examples)} test examples are missing "
-                                  f"(first: {missing[0]!r})", hint="submit a full run (no --limit)")
+        expected = self.expected_examples(run, split, label)
+        missing = [e.id for e in expected if e.id not in counts]
+        if missing or len(counts) != len(expected):
+            raise SubmissionError(f"{label}: {len(missing) or len(counts) - len(expected)} of {len(expected)} test "
+                                  f"examples are missing or extra (first missing: {missing[0] if missing else None!r})",
+                                  hint="submit a full run (or, where the board allows partial runs, exactly "
+                                       "the first --limit N)")
         spec = self.board.tasks[run.task.name]
+        claims.check_prompts(run, spec, expected, self.train(run.task.name), label)
         by_id = {e.id: e for e in run.examples}
         records: list[Record] = []
-        for example in split.examples:
+        for example in expected:
             sent = by_id[example.id]
             record = score_record(spec, example, sent.output, sent.error)
             record.prompt_tokens, record.completion_tokens = sent.prompt_tokens, sent.completion_tokens
@@ -195,4 +252,4 @@ class Verifier:
         if problem:
             raise SubmissionError(f"{label}: {problem}",
                                   hint="scores must be exactly what the submitted outputs earn; re-run `fsabench run`")
-        return RunResult(**run.model_dump(exclude={"examples", "scores"}), scores=scores, examples=records)
+        return RunResult(**run.model_dump(exclude={"examples", "scores", "prompts"}), scores=scores, examples=records)
