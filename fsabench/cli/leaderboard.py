@@ -1,4 +1,4 @@
-"""`fsabench leaderboard submit|verify|build|serve`."""
+"""`fsabench leaderboard submit|verify|audit|build|serve`."""
 
 from __future__ import annotations
 
@@ -54,6 +54,24 @@ def leaderboard_verify(
     from fsabench.commands.leaderboard import verify_command
 
     raise typer.Exit(verify_command(path, leaderboard, leaderboards_dir, data_dir, tasks_dir, json_out))
+
+
+@leaderboard_app.command("audit")
+def leaderboard_audit(
+    submission: Annotated[Path, typer.Argument(help="a submission bundle (submissions/<slug>.json)")],
+    sample: Annotated[int, typer.Option("--sample", help="examples to re-run, drawn across every run")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the example draw")] = 0,
+    leaderboard: Annotated[Optional[str], typer.Option("--leaderboard", "-l", help="audit against this leaderboard")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here instead of audits/<slug>.json")] = None,
+    leaderboards_dir: LeaderboardsDir = None,
+    data_dir: DataDir = None,
+    tasks_dir: TasksDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Re-run sampled examples through the claimed model; store the audit (badge on the site); exit 1 if it fails."""
+    from fsabench.commands.leaderboard_audit import audit_command
+
+    audit_command(submission, sample, seed, leaderboard, output, leaderboards_dir, data_dir, tasks_dir, json_out)
 
 
 @leaderboard_app.command("build")

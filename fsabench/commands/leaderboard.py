@@ -65,6 +65,7 @@ def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, A
 
 
 def submission_files(board: Leaderboard) -> list[Path]:
+    """The board's bundles (audits live apart, in audits/)."""
     return sorted(board.submissions_dir.glob("*.json")) if board.submissions_dir.is_dir() else []
 
 
@@ -122,7 +123,12 @@ def verify_all(targets, data_dir: Path | None) -> tuple[list[tuple[Path, Verifie
 def verify_command(path: Path | None, leaderboard: str | None, lb_dir: Path | None, data_dir: Path | None,
                    tasks_dir: list[str] | None, json_out: bool) -> int:
     """Re-check bundles (what the maintainers' CI runs); exit code 1 when any is rejected."""
-    good, bad = verify_all(_targets(path, leaderboard, lb_dir, tasks_dir), data_dir)
+    targets = _targets(path, leaderboard, lb_dir, tasks_dir)
+    if not any(files for _, files in targets):
+        places = [str(b.submissions_dir) for b, _ in targets] or [str(path or leaderboards_dir(lb_dir))]
+        raise SubmissionError(f"nothing to verify: no submission files in {', '.join(places)}",
+                              hint="pass a bundle file or folder, or run from the repository root")
+    good, bad = verify_all(targets, data_dir)
     if json_out:
         _emit({"accepted": [{"file": str(f), "slug": v.slug, "score": v.row["score"]} for f, v in good],
                "rejected": [{"file": str(f), "error": e} for f, e in bad]})

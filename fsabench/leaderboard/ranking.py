@@ -93,9 +93,10 @@ def rank(rows: Sequence[dict[str, Any]], board: Leaderboard | None = None) -> li
 def columns(board: Leaderboard) -> list[dict[str, str]]:
     """The table's metric columns after the name: score, one per task (score subset), one per other subset."""
     spec = board.spec
-    cols = [{"key": "score", "label": spec.score.label, "kind": "score"}]
-    cols += [{"key": f"task:{t}", "label": t, "kind": "task"} for t in spec.tasks]
-    cols += [{"key": f"subset:{s}", "label": f"{s} (mean)", "kind": "subset"} for s in spec.subsets if s != spec.score.subset]
+    cols = [{"key": "score", "label": spec.score.label, "kind": "score", "ci": "score"}]
+    cols += [{"key": f"task:{t}", "label": t, "kind": "task", "ci": t} for t in spec.tasks]
+    cols += [{"key": f"subset:{s}", "label": f"{s} (mean)", "kind": "subset", "ci": None}
+             for s in spec.subsets if s != spec.score.subset]
     return cols
 
 

@@ -27,7 +27,7 @@ from fsabench.leaderboard.verify import Verified
 from fsabench.results import RunResult
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-ASSETS = ("site.css", "site.js")
+ASSETS = ("site.css", "site.js", "compare.js")
 
 
 def environment() -> Environment:
@@ -150,8 +150,10 @@ def _common(board: Leaderboard, built: dt.datetime | None) -> dict[str, Any]:
 def render_index(board: Leaderboard, rows: Sequence[dict[str, Any]], chart_list: Sequence[dict[str, str]] = (),
                  built: dt.datetime | None = None) -> str:
     """The ranked table page; `rows` come from table_rows (each with a `slug`)."""
+    from fsabench.leaderboard.stats import METHOD
+
     return environment().get_template("index.html.j2").render(
-        **_common(board, built), rows=rows, columns=columns(board), charts=chart_list)
+        **_common(board, built), rows=rows, columns=columns(board), charts=chart_list, method=METHOD)
 
 
 def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunResult],
@@ -160,6 +162,36 @@ def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunR
     return environment().get_template("model.html.j2").render(
         **_common(board, built), row=row, runs=provenance(results),
         examples_json=inline_json(examples_payload(results)))
+
+
+def compare_payload(board: Leaderboard, entries: Sequence[dict[str, str]], results: Sequence[RunResult],
+                    preds_base: str = "assets/preds/") -> dict[str, Any]:
+    """The comparison page's inline data: every task's examples once (from the longest run of each task)
+    and the entries to pick from; predictions come from prediction_script files."""
+    longest: dict[str, RunResult] = {}
+    for r in results:
+        if r.task.name not in longest or len(r.examples) > len(longest[r.task.name].examples):
+            longest[r.task.name] = r
+    tasks = {name: {"examples": [[e.id, e.input, e.target, e.subsets] for e in r.examples]}
+             for name, r in longest.items()}
+    return {"tasks": tasks, "entries": list(entries), "preds_base": preds_base}
+
+
+def prediction_script(slug: str, results: Sequence[RunResult]) -> str:
+    """assets/preds/<slug>.js: the entry's parsed predictions (first seed per task) and a right/wrong
+    string, as a script that registers itself (loadable from file://, where fetch is not)."""
+    first: dict[str, RunResult] = {}
+    for r in sorted(results, key=lambda r: r.seed):
+        first.setdefault(r.task.name, r)
+    payload = {task: {"seed": r.seed, "parsed": [_pairs_text(e.prediction) for e in r.examples],
+                      "ok": "".join("1" if sorted(map(tuple, e.prediction)) == sorted(map(tuple, e.gold)) else "0"
+                                    for e in r.examples)} for task, r in first.items()}
+    return f"(window.FSA_PREDS=window.FSA_PREDS||{{}})[{inline_json(slug)}]={inline_json(payload)};\n"
+
+
+def render_compare(board: Leaderboard, payload: dict[str, Any], built: dt.datetime | None = None) -> str:
+    return environment().get_template("compare.html.j2").render(
+        **_common(board, built), entries=payload["entries"], data_json=inline_json(payload))
 
 
 def _write(path: Path, text: str) -> None:
@@ -179,6 +211,11 @@ def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
     index = out_dir / "index.html"
     _write(index, render_index(board, rows, charts(board, entries, rows, out_dir / "assets"), built))
     by_slug = {e.slug: e for e in entries}
+    (out_dir / "assets" / "preds").mkdir(exist_ok=True)
     for row in rows:
         _write(out_dir / "models" / f"{row['slug']}.html", render_model(board, row, by_slug[row["slug"]].results, built))
+        _write(out_dir / "assets" / "preds" / f"{row['slug']}.js", prediction_script(row["slug"], by_slug[row["slug"]].results))
+    payload = compare_payload(board, [{"slug": r["slug"], "name": r["name"]} for r in rows],
+                              [r for e in entries for r in e.results])
+    _write(out_dir / "compare.html", render_compare(board, payload, built))
     return index

@@ -41,17 +41,32 @@
 
   var filter = document.getElementById("category-filter");
   if (filter) {
+    var nameFilter = document.getElementById("name-filter");
+    var tableRows = Array.prototype.slice.call(document.querySelectorAll("#leaderboard tbody tr"));
+    var rowNames = tableRows.map(function (row) { return row.cells[1].getAttribute("data-sort").toLowerCase(); });
     var applyFilter = function () {
-      var shown = 0;
-      Array.prototype.forEach.call(document.querySelectorAll("#leaderboard tbody tr"), function (row) {
-        var visible = !filter.value || row.getAttribute("data-category") === filter.value;
-        row.hidden = !visible;
+      var shown = 0, needle = nameFilter ? nameFilter.value.trim().toLowerCase() : "";
+      tableRows.forEach(function (row, i) {
+        var visible = (!filter.value || row.getAttribute("data-category") === filter.value) &&
+          (!needle || rowNames[i].indexOf(needle) >= 0);
+        if (row.hidden === visible) row.hidden = !visible;
         if (visible) shown += 1;
       });
       document.getElementById("row-count").textContent = shown + (shown === 1 ? " entry" : " entries");
     };
     filter.addEventListener("change", applyFilter);
+    if (nameFilter) nameFilter.addEventListener("input", applyFilter);
     applyFilter();
+    var link = document.getElementById("compare-link");
+    var picks = [];
+    document.getElementById("leaderboard").addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box.classList || !box.classList.contains("pick")) return;
+      picks = picks.filter(function (s) { return s !== box.value; });
+      if (box.checked) picks.push(box.value);
+      link.href = "compare.html" + (picks.length ? "#e=" + picks.map(encodeURIComponent).join(",") : "");
+      link.textContent = "Compare selected (" + picks.length + ")";
+    });
   }
 
   var block = document.getElementById("examples-data");
