@@ -143,10 +143,6 @@ class Verifier:
             if "<" in run.model.name or ">" in run.model.name:
                 raise SubmissionError(f"{where}: {run_label(run, index)} model name {run.model.name!r} holds "
                                       "HTML markup ('<' or '>')", hint="use plain text in model names")
-        names = sorted({run.model.name for run in bundle.runs})
-        if category.same_model and len(names) > 1:
-            raise SubmissionError(f"{where}: category {bundle.entry.category!r} needs one model for every run, the "
-                                  f"runs name {len(names)}: {', '.join(names[:3])}", hint="submit one model's runs")
 
     def check_seeds(self, bundle: Submission, where: str) -> None:
         """Every task present, each (task, seed) once, the same seeds on every task, enough of them."""
