@@ -26,15 +26,23 @@ EVIL_NAME = '<script>window.__pwned=1;alert(1)</script><img src=x onerror="windo
 EVIL_OUTPUT = '</script><script>window.__pwned=3</script><img src=x onerror="window.__pwned=4">'
 
 
-def rerun(edit, protocol: str) -> list:
-    """The lexicon runs with edited outputs, scored by the same code as `fsabench run` (honest scores)."""
+def rerun(edit, protocol: str, shots: int = 0) -> list:
+    """The lexicon runs with edited outputs as an instruction model's, with the chat prompts `fsabench run`
+    would send (the verifier re-renders them), scored by the same code as `fsabench run` (honest scores)."""
+    from fsabench.prompts import build_requests
+    from fsabench.results import ModelInfo
+
     out = []
     for result in results():
         spec, split = board().tasks[result.task.name], verifier().split(result.task.name)
         outputs = {r.id: r.output for r in result.examples}
-        records = [score_record(spec, e, edit(i, outputs[e.id])) for i, e in enumerate(split.examples)]
+        requests = build_requests(spec, split.examples, "chat", verifier().train(result.task.name), shots, 0)
+        records = [score_record(spec, e, edit(i, outputs[e.id]), prompt=list(q.messages))
+                   for i, (e, q) in enumerate(zip(split.examples, requests))]
+        model = ModelInfo(name=f"hf:./{protocol}-model", scheme="hf", identity={"model": f"./{protocol}-model"})
         out.append(result.model_copy(update={"examples": records, "scores": score_records(spec, records),
-                                             "protocol": protocol}))
+                                             "protocol": protocol, "model": model,
+                                             "meta": {**result.meta, "num_shots": shots}}))
     return out
 
 
@@ -47,7 +55,7 @@ def verified(name: str, category: str, runs: list):
 def site(tmp_path_factory):
     lexicon = verifier().verify_bytes(good_bundle_text().encode(), "lexicon")
     echo = verified("Echo model", "zero-shot", rerun(lambda i, o: EVIL_OUTPUT if i % 7 == 0 else o, "zero-shot"))
-    silent = verified("Silent model", "few-shot", rerun(lambda i, o: "", "few-shot"))
+    silent = verified("Silent model", "few-shot", rerun(lambda i, o: "", "few-shot", shots=2))
     # a name that verification would refuse, forced in anyway: the site must still only show it as text
     evil = dataclasses.replace(silent, slug="evil", row={**silent.row, "name": EVIL_NAME})
     out = tmp_path_factory.mktemp("site")

@@ -69,7 +69,8 @@ def test_post_needs_a_token_and_runs_the_same_verification(server):
     status, _, data = request(port, "GET", "/api/leaderboard")
     table = json.loads(data)
     assert status == 200 and [e["name"] for e in table["entries"]] == ["Lexicon baseline"]
-    assert table["entries"][0]["rank"] == 1 and table["entries"][0]["score"] == payload["row"]["score"]
+    assert table["entries"][0]["score"] == payload["row"]["score"]
+    assert table["entries"][0]["rank"] is None and table["entries"][0]["standing"] == "reference"  # baselines: not ranked
 
     status, headers, html = request(port, "GET", "/")
     assert status == 200 and b"Lexicon baseline" in html and "script-src 'self'" in headers["Content-Security-Policy"]
@@ -131,7 +132,7 @@ def test_serve_command_keeps_entries_across_a_restart(tmp_path):
     proc = _start_cli(port, db, lb)
     try:
         entries = json.loads(request(port, "GET", "/api/leaderboard")[2])["entries"]
-        assert [(e["name"], e["rank"]) for e in entries] == [("Lexicon baseline", 1)]
+        assert [(e["name"], e["standing"]) for e in entries] == [("Lexicon baseline", "reference")]
         status, _, data = request(port, "GET", "/api/entries/lexicon-baseline")
         assert status == 200 and json.loads(data)["source"] == "post"
     finally:

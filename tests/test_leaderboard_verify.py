@@ -33,8 +33,9 @@ def _bump_score(bundle: dict) -> None:
 
 def _fine_tuned_one_seed(bundle: dict) -> None:
     bundle["entry"]["category"] = "fine-tuned"
-    for run in bundle["runs"]:
+    for run in bundle["runs"]:  # a consistent fine-tuned model (raw prompts), but one seed
         run["protocol"] = "fine-tuned"
+        run["model"].update(name="hf:./student", scheme="hf")
 
 
 # (case, mutation, words the rejection must contain)

@@ -103,6 +103,16 @@ def model_options(result: RunResult) -> dict[str, Any]:
     return {k: v for k, v in result.model.settings.items() if k in OPTION_KEYS and v is not None}
 
 
+def audited_model(result: RunResult) -> str:
+    """The model string to load: the run's name, except a fine-tuned hf: run, which names the student it
+    started from and records its checkpoint in its identity (that checkpoint is what answered)."""
+    ident = result.model.identity
+    if result.model.scheme == "hf" and result.protocol == "fine-tuned" and ident.get("model"):
+        path = str(Path(ident["model"]) / ident["gguf_file"]) if ident.get("gguf_file") else str(ident["model"])
+        return f"hf:{path}"
+    return result.model.name
+
+
 def _pooled_f1(gold: list[list[tuple]], pred: list[list[tuple]]) -> float | None:
     if not gold:
         return None
@@ -133,7 +143,7 @@ def reproduce(board: Leaderboard, data_root: Path, results: Sequence[RunResult],
         for i, indexes in sorted(by_run.items()):
             result = results[i]
             spec = board.tasks[result.task.name]
-            name = result.model.name
+            name = audited_model(result)
             if name not in adapters:
                 adapters[name] = load(name, **model_options(result))
             adapter = adapters[name]
@@ -183,7 +193,7 @@ def run_audit(board: Leaderboard, data_root: Path, verified, bundle_raw: bytes, 
         sub_pred.append([tuple(t) for t in record.prediction])
         new_pred.append([tuple(t) for t in fresh.prediction])
     return summarize_audit(board, verified, bundle_raw, rows, gold, sub_pred, new_pred, sample, seed,
-                           sorted({r.model.name for r in results}), mismatched, today)
+                           sorted({audited_model(results[i]) for i, _ in picks}), mismatched, today)
 
 
 def summarize_audit(board: Leaderboard, verified, bundle_raw: bytes, rows: list[AuditExample], gold, sub_pred,

@@ -77,7 +77,8 @@ def _name_matches_identity(run: SubmittedRun) -> str | None:
         return f"model name {run.model.name!r} but its identity records baseline {ident.get('baseline')!r}"
     if ident.get("task") not in (None, run.task.name):
         return f"model identity records task {ident.get('task')!r}, the run is {run.task.name}"
-    if scheme == "hf" and ident.get("model") is not None:
+    if scheme == "hf" and ident.get("model") is not None and run.protocol != "fine-tuned":
+        # (a fine-tuned run names the student it started from; its identity records the checkpoint)
         recorded = str(Path(ident["model"]) / ident["gguf_file"]) if ident.get("gguf_file") else str(ident["model"])
         if Path(target) not in (Path(recorded), Path(str(ident["model"]))):
             return f"model name {run.model.name!r} but its identity records model {recorded!r}"
@@ -166,6 +167,7 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
         by_task[r.task.name].append(r)
     counted = category.min_seeds > 1 or any(r.protocol == "fine-tuned" for r in results)
     for task, runs in by_task.items():
+        close = []
         for a, b in combinations(runs, 2):
             oa, ob = _outputs(a), _outputs(b)
             shared = [i for i in oa if i in ob]
@@ -177,7 +179,11 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
                                       f"all {len(shared)} examples (one run copied under two seeds)",
                                       hint="submit one real run per seed")
             if same >= NEAR_IDENTICAL and counted:
-                flags.append(f"{task}: seeds {a.seed} and {b.seed} agree on {same:.1%} of examples")
+                close.append(same)
+        if close:
+            pairs = len(runs) * (len(runs) - 1) // 2
+            flags.append(f"{task}: {len(close)} of {pairs} seed pairs agree on at least {NEAR_IDENTICAL:.0%} of "
+                         f"examples (up to {max(close):.1%})")
     return flags
 
 

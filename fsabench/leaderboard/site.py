@@ -24,7 +24,7 @@ from fsabench.leaderboard.ranking import column_value, columns, rank
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import LINK
 from fsabench.leaderboard.verify import Verified
-from fsabench.results import RunResult
+from fsabench.results import Record, RunResult
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ASSETS = ("site.css", "site.js", "compare.js")
@@ -164,16 +164,22 @@ def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunR
         examples_json=inline_json(examples_payload(results)))
 
 
-def compare_payload(board: Leaderboard, entries: Sequence[dict[str, str]], results: Sequence[RunResult],
-                    preds_base: str = "assets/preds/") -> dict[str, Any]:
-    """The comparison page's inline data: every task's examples once (from the longest run of each task)
-    and the entries to pick from; predictions come from prediction_script files."""
+def longest_runs(results: Sequence[RunResult]) -> dict[str, list[Record]]:
+    """Per task, the examples of its longest run (a partial run holds only the first N)."""
     longest: dict[str, RunResult] = {}
     for r in results:
         if r.task.name not in longest or len(r.examples) > len(longest[r.task.name].examples):
             longest[r.task.name] = r
-    tasks = {name: {"examples": [[e.id, e.input, e.target, e.subsets] for e in r.examples]}
-             for name, r in longest.items()}
+    return {task: r.examples for task, r in longest.items()}
+
+
+def compare_payload(entries: Sequence[dict[str, str]], examples: dict[str, Sequence[Any]],
+                    preds_base: str = "assets/preds/") -> dict[str, Any]:
+    """The comparison page's inline data: every task's examples once (anything with id, input, target
+    and subsets: test-split Examples or scored Records) and the entries to pick from; predictions
+    come from prediction_script files."""
+    tasks = {name: {"examples": [[e.id, e.input, e.target, list(e.subsets)] for e in rows]}
+             for name, rows in examples.items()}
     return {"tasks": tasks, "entries": list(entries), "preds_base": preds_base}
 
 
@@ -215,7 +221,7 @@ def build_site(board: Leaderboard, entries: Sequence[Verified], out_dir: Path,
     for row in rows:
         _write(out_dir / "models" / f"{row['slug']}.html", render_model(board, row, by_slug[row["slug"]].results, built))
         _write(out_dir / "assets" / "preds" / f"{row['slug']}.js", prediction_script(row["slug"], by_slug[row["slug"]].results))
-    payload = compare_payload(board, [{"slug": r["slug"], "name": r["name"]} for r in rows],
-                              [r for e in entries for r in e.results])
+    payload = compare_payload([{"slug": r["slug"], "name": r["name"]} for r in rows],
+                              longest_runs([r for e in entries for r in e.results]))
     _write(out_dir / "compare.html", render_compare(board, payload, built))
     return index
