@@ -37,7 +37,7 @@ def rerun(edit, protocol: str, shots: int = 0) -> list:
         spec, split = board().tasks[result.task.name], verifier().split(result.task.name)
         outputs = {r.id: r.output for r in result.examples}
         requests = build_requests(spec, split.examples, "chat", verifier().train(result.task.name), shots, 0)
-        records = [score_record(spec, e, edit(i, outputs[e.id]), prompt=list(q.messages))
+        records = [score_record(spec, e, edit(i, outputs[e.id], e), prompt=list(q.messages))
                    for i, (e, q) in enumerate(zip(split.examples, requests))]
         model = ModelInfo(name=f"hf:./{protocol}-model", scheme="hf", identity={"model": f"./{protocol}-model"})
         out.append(result.model_copy(update={"examples": records, "scores": score_records(spec, records),
@@ -54,8 +54,8 @@ def verified(name: str, category: str, runs: list):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     lexicon = verifier().verify_bytes(good_bundle_text().encode(), "lexicon")
-    echo = verified("Echo model", "zero-shot", rerun(lambda i, o: EVIL_OUTPUT if i % 7 == 0 else o, "zero-shot"))
-    silent = verified("Silent model", "few-shot", rerun(lambda i, o: "", "few-shot", shots=2))
+    echo = verified("Echo model", "zero-shot", rerun(lambda i, o, e: EVIL_OUTPUT if i % 7 == 0 else o, "zero-shot"))
+    silent = verified("Silent model", "few-shot", rerun(lambda i, o, e: "", "few-shot", shots=2))
     # a name that verification would refuse, forced in anyway: the site must still only show it as text
     evil = dataclasses.replace(silent, slug="evil", row={**silent.row, "name": EVIL_NAME})
     out = tmp_path_factory.mktemp("site")

@@ -25,11 +25,12 @@ AUDITED = {"status": "passed", "badge": "audited: 8/8 identical, 2026-01-04", "d
 
 @pytest.fixture(scope="module")
 def entries():
-    """A (the lexicon's outputs), B (A with a few outputs blanked: statistically tied with A) and
-    C (answers nothing: clearly worse), all zero-shot and audited."""
-    a = verified("Model A", "zero-shot", rerun(lambda i, o: o, "zero-shot"))
-    b = verified("Model B", "zero-shot", rerun(lambda i, o: "" if i % 60 == 0 else o, "zero-shot"))
-    c = verified("Model C", "zero-shot", rerun(lambda i, o: "", "zero-shot"))
+    """A (the lexicon's outputs, a few answered with the gold), B (the lexicon's outputs, a few others
+    answered with the gold: statistically tied with A) and C (answers nothing: clearly worse), all
+    zero-shot and audited."""
+    a = verified("Model A", "zero-shot", rerun(lambda i, o, e: e.target if i % 40 == 0 else o, "zero-shot"))
+    b = verified("Model B", "zero-shot", rerun(lambda i, o, e: e.target if i % 40 == 20 else o, "zero-shot"))
+    c = verified("Model C", "zero-shot", rerun(lambda i, o, e: "", "zero-shot"))
     for e in (a, b, c):
         e.row["audit"] = dict(AUDITED)
     return [a, b, c]
@@ -58,8 +59,9 @@ def test_ranks_show_intervals_and_ties_and_are_deterministic(entries, site, page
     assert ranks[0] == "1" and ranks[1].replace("\n", " ") == "2 tied with #1" and ranks[2] == "3"
     assert "paired bootstrap" in page.text_content("#rank-method")
     score_cell = page.inner_text("#leaderboard tbody tr:first-child td:nth-child(5)")
-    low, high = (float(v) for v in score_cell.split("\n")[1].split("–"))
-    assert low < entries[0].row["score"] < high
+    score, interval = score_cell.split("\n")
+    low, high = (float(v) for v in interval.split("–"))
+    assert low < float(score) < high
     assert page.locator(".badge.audit-passed").count() == 3
     again = tmp_path / "again"
     build_site(board(), entries, again, built=BUILT)
@@ -106,7 +108,8 @@ def big_site(entries, out):
                  for t in board().spec.tasks}
         rows.append({**template, "name": f"Model {i:04d}", "slug": f"model-{i:04d}", "tasks": tasks,
                      "score": round(sum(tasks[t]["all"]["mean"] for t in tasks) / 4, 2),
-                     "category": rng.choice(["zero-shot", "few-shot", "fine-tuned"]), "flags": []})
+                     "category": rng.choice(["zero-shot", "few-shot", "fine-tuned"]), "flags": [],
+                     "fingerprint": f"synthetic-{i}"})
     rows.extend({**e.row, "slug": e.slug} for e in entries)
     (out / "assets" / "preds").mkdir(parents=True)
     for asset in ASSETS:

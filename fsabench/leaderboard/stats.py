@@ -57,8 +57,34 @@ def _has_counts(row: dict[str, Any], tasks: Sequence[str]) -> bool:
     return all(t in counts and counts[t]["seeds"] and len(counts[t]["seeds"][0]) for t in tasks)
 
 
+_MEMO: dict[tuple, Any] = {}  # the service ranks on every request: remember results per row content
+_MEMO_MAX = 4096
+
+
+def _memo(key: tuple, compute):
+    """Cache by the rows' output fingerprints (a row without one is not cached)."""
+    if any(part is None for part in key):
+        return compute()
+    if key not in _MEMO:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = compute()
+    return _MEMO[key]
+
+
 def intervals(row: dict[str, Any], tasks: Sequence[str], metric: str) -> dict[str, list[float] | None]:
     """95% interval per task and for the average ('score')."""
+    return _memo(("ci", row.get("fingerprint"), row.get("name"), tuple(tasks), metric),
+                 lambda: _intervals(row, tasks, metric))
+
+
+def paired_p(a: dict[str, Any], b: dict[str, Any], tasks: Sequence[str], metric: str) -> float | None:
+    """Two-sided paired bootstrap p for a vs b on the mean over `tasks` (shared examples only)."""
+    return _memo(("p", a.get("fingerprint"), a.get("name"), b.get("fingerprint"), b.get("name"), tuple(tasks), metric),
+                 lambda: _paired_p(a, b, tasks, metric))
+
+
+def _intervals(row: dict[str, Any], tasks: Sequence[str], metric: str) -> dict[str, list[float] | None]:
     from fsabench.report.stats import stable_seed
 
     if not _has_counts(row, tasks):
@@ -75,8 +101,7 @@ def intervals(row: dict[str, Any], tasks: Sequence[str], metric: str) -> dict[st
     return out
 
 
-def paired_p(a: dict[str, Any], b: dict[str, Any], tasks: Sequence[str], metric: str) -> float | None:
-    """Two-sided paired bootstrap p for a vs b on the mean over `tasks` (shared examples only)."""
+def _paired_p(a: dict[str, Any], b: dict[str, Any], tasks: Sequence[str], metric: str) -> float | None:
     from fsabench.report.stats import point, stable_seed
 
     if not (_has_counts(a, tasks) and _has_counts(b, tasks)):
