@@ -73,7 +73,8 @@ class Audit(BaseModel):
     identical: int
     f1_submitted: float | None = Field(description="sample F1 x100 of the submitted outputs against the gold")
     f1_reproduced: float | None = Field(description="sample F1 x100 of the re-run outputs against the gold")
-    agreement_f1: float | None = Field(description="F1 x100 of re-run predictions against submitted predictions")
+    agreement_f1: float | None = Field(description="F1 x100 of re-run predictions against submitted predictions "
+                                                   "(null when the submitted side predicted nothing)")
     min_identical: float
     min_agreement_f1: float
     passed: bool
@@ -114,7 +115,9 @@ def audited_model(result: RunResult) -> str:
 
 
 def _pooled_f1(gold: list[list[tuple]], pred: list[list[tuple]]) -> float | None:
-    if not gold:
+    """Micro F1 x100 over the sample; undefined (None) when the reference side has no tuple at all
+    (a score of nothing is never 100)."""
+    if not any(gold):
         return None
     return round(100 * tuple_f1(gold, pred).f1, 2)
 
@@ -203,7 +206,7 @@ def summarize_audit(board: Leaderboard, verified, bundle_raw: bytes, rows: list[
     agreement = _pooled_f1(sub_pred, new_pred)
     rule = board.spec.audit
     passed = (not mismatched and bool(rows) and identical / len(rows) >= rule.min_identical
-              and (agreement or 0.0) >= rule.min_agreement_f1)
+              and (agreement is None or agreement >= rule.min_agreement_f1))
     return Audit(leaderboard=board.name, slug=verified.slug, entry=verified.bundle.entry.name,
                  bundle_sha256=sha256_bytes(bundle_raw), date=today or dt.date.today(), sample=sample, seed=seed,
                  models=models, identity_mismatch=mismatched, n=len(rows), identical=identical,
@@ -253,8 +256,8 @@ def check_audit(audit: Audit, verified, bundle_raw: bytes, where: str) -> str:
         raise SubmissionError(f"{where}: audit: its counts do not follow from its examples",
                               hint="re-run `fsabench leaderboard audit`")
     rate_ok = audit.n > 0 and identical / audit.n >= audit.min_identical
-    if audit.passed and not (rate_ok and not audit.identity_mismatch
-                             and (audit.agreement_f1 or 0.0) >= audit.min_agreement_f1):
+    agreement_ok = audit.agreement_f1 is None or audit.agreement_f1 >= audit.min_agreement_f1
+    if audit.passed and not (rate_ok and not audit.identity_mismatch and agreement_ok):
         raise SubmissionError(f"{where}: audit: marked passed but its figures are under its thresholds",
                               hint="re-run `fsabench leaderboard audit`")
     return "passed" if audit.passed else "failed"
