@@ -159,8 +159,10 @@ def _outputs(result: RunResult) -> dict[str, str | None]:
 
 def check_seeds_distinct(results: Sequence[RunResult], category: Category, where: str) -> list[str]:
     """Claim: 'these are N runs'. Identical outputs on every example across two seeds are one run
-    copied (refused when the entry counts seeds as runs: fine-tuned or min_seeds > 1); near-identical
-    pairs are returned as flags."""
+    copied (refused when the entry counts seeds as runs: fine-tuned or min_seeds > 1), with one
+    exception: two distinct checkpoints (different recorded identities) that both answer one constant
+    string to everything are a collapsed model, not a copy, and are flagged. Near-identical pairs are
+    flagged. (The audit re-loads each checkpoint and checks its fingerprint.)"""
     flags = []
     by_task: dict[str, list[RunResult]] = defaultdict(list)
     for r in results:
@@ -174,6 +176,11 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
             if not shared:
                 continue
             same = sum(oa[i] == ob[i] for i in shared) / len(shared)
+            constant = len(set(oa.values()) | set(ob.values())) == 1
+            if same == 1.0 and counted and constant and _identity_key(a) != _identity_key(b):
+                flags.append(f"{task}: seeds {a.seed} and {b.seed} answer one constant string to all {len(shared)} "
+                             "examples (a collapsed model; distinct checkpoints)")
+                continue
             if same == 1.0 and counted:
                 raise SubmissionError(f"{where}: seeds: {task} seeds {a.seed} and {b.seed} give identical outputs on "
                                       f"all {len(shared)} examples (one run copied under two seeds)",
