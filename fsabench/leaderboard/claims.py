@@ -34,10 +34,18 @@ NEAR_IDENTICAL = 0.95  # seeds agreeing on at least this share of examples are f
 CHAT_PROTOCOLS = ("zero-shot", "few-shot")
 
 
+def canonical_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """A definition as TaskSpec.definition_hash() sees it: no description or tags, and keys added after
+    tasks were published left out while at their default (so older runs stay comparable)."""
+    from fsabench.tasks.spec import _without_new_defaults
+
+    payload = json.loads(json.dumps({k: v for k, v in definition.items() if k not in ("description", "tags")}))
+    return _without_new_defaults(payload)
+
+
 def definition_sha256(definition: dict[str, Any]) -> str:
-    """TaskSpec.definition_hash() of a recorded definition (description and tags do not count)."""
-    payload = {k: v for k, v in definition.items() if k not in ("description", "tags")}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """TaskSpec.definition_hash() of a recorded definition."""
+    text = json.dumps(canonical_definition(definition), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -59,8 +67,8 @@ def check_definition(run: SubmittedRun, spec: TaskSpec, label: str) -> None:
         raise SubmissionError(f"{label}: task definition: the recorded definition does not hash to the recorded "
                               f"sha256 {run.task.sha256[:12]}... (edited after the run)",
                               hint="submit the RunResult exactly as `fsabench run` wrote it")
-    board = {k: v for k, v in spec.model_dump(mode="json").items() if k not in ("description", "tags")}
-    mine = {k: v for k, v in recorded.items() if k not in ("description", "tags")}
+    board = canonical_definition(spec.model_dump(mode="json"))
+    mine = canonical_definition(recorded)
     if mine != board:
         raise SubmissionError(f"{label}: task definition: field '{_first_diff(mine, board)}' differs from the "
                               f"leaderboard's {spec.name}", hint="re-run with the current task definition")
@@ -75,8 +83,6 @@ def _name_matches_identity(run: SubmittedRun) -> str | None:
     ident = run.model.identity
     if scheme == "baseline" and ident.get("baseline") not in (None, target):
         return f"model name {run.model.name!r} but its identity records baseline {ident.get('baseline')!r}"
-    if ident.get("task") not in (None, run.task.name):
-        return f"model identity records task {ident.get('task')!r}, the run is {run.task.name}"
     if scheme == "hf" and ident.get("model") is not None and run.protocol != "fine-tuned":
         # (a fine-tuned run names the student it started from; its identity records the checkpoint)
         recorded = str(Path(ident["model"]) / ident["gguf_file"]) if ident.get("gguf_file") else str(ident["model"])

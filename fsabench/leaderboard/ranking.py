@@ -15,10 +15,13 @@ from fsabench.leaderboard.spec import Leaderboard
 from fsabench.results import RunResult
 
 
-def cell(values: Sequence[float]) -> dict[str, Any]:
-    mean = round(statistics.fmean(values), 2) if values else None
-    std = round(statistics.stdev(values), 2) if len(values) > 1 else None
-    return {"mean": mean, "std": std, "seeds": len(values)}
+def cell(values: Sequence[float | None]) -> dict[str, Any]:
+    """Seed mean and sample std through fsabench.metrics.seed_mean_std (an undefined score, e.g. a subset
+    with nothing to score, is left out; nothing defined gives an undefined cell, never 0 or 100)."""
+    from fsabench.metrics import seed_mean_std
+
+    stats = seed_mean_std(values)
+    return {"mean": stats.mean, "std": stats.std, "seeds": len(values)}
 
 
 def summarize(board: Leaderboard, entry, results: Sequence[RunResult]) -> dict[str, Any]:
