@@ -77,8 +77,10 @@ def page():
 
 
 def column(tab, index: int) -> list[str]:
+    """The cell's own value: the model name link, or the first text (not the badges or the interval below)."""
     return tab.eval_on_selector_all(f"#leaderboard tbody tr:not([hidden]) td:nth-child({index})",
-                                    "cells => cells.map(c => c.textContent.trim())")
+                                    "cells => cells.map(c => (c.querySelector('a.model') || c.firstChild || c)"
+                                    ".textContent.trim())")
 
 
 def test_sort_filter_screenshot_and_no_script_runs(site, page, tmp_path):
