@@ -114,7 +114,7 @@ def test_a_collapsed_model_is_flagged_not_refused_but_one_checkpoint_twice_is(ro
     # two distinct checkpoints that both answer "" to everything: a collapsed model, shown with a flag
     collapsed = verifier(root).verify_bytes(json.dumps(bundle(
         [run("raw", "hf:./ckpt-a", 1, drop=1.0), run("raw", "hf:./ckpt-b", 2, drop=1.0)], "fine-tuned")).encode(), "c")
-    assert "answer one constant string to all 40 examples" in collapsed.row["flags"][0]
+    assert "1 of 1 seed pairs answer one and the same constant string to all 40 examples" in collapsed.row["flags"][0]
     # the same checkpoint under two seeds is one run, whatever it answers
     same = bundle([run("raw", "hf:./ckpt-a", 1, drop=1.0), run("raw", "hf:./ckpt-a", 2, drop=1.0)], "fine-tuned")
     assert "give identical outputs on all 40 examples" in refused(root, same)

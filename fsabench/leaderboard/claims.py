@@ -175,7 +175,7 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
         by_task[r.task.name].append(r)
     counted = category.min_seeds > 1 or any(r.protocol == "fine-tuned" for r in results)
     for task, runs in by_task.items():
-        close = []
+        close, constant_pairs = [], 0
         for a, b in combinations(runs, 2):
             oa, ob = _outputs(a), _outputs(b)
             shared = [i for i in oa if i in ob]
@@ -184,8 +184,7 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
             same = sum(oa[i] == ob[i] for i in shared) / len(shared)
             constant = len(set(oa.values()) | set(ob.values())) == 1
             if same == 1.0 and counted and constant and _identity_key(a) != _identity_key(b):
-                flags.append(f"{task}: seeds {a.seed} and {b.seed} answer one constant string to all {len(shared)} "
-                             "examples (a collapsed model; distinct checkpoints)")
+                constant_pairs += 1
                 continue
             if same == 1.0 and counted:
                 raise SubmissionError(f"{where}: seeds: {task} seeds {a.seed} and {b.seed} give identical outputs on "
@@ -193,8 +192,11 @@ def check_seeds_distinct(results: Sequence[RunResult], category: Category, where
                                       hint="submit one real run per seed")
             if same >= NEAR_IDENTICAL and counted:
                 close.append(same)
+        pairs = len(runs) * (len(runs) - 1) // 2
+        if constant_pairs:
+            flags.append(f"{task}: {constant_pairs} of {pairs} seed pairs answer one and the same constant string "
+                         f"to all {len(runs[0].examples)} examples (a collapsed model; distinct checkpoints)")
         if close:
-            pairs = len(runs) * (len(runs) - 1) // 2
             flags.append(f"{task}: {len(close)} of {pairs} seed pairs agree on at least {NEAR_IDENTICAL:.0%} of "
                          f"examples (up to {max(close):.1%})")
     return flags
