@@ -96,6 +96,7 @@ def check_site(cli, boards: Path, out: Path, passed: str, failed: str) -> None:
     assert "rank 1" in (out / "models" / f"{passed}.html").read_text()
 
 
+@pytest.mark.slow
 def test_hf_audit_passes_for_the_real_model_and_fails_for_another_models_outputs(tiny_t5, other_t5, tmp_path, cli):
     boards = board(tmp_path)
     assert cli("run", "-m", f"hf:{tiny_t5}", *RUN, "-o", tmp_path / "a").returncode == 0
