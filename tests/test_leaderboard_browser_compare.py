@@ -151,3 +151,33 @@ def test_thousand_entries_filter_sort_and_compare_under_200_ms(entries, page, tm
     timings["compare: change task"] = page.evaluate(TIMED, ["#cmp-task", "acsa-rest16"])
     print(timings)
     assert all(ms < 200 for ms in timings.values()), timings
+
+
+def test_comparison_view_in_the_service(page, tmp_path):
+    """The same comparison page from `fsabench leaderboard serve` (its prediction scripts come from the store)."""
+    import threading
+
+    from fsabench.leaderboard.service import ServiceConfig, make_server, token_digest
+    from tests.conftest import DATA_DIR
+    from tests.test_leaderboard_service import TOKEN, post
+    from tests.test_leaderboard_support import good_bundle_text
+
+    srv = make_server(board(), DATA_DIR, "127.0.0.1", 0, tmp_path / "lb.sqlite3", {token_digest(TOKEN)},
+                      ServiceConfig(max_body=board().spec.limits.max_submission_bytes, quiet=True))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        assert post(port, good_bundle_text().encode())[0] == 201
+        assert post(port, good_bundle_text("Lexicon copy").encode())[0] == 201
+        page.goto(f"http://127.0.0.1:{port}/compare.html#e=lexicon-baseline,lexicon-copy&task=acsa-rest16&show=differ")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.text_content("#cmp-count").startswith("0 of ")  # the same outputs: they never disagree
+        page.select_option("#cmp-filter", "")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#compare tbody tr").count() == 100
+        index = page.goto(f"http://127.0.0.1:{port}/")
+        assert index.ok and "identical outputs to" in page.content()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        srv.app.store.close()

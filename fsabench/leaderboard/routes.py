@@ -97,6 +97,18 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
     async def health() -> dict[str, Any]:
         return {"ok": True, "leaderboard": lb.board.name}
 
+    @app.get("/compare.html")
+    async def compare(request: Request) -> Response:
+        return send(request, await run_in_threadpool(lb.compare_html), HTML)
+
+    @app.get("/assets/preds/{name}")
+    async def predictions(name: str, request: Request) -> Response:
+        slug = name[:-3] if name.endswith(".js") else ""
+        body = await run_in_threadpool(lb.prediction_js, slug) if SLUG.match(slug) else None
+        if body is None:
+            return missing(f"/assets/preds/{name}")
+        return send(request, body, "text/javascript; charset=utf-8")
+
     @app.get("/assets/{name}")
     async def asset(name: str) -> Response:
         if name not in ASSET_TYPES:

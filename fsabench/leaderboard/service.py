@@ -40,7 +40,8 @@ import platformdirs
 
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard.ranking import columns
-from fsabench.leaderboard.site import TEMPLATES, examples_payload, inline_json, provenance, render_index, table_rows
+from fsabench.leaderboard.site import (TEMPLATES, compare_payload, examples_payload, inline_json, prediction_script,
+                                       provenance, render_compare, render_index, table_rows)
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.submission import SubmissionError
@@ -51,7 +52,8 @@ LOG = logging.getLogger("fsabench.leaderboard")
 TOKENS_ENV = "FSABENCH_LEADERBOARD_TOKENS"
 SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
-ASSET_TYPES = {"site.css": "text/css; charset=utf-8", "site.js": "text/javascript; charset=utf-8"}
+ASSET_TYPES = {"site.css": "text/css; charset=utf-8", "site.js": "text/javascript; charset=utf-8",
+               "compare.js": "text/javascript; charset=utf-8"}
 SECURITY_HEADERS = [(b"X-Content-Type-Options", b"nosniff"), (b"Content-Security-Policy", CSP.encode())]  # cased as browsers show them
 
 
@@ -115,7 +117,8 @@ class RateLimiter:
 
 def page_parts(verified: Verified) -> dict[str, Any]:
     """What an entry's page needs from its verified runs, stored beside it (rendering needs no re-verify)."""
-    return {"runs": provenance(verified.results), "examples_json": inline_json(examples_payload(verified.results))}
+    return {"runs": provenance(verified.results), "examples_json": inline_json(examples_payload(verified.results)),
+            "preds_js": prediction_script(verified.slug, verified.results)}  # for the comparison page
 
 
 class LeaderboardApp:
@@ -242,6 +245,20 @@ class LeaderboardApp:
 
     def index_html(self) -> "Body":
         return self._cached("index", lambda: render_index(self.board, self._ranked()).encode("utf-8"))
+
+    def compare_html(self) -> "Body":
+        """The per-example comparison page (site.render_compare) over the verifier's test splits."""
+        def build() -> bytes:
+            entries = [{"slug": r["slug"], "name": r["name"]} for r in self._ranked()]
+            examples = {task: self.verifier.split(task).examples for task in self.board.spec.tasks}
+            return render_compare(self.board, compare_payload(entries, examples)).encode("utf-8")
+        return self._cached("compare", build)
+
+    def prediction_js(self, slug: str) -> "Body | None":
+        """assets/preds/<slug>.js: an entry's parsed predictions, stored with its page parts."""
+        stored = self.store.page(self.board.name, slug)
+        script = stored[1].get("preds_js") if stored is not None else None
+        return Body(script.encode("utf-8")) if script else None
 
     def cached_page(self, slug: str) -> "Body | None":
         hit = self._pages.get(slug)
