@@ -30,7 +30,7 @@ LABELS_SHA256_PREFIX = {
     "acsa-rest16": "1e111a3f962ee98c",
     "atsa-laptop14": "9a9969bc133cd691",
     "atsa-rest14": "c966a1cbe823b294",
-    "review-stars": "83ff72cac6da95d2",
+    "review-stars": "3e4012ab953f1a00",  # issue 14: the description now says what the task is built from
     "sc-imdb": "e25445ae454eddc3",
     "sc-sst2": "3094f6246043c7b3",
     "sc-twitter": "d604d8d598b7494c",
