@@ -30,9 +30,7 @@ def normalise_argv(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 1, usage errors 2, internal errors 2."""
-    import click
-
-    usage_errors = _usage_error_types()
+    usage_errors, aborts = _click_error_types()
     args = normalise_argv(list(sys.argv[1:] if argv is None else argv))
     try:
         code = app(args=args, prog_name="fsabench", standalone_mode=False)  # returns typer.Exit's code
@@ -41,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt, *aborts):
         typer.echo("aborted", err=True)
         sys.exit(130)
     except usage_errors as exc:  # usage errors: the parser's message, did-you-mean, exit 2
@@ -71,18 +69,21 @@ def add_did_you_mean(exc: BaseException) -> None:
         exc.possibilities = []  # already said
 
 
-def _usage_error_types() -> tuple[type[BaseException], ...]:
-    """Click's exception classes; typer >= 0.20 parses with its own copy of click, so take both."""
-    import click
+def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(usage errors, aborts) of whichever click parses: typer >= 0.20 bundles its own copy and no longer
+    installs click, older typers use click itself; take every one that is importable."""
+    usage: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            from importlib import import_module
 
-    types: list[type[BaseException]] = [click.exceptions.ClickException]
-    try:
-        from typer._click import exceptions as vendored  # typer's bundled click (no public alias)
-
-        types.append(vendored.ClickException)
-    except ImportError:
-        pass
-    return tuple(types)
+            found = import_module(module)
+        except ImportError:
+            continue
+        usage.append(found.ClickException)
+        aborts.append(found.Abort)
+    return tuple(usage), tuple(aborts)
 
 
 __all__ = ["app", "main"]
