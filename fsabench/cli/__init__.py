@@ -82,7 +82,8 @@ def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[Ba
         except ImportError:
             continue
         usage.append(found.ClickException)
-        aborts.append(found.Abort)
+        if hasattr(found, "Abort"):
+            aborts.append(found.Abort)
     return tuple(usage), tuple(aborts)
 
 
