@@ -1,6 +1,8 @@
 """The CLI as a user drives it: run, score, tasks, and one-line errors with exit code 1."""
 
 import json
+import subprocess
+import sys
 import shutil
 
 import pytest
@@ -144,3 +146,12 @@ def test_help_and_task_listing_do_not_import_torch():
             "heavy = [m for m in ('torch', 'transformers', 'litellm', 'lm_eval', 'matplotlib') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_cli_works_without_click_installed():
+    """typer >= 0.20 bundles click and the core install has no click: usage errors must still be clean."""
+    code = ("import sys; sys.modules['click'] = None\n"  # any `import click` now fails, as on a core install
+            "from fsabench.cli import main\n"
+            "main(['run', '--modle', 'x'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Did you mean --model?" in done.stderr, done.stderr[-2000:]
