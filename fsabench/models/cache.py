@@ -81,21 +81,41 @@ class ResponseCache:
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / CACHE_FILE
         self.broken: str | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=PROBE_TIMEOUT_S, check_same_thread=False, isolation_level=None)
-            self.db.execute(f"PRAGMA busy_timeout={int(PROBE_TIMEOUT_S * 1000)}")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
-            self.db.execute(SCHEMA)
-            self.db.execute("BEGIN IMMEDIATE")  # can we write at all (read-only file, locked by another run)?
-            self.db.execute("ROLLBACK")
-            self.db.execute("SELECT key, completion FROM responses LIMIT 1").fetchall()
-            self.db.execute(f"PRAGMA busy_timeout={int(WRITE_TIMEOUT_S * 1000)}")
-        except (sqlite3.Error, OSError) as exc:
-            raise CacheUnavailable(f"{self.path}: the response cache cannot be used ({exc})",
-                                   hint="fix or delete the file, point --cache-dir elsewhere, or pass --no-cache") from None
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while True:
+            try:
+                self.db = self._open_and_probe()
+                break
+            except sqlite3.OperationalError as exc:
+                # Another process opening or writing the same file can make SQLite answer "locked" at once
+                # (a journal-mode switch does not wait on the busy handler): try again until the deadline.
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise CacheUnavailable(f"{self.path}: the response cache cannot be used ({exc})",
+                                       hint="fix or delete the file, point --cache-dir elsewhere, or pass --no-cache") from None
+            except (sqlite3.Error, OSError) as exc:
+                raise CacheUnavailable(f"{self.path}: the response cache cannot be used ({exc})",
+                                       hint="fix or delete the file, point --cache-dir elsewhere, or pass --no-cache") from None
         self.lock = threading.Lock()
+
+    def _open_and_probe(self) -> sqlite3.Connection:
+        """Open in WAL mode and check, before any model work, that the file is a database we can write now."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=PROBE_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(PROBE_TIMEOUT_S * 1000)}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
+            db.execute(SCHEMA)
+            db.execute("BEGIN IMMEDIATE")  # can we write at all (read-only file, locked by another run)?
+            db.execute("ROLLBACK")
+            db.execute("SELECT key, completion FROM responses LIMIT 1").fetchall()
+            db.execute(f"PRAGMA busy_timeout={int(WRITE_TIMEOUT_S * 1000)}")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _fail(self, action: str, exc: Exception) -> None:
         if self.broken is None:
