@@ -95,3 +95,19 @@ def _pct(value: float | None) -> float | None:
 def score_records(spec: TaskSpec, records: Sequence[Record]) -> dict[str, Score]:
     """Scores for every subset the task declares, in declaration order."""
     return {name: score_subset(spec, [r for r in records if name in r.subsets]) for name in spec.subsets}
+
+
+def first_score_difference(stored: dict[str, Score], fresh: dict[str, Score], stored_as: str = "stored",
+                           fresh_as: str = "re-computed") -> str | None:
+    """The first field where stored scores differ from freshly computed ones, as a sentence; None if equal.
+
+    Reports (a result file's scores) and the leaderboard (a bundle's claimed scores) both re-score outputs
+    and name the first difference; only the words for the two sides differ."""
+    if set(stored) != set(fresh):
+        return f"scores list subsets {sorted(stored)}, the task scores {list(fresh)}"
+    for subset, score in fresh.items():
+        new, old = score.model_dump(), stored[subset].model_dump()
+        for key, value in new.items():
+            if old[key] != value:
+                return f"subset '{subset}' {key}: {stored_as} {old[key]}, {fresh_as} {value}"
+    return None

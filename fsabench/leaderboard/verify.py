@@ -19,8 +19,8 @@ from fsabench.leaderboard.stats import example_counts
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import (Submission, SubmissionError, SubmittedRun, check_entry,
                                              entry_slug, parse_bundle, read_bundle)
-from fsabench.results import Record, RunResult, Score
-from fsabench.scoring import score_record, score_records
+from fsabench.results import Record, RunResult
+from fsabench.scoring import first_score_difference, score_record, score_records
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,6 @@ class Verified:
 
 def run_label(run: SubmittedRun, index: int) -> str:
     return f"run {index} ({run.task.name}, seed {run.seed})"
-
-
-def first_difference(claimed: dict[str, Score], recomputed: dict[str, Score]) -> str | None:
-    """The first field where a claimed score differs from the re-computed one, as a sentence."""
-    if set(claimed) != set(recomputed):
-        return f"scores list subsets {sorted(claimed)}, the task scores {list(recomputed)}"
-    for subset, score in recomputed.items():
-        fresh, old = score.model_dump(), claimed[subset].model_dump()
-        for key, value in fresh.items():
-            if old[key] != value:
-                return f"subset '{subset}' {key}: claimed {old[key]}, re-computed from the outputs {value}"
-    return None
 
 
 class Verifier:
@@ -244,7 +232,7 @@ class Verifier:
             record.cost_usd = sent.cost_usd
             records.append(record)
         scores = score_records(spec, records)
-        problem = first_difference(run.scores, scores)
+        problem = first_score_difference(run.scores, scores, "claimed", "re-computed from the outputs")
         if problem:
             raise SubmissionError(f"{label}: {problem}",
                                   hint="scores must be exactly what the submitted outputs earn; re-run `fsabench run`")

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from fsabench.examples import Example
 from fsabench.results import Record, RunResult, Score
-from fsabench.scoring import score_record, score_records
+from fsabench.scoring import first_score_difference, score_record, score_records
 
 
 def _spec(result: RunResult):
@@ -40,30 +40,19 @@ def _rescored(spec, record: Record) -> Record:
                                      "pieces": fresh.pieces, "repairs": fresh.repairs})
 
 
-def _scores_differ(claimed: dict[str, Score], fresh: dict[str, Score]) -> str | None:
-    if set(claimed) != set(fresh):
-        return f"scores list subsets {sorted(claimed)}, the task scores {list(fresh)}"
-    for subset, score in fresh.items():
-        new, old = score.model_dump(), claimed[subset].model_dump()
-        for key, value in new.items():
-            if old[key] != value:
-                return f"subset '{subset}' {key}: stored {old[key]}, re-computed {value}"
-    return None
-
-
 def recompute(path: Path, result: RunResult) -> tuple[RunResult, str | None]:
     """(the result with re-parsed predictions and re-computed scores, a warning or None)."""
     spec = _spec(result)
     if spec is None:
         fixed = stored_prediction_scores(result)
-        problem = _scores_differ(result.scores, fixed.scores)
+        problem = first_score_difference(result.scores, fixed.scores)
         return fixed, (f"{path}: no readable task definition stored, so its outputs cannot be parsed again; "
                        "scores re-computed from its stored predictions"
                        + (f" (stored scores disagree: {problem})" if problem else ""))
     records = [_rescored(spec, r) for r in result.examples]
     changed = sum(a.prediction != b.prediction for a, b in zip(records, result.examples))
     scores = score_records(spec, records)
-    problem = _scores_differ(result.scores, scores)
+    problem = first_score_difference(result.scores, scores)
     fixed = result.model_copy(update={"examples": records, "scores": scores})
     if changed:
         problem = (f"{changed} stored predictions differ from their outputs parsed again"
