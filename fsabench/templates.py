@@ -40,6 +40,9 @@ def check_template(source: str, where: str) -> None:
         tree = environment().parse(source)
     except TemplateError as exc:
         raise SpecError(f"{where}: template does not compile ({exc})", hint=HINT) from None
+    loop_vars = {t.name for f in tree.find_all(nodes.For)
+                 for t in [f.target, *f.target.find_all(nodes.Name)] if isinstance(t, nodes.Name)}
+    known = set(VARIABLES) | {"loop"} | loop_vars
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, SAFE_NODES):
             raise SpecError(f"{where}: template uses {type(node).__name__.lower()} (line {node.lineno})", hint=HINT)
@@ -48,12 +51,8 @@ def check_template(source: str, where: str) -> None:
         if isinstance(node, nodes.For) and not (isinstance(node.iter, nodes.Name) and node.iter.name in VARIABLES):
             raise SpecError(f"{where}: template loops over something other than a given value (line {node.lineno})",
                             hint=HINT)
-        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in VARIABLES + ("loop",):
-            loop_vars = {t.name for f in tree.find_all(nodes.For)
-                         for t in [f.target, *f.target.find_all(nodes.Name)] if isinstance(t, nodes.Name)}
-            if node.name not in loop_vars:
-                raise SpecError(f"{where}: template uses unknown variable '{node.name}' (line {node.lineno})",
-                                hint=HINT)
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in known:
+            raise SpecError(f"{where}: template uses unknown variable '{node.name}' (line {node.lineno})", hint=HINT)
 
 
 @lru_cache(maxsize=256)
