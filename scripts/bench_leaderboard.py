@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from fsabench.leaderboard.service import ServiceConfig, make_server, token_digest  # noqa: E402
 from fsabench.leaderboard.site import build_site  # noqa: E402
 from fsabench.leaderboard.spec import load_leaderboard  # noqa: E402
+from fsabench.leaderboard.submission import bundle_files  # noqa: E402
 from fsabench.leaderboard.verify import Verifier  # noqa: E402
 from fsabench.settings import data_dir  # noqa: E402
 
@@ -57,7 +58,7 @@ def main() -> None:
 
 def basic() -> None:
     board = load_leaderboard("fsa", ROOT / "leaderboards")
-    files = sorted(board.submissions_dir.glob("*.json"))
+    files = bundle_files(board.submissions_dir)
     lexicon = board.submissions_dir / "lexicon-baseline.json"
     cold = time.perf_counter()
     verifier = Verifier(board, data_dir())

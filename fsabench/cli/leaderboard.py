@@ -26,8 +26,10 @@ def leaderboard_submit(
     license: Annotated[Optional[str], typer.Option("--license", help="the model's license")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="YYYY-MM-DD [default: when the runs finished]")] = None,
     notes: Annotated[Optional[str], typer.Option("--notes", help="free text shown on the model page")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here instead of submissions/<slug>.json")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here instead of submissions/<slug>.json (a name ending .gz is gzipped)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing submission file")] = False,
+    gzip: Annotated[bool, typer.Option("--gzip", help="write submissions/<slug>.json.gz (the same JSON, gzipped; "
+                                       "for large multi-seed entries)")] = False,
     leaderboards_dir: LeaderboardsDir = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
@@ -38,7 +40,8 @@ def leaderboard_submit(
 
     fields = {"name": name, "category": category, "parameters": parameters, "base_model": base_model, "link": link,
               "license": license, "date": date, "notes": notes}
-    submit_command(runs, leaderboard, fields, output, overwrite, leaderboards_dir, data_dir, tasks_dir, json_out)
+    submit_command(runs, leaderboard, fields, output, overwrite, leaderboards_dir, data_dir, tasks_dir, json_out,
+                   gzip=gzip)
 
 
 @leaderboard_app.command("verify")
@@ -58,7 +61,7 @@ def leaderboard_verify(
 
 @leaderboard_app.command("audit")
 def leaderboard_audit(
-    submission: Annotated[Path, typer.Argument(help="a submission bundle (submissions/<slug>.json)")],
+    submission: Annotated[Path, typer.Argument(help="a submission bundle (submissions/<slug>.json or .json.gz)")],
     sample: Annotated[int, typer.Option("--sample", help="examples to re-run, drawn across every run")] = 50,
     seed: Annotated[int, typer.Option("--seed", help="seed of the example draw")] = 0,
     leaderboard: Annotated[Optional[str], typer.Option("--leaderboard", "-l", help="audit against this leaderboard")] = None,

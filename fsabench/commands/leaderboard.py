@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from fsabench.errors import from_validation
 from fsabench.console import emit_json, err, out
-from fsabench.io import write_text_atomic
+from fsabench.io import write_bytes_atomic
 from fsabench.leaderboard.spec import Leaderboard, Limits, available, leaderboards_dir, load_leaderboard
-from fsabench.leaderboard.submission import EntryInfo, SubmissionError, build_bundle, bundle_json
+from fsabench.leaderboard.submission import (EntryInfo, SubmissionError, build_bundle, bundle_files, bundle_gzip,
+                                             bundle_json, read_bundle_bytes)
 from fsabench.leaderboard.verify import Verified, Verifier
 from fsabench.results import find_results, load_result
 from fsabench.settings import data_dir as resolve_data_dir
@@ -41,8 +42,9 @@ def make_entry(results, fields: dict[str, Any]) -> EntryInfo:
 
 def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, Any], output: Path | None,
                    overwrite: bool, lb_dir: Path | None, data_dir: Path | None, tasks_dir: list[str] | None,
-                   json_out: bool) -> None:
-    """Bundle RunResults with the entry's metadata, verify the bundle exactly as CI will, write it."""
+                   json_out: bool, gzip: bool = False) -> None:
+    """Bundle RunResults with the entry's metadata, verify the bundle exactly as CI will, write it
+    (gzipped as `<slug>.json.gz` with `gzip`, or when `output` ends in `.gz`)."""
     board = load_leaderboard(leaderboard, lb_dir, tasks_dir)
     results = [load_result(p) for p in find_results([str(r) for r in runs])]
     if not results:
@@ -50,10 +52,17 @@ def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, A
     entry = make_entry(results, entry_fields)
     text = bundle_json(build_bundle(board.name, entry, results))
     verified = Verifier(board, resolve_data_dir(data_dir)).verify_bytes(text.encode("utf-8"), f"submission {entry.name!r}")
-    path = output or board.submissions_dir / f"{verified.slug}.json"
+    gzip = gzip or (output is not None and output.name.endswith(".gz"))
+    path = output or board.submissions_dir / f"{verified.slug}.json{'.gz' if gzip else ''}"
     if path.exists() and not overwrite:
         raise SubmissionError(f"{path} already exists", hint="pass --overwrite to replace it, or choose another --name")
-    write_text_atomic(path, text)
+    twin = path.parent / f"{verified.slug}.json{'' if gzip else '.gz'}"
+    if output is None and twin.exists() and not overwrite:
+        raise SubmissionError(f"{twin} already holds this entry", hint="pass --overwrite to replace it")
+    data = bundle_gzip(text) if gzip else text.encode("utf-8")
+    write_bytes_atomic(path, data)
+    if output is None and twin.exists():
+        twin.unlink()  # one file per entry: the other form is replaced, not kept beside it
     path.chmod(0o644)  # a file for a pull request, not a secret
     if json_out:
         _emit({"accepted": True, "file": str(path), "slug": verified.slug, "row": verified.row})
@@ -61,12 +70,12 @@ def submit_command(runs: list[Path], leaderboard: str, entry_fields: dict[str, A
     plain = {"markup": False, "highlight": False, "soft_wrap": True}  # names are data, not rich markup
     out.print(f"accepted: {entry.name} ({entry.category}) {board.spec.score.label} {verified.row['score']} "
               f"from {len(results)} runs, re-scored from their outputs", **plain)
-    out.print(f"wrote {path} ({len(text.encode()):,} bytes): open a pull request with it", **plain)
+    out.print(f"wrote {path} ({len(data):,} bytes): open a pull request with it", **plain)
 
 
 def submission_files(board: Leaderboard) -> list[Path]:
     """The board's bundles (audits live apart, in audits/)."""
-    return sorted(board.submissions_dir.glob("*.json")) if board.submissions_dir.is_dir() else []
+    return bundle_files(board.submissions_dir)
 
 
 def _targets(path: Path | None, leaderboard: str | None, lb_dir: Path | None,
@@ -79,7 +88,7 @@ def _targets(path: Path | None, leaderboard: str | None, lb_dir: Path | None,
     if path.is_dir() and (path / "leaderboard.yaml").is_file():
         board = load_leaderboard(path.name, path.parent, tasks_dir)
         return [(board, submission_files(board))]
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    files = bundle_files(path) if path.is_dir() else [path]
     if not path.exists():
         raise SubmissionError(f"{path}: no such file or folder", hint="check the path")
     boards: dict[str, tuple[Leaderboard, list[Path]]] = {}
@@ -98,11 +107,10 @@ def _bundle_leaderboard(path: Path) -> str:
     if path.parent.name == "submissions" and (folder / "leaderboard.yaml").is_file():
         return folder.name
     try:
-        if path.stat().st_size <= Limits().max_submission_bytes:
-            name = json.loads(path.read_bytes()).get("leaderboard")
-            if isinstance(name, str) and name:
-                return name
-    except (OSError, ValueError, AttributeError):
+        name = json.loads(read_bundle_bytes(path, Limits())).get("leaderboard")
+        if isinstance(name, str) and name:
+            return name
+    except (OSError, ValueError, AttributeError, SubmissionError):
         pass
     raise SubmissionError(f"{path}: cannot tell which leaderboard the bundle is for", hint="pass --leaderboard NAME")
 

@@ -10,7 +10,7 @@ from fsabench.console import out
 from fsabench.io import write_text_atomic
 from fsabench.leaderboard.audit import audit_json, audit_path, run_audit
 from fsabench.leaderboard.spec import load_leaderboard
-from fsabench.leaderboard.submission import SubmissionError
+from fsabench.leaderboard.submission import SubmissionError, read_bundle_bytes
 from fsabench.leaderboard.verify import Verifier
 from fsabench.settings import data_dir as resolve_data_dir
 
@@ -22,13 +22,13 @@ def audit_command(submission: Path, sample: int, seed: int, leaderboard: str | N
     from fsabench.commands.leaderboard import _bundle_leaderboard
 
     if not submission.is_file():
-        raise SubmissionError(f"{submission}: no such submission file", hint="pass a submissions/<slug>.json bundle")
+        raise SubmissionError(f"{submission}: no such submission file", hint="pass a submissions/<slug>.json (or .json.gz) bundle")
     name = leaderboard or _bundle_leaderboard(submission)
     folder = submission.parent.parent
     in_board = submission.parent.name == "submissions" and (folder / "leaderboard.yaml").is_file()
     board = load_leaderboard(name, folder.parent if in_board else lb_dir, tasks_dir)
     root = resolve_data_dir(data_dir)
-    raw = submission.read_bytes()
+    raw = read_bundle_bytes(submission, board.spec.limits)
     verified = Verifier(board, root).verify_bytes(raw, str(submission))
     audit = run_audit(board, root, verified, raw, sample=sample, seed=seed)
     path = output or audit_path(board, verified.slug)

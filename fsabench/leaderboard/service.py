@@ -44,7 +44,7 @@ from fsabench.leaderboard.site import (TEMPLATES, compare_payload, examples_payl
                                        provenance, render_compare, render_index, table_rows)
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
-from fsabench.leaderboard.submission import SubmissionError
+from fsabench.leaderboard.submission import SubmissionError, bundle_files, bundle_json_bytes, bundle_slug, read_bundle_bytes
 from fsabench.leaderboard.verify import Verified, Verifier
 from fsabench.webserver import Limits, bind, uvicorn_config
 
@@ -146,14 +146,18 @@ class LeaderboardApp:
         self.folder_files = set()
         for path in paths:
             try:
-                raw = path.read_bytes()
+                raw = read_bundle_bytes(path, self.board.spec.limits)  # the JSON, gunzipped when .json.gz
             except OSError as exc:
                 problems.append(f"{path}: cannot read ({exc.strerror})")
                 continue
-            old = known.get(path.stem)
+            except SubmissionError as exc:
+                problems.append(str(exc))
+                continue
+            slug = bundle_slug(path)
+            old = known.get(slug)
             if old and old["bundle_sha256"] == hashlib.sha256(raw).hexdigest() and old["rules"] == self.rules \
                     and old["status"] == "ok":
-                self.folder_files.add(path.stem)  # verified before, same bytes, same rules
+                self.folder_files.add(slug)  # verified before, same bytes, same rules
                 continue
             try:
                 verified = self.verifier.verify_file(path)
@@ -183,12 +187,13 @@ class LeaderboardApp:
         """Drop entries imported from the folder whose file has been removed."""
         if self.folder_files is None:
             return []
-        present = {p.stem for p in self.board.submissions_dir.glob("*.json")} if self.board.submissions_dir.is_dir() else set()
+        present = {bundle_slug(p) for p in bundle_files(self.board.submissions_dir)}
         reasons = []
         for entry in self.store.entries(self.board.name):
             if entry["source"] == "folder" and entry["status"] == "ok" and entry["slug"] not in present:
                 reasons.append(self._drop(entry["slug"], f"its file {entry['slug']}.json was removed from "
-                                                         f"{self.board.submissions_dir}"))
+                                                         f"{self.board.submissions_dir} (no .json or .json.gz of it "
+                                                         "is left)"))
                 self.folder_files.discard(entry["slug"])
         return reasons
 
@@ -209,6 +214,7 @@ class LeaderboardApp:
 
     def submit(self, raw: bytes, submitter: str) -> tuple[int, dict[str, Any]]:
         try:
+            raw = bundle_json_bytes(raw, "submission", self.board.spec.limits)  # a gzipped body is stored as its JSON
             verified = self.verifier.verify_bytes(raw, "submission")
         except SubmissionError as exc:
             return 422, {"accepted": False, "error": str(exc)}

@@ -1,7 +1,7 @@
 """Submission bundles: the schema, building one from RunResults, and the checks on its text.
 
-A bundle is what `fsabench leaderboard submit` writes to `submissions/<slug>.json` and what the
-service accepts by POST: the entry's metadata plus every run, each run a RunResult whose examples
+A bundle is what `fsabench leaderboard submit` writes to `submissions/<slug>.json` (or, with
+`--gzip`, `submissions/<slug>.json.gz`: the same JSON, gzipped) and what the service accepts by POST: the entry's metadata plus every run, each run a RunResult whose examples
 are cut down to what a model produced (id, raw output, error, token counts). Gold, parsed
 predictions and subsets are deliberately left out: the leaderboard rebuilds them from its own
 copy of the task data (see verify.py), so a bundle cannot carry a gold or a prediction of its own.
@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ from fsabench.results import RunResult
 
 BUNDLE_KIND = "fsabench-leaderboard-submission"
 BUNDLE_VERSION = 2  # 2: runs carry a `prompts` digest (v1 bundles lack it and are refused)
+BUNDLE_SUFFIXES = (".json.gz", ".json")  # longest first: 'x.json.gz' is slug 'x'
+GZIP_MAGIC = b"\x1f\x8b"
 LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 
 
@@ -145,11 +148,70 @@ def _no_constants(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
-    """Size limit, JSON, schema: the checks that need no task data."""
-    if len(raw) > limits.max_submission_bytes:
-        raise SubmissionError(f"{where}: submission is {len(raw):,} bytes, over the limit of "
+def bundle_json_bytes(raw: bytes, where: str, limits: Limits) -> bytes:
+    """The bundle's JSON text: gzip (a `.json.gz` file or a gzipped POST body) is undone here, with the
+    size limit applied to what it expands to, so a small gzip bomb stops at `max_submission_bytes`.
+    Audits and the service hash these bytes, so gzipping a bundle keeps its audit."""
+    cap = limits.max_submission_bytes
+    if len(raw) > cap:
+        raise SubmissionError(f"{where}: submission is {len(raw):,} bytes, over the limit of {cap:,}",
+                              hint="submit fewer runs or shorter outputs")
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    inflater = zlib.decompressobj(wbits=31)  # 31: the gzip container, header and CRC checked
+    try:
+        text = inflater.decompress(raw, cap + 1)
+    except zlib.error as exc:
+        raise SubmissionError(f"{where}: damaged gzip data ({exc})", hint="re-write it with `fsabench leaderboard "
+                              "submit --gzip` or `gzip -n`") from None
+    if len(text) > cap or inflater.unconsumed_tail:
+        raise SubmissionError(f"{where}: submission expands to over the limit of {cap:,} bytes",
+                              hint="submit fewer runs or shorter outputs")
+    if not inflater.eof:
+        raise SubmissionError(f"{where}: the gzip data is truncated", hint="copy the whole file again")
+    if inflater.unused_data:
+        raise SubmissionError(f"{where}: bytes after the end of the gzip data (two files joined?)",
+                              hint="one bundle per file")
+    return text
+
+
+def bundle_gzip(text: str) -> bytes:
+    """A `.json.gz` bundle: deterministic (no file name, mtime 0), so rebuilding gives the same bytes."""
+    import gzip
+
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def bundle_slug(path: Path) -> str | None:
+    """`x.json` and `x.json.gz` are both the bundle of slug `x`; anything else is not a bundle file."""
+    for suffix in BUNDLE_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.name[: -len(suffix)]
+    return None
+
+
+def bundle_files(folder: Path) -> list[Path]:
+    """The bundle files in a folder, `.json` and `.json.gz`, sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if bundle_slug(p) is not None and p.is_file())
+
+
+def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
+    """A bundle file's JSON bytes (gunzipped when it is `.json.gz`), size-checked before reading."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: submission file not found", hint="check the path") from None
+    if size > limits.max_submission_bytes:
+        raise SubmissionError(f"{path}: submission is {size:,} bytes, over the limit of "
                               f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
+    return bundle_json_bytes(path.read_bytes(), str(path), limits)
+
+
+def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
+    """Size limit, gzip, JSON, schema: the checks that need no task data."""
+    raw = bundle_json_bytes(raw, where, limits)
     try:
         payload = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except UnicodeDecodeError:
@@ -251,11 +313,4 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
 
 
 def read_bundle(path: Path, limits: Limits) -> Submission:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SubmissionError(f"{path}: submission file not found", hint="check the path") from None
-    if size > limits.max_submission_bytes:
-        raise SubmissionError(f"{path}: submission is {size:,} bytes, over the limit of "
-                              f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
-    return parse_bundle(path.read_bytes(), str(path), limits)
+    return parse_bundle(read_bundle_bytes(path, limits), str(path), limits)

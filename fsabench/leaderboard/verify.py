@@ -18,7 +18,7 @@ from fsabench.leaderboard.ranking import summarize
 from fsabench.leaderboard.stats import example_counts
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import (Submission, SubmissionError, SubmittedRun, check_entry,
-                                             entry_slug, parse_bundle, read_bundle)
+                                             entry_slug, parse_bundle, read_bundle_bytes, bundle_slug)
 from fsabench.results import Record, RunResult
 from fsabench.scoring import first_score_difference, score_record, score_records
 
@@ -60,13 +60,19 @@ class Verifier:
 
     def verify_file(self, path: Path) -> Verified:
         """A bundle file; inside a leaderboard's submissions/ folder its name must be its slug."""
-        bundle = read_bundle(path, self.board.spec.limits)
+        raw = read_bundle_bytes(path, self.board.spec.limits)
+        bundle = parse_bundle(raw, str(path), self.board.spec.limits)
         verified = self.verify_bundle(bundle, str(path))
         if path.parent.name == "submissions":
-            self.attach_audit(verified, path.read_bytes(), str(path))
-        if path.parent.name == "submissions" and path.stem != verified.slug:
-            raise SubmissionError(f"{path}: file name should be {verified.slug}.json for entry "
-                                  f"{bundle.entry.name!r}", hint=f"rename it to {verified.slug}.json")
+            self.attach_audit(verified, raw, str(path))
+        suffix = ".json.gz" if path.name.endswith(".json.gz") else ".json"
+        if path.parent.name == "submissions" and bundle_slug(path) != verified.slug:
+            raise SubmissionError(f"{path}: file name should be {verified.slug}{suffix} for entry "
+                                  f"{bundle.entry.name!r}", hint=f"rename it to {verified.slug}{suffix}")
+        twin = path.parent / (verified.slug + (".json" if suffix == ".json.gz" else ".json.gz"))
+        if path.parent.name == "submissions" and twin.exists():
+            raise SubmissionError(f"{path}: {twin.name} is a second bundle for the same entry {verified.slug!r}",
+                                  hint="keep one of the two files")
         if path.parent.name == "submissions" and path.parent.parent.name != bundle.leaderboard:
             raise SubmissionError(f"{path}: bundle is for leaderboard {bundle.leaderboard!r} but sits in "
                                   f"{path.parent.parent.name!r}", hint="move it to the right leaderboard folder")
