@@ -3,7 +3,9 @@
 `tuple_f1` is the paper's F1Measure (evaluation/utils/atsa.py): pairs are pooled as
 (example index, tuple) over the whole set; precision counts predicted pairs found in gold,
 recall counts gold pairs found in the predictions (list membership, so duplicates are not
-merged); an empty side scores 1; F1 = 0 when P + R = 0.
+merged); F1 = 0 when P + R = 0. The paper's code scores an empty side 1; its F1 is kept (0 when
+exactly one side is empty), but a precision of no predictions (a recall of no gold) is reported as
+undefined (None), never 100, and so is everything when both sides are empty.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ Tuples = Sequence[tuple[str, ...]]
 
 @dataclass(frozen=True)
 class PRF:
-    precision: float
-    recall: float
-    f1: float
+    """Fractions (not x100); None = undefined: nothing predicted (precision), no gold (recall), neither (all)."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
     n_gold: int
     n_pred: int
 
@@ -32,9 +36,12 @@ def tuple_f1(gold: Sequence[Tuples], pred: Sequence[Tuples]) -> PRF:
     n_gold, n_pred = sum(gold_pool.values()), sum(pred_pool.values())
     hit_pred = sum(count for key, count in pred_pool.items() if key in gold_pool)
     hit_gold = sum(count for key, count in gold_pool.items() if key in pred_pool)
-    precision = hit_pred / n_pred if n_pred else 1.0
-    recall = hit_gold / n_gold if n_gold else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    if not n_gold and not n_pred:
+        return PRF(None, None, None, 0, 0)
+    precision = hit_pred / n_pred if n_pred else None
+    recall = hit_gold / n_gold if n_gold else None
+    p, r = (1.0 if precision is None else precision), (1.0 if recall is None else recall)  # the paper's F1
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
     return PRF(precision, recall, f1, n_gold, n_pred)
 
 
@@ -47,8 +54,9 @@ def per_label_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], labels: Sequenc
     for label in labels:
         g = [[t for t in tuples if t[position] == label] for tuples in gold]
         p = [[t for t in tuples if t[position] == label] for tuples in pred]
-        if any(g) or any(p):
-            out[label] = pct(score(g, p).f1)
+        f1 = score(g, p).f1 if any(g) or any(p) else None
+        if f1 is not None:
+            out[label] = pct(f1)
     return out
 
 
@@ -146,6 +154,6 @@ def seed_mean_std(values: Sequence[float | None], digits: int | None = 2) -> See
     return SeedStats(mean, std, len(kept))
 
 
-def pct(value: float) -> float:
-    """x100 with two decimals, as the paper reports."""
-    return round(100.0 * value, 2)
+def pct(value: float | None) -> float | None:
+    """x100 with two decimals, as the paper reports; an undefined score (None) stays undefined."""
+    return None if value is None else round(100.0 * value, 2)

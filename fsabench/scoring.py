@@ -81,15 +81,11 @@ def _absa_score(spec: TaskSpec, records: Sequence[Record], gold, pred, unparseab
     polarity_at = fields.index("polarity") if "polarity" in fields else -1
     elements = {name: [fields.index(f) for f in names] for name, names in spec.elements.items()}
     return Score(
-        n=len(records), precision=_pct(prf.precision), recall=_pct(prf.recall), f1=_pct(prf.f1),
+        n=len(records), precision=pct(prf.precision), recall=pct(prf.recall), f1=pct(prf.f1),
         unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
         per_polarity=per_label_f1(gold, pred, _labels(spec), polarity_at, absa_f1),
         per_element=element_f1(gold, pred, elements), repairs=repairs,
     )
-
-
-def _pct(value: float | None) -> float | None:
-    return None if value is None else pct(value)
 
 
 def score_records(spec: TaskSpec, records: Sequence[Record]) -> dict[str, Score]:
@@ -108,6 +104,13 @@ def first_score_difference(stored: dict[str, Score], fresh: dict[str, Score], st
     for subset, score in fresh.items():
         new, old = score.model_dump(), stored[subset].model_dump()
         for key, value in new.items():
-            if old[key] != value:
+            if old[key] != value and not _legacy_empty_side(key, old, new):
                 return f"subset '{subset}' {key}: {stored_as} {old[key]}, {fresh_as} {value}"
     return None
+
+
+def _legacy_empty_side(key: str, old: dict, new: dict) -> bool:
+    """Result files and bundles written before this rule (and the paper's code) give a precision of no predictions, or
+    a recall of no gold, as 100; it is now undefined. The same counts, so not a different score."""
+    count = {"precision": "n_pred", "recall": "n_gold"}.get(key)
+    return count is not None and new[key] is None and old[key] == 100.0 and new[count] == 0 == old[count]

@@ -64,12 +64,15 @@ def test_f1_hand_computed_micro_average():
     assert pct(prf.f1) == round(100 * 2 * (0.5 * 2 / 3) / (0.5 + 2 / 3), 2) == 57.14
 
 
-def test_empty_sides_score_one_and_zero_sum_scores_zero():
-    assert tuple_f1([[]], [[]]).f1 == 1.0  # nothing to find, nothing predicted
+def test_an_empty_side_keeps_the_papers_f1_but_its_precision_or_recall_is_undefined():
+    """The paper's F1Measure scores an empty side 1: its F1 is kept (0 when one side is empty), but a
+    precision of no predictions or a recall of no gold is a score of nothing: undefined, never 100."""
+    both = tuple_f1([[]], [[]])
+    assert (both.precision, both.recall, both.f1) == (None, None, None)  # the paper's code says 1.0
     empty_pred = tuple_f1([[("a", "positive")]], [[]])
-    assert (empty_pred.precision, empty_pred.recall, empty_pred.f1) == (1.0, 0.0, 0.0)
+    assert (empty_pred.precision, empty_pred.recall, empty_pred.f1) == (None, 0.0, 0.0)
     empty_gold = tuple_f1([[]], [[("a", "positive")]])
-    assert (empty_gold.precision, empty_gold.recall) == (0.0, 1.0)
+    assert (empty_gold.precision, empty_gold.recall, empty_gold.f1) == (0.0, None, 0.0)
     assert tuple_f1([[("a", "positive")]], [[("b", "positive")]]).f1 == 0.0
 
 

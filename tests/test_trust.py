@@ -83,6 +83,21 @@ class ChatEcho:
 
 
 # --- 1. scores of nothing ------------------------------------------------------------------------
+def test_a_model_that_predicts_nothing_has_no_precision_and_old_files_still_verify(tmp_path):
+    """Precision of zero predictions is undefined (the paper's code said 100); F1 stays the paper's 0.
+    A result file written with the old 100 still matches its examples (same counts), so reports and
+    the leaderboard do not call it tampered."""
+    from fsabench.scoring import first_score_difference
+
+    result = fsabench.evaluate("baseline:empty", "atsa-rest14", limit=20)[0]
+    score = result.scores["all"]
+    assert score.n_pred == 0 and score.precision is None and score.recall == 0.0 and score.f1 == 0.0
+    legacy = {k: v.model_copy(update={"precision": 100.0}) for k, v in result.scores.items()}
+    assert first_score_difference(legacy, result.scores) is None
+    forged = {k: v.model_copy(update={"recall": 100.0}) for k, v in result.scores.items()}
+    assert "recall: stored 100.0, re-computed 0.0" in first_score_difference(forged, result.scores)
+
+
 def test_an_empty_subset_and_a_goldless_task_score_undefined_not_100(tmp_path, cli):
     tasks = make_task(tmp_path, GOOD)
     result = fsabench.evaluate("baseline:gold", "mycafe", tasks_dir=[tasks])[0]
