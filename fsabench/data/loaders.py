@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
+from fsabench.jsonstrict import JSONProblem, loads
 
 FORMATS = ("json", "jsonl", "csv", "tuple_lines")
 LINE_SEPARATOR = "####"
@@ -30,9 +30,9 @@ def _text(path: Path) -> str:
 
 def _json_array(path: Path) -> list[Any]:
     try:
-        data = json.loads(_text(path))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})",
+        data = loads(_text(path))
+    except JSONProblem as exc:
+        raise DataError(f"{path}{f':{exc.lineno}' if exc.lineno else ''}: invalid JSON ({exc.msg})",
                         hint="fix the file or re-download it with `fsabench data pull`") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON array of records", hint="use format: jsonl for JSON Lines")
@@ -45,8 +45,8 @@ def _json_lines(path: Path) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            records.append(loads(line))
+        except JSONProblem as exc:
             raise DataError(f"{path}:{number}: invalid JSON line ({exc.msg})", hint="fix that line") from None
     return records
 

@@ -152,6 +152,11 @@ class TaskSpec(Strict):
     def _consistent(self) -> "TaskSpec":
         if "all" not in self.subsets:
             raise ValueError("subsets must include 'all' (use `all: {}`)")
+        names = {name.replace("\\", "/").rsplit("/", 1)[-1] for files in self.data.splits.values() for name in files}
+        for subset, rule in self.subsets.items():
+            if rule.file is not None and rule.file not in names:  # it would match nothing: a silently empty subset
+                raise ValueError(f"subsets.{subset}.file {rule.file!r} is not the name of a file in data.splits "
+                                 f"({', '.join(sorted(names))})")
         if self.output.parser == "label" and not self.output.labels:
             raise ValueError("output.labels is empty: the label parser needs the closed set of labels")
         if self.type == "classification" and self.metric != "accuracy":
