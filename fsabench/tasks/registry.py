@@ -183,15 +183,23 @@ class TaskRegistry:
         return out
 
 
-def _scan(directory: Path, tasks: dict[str, Path], groups: dict[str, Path]) -> None:
+def _scan(directory: Path, tasks: dict[str, Path], groups: dict[str, Path], user: dict[str, Path] | None = None) -> None:
+    """Register every task and group file in `directory`. A user file shadows a built-in of the same
+    name (documented), but two user files claiming one name are refused: which one ran would depend
+    on the order of folders and files, silently."""
     for path in sorted(directory.rglob("*.y*ml")):
         if path.suffix not in (".yaml", ".yml") or path.name.startswith("_"):
             continue
         data, _ = _read_yaml(path)
-        if "group" in data:
-            groups[str(data["group"])] = path
-        elif "name" in data:
-            tasks[str(data["name"])] = path
+        if "group" in data or "name" in data:
+            key, table = ("group", groups) if "group" in data else ("name", tasks)
+            name = str(data[key])
+            if user is not None:
+                if name in user and user[name].resolve() != path.resolve():
+                    raise SpecError(f"{path}: {key} {name!r} is also declared by {user[name]}",
+                                    hint="rename one of the two (task and group names are unique)")
+                user[name] = path
+            table[name] = path
         else:
             raise SpecError(f"{path}: no 'name' (task) or 'group' key", hint="add `name: my-task`")
 
@@ -203,9 +211,10 @@ def build_registry(tasks_dirs: list[str] | None = None) -> TaskRegistry:
     roots = [BUILTIN_DIR.resolve()]
     if BUILTIN_DIR.is_dir():
         _scan(BUILTIN_DIR, tasks, groups)
+    user: dict[str, Path] = {}
     for directory in extra_task_dirs(tasks_dirs):
         if not directory.is_dir():
             raise SpecError(f"{directory}: tasks directory does not exist", hint="check --tasks-dir / FSABENCH_TASKS_PATH")
-        _scan(directory, tasks, groups)
+        _scan(directory, tasks, groups, user)
         roots.append(directory.resolve())
     return TaskRegistry(tasks, groups, tuple(roots))
