@@ -47,11 +47,19 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+WHOLE_KEYS = ("subsets",)  # a variant that declares these declares all of them (so it can drop one)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], top: bool = True) -> dict[str, Any]:
+    """The base's keys with the variant's on top, mappings merged key by key, except `subsets`: a variant
+    that reads only test.json must be able to drop the base's `hard: {file: hard_test.json}`, which
+    would otherwise survive the merge as a subset that can never hold an example."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if top and key in WHOLE_KEYS:
+            merged[key] = value
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value, top=False)
         else:
             merged[key] = value
     return merged
