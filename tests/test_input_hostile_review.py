@@ -60,6 +60,9 @@ def test_a_good_new_dataset_loads_as_json_jsonl_with_bom_and_crlf(tmp_path):
     (json.dumps([dict(GOOD[0], ID=True)]), "json", "field 'ID' is bool True"),
     (json.dumps([dict(GOOD[0], ID="  ")]), "json", "field 'ID' is empty"),
     (json.dumps([dict(GOOD[0], ID="a\nb")]), "json", "holds the control character U+000A"),
+    ("ID,sentence,label,label\n1,good,positive,negative\n", "csv", "test.csv:1: column 'label' appears twice"),
+    ("ID,sentence,label\n1,good,positive\n2,bad\n", "csv", "test.csv:3: row has 2 cells, the header 3"),
+    ("ID,sentence,label\n1,good,positive,x\n", "csv", "test.csv:2: row has 4 cells, the header 3"),
 ])
 def test_malformed_data_is_one_data_error_naming_the_file(tmp_path, data, fmt, needle):
     with pytest.raises(DataError) as err:

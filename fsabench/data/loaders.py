@@ -52,10 +52,28 @@ def _json_lines(path: Path) -> list[Any]:
 
 
 def _csv_rows(path: Path) -> list[Any]:
+    """Rows as {column: value}. DictReader quietly keeps the last of two equal column names, fills a short
+    row with None and files a long row's extra cells under the key None: each would become a wrong or
+    misleading gold ('gold label None'), so each is refused with the line."""
     reader = csv.DictReader(_text(path).splitlines())
-    if not reader.fieldnames:
-        raise DataError(f"{path}: CSV has no header row", hint="add a header naming the columns")
-    return list(reader)
+    try:
+        header = reader.fieldnames
+        if not header:
+            raise DataError(f"{path}: CSV has no header row", hint="add a header naming the columns")
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:
+            raise DataError(f"{path}:1: column {twice[0]!r} appears twice in the header",
+                            hint="give every column its own name")
+        rows = []
+        for row in reader:
+            if None in row or None in row.values():
+                cells = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                raise DataError(f"{path}:{reader.line_num}: row has {cells} cells, the header {len(header)}",
+                                hint="quote cells that hold commas, and give every row one cell per column")
+            rows.append(row)
+        return rows
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: invalid CSV ({exc})", hint="fix that line") from None
 
 
 def _literal(text: str, where: str) -> Any:
