@@ -197,18 +197,28 @@ PARAMS: dict[str, type[_Params]] = {"atsa_terms": AtsaParams, "acsa_categories":
                                     "tuples": TupleParams}
 
 
-def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
-    """Every parameter known to the builder and of the right type (one SpecError naming the first)."""
-    model = PARAMS[name]
+def params_problem(name: str, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(problem, fix) when a parameter is unknown to the builder or of the wrong type, else None.
+    TaskSpec runs this on every construction, so a TaskSpec built in Python is checked like a YAML file."""
+    model = PARAMS.get(name)
+    if model is None:
+        return None
     known = set(model.model_fields)
     unknown = set(params) - known
     if unknown:
-        raise SpecError(f"{where}: unknown gold.params {sorted(unknown)} for builder {name}",
-                        hint=f"valid params: {', '.join(sorted(known))}")
+        return f"unknown gold.params {sorted(unknown)} for builder {name}", f"valid params: {', '.join(sorted(known))}"
     try:
         model.model_validate(dict(params))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise SpecError(f"{where}: gold.params.{field} is {first['input']!r}: {first['msg']}",
-                        hint=f"see the types of the {name} builder's params in `fsabench tasks show`") from None
+        return (f"gold.params.{field} is {first['input']!r}: {first['msg']}",
+                f"see the types of the {name} builder's params in `fsabench tasks show`")
+    return None
+
+
+def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
+    """Every parameter known to the builder and of the right type (one SpecError naming the first)."""
+    problem = params_problem(name, params)
+    if problem:
+        raise SpecError(f"{where}: {problem[0]}", hint=problem[1])

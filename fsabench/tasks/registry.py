@@ -134,6 +134,10 @@ def _format_validation(chain: list[tuple[Path, yaml.Node | None]], exc: Validati
     if err["type"] == "missing":
         return SpecError(f"{where}: missing required field '{field}'", hint="add it (see the built-in tasks)")
     more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    if err["type"] == "value_error":  # a rule across fields: its message names the fields and the fix
+        problem = str(err.get("ctx", {}).get("error", err["msg"]))
+        prefix = "" if field == "(top level)" else f"field '{field}': "
+        return SpecError(f"{where}: {prefix}{problem}{more}", hint="see the task format in the README (Tasks)")
     return SpecError(f"{where}: field '{field}': {err['msg']}{more}", hint="correct the value")
 
 

@@ -58,6 +58,15 @@ class GoldSpec(Strict):
     builder: Literal["atsa_terms", "acsa_categories", "label", "tuples"]
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _typed_params(self) -> "GoldSpec":
+        from fsabench.tasks.gold import params_problem
+
+        problem = params_problem(self.builder, self.params)
+        if problem:
+            raise ValueError(f"{problem[0]} ({problem[1]})")
+        return self
+
 
 class OutputSpec(Strict):
     """How a model's text is read back into a structured prediction."""
@@ -156,7 +165,9 @@ class TaskSpec(Strict):
         for subset, rule in self.subsets.items():
             if rule.file is not None and rule.file not in names:  # it would match nothing: a silently empty subset
                 raise ValueError(f"subsets.{subset}.file {rule.file!r} is not the name of a file in data.splits "
-                                 f"({', '.join(sorted(names))})")
+                                 f"({', '.join(sorted(names))}), so subset {subset!r} could never hold an example; "
+                                 f"add the file to a split, or declare `subsets:` without {subset!r} (a variant's "
+                                 "subsets replace its base's)")
         if self.output.parser == "label" and not self.output.labels:
             raise ValueError("output.labels is empty: the label parser needs the closed set of labels")
         if self.type == "classification" and self.metric != "accuracy":
