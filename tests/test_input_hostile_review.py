@@ -128,6 +128,24 @@ def test_score_refuses_ambiguous_or_malformed_predictions(tmp_path):
             fsabench.score("mine", path, tasks_dir=[tasks])
 
 
+def test_a_code_fence_of_whitespace_is_scored_at_once_not_in_hours():
+    """sc-sst2 declares strip_code_fences: '```' + 20,000 spaces (a bundle's maximum output) used to
+    backtrack cubically in that repair's regex (5,000 spaces: 76 s). Now it is one more wrong answer."""
+    import time
+
+    from fsabench.settings import data_dir
+
+    examples = load_split(build_registry().spec("sc-sst2"), data_dir(None), "test").examples
+    outputs = {e.id: e.target for e in examples}
+    outputs[examples[0].id] = "```" + " " * 20_000
+    outputs[examples[1].id] = "```json\n" + examples[1].target + "\n```"
+    started = time.perf_counter()
+    result = fsabench.score("sc-sst2", outputs)
+    assert time.perf_counter() - started < 5
+    assert result.scores["all"].n == len(examples)
+    assert result.examples[0].prediction == [] and result.examples[1].prediction == [[examples[1].target]]
+
+
 def test_report_names_a_result_file_it_cannot_read_instead_of_crashing(tmp_path):
     from fsabench.results import load_result
 
