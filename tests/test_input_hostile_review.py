@@ -166,6 +166,8 @@ TAMPER = {  # each was accepted (or crashed the verifier) before this review
     "meta.limit as text": (lambda b: _first_run(b)["meta"].update(limit="10"), "meta.limit is '10'"),
     "meta.limit as float": (lambda b: _first_run(b)["meta"].update(limit=10.5), "meta.limit is 10.5"),
     "meta.num_shots as text": (lambda b: _first_run(b)["meta"].update(num_shots="3"), "meta.num_shots is '3'"),
+    "meta.num_shots a million": (lambda b: _first_run(b)["meta"].update(num_shots=10**6),
+                                 "meta.num_shots is 1000000; it must be null or an integer from 0 to 256"),
     "seed as text": (lambda b: [r.update(seed="7") for r in b["runs"]], "runs.0.seed': Input should be a valid integer"),
     "seed negative": (lambda b: [r.update(seed=-1) for r in b["runs"]], "greater than or equal to 0"),
     "seed huge": (lambda b: [r.update(seed=10**30) for r in b["runs"]], "less than or equal to 9223372036854775807"),

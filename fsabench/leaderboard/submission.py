@@ -56,6 +56,7 @@ class EntryInfo(BaseModel):
 
 MAX_COUNT = 2**63 - 1  # SQLite's integer range: a larger count or seed could not even be stored
 MAX_COST_USD = 1e9
+MAX_SHOTS = 256  # the verifier re-renders every prompt: k shots x n examples x runs is work a bundle orders
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
 Cost = Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)]
 
@@ -135,10 +136,10 @@ class SubmittedRun(RunResult):
     @classmethod
     def _meta_numbers(cls, meta: dict[str, Any]) -> dict[str, Any]:
         """`limit` (first N test examples) and `num_shots` decide what is re-scored and re-rendered."""
-        for key, low in (("limit", 1), ("num_shots", 0)):
+        for key, low, high in (("limit", 1, MAX_COUNT), ("num_shots", 0, MAX_SHOTS)):
             value = meta.get(key)
-            if value is not None and (type(value) is not int or not low <= value <= MAX_COUNT):
-                raise ValueError(f"meta.{key} is {value!r}; it must be null or an integer >= {low} "
+            if value is not None and (type(value) is not int or not low <= value <= high):
+                raise ValueError(f"meta.{key} is {value!r}; it must be null or an integer from {low} to {high} "
                                  "(as `fsabench run` records it)")
         return meta
 
