@@ -170,9 +170,16 @@ def load_result(path: str | Path) -> RunResult:
         raise ResultError(f"{path}: schema_version {payload['schema_version']} is newer than this fsabench "
                           f"understands ({SCHEMA_VERSION})", hint="upgrade fsabench")
     try:
-        return RunResult.model_validate(upgrade(payload))
+        result = RunResult.model_validate(upgrade(payload))
     except ValidationError as exc:
         raise from_validation(str(path), exc, "the file is damaged or hand-edited", ResultError) from None
+    seen: set[str] = set()
+    for record in result.examples:  # a repeated example is counted twice by every score re-computed from the file
+        if record.id in seen:
+            raise ResultError(f"{path}: example {record.id!r} appears twice in 'examples'",
+                              hint="the file is damaged or hand-edited: re-run it, or keep one copy of the example")
+        seen.add(record.id)
+    return result
 
 
 def save_result(result: RunResult, path: str | Path) -> Path:

@@ -157,6 +157,22 @@ def test_report_names_a_result_file_it_cannot_read_instead_of_crashing(tmp_path)
             load_result(path)
 
 
+def test_a_result_file_holding_an_example_twice_is_refused_not_double_counted(tmp_path):
+    from fsabench.results import load_result, save_result
+
+    tasks = make_task(tmp_path, json.dumps(GOOD))
+    result = fsabench.score("mine", {"a1": "bread | positive", "a2": ""}, tasks_dir=[tasks])
+    payload = result.model_dump(mode="json")
+    payload["examples"].append(dict(payload["examples"][0]))
+    payload["scores"]["all"]["n"] = 3  # made consistent by hand: the report used to re-score 3 examples
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ResultError, match="example 'a1' appears twice in 'examples'"):
+        load_result(path)
+    save_result(result, path)
+    assert load_result(path).scores["all"].n == 2
+
+
 # --- 3. tampered leaderboard bundles -----------------------------------------------------------------
 def _first_run(b):
     return b["runs"][0]
