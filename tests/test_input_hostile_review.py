@@ -81,6 +81,12 @@ def test_gold_params_of_the_wrong_type_are_refused_when_the_task_loads(tmp_path,
     assert needle in str(err.value)
 
 
+def test_a_task_cannot_order_an_endless_generation(tmp_path):
+    tasks = make_task(tmp_path, json.dumps(GOOD), extra="max_new_tokens: 10000000000\n")
+    with pytest.raises(SpecError, match=r"mine.yaml:\d+: field 'max_new_tokens': Input should be less than or equal to 131072"):
+        build_registry([str(tasks)]).spec("mine")
+
+
 def test_a_subset_on_a_file_no_split_has_is_refused_not_silently_empty(tmp_path):
     tasks = make_task(tmp_path, json.dumps(GOOD), extra="subsets:\n  all: {}\n  hard: {file: hard_test.json}\n")
     with pytest.raises(SpecError, match=r"subsets.hard.file 'hard_test.json' is not the name of a file in data.splits"):

@@ -154,7 +154,8 @@ class TaskSpec(Strict):
     )
     subsets: dict[str, SubsetFilter] = Field(default_factory=lambda: {"all": SubsetFilter()})
     prompt: PromptSpec = Field(default_factory=PromptSpec)
-    max_new_tokens: int = Field(100, ge=1, description="generation budget; the paper uses 100")
+    max_new_tokens: int = Field(100, ge=1, le=131_072, description="generation budget; the paper uses 100 "
+                                "(at most 128K: a task file from someone else cannot order an endless generation)")
     tags: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
