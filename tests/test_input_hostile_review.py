@@ -152,6 +152,17 @@ def test_a_code_fence_of_whitespace_is_scored_at_once_not_in_hours():
     assert result.examples[0].prediction == [] and result.examples[1].prediction == [[examples[1].target]]
 
 
+def test_evaluate_refuses_options_of_the_wrong_type_in_one_line(tmp_path):
+    tasks = make_task(tmp_path, json.dumps(GOOD))
+    for options, needle in [({"limit": "5"}, "--limit '5' is not an integer"), ({"seed": True}, "--seed True"),
+                            ({"seed": -1}, "--seed -1 must be from 0"), ({"batch_size": "8"}, "--batch-size '8'")]:
+        with pytest.raises(FsabenchError, match=needle):
+            fsabench.evaluate("baseline:gold", "mine", tasks_dir=[tasks], **options)
+    with pytest.raises(FsabenchError, match="tasks must be a name"):
+        fsabench.evaluate("baseline:gold", None, tasks_dir=[tasks])
+    assert fsabench.evaluate("baseline:gold", "mine", tasks_dir=[tasks], seed=3)[0].seed == 3
+
+
 def test_report_names_a_result_file_it_cannot_read_instead_of_crashing(tmp_path):
     from fsabench.results import load_result
 
