@@ -246,6 +246,24 @@ def test_duplicate_json_keys_in_a_bundle_are_refused_and_a_good_bundle_still_ver
         verifier().verify_bytes(gzip.compress(seeds.encode()), "x.json.gz")
 
 
+def test_a_bundle_file_whose_name_and_bytes_disagree_on_gzip_is_refused(tmp_path):
+    import gzip
+
+    from fsabench.leaderboard.submission import SubmissionError, read_bundle_bytes
+    from tests.test_leaderboard_support import board, good_bundle_text
+
+    limits = board().spec.limits
+    (tmp_path / "a.json.gz").write_bytes(good_bundle_text().encode())
+    (tmp_path / "b.json").write_bytes(gzip.compress(good_bundle_text().encode()))
+    (tmp_path / "c.json.gz").write_bytes(b"\x00garbage" * 10)
+    for name, needle in [("a.json.gz", "named .json.gz but does not hold gzip data"),
+                         ("b.json", "holds gzip data but is named .json"), ("c.json.gz", "does not hold gzip data")]:
+        with pytest.raises(SubmissionError, match=needle):
+            read_bundle_bytes(tmp_path / name, limits)
+    (tmp_path / "d.json.gz").write_bytes(gzip.compress(good_bundle_text().encode()))
+    assert read_bundle_bytes(tmp_path / "d.json.gz", limits) == good_bundle_text().encode()
+
+
 def test_compatibility_lookalike_names_share_the_slug_of_the_entry_they_imitate():
     from fsabench.leaderboard.submission import entry_slug
 

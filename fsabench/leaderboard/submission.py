@@ -271,7 +271,14 @@ def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
     if size > limits.max_submission_bytes:
         raise SubmissionError(f"{path}: submission is {size:,} bytes, over the limit of "
                               f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
-    return bundle_json_bytes(path.read_bytes(), str(path), limits)
+    raw = path.read_bytes()
+    gzipped = raw.startswith(GZIP_MAGIC)
+    if path.name.endswith(".json.gz") and not gzipped:
+        raise SubmissionError(f"{path}: named .json.gz but does not hold gzip data (damaged, or plain JSON renamed)",
+                              hint="re-write it with `fsabench leaderboard submit --gzip`, or name it .json")
+    if path.name.endswith(".json") and gzipped:
+        raise SubmissionError(f"{path}: holds gzip data but is named .json", hint="name it .json.gz")
+    return bundle_json_bytes(raw, str(path), limits)
 
 
 def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
