@@ -9,6 +9,7 @@ refused here, with one JSONProblem that callers turn into their own one-line err
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -34,10 +35,17 @@ def _constant(name: str) -> Any:
     raise JSONProblem(f"{name} is not a number JSON allows")
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 is valid JSON syntax that Python reads as infinity
+        raise JSONProblem(f"{text[:40]} is too large for a number")
+    return value
+
+
 def loads(text: str | bytes) -> Any:
-    """json.loads that refuses duplicate keys, NaN/Infinity and nesting deeper than Python can follow."""
+    """json.loads that refuses duplicate keys, NaN/Infinity (also 1e400) and nesting deeper than Python follows."""
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
     except JSONProblem:
         raise
     except json.JSONDecodeError as exc:

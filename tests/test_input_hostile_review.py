@@ -54,6 +54,7 @@ def test_a_good_new_dataset_loads_as_json_jsonl_with_bom_and_crlf(tmp_path):
     ("[" * 100_000 + "]" * 100_000, "jsonl", "test.jsonl:1: invalid JSON line (nested too deeply)"),
     ('[{"ID": "a1", "ID": "a2", "sentence": "x", "aspects": []}]', "json", "key 'ID' appears twice"),
     ('[{"ID": NaN, "sentence": "x", "aspects": []}]', "json", "NaN is not a number JSON allows"),
+    ('[{"ID": 1e400, "sentence": "x", "aspects": []}]', "json", "1e400 is too large for a number"),
     ("[]", "json", "the test split (test.json) holds no examples"),
     ("\n\n", "jsonl", "the test split (test.jsonl) holds no examples"),
     (json.dumps([dict(GOOD[0], ID=1.0), dict(GOOD[1], ID=1)]), "json", "field 'ID' is float 1.0"),
