@@ -38,6 +38,9 @@ Progress = Callable[[str, int, int], None]  # (task, done, total)
 
 def parse_names(names: str | Sequence[str]) -> list[str]:
     """'fsa,sc-sst2' or ['fsa', 'sc-sst2'] -> names."""
+    if not isinstance(names, str) and not (isinstance(names, Sequence) and all(isinstance(n, str) for n in names)):
+        raise FsabenchError(f"tasks must be a name, 'a,b' or a list of names, not {names!r}"[:200],
+                            hint="e.g. tasks='fsa' or tasks=['atsa-rest14', 'sc-sst2']")
     parts = names.split(",") if isinstance(names, str) else list(names)
     return [name.strip() for name in parts if name and name.strip()]
 

@@ -132,7 +132,29 @@ def load_split(spec: TaskSpec, data_root: Path, split: str = "test") -> SplitDat
         records = load_records(path, spec.data.format, spec.data.tuple_fields, spec.data.input_field)
         for index, record in enumerate(records):
             examples.append(_example(spec, build, record, path, index, seen))
+    if not examples:  # a score of nothing is undefined: an empty split is a broken dataset, not a 0 or a 100
+        names = ", ".join(p.name for p in split_files(spec, data_root, split))
+        raise DataError(f"task {spec.name}: the {split} split ({names}) holds no examples",
+                        hint="check the file is the right one and holds records (a JSON array or JSON lines)")
     return SplitData(examples, files)
+
+
+def _example_id(raw_id: Any, field_name: str, where: str) -> str:
+    """A record's id as text: a non-empty string or an integer; ids are matched as text against
+    predictions and bundles, so a float (1.0 vs 1), a boolean or an id with control characters
+    (a newline breaks JSONL listings) would match the wrong line or none."""
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        kind = "missing" if raw_id is None else f"{type(raw_id).__name__} {raw_id!r}, not a string or integer"
+        raise DataError(f"{where}: field '{field_name}' is {kind}",
+                        hint="give every record a text or integer id, or set data.id_field: null to number by position")
+    text = str(raw_id)
+    if not text.strip():
+        raise DataError(f"{where}: field '{field_name}' is empty", hint="give every record a non-empty id")
+    bad = next((ch for ch in text if ch < " " or "\x7f" <= ch <= "\x9f"), None)
+    if bad is not None:
+        raise DataError(f"{where}: id {text!r} holds the control character U+{ord(bad):04X}",
+                        hint="ids must be one line of visible text: remove it from the data file")
+    return text
 
 
 def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index: int,
@@ -146,11 +168,7 @@ def _example(spec: TaskSpec, build, record: Mapping[str, Any], path: Path, index
     if spec.data.id_field is None:
         example_id = f"{path.stem}:{index}"
     else:
-        raw_id = record.get(spec.data.id_field)
-        if raw_id is None or isinstance(raw_id, (dict, list)):
-            raise DataError(f"{where}: field '{spec.data.id_field}' is missing",
-                            hint="add ids, or set data.id_field: null to number records by position")
-        example_id = str(raw_id)
+        example_id = _example_id(record.get(spec.data.id_field), spec.data.id_field, where)
     if example_id in seen:
         raise DataError(f"{where}: duplicate id {example_id!r} (also in {seen[example_id]})",
                         hint="ids must be unique within a split; set data.id_field: null to use positions")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from fsabench import __version__
 from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
+from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
 from fsabench.scoring import score_record, score_records
 from fsabench.settings import data_dir as resolve_data_dir
@@ -37,21 +37,38 @@ def read_predictions(path: Path) -> dict[str, str]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = getattr(exc, "msg", "nested too deeply")
+            row = loads(line)
+        except JSONProblem as exc:
+            msg = exc.msg
             raise PredictionsError(f"{path}:{number}: invalid JSON ({msg})", hint="one JSON object per line") from None
         if not isinstance(row, dict) or "id" not in row or "output" not in row:
             raise PredictionsError(f"{path}:{number}: expected an object with 'id' and 'output'",
                                    hint='write lines like {"id": "123", "output": "food | positive"}')
         if not isinstance(row["output"], str):
             raise PredictionsError(f"{path}:{number}: 'output' must be a string", hint="use \"\" for no aspects")
-        if isinstance(row["id"], (dict, list)) or row["id"] is None:
-            raise PredictionsError(f"{path}:{number}: 'id' must be a string or number", hint="use the task's example ids")
+        if isinstance(row["id"], (dict, list, bool, float)) or row["id"] is None:
+            raise PredictionsError(f"{path}:{number}: 'id' must be a string or integer", hint="use the task's example ids")
         key = str(row["id"])
         if key in outputs:
             raise PredictionsError(f"{path}:{number}: duplicate id {key!r}", hint="keep one prediction per example")
         outputs[key] = row["output"]
+    return outputs
+
+
+def _mapping(predictions: Mapping[object, object]) -> dict[str, object]:
+    """id -> output from a Python mapping; 1 and "1" are one id, so a mapping holding both is ambiguous."""
+    if not isinstance(predictions, Mapping):
+        raise PredictionsError(f"predictions: expected a mapping of id -> output or a JSONL path, not "
+                               f"{type(predictions).__name__}", hint='pass {"id": "output", ...} or a file path')
+    outputs: dict[str, object] = {}
+    for key, value in predictions.items():
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise PredictionsError(f"predictions: id {key!r} is a {type(key).__name__}, not a string or integer",
+                                   hint="use the task's example ids (fsabench tasks ids TASK)")
+        if str(key) in outputs:
+            raise PredictionsError(f"predictions: id {str(key)!r} is given twice (as {key!r} and as text)",
+                                   hint="keep one prediction per example")
+        outputs[str(key)] = value
     return outputs
 
 
@@ -62,8 +79,7 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     spec = task if isinstance(task, TaskSpec) else build_registry([str(d) for d in tasks_dir] or None).spec(task)
     split = load_split(spec, resolve_data_dir(data_dir), "test")
     source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
-    outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else {
-        str(k): v for k, v in predictions.items()}
+    outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else _mapping(predictions)
     if any(not isinstance(v, str) for v in outputs.values()):
         raise PredictionsError(f"{source}: every output must be a string", hint="use \"\" for no aspects")
     ids = [e.id for e in split.examples]

@@ -40,6 +40,8 @@ class ModelOptions:
         check_choice("--dtype", self.dtype, DTYPES)
         if self.prompt_style is not None:
             check_choice("--prompt-style", self.prompt_style, PROMPT_STYLES)
+        for name in ("batch_size", "concurrency", "max_new_tokens", "threads", "max_retries"):
+            check_int(f"--{name.replace('_', '-')}", getattr(self, name))
         for name in ("batch_size", "concurrency", "max_new_tokens", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -73,12 +75,27 @@ class EvalOptions:
 
     def __post_init__(self) -> None:
         check_choice("--scoring", self.scoring, SCORING)
+        for option, value in (("--limit", self.limit), ("--seed", self.seed), ("--num-shots", self.num_shots)):
+            check_int(option, value)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise FsabenchError(f"--seed {self.seed} must be from 0 to {MAX_SEED}",
+                                hint="seeds are stored as 64-bit integers (leaderboards refuse others)")
         if self.limit is not None and self.limit < 1:
             raise FsabenchError(f"--limit {self.limit} must be at least 1", hint="omit --limit to score every example")
         if self.num_shots < 0:
             raise FsabenchError(f"--num-shots {self.num_shots} must be >= 0", hint="use 0 for zero-shot")
         if self.max_cost is not None and self.max_cost < 0:
             raise FsabenchError(f"--max-cost {self.max_cost} must be >= 0", hint="pass a budget in USD")
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_int(option: str, value: Any) -> None:
+    """From Python, `limit="5"` or `seed=True` would reach a comparison deep in a run (a TypeError) or be
+    recorded as another number: an integer option must be an int (None where the option is optional)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise FsabenchError(f"{option} {value!r} is not an integer", hint="pass a whole number")
 
 
 def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:

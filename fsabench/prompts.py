@@ -23,13 +23,21 @@ def pick_shots(train: Sequence[Example], k: int, seed: int, exclude_id: str | No
     return random.Random(seed).sample(pool, min(k, len(pool)))
 
 
-def build_request(spec: TaskSpec, example: Example, style: str, shots: Sequence[Example] = ()) -> Request:
-    """One request: the raw sentence for style 'raw'; instruction, shots and query for 'chat'."""
+def shot_texts_of(spec: TaskSpec, shots: Sequence[Example]) -> list[str]:
+    """The rendered demonstrations (the same for every example of a run)."""
+    return [render(spec.prompt.shot_template, spec.name, input=s.input, target=s.target) for s in shots]
+
+
+def build_request(spec: TaskSpec, example: Example, style: str, shots: Sequence[Example] = (),
+                  shot_texts: Sequence[str] | None = None) -> Request:
+    """One request: the raw sentence for style 'raw'; instruction, shots and query for 'chat'.
+    `shot_texts`: the shots already rendered (build_requests renders them once per run, not per example)."""
     if style == "raw":
         return Request(id=example.id, prompt=example.input, max_new_tokens=spec.max_new_tokens)
     p = spec.prompt
     query = render(p.template, spec.name, input=example.input)
-    shot_texts = [render(p.shot_template, spec.name, input=s.input, target=s.target) for s in shots]
+    if shot_texts is None:
+        shot_texts = shot_texts_of(spec, shots)
     user = p.shot_separator.join([t for t in [p.instruction, *shot_texts, query] if t])
     messages = ([{"role": "system", "content": p.system}] if p.system else []) + [{"role": "user", "content": user}]
     prompt = user if not p.system else f"{p.system}\n\n{user}"
@@ -40,7 +48,8 @@ def build_requests(spec: TaskSpec, examples: Sequence[Example], style: str, trai
                    num_shots: int = 0, seed: int = 0) -> list[Request]:
     """Requests for every example; the k shots are drawn once per run so every example shares them."""
     shots = pick_shots(train, num_shots, seed) if style != "raw" else []
-    return [build_request(spec, e, style, shots) for e in examples]
+    texts = shot_texts_of(spec, shots)  # once: a verifier re-rendering k shots x n examples did k*n renders
+    return [build_request(spec, e, style, shots, texts) for e in examples]
 
 
 def label_choices(spec: TaskSpec) -> tuple[str, ...]:

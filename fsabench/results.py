@@ -5,7 +5,6 @@ Reports and leaderboards read only these files, so they work on results produced
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fsabench.errors import from_validation
 from fsabench.errors import ResultError
 from fsabench.io import write_json_atomic
+from fsabench.jsonstrict import JSONProblem, loads
 
 SCHEMA_VERSION = 1
 
@@ -154,20 +154,32 @@ def load_result(path: str | Path) -> RunResult:
     """Read and validate a RunResult file; any problem is one ResultError naming the file."""
     path = Path(path)
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = loads(path.read_bytes())
     except FileNotFoundError:
         raise ResultError(f"{path}: result file not found", hint="check the path") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{path}: not valid JSON ({exc})", hint="the file is truncated or not a RunResult") from None
+    except IsADirectoryError:
+        raise ResultError(f"{path}: is a folder, not a result file", hint="pass a RunResult .json file") from None
+    except JSONProblem as exc:
+        raise ResultError(f"{path}: not valid JSON ({exc.msg})", hint="the file is truncated or not a RunResult") from None
     if not isinstance(payload, dict) or "schema_version" not in payload:
         raise ResultError(f"{path}: not a RunResult (no schema_version)", hint="pass files written by `fsabench run`")
+    if type(payload["schema_version"]) is not int or payload["schema_version"] < 1:
+        raise ResultError(f"{path}: schema_version {payload['schema_version']!r} is not a version number",
+                          hint="pass files written by `fsabench run`")
     if payload["schema_version"] > SCHEMA_VERSION:
         raise ResultError(f"{path}: schema_version {payload['schema_version']} is newer than this fsabench "
                           f"understands ({SCHEMA_VERSION})", hint="upgrade fsabench")
     try:
-        return RunResult.model_validate(upgrade(payload))
+        result = RunResult.model_validate(upgrade(payload))
     except ValidationError as exc:
         raise from_validation(str(path), exc, "the file is damaged or hand-edited", ResultError) from None
+    seen: set[str] = set()
+    for record in result.examples:  # a repeated example is counted twice by every score re-computed from the file
+        if record.id in seen:
+            raise ResultError(f"{path}: example {record.id!r} appears twice in 'examples'",
+                              hint="the file is damaged or hand-edited: re-run it, or keep one copy of the example")
+        seen.add(record.id)
+    return result
 
 
 def save_result(result: RunResult, path: str | Path) -> Path:

@@ -32,6 +32,7 @@ def expanded_size(root: yaml.Node, path: Path | str) -> int:
             raise SpecError(f"{path}: a YAML alias refers to itself", hint="remove the recursive anchor")
         active.add(key)
         if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, path)
             total = 1 + sum(size(k) + size(v) for k, v in node.value)
         elif isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(v) for v in node.value)
@@ -42,6 +43,21 @@ def expanded_size(root: yaml.Node, path: Path | str) -> int:
         return total
 
     return size(root)
+
+
+def _no_duplicate_keys(node: yaml.MappingNode, path: Path | str) -> None:
+    """PyYAML keeps the last of two equal keys without a word: `name: a` ... `name: b` would run task b
+    while a reader of the file's top sees a. Refused, naming both lines."""
+    seen: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        first = seen.get((key.tag, key.value))
+        seen.setdefault((key.tag, key.value), line)
+        if first is not None:
+            raise SpecError(f"{path}:{line}: key {key.value!r} appears twice in one mapping (first on line {first})",
+                            hint="keep one of them")
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:

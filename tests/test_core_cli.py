@@ -109,7 +109,8 @@ def test_malformed_data_file_is_named(cli, tmp_path, data_dir):
     from fsabench.tasks.registry import build_registry
 
     base = build_registry().tasks["atsa-rest14"]
-    (tasks / "broken.yaml").write_text(f"include: {base}\nname: broken\ndata:\n  splits:\n    test: [broken.json]\n")
+    (tasks / "broken.yaml").write_text(f"include: {base}\nname: broken\ndata:\n  splits:\n    test: [broken.json]\n"
+                                       "subsets:\n  all: {}\n")  # (the base's 'hard' subset needs hard_test.json)
     res = cli("run", "-t", "broken", "-o", tmp_path / "out", "--data-dir", root, "--tasks-dir", tasks)
     assert res.returncode == 1 and "broken.json:2: invalid JSON" in res.stderr
 

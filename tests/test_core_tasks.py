@@ -92,6 +92,7 @@ def test_include_variant_overrides_only_what_changes(tmp_path):
     spec = build_registry([str(tmp_path)]).spec("atsa-rest14-no-hard")
     assert spec.data.splits["test"] == ["test.json"] and spec.data.splits["train"] == ["train.json"]
     assert spec.gold.builder == "atsa_terms"
+    assert list(spec.subsets) == ["all"]  # a variant's subsets replace the base's (it drops 'hard')
 
 
 def test_a_user_variant_of_a_builtin_base_is_a_few_lines(tmp_path, data_dir):

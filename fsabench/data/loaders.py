@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
+from fsabench.jsonstrict import JSONProblem, loads
 
 FORMATS = ("json", "jsonl", "csv", "tuple_lines")
 LINE_SEPARATOR = "####"
@@ -30,9 +30,9 @@ def _text(path: Path) -> str:
 
 def _json_array(path: Path) -> list[Any]:
     try:
-        data = json.loads(_text(path))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})",
+        data = loads(_text(path))
+    except JSONProblem as exc:
+        raise DataError(f"{path}{f':{exc.lineno}' if exc.lineno else ''}: invalid JSON ({exc.msg})",
                         hint="fix the file or re-download it with `fsabench data pull`") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON array of records", hint="use format: jsonl for JSON Lines")
@@ -45,17 +45,35 @@ def _json_lines(path: Path) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            records.append(loads(line))
+        except JSONProblem as exc:
             raise DataError(f"{path}:{number}: invalid JSON line ({exc.msg})", hint="fix that line") from None
     return records
 
 
 def _csv_rows(path: Path) -> list[Any]:
+    """Rows as {column: value}. DictReader quietly keeps the last of two equal column names, fills a short
+    row with None and files a long row's extra cells under the key None: each would become a wrong or
+    misleading gold ('gold label None'), so each is refused with the line."""
     reader = csv.DictReader(_text(path).splitlines())
-    if not reader.fieldnames:
-        raise DataError(f"{path}: CSV has no header row", hint="add a header naming the columns")
-    return list(reader)
+    try:
+        header = reader.fieldnames
+        if not header:
+            raise DataError(f"{path}: CSV has no header row", hint="add a header naming the columns")
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:
+            raise DataError(f"{path}:1: column {twice[0]!r} appears twice in the header",
+                            hint="give every column its own name")
+        rows = []
+        for row in reader:
+            if None in row or None in row.values():
+                cells = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                raise DataError(f"{path}:{reader.line_num}: row has {cells} cells, the header {len(header)}",
+                                hint="quote cells that hold commas, and give every row one cell per column")
+            rows.append(row)
+        return rows
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: invalid CSV ({exc})", hint="fix that line") from None
 
 
 def _literal(text: str, where: str) -> Any:

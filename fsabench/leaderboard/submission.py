@@ -16,15 +16,16 @@ import re
 import unicodedata
 import zlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fsabench import __version__
 from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard.spec import Limits
-from fsabench.results import RunResult
+from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.results import SCHEMA_VERSION, ModelInfo, RunResult, Timing, Usage
 
 BUNDLE_KIND = "fsabench-leaderboard-submission"
 BUNDLE_VERSION = 2  # 2: runs carry a `prompts` digest (v1 bundles lack it and are refused)
@@ -43,13 +44,21 @@ class EntryInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, description="display name, e.g. 'flan-t5-base distilled (ours)'")
-    parameters: int | None = Field(None, ge=0, description="parameter count; null when unknown (API models)")
+    parameters: int | None = Field(None, strict=True, ge=0, le=10**15,
+                                   description="parameter count; null when unknown (API models)")
     base_model: str | None = Field(None, description="what it was built from, e.g. google-t5/t5-base")
     link: str | None = Field(None, description="http(s) page describing the model")
     license: str | None = None
     category: str = Field(description="one of the leaderboard's categories")
-    date: dt.date = Field(description="when the runs were made (YYYY-MM-DD)")
+    date: dt.date = Field(ge=dt.date(2000, 1, 1), description="when the runs were made (YYYY-MM-DD)")
     notes: str = Field("", description="free text shown on the model page")
+
+
+MAX_COUNT = 2**63 - 1  # SQLite's integer range: a larger count or seed could not even be stored
+MAX_COST_USD = 1e9
+MAX_SHOTS = 256  # the verifier re-renders every prompt: k shots x n examples x runs is work a bundle orders
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+Cost = Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)]
 
 
 class SubmittedExample(BaseModel):
@@ -60,9 +69,37 @@ class SubmittedExample(BaseModel):
     id: str
     output: str | None
     error: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None
+    prompt_tokens: Count | None = None
+    completion_tokens: Count | None = None
+    cost_usd: Cost | None = None
+
+
+def _iso_time(value: str) -> str:
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date-time such as 2026-01-02T10:00:00+00:00") from None
+    return value
+
+
+class SubmittedTiming(Timing):
+    """The run's timing as `fsabench run` records it: real times, no negative or endless durations."""
+
+    started: Annotated[str, AfterValidator(_iso_time)]
+    finished: Annotated[str, AfterValidator(_iso_time)]
+    seconds: float = Field(ge=0, le=10**9, allow_inf_nan=False)
+    examples_per_second: float | None = Field(None, ge=0, le=10**9, allow_inf_nan=False)
+
+
+class SubmittedUsage(Usage):
+    """Token counts and cost as recorded; the site shows cost as claimed, so it must at least be a cost."""
+
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    cost_usd: Cost = 0.0
+    requests: Count = 0
+    cached: Count = 0
+    failed: Count = 0
 
 
 class PromptDigest(BaseModel):
@@ -76,11 +113,35 @@ class PromptDigest(BaseModel):
     first: str | list[dict[str, str]] | None = Field(None, description="the first example's prompt, for readers")
 
 
-class SubmittedRun(RunResult):
-    """A RunResult whose examples carry only the model's side (ids and raw outputs)."""
+class SubmittedModel(ModelInfo):
+    parameters: Count | None = None
 
+
+class SubmittedRun(RunResult):
+    """A RunResult whose examples carry only the model's side (ids and raw outputs).
+
+    Fields the verifier acts on are typed strictly here (a RunResult on disk is the user's own file; a
+    bundle is someone else's): a seed "7" is not the integer 7, a `meta.limit` of "10" or 10.5 is not a
+    limit, and the schema version is the one this fsabench writes."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION  # type: ignore[assignment]
+    seed: Count = 0
+    model: SubmittedModel  # type: ignore[assignment]
+    timing: SubmittedTiming  # type: ignore[assignment]
+    usage: SubmittedUsage = Field(default_factory=SubmittedUsage)  # type: ignore[assignment]
     examples: list[SubmittedExample]  # type: ignore[assignment]
     prompts: PromptDigest | None = Field(None, description="bundle v2: the digest of the recorded prompts")
+
+    @field_validator("meta")
+    @classmethod
+    def _meta_numbers(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        """`limit` (first N test examples) and `num_shots` decide what is re-scored and re-rendered."""
+        for key, low, high in (("limit", 1, MAX_COUNT), ("num_shots", 0, MAX_SHOTS)):
+            value = meta.get(key)
+            if value is not None and (type(value) is not int or not low <= value <= high):
+                raise ValueError(f"meta.{key} is {value!r}; it must be null or an integer from {low} to {high} "
+                                 "(as `fsabench run` records it)")
+        return meta
 
 
 class Submission(BaseModel):
@@ -95,8 +156,15 @@ class Submission(BaseModel):
 
 
 def entry_slug(name: str) -> str:
-    """The file name stem of an entry: lower case, runs of other characters become one '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "entry"
+    """The file name stem of an entry: NFKC-folded lower case, runs of other characters become one '-'.
+
+    NFKC first, so a compatibility look-alike of an existing name (fullwidth 'Ｌｅｘｉｃｏｎ', ligature 'ﬁ',
+    superscripts) gets that entry's slug and collides with it (one file, one owner) instead of showing a
+    second, identical-looking row. A name with no letter or digit of a-z, 0-9 at all (e.g. all Japanese)
+    gets a short hash of its folded form, so two such names never share one slug."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:80]
+    return slug or "entry-" + hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()[:12]
 
 
 def prompts_sha256(prompts: list[Any]) -> str:
@@ -144,9 +212,6 @@ def bundle_json(bundle: Submission) -> str:
 
 
 # --- reading and text checks ----------------------------------------------------------------
-def _no_constants(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
 
 def bundle_json_bytes(raw: bytes, where: str, limits: Limits) -> bytes:
     """The bundle's JSON text: gzip (a `.json.gz` file or a gzipped POST body) is undone here, with the
@@ -206,18 +271,29 @@ def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
     if size > limits.max_submission_bytes:
         raise SubmissionError(f"{path}: submission is {size:,} bytes, over the limit of "
                               f"{limits.max_submission_bytes:,}", hint="submit fewer runs or shorter outputs")
-    return bundle_json_bytes(path.read_bytes(), str(path), limits)
+    raw = path.read_bytes()
+    gzipped = raw.startswith(GZIP_MAGIC)
+    if path.name.endswith(".json.gz") and not gzipped:
+        raise SubmissionError(f"{path}: named .json.gz but does not hold gzip data (damaged, or plain JSON renamed)",
+                              hint="re-write it with `fsabench leaderboard submit --gzip`, or name it .json")
+    if path.name.endswith(".json") and gzipped:
+        raise SubmissionError(f"{path}: holds gzip data but is named .json", hint="name it .json.gz")
+    return bundle_json_bytes(raw, str(path), limits)
 
 
 def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
     """Size limit, gzip, JSON, schema: the checks that need no task data."""
     raw = bundle_json_bytes(raw, where, limits)
     try:
-        payload = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SubmissionError(f"{where}: not UTF-8 text", hint="write the bundle with `fsabench leaderboard submit`") from None
-    except (ValueError, RecursionError) as exc:
-        raise SubmissionError(f"{where}: not valid JSON ({exc})", hint="the file is truncated or hand-edited") from None
+    try:  # duplicate keys too: two readers must not see two different bundles in one file
+        payload = loads(text)
+    except JSONProblem as exc:
+        line = f" at line {exc.lineno}" if exc.lineno else ""
+        raise SubmissionError(f"{where}: not valid JSON ({exc.msg}{line})",
+                              hint="the file is truncated or hand-edited") from None
     if not isinstance(payload, dict) or payload.get("kind") != BUNDLE_KIND:
         raise SubmissionError(f"{where}: not a leaderboard submission (kind is not {BUNDLE_KIND!r})",
                               hint="build it with `fsabench leaderboard submit RUNS... --leaderboard NAME`")

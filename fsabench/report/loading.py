@@ -43,7 +43,7 @@ def is_run_result(path: Path) -> bool:
     invalid JSON is treated as a damaged RunResult so load_result names the problem."""
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return True
     return isinstance(payload, dict) and "schema_version" in payload
 

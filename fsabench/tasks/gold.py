@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from fsabench.errors import DataError, SpecError, UnknownName
 from fsabench.formats import ITEM_SEP, PAIR_SEP, join_pairs, join_tuples
 
@@ -156,14 +158,67 @@ def builder(name: str) -> Callable[[Mapping[str, Any], Mapping[str, Any], str], 
     return BUILDERS[name]
 
 
-def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
-    known = {
-        "atsa_terms": {"aspects_field", "term_field", "polarity_field", "skip_targets"},
-        "acsa_categories": {"aspects_field", "category_field", "polarity_field", "lowercase", "replace"},
-        "label": {"field", "map"},
-        "tuples": {"aspects_field", "input_field", "fields", "indices", "polarity_map"},
-    }[name]
+class _Params(BaseModel):
+    """Builder parameters are typed: a number where a field name belongs is refused when the task loads,
+    not met as a TypeError deep inside a builder (or, worse, read as an odd but valid value)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AtsaParams(_Params):
+    aspects_field: str = "aspects"
+    term_field: str = "target"
+    polarity_field: str = "polarity"
+    skip_targets: list[str] = ["NULL"]
+
+
+class AcsaParams(_Params):
+    aspects_field: str = "aspects"
+    category_field: str = "category"
+    polarity_field: str = "polarity"
+    lowercase: bool = True
+    replace: dict[str, str] = {"#": " "}
+
+
+class LabelParams(_Params):
+    field: str = "label"
+    map: dict[str | int | float, str] | None = None  # YAML reads `5: positive` with an integer key
+
+
+class TupleParams(_Params):
+    aspects_field: str = "aspects"
+    input_field: str = "sentence"
+    fields: list[str] | None = None
+    indices: list[str] = []
+    polarity_map: dict[str, str] | None = None
+
+
+PARAMS: dict[str, type[_Params]] = {"atsa_terms": AtsaParams, "acsa_categories": AcsaParams, "label": LabelParams,
+                                    "tuples": TupleParams}
+
+
+def params_problem(name: str, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(problem, fix) when a parameter is unknown to the builder or of the wrong type, else None.
+    TaskSpec runs this on every construction, so a TaskSpec built in Python is checked like a YAML file."""
+    model = PARAMS.get(name)
+    if model is None:
+        return None
+    known = set(model.model_fields)
     unknown = set(params) - known
     if unknown:
-        raise SpecError(f"{where}: unknown gold.params {sorted(unknown)} for builder {name}",
-                        hint=f"valid params: {', '.join(sorted(known))}")
+        return f"unknown gold.params {sorted(unknown)} for builder {name}", f"valid params: {', '.join(sorted(known))}"
+    try:
+        model.model_validate(dict(params))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return (f"gold.params.{field} is {first['input']!r}: {first['msg']}",
+                f"see the types of the {name} builder's params in `fsabench tasks show`")
+    return None
+
+
+def check_params(name: str, params: Mapping[str, Any], where: str) -> None:
+    """Every parameter known to the builder and of the right type (one SpecError naming the first)."""
+    problem = params_problem(name, params)
+    if problem:
+        raise SpecError(f"{where}: {problem[0]}", hint=problem[1])

@@ -47,11 +47,19 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+WHOLE_KEYS = ("subsets",)  # a variant that declares these declares all of them (so it can drop one)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], top: bool = True) -> dict[str, Any]:
+    """The base's keys with the variant's on top, mappings merged key by key, except `subsets`: a variant
+    that reads only test.json must be able to drop the base's `hard: {file: hard_test.json}`, which
+    would otherwise survive the merge as a subset that can never hold an example."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if top and key in WHOLE_KEYS:
+            merged[key] = value
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value, top=False)
         else:
             merged[key] = value
     return merged
@@ -126,6 +134,10 @@ def _format_validation(chain: list[tuple[Path, yaml.Node | None]], exc: Validati
     if err["type"] == "missing":
         return SpecError(f"{where}: missing required field '{field}'", hint="add it (see the built-in tasks)")
     more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    if err["type"] == "value_error":  # a rule across fields: its message names the fields and the fix
+        problem = str(err.get("ctx", {}).get("error", err["msg"]))
+        prefix = "" if field == "(top level)" else f"field '{field}': "
+        return SpecError(f"{where}: {prefix}{problem}{more}", hint="see the task format in the README (Tasks)")
     return SpecError(f"{where}: field '{field}': {err['msg']}{more}", hint="correct the value")
 
 
@@ -183,15 +195,23 @@ class TaskRegistry:
         return out
 
 
-def _scan(directory: Path, tasks: dict[str, Path], groups: dict[str, Path]) -> None:
+def _scan(directory: Path, tasks: dict[str, Path], groups: dict[str, Path], user: dict[str, Path] | None = None) -> None:
+    """Register every task and group file in `directory`. A user file shadows a built-in of the same
+    name (documented), but two user files claiming one name are refused: which one ran would depend
+    on the order of folders and files, silently."""
     for path in sorted(directory.rglob("*.y*ml")):
         if path.suffix not in (".yaml", ".yml") or path.name.startswith("_"):
             continue
         data, _ = _read_yaml(path)
-        if "group" in data:
-            groups[str(data["group"])] = path
-        elif "name" in data:
-            tasks[str(data["name"])] = path
+        if "group" in data or "name" in data:
+            key, table = ("group", groups) if "group" in data else ("name", tasks)
+            name = str(data[key])
+            if user is not None:
+                if name in user and user[name].resolve() != path.resolve():
+                    raise SpecError(f"{path}: {key} {name!r} is also declared by {user[name]}",
+                                    hint="rename one of the two (task and group names are unique)")
+                user[name] = path
+            table[name] = path
         else:
             raise SpecError(f"{path}: no 'name' (task) or 'group' key", hint="add `name: my-task`")
 
@@ -203,9 +223,10 @@ def build_registry(tasks_dirs: list[str] | None = None) -> TaskRegistry:
     roots = [BUILTIN_DIR.resolve()]
     if BUILTIN_DIR.is_dir():
         _scan(BUILTIN_DIR, tasks, groups)
+    user: dict[str, Path] = {}
     for directory in extra_task_dirs(tasks_dirs):
         if not directory.is_dir():
             raise SpecError(f"{directory}: tasks directory does not exist", hint="check --tasks-dir / FSABENCH_TASKS_PATH")
-        _scan(directory, tasks, groups)
+        _scan(directory, tasks, groups, user)
         roots.append(directory.resolve())
     return TaskRegistry(tasks, groups, tuple(roots))

@@ -58,6 +58,15 @@ class GoldSpec(Strict):
     builder: Literal["atsa_terms", "acsa_categories", "label", "tuples"]
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _typed_params(self) -> "GoldSpec":
+        from fsabench.tasks.gold import params_problem
+
+        problem = params_problem(self.builder, self.params)
+        if problem:
+            raise ValueError(f"{problem[0]} ({problem[1]})")
+        return self
+
 
 class OutputSpec(Strict):
     """How a model's text is read back into a structured prediction."""
@@ -145,13 +154,21 @@ class TaskSpec(Strict):
     )
     subsets: dict[str, SubsetFilter] = Field(default_factory=lambda: {"all": SubsetFilter()})
     prompt: PromptSpec = Field(default_factory=PromptSpec)
-    max_new_tokens: int = Field(100, ge=1, description="generation budget; the paper uses 100")
+    max_new_tokens: int = Field(100, ge=1, le=131_072, description="generation budget; the paper uses 100 "
+                                "(at most 128K: a task file from someone else cannot order an endless generation)")
     tags: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
         if "all" not in self.subsets:
             raise ValueError("subsets must include 'all' (use `all: {}`)")
+        names = {name.replace("\\", "/").rsplit("/", 1)[-1] for files in self.data.splits.values() for name in files}
+        for subset, rule in self.subsets.items():
+            if rule.file is not None and rule.file not in names:  # it would match nothing: a silently empty subset
+                raise ValueError(f"subsets.{subset}.file {rule.file!r} is not the name of a file in data.splits "
+                                 f"({', '.join(sorted(names))}), so subset {subset!r} could never hold an example; "
+                                 f"add the file to a split, or declare `subsets:` without {subset!r} (a variant's "
+                                 "subsets replace its base's)")
         if self.output.parser == "label" and not self.output.labels:
             raise ValueError("output.labels is empty: the label parser needs the closed set of labels")
         if self.type == "classification" and self.metric != "accuracy":
