@@ -6,6 +6,14 @@ annotation server all face untrusted clients, so each needs the same guards, wri
 - `request_deadline`: a client must send a whole request (headers and body) within
   `Limits.request_timeout` seconds of its first byte (or of connecting); a slowloris client is
   dropped. uvicorn itself only times out idle keep-alive connections, never a slow request.
+  The deadline re-arms for a request that arrived pipelined behind another (its bytes were read
+  while the first was answered, so no new data would arm it), and a client that stops reading
+  its answer (the send buffer stays full for `request_timeout` s) is cut off: neither a slow
+  writer nor a slow reader can hold a connection, or the answer buffered for it, forever.
+- One peer address may hold at most `Limits.max_connections_per_client` connections (proxies
+  listed in `unlimited_peers` excepted), so one client cannot fill `max_connections` for all.
+- Errors are JSON everywhere: a malformed request line or header (uvicorn's own 400), a full
+  server (503) and an exception no handler expected (500, one line, no traceback to the client).
 - `BodyLimit`: a body over `Limits.max_body` gets 413 from its Content-Length before a byte of
   it is read (chunked bodies are counted as they arrive), and the connection is closed, so the
   unread body is never parsed as a second request.
@@ -58,28 +66,66 @@ class Limits:
     max_connections: int = 1000  # beyond this, uvicorn answers 503
     graceful_shutdown: float = 10.0  # seconds in-flight requests get after SIGINT/SIGTERM
     backlog: int = 2048
+    max_connections_per_client: int = 64  # open connections from one peer address
+    unlimited_peers: tuple[str, ...] = ()  # peers exempt from that cap (a trusted reverse proxy)
 
 
-def make_app(title: str, limits: Limits, quiet: bool = False, **fastapi_options: Any):
-    """A FastAPI app with the body limit and request log installed; docs at /docs and /openapi.json."""
+def make_app(title: str, limits: Limits, quiet: bool = False, body_encodings: tuple[str, ...] = ("identity",),
+             **fastapi_options: Any):
+    """A FastAPI app with the body limit and request log installed; docs at /docs and /openapi.json.
+
+    `body_encodings`: the request Content-Encodings the app's own code decodes (with its own bound
+    on the expanded size, e.g. the leaderboard's gzipped bundles); any other is refused with 415."""
     from fastapi import FastAPI
 
     app = FastAPI(title=title, **fastapi_options)
-    app.add_middleware(BodyLimit, max_body=limits.max_body)
+    app.add_middleware(BodyLimit, max_body=limits.max_body, encodings=body_encodings)
     app.add_middleware(RequestLog, quiet=quiet)
+    app.add_exception_handler(RecursionError, _client_fault)
+    app.add_exception_handler(UnicodeError, _client_fault)
+    app.add_exception_handler(Exception, _unexpected)  # uvicorn still logs its traceback
     return app
+
+
+async def _client_fault(_: Any, exc: Exception):
+    """A RecursionError (a deeply nested body) or UnicodeError (a lone surrogate, bad bytes) that a
+    route let through is the client's doing: 400, never Starlette's plain-text 500."""
+    from fastapi.responses import JSONResponse
+
+    text = ("the request body nests too deeply" if isinstance(exc, RecursionError)
+            else "the request holds text that is not valid Unicode (a lone surrogate or bytes that are not UTF-8)")
+    return JSONResponse(error_json(400, text), 400)
+
+
+async def _unexpected(_: Any, exc: Exception):
+    """Any other exception no route handled: one JSON line to the client (the log has the traceback)."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(error_json(500, f"internal error ({type(exc).__name__}); the server log has the details"),
+                        500)
+
+
+def error_json(status: int, text: str) -> dict[str, Any]:
+    """The error shape of the shared stack's own answers (OpenAI's: serve's clients parse it)."""
+    return {"error": {"message": text, "type": "invalid_request_error" if status < 500 else "server_error",
+                      "code": status}}
 
 
 # --- ASGI middleware (pure ASGI: no per-request copies, streaming untouched) --------------------------
 class BodyLimit:
-    """413 from Content-Length before reading; chunked bodies are cut off when they pass the limit."""
+    """413 from Content-Length before reading; chunked bodies are cut off when they pass the limit.
+    A body in a Content-Encoding the app does not decode gets 415 (it was a confusing parse error)."""
 
-    def __init__(self, app: Any, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: Any, max_body: int, encodings: tuple[str, ...] = ("identity",)) -> None:
+        self.app, self.max_body, self.encodings = app, max_body, encodings
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        encoding = (_header(scope, b"content-encoding") or "identity").lower()
+        if encoding not in self.encodings:
+            return await _plain(send, 415, f"request bodies in Content-Encoding {encoding[:40]!r} are not accepted "
+                                           f"here (accepted: {', '.join(self.encodings)}); send it uncompressed")
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():  # h11 refuses these first; kept for other protocol servers
@@ -144,7 +190,7 @@ async def _plain(send: Callable, status: int, text: str) -> None:
     """A JSON error that closes the connection (the unread body must not become a second request)."""
     import json
 
-    body = json.dumps({"error": {"message": text, "type": "invalid_request_error", "code": status}}).encode()
+    body = json.dumps(error_json(status, text)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
@@ -173,16 +219,33 @@ def client_address(scope: dict, trusted_proxies: Iterable[str] = ()) -> str:
 
 
 # --- uvicorn with a whole-request deadline ------------------------------------------------------------
-def _protocol_class(request_timeout: float) -> type:
-    """uvicorn's h11 protocol plus a deadline on receiving each request (slowloris guard)."""
+def _protocol_class(limits: Limits) -> type:
+    """uvicorn's h11 protocol plus the guards it lacks (module docstring): a deadline on receiving
+    each request (pipelined ones too), a stall limit on sending, a per-peer connection cap, JSON 400."""
+    import json
+
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    request_timeout = limits.request_timeout
+
     class DeadlineProtocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+        _stalled: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            peer = (self.client or ("-",))[0]
+            if len(self.connections) > limits.max_connections:  # uvicorn's own 503 would be text/plain
+                self._write_error(503, f"the server is at its limit of {limits.max_connections} connections; "
+                                       "retry shortly")
+                return
+            if peer not in limits.unlimited_peers and \
+                    sum(1 for c in self.connections if (c.client or ("-",))[0] == peer) > limits.max_connections_per_client:
+                LOG.info("%s refused: over %d open connections from one client", peer, limits.max_connections_per_client)
+                self._write_error(503, f"too many open connections from {peer} (at most "
+                                       f"{limits.max_connections_per_client}); close some and retry")
+                return
             self._arm()
 
         def data_received(self, data: bytes) -> None:
@@ -192,9 +255,39 @@ def _protocol_class(request_timeout: float) -> type:
             elif self._deadline is None:
                 self._arm()
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # a request read while the last one was answered (pipelined) gets no data_received of its own
+            if self.conn.their_state is not h11.DONE and not self.transport.is_closing() and self._deadline is None:
+                self._arm()
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._stalled is None:
+                self._stalled = self.loop.call_later(request_timeout, self._not_reading)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._stalled is not None:
+                self._stalled.cancel()
+                self._stalled = None
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._stalled is not None:
+                self._stalled.cancel()
+                self._stalled = None
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:  # uvicorn's own answer to a malformed request
+            self._write_error(400, "malformed HTTP request (request line or headers)")
+
+        def _write_error(self, status: int, text: str) -> None:
+            body = json.dumps(error_json(status, text)).encode()
+            phrase = {400: b"Bad Request", 503: b"Service Unavailable"}[status]
+            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                                 b"connection: close\r\n\r\n%s" % (status, phrase, len(body), body))
+            self.transport.close()
 
         def _arm(self) -> None:
             self._deadline = self.loop.call_later(request_timeout, self._too_slow)
@@ -211,15 +304,21 @@ def _protocol_class(request_timeout: float) -> type:
                          request_timeout)
                 self.transport.close()
 
+        def _not_reading(self) -> None:
+            self._stalled = None
+            LOG.info("%s dropped: did not read its answer for %.0f s", (self.client or ("-",))[0], request_timeout)
+            self.transport.abort()  # close() would wait for the client to read the buffered answer
+
     return DeadlineProtocol
 
 
 def uvicorn_config(app: Any, limits: Limits, quiet: bool = True):
     import uvicorn
 
-    return uvicorn.Config(app, http=_protocol_class(limits.request_timeout), lifespan="on",
+    return uvicorn.Config(app, http=_protocol_class(limits), lifespan="on",
                           timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=limits.max_header_bytes,
-                          limit_concurrency=limits.max_connections, backlog=limits.backlog,
+                          limit_concurrency=limits.max_connections + 1,  # ours answer first (JSON)
+                          backlog=limits.backlog,
                           timeout_graceful_shutdown=int(limits.graceful_shutdown), access_log=False,
                           log_level="warning" if quiet else "info", server_header=False,
                           proxy_headers=False)  # uvicorn would believe X-Forwarded-For from 127.0.0.1: we decide

@@ -72,7 +72,8 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
         if task is not None:
             task.cancel()
 
-    app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan)
+    app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan,
+                   body_encodings=("identity", "gzip"))  # a gzipped bundle: submit() bounds what it expands to
     app.add_middleware(ReadLimit, lb=lb)
     app.add_middleware(SecurityHeaders)
 

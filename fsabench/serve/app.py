@@ -36,6 +36,12 @@ class ModelNotFound(LookupError):
     pass
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """A client's value quoted in an error, cut short: a 4 MB `logit_bias` must not come back 4 MB long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": status}}
 
@@ -46,7 +52,10 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
+        errors = exc.errors() or [{"loc": (), "msg": "invalid body"}]
+        # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
+        # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
+        first = max(errors, key=lambda e: len(e.get("loc", ())))
         loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
         field = ".".join(loc) or "body"
         return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
@@ -76,10 +85,10 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
 
     def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue) -> list[Job]:
         if body.model not in (None, card["id"]):
-            raise ModelNotFound(f"model {body.model!r} is not served here; this server serves {card['id']!r}")
+            raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
         unsupported = body.unsupported()
         if unsupported:
-            raise BadRequest(f"'{unsupported}' = {getattr(body, unsupported)!r} is not supported: this server decodes "
+            raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server decodes "
                              "greedily, one answer per prompt (leave it out)", unsupported)
         if body.min_tokens and not engine.local:
             raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")

@@ -8,13 +8,28 @@ by `unsupported()`, never silently ignored: the server decodes greedily, one ans
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 MAX_PROMPTS = 256  # prompts in one /v1/completions request (bounds the work one body can cause)
 MAX_MESSAGES = 256
 MAX_STOPS = 4  # as OpenAI
+MAX_STOP_CHARS = 1000  # one stop string (a streamed answer holds back len(stop) - 1 characters)
+
+
+def _valid_unicode(text: str) -> str:
+    """JSON's \\ud800 escapes decode to lone surrogates, which no tokenizer can encode (a 500 before)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"holds a lone surrogate (\\u{ord(text[exc.start]):04x} at character {exc.start}); "
+                         "send valid UTF-16 pairs") from None
+    return text
+
+
+Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]  # every string a client sends
+StopText = Annotated[StrictStr, Field(max_length=MAX_STOP_CHARS), AfterValidator(_valid_unicode)]
 
 
 class Strict(BaseModel):
@@ -23,13 +38,13 @@ class Strict(BaseModel):
 
 class TextPart(Strict):
     type: Literal["text"]
-    text: StrictStr
+    text: Text
 
 
 class Message(Strict):
     role: Literal["system", "developer", "user", "assistant"]
-    content: Union[StrictStr, list[TextPart]]
-    name: Optional[StrictStr] = None
+    content: Union[Text, list[TextPart]]
+    name: Optional[Text] = None
 
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
@@ -45,14 +60,14 @@ Number = Union[StrictInt, StrictFloat]
 class Common(Strict):
     """Fields shared by both endpoints; the neutral value of each unimplemented knob is accepted."""
 
-    model: Optional[StrictStr] = None
+    model: Optional[Text] = None
     max_tokens: Optional[StrictInt] = Field(None, ge=1)
-    stop: Union[StrictStr, list[StrictStr], None] = Field(None, max_length=MAX_STOPS)
+    stop: Union[StopText, list[StopText], None] = Field(None, max_length=MAX_STOPS)
     stream: StrictBool = False
     stream_options: Optional[StreamOptions] = None
     min_tokens: Optional[StrictInt] = Field(None, ge=0)  # vLLM's extension: no EOS before this many tokens
     seed: Optional[StrictInt] = None  # greedy decoding is deterministic: any seed gives the same answer
-    user: Optional[StrictStr] = None
+    user: Optional[Text] = None
     temperature: Optional[Number] = Field(None, ge=0, le=2)
     top_p: Optional[Number] = Field(None, gt=0, le=1)
     n: Optional[StrictInt] = Field(None, ge=1)
@@ -101,11 +116,11 @@ class ChatRequest(Common):
 
 
 class CompletionRequest(Common):
-    prompt: Union[StrictStr, list[StrictStr]]
+    prompt: Union[Text, list[Text]]
     echo: Optional[StrictBool] = None
     logprobs: Optional[StrictInt] = None
     best_of: Optional[StrictInt] = None
-    suffix: Optional[StrictStr] = None
+    suffix: Optional[Text] = None
 
     def prompts(self) -> list[str]:
         return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)

@@ -1,0 +1,222 @@
+"""What a hostile HTTP client still got through the shared web stack (fsabench/webserver.py) after the
+first hardening round, each driven against a real server on loopback with raw sockets:
+
+- a request pipelined behind another one, sent half, then silence: the request deadline never armed
+  for it, so the connection (and its handler task) stayed open forever;
+- a client that never reads its answers: the answers piled up in the server's send buffer forever;
+- one client opening every connection the server allows: everyone else got 503 until it let go;
+- answers that were not JSON (uvicorn's text/plain 400, Starlette's 500), a deeply nested body that
+  was a 500 in the annotation server, lone-surrogate text that was a 500 in `fsabench serve`, a
+  `logit_bias` of 100k keys echoed back whole in the error, and a gzip body in a server that
+  never decodes one answered with a puzzling parse error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+
+import pytest
+
+from fsabench.human.server import build_app as annotation_app
+from fsabench.human.study import create_study
+from fsabench.human.web import Limits as HumanLimits
+from fsabench.webserver import Limits, ServerThread, make_app
+from tests.conftest import DATA_DIR
+
+TEACHER = DATA_DIR / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"
+DEADLINE = 1.5  # request_timeout of the servers below (seconds)
+
+
+@pytest.fixture(scope="module")
+def annotation(tmp_path_factory):
+    """The annotation server (no model: the cheapest real server on the shared stack), strict limits."""
+    study = create_study(tmp_path_factory.mktemp("hostile") / "study", [TEACHER], "analysis", 4, 1, ["ana"], 1)
+    limits = HumanLimits(request_timeout=DEADLINE, max_connections_per_client=8)
+    with ServerThread(annotation_app(study, limits), limits=limits) as server:
+        yield server, study
+
+
+def connect(server, rcvbuf: int | None = None) -> socket.socket:
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.port))
+    return sock
+
+
+def read_all(sock: socket.socket, limit: float) -> tuple[bytes, str]:
+    """Everything until the server closes ('closed'), resets ('reset') or `limit` s pass ('open')."""
+    chunks, end = [], time.monotonic() + limit
+    while time.monotonic() < end:
+        sock.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return b"".join(chunks), "reset"
+        if not chunk:
+            return b"".join(chunks), "closed"
+        chunks.append(chunk)
+    return b"".join(chunks), "open"
+
+
+def exchange(server, data: bytes) -> tuple[int, dict]:
+    """One request on a fresh connection: (status, JSON body); fails if the body is not JSON."""
+    with connect(server) as sock:
+        sock.sendall(data)
+        answer, _ = read_all(sock, 10)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def healthy(server) -> bool:
+    start = time.monotonic()
+    status, _ = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return status == 200 and time.monotonic() - start < 1.0
+
+
+def test_a_half_sent_pipelined_request_is_dropped_at_the_deadline(annotation):
+    server, _ = annotation
+    whole = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    half = b"PUT /api/x/answers/y HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"a"
+    start = time.monotonic()
+    with connect(server) as sock:
+        sock.sendall(whole + half)  # one packet: the second request's bytes arrive with the first
+        answer, how = read_all(sock, DEADLINE + 4)
+    assert answer.count(b"HTTP/1.1 200") == 1 and how == "closed"  # was: open forever
+    assert time.monotonic() - start < DEADLINE + 2
+    assert healthy(server)
+
+
+def test_a_client_that_never_reads_its_answers_is_cut_off(annotation):
+    server, _ = annotation
+    ask = b"GET /static/annotate.js HTTP/1.1\r\nHost: x\r\n\r\n"  # ~9 KB each
+    with connect(server, rcvbuf=4096) as sock:
+        sock.sendall(ask * 400)  # ~4 MB of answers queued for a client that reads nothing
+        time.sleep(DEADLINE + 1.5)
+        assert healthy(server)  # others are answered meanwhile
+        answer, how = read_all(sock, 5)
+    # it is aborted once its send buffer has not drained for the deadline; before, the server kept all of it
+    assert how in ("reset", "closed") and answer.count(b"HTTP/1.1 200") < 400
+
+
+def test_one_client_cannot_hold_every_connection(annotation):
+    server, _ = annotation
+    idle = [connect(server) for _ in range(8)]
+    try:
+        time.sleep(0.1)
+        status, body = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 503 and "too many open connections from 127.0.0.1" in body["error"]["message"]
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the server notices the closed sockets within a moment
+        try:
+            if healthy(server):
+                break
+        except (json.JSONDecodeError, ConnectionError):
+            pass
+        time.sleep(0.05)
+    assert healthy(server)
+
+
+def test_every_refusal_is_a_json_4xx(annotation):
+    server, study = annotation
+    token = study.tokens()["ana"]
+    item = study.assignment["ana"][0]
+    status, body = exchange(server, b"GET /\xff\x00 HTTP/1.1\r\nHost: x\r\n\r\n")  # uvicorn's own 400 was text/plain
+    assert status == 400 and "malformed HTTP request" in body["error"]["message"]
+
+    deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the body limit: json.loads recursed into a 500
+    put = (f"PUT /api/{token}/answers/{item} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(deep)}\r\n\r\n").encode()
+    status, body = exchange(server, put + deep)
+    assert status == 422 and "nests too deeply" in body["detail"]
+
+    packed = gzip.compress(b'{"status": "skipped"}')
+    status, body = exchange(server, put.replace(f"Content-Length: {len(deep)}".encode(),
+                                                f"Content-Encoding: gzip\r\nContent-Length: {len(packed)}".encode())
+                            + packed)
+    assert status == 415 and "Content-Encoding 'gzip'" in body["error"]["message"]
+    assert healthy(server)
+
+
+def test_an_unexpected_failure_is_a_json_500_and_the_server_goes_on():
+    app = make_app("failing", Limits())
+
+    @app.get("/boom")
+    def boom() -> dict:
+        raise KeyError("a bug")
+
+    @app.get("/deep")
+    def deep() -> dict:
+        return json.loads("[" * 100_000 + "]" * 100_000)  # a RecursionError no handler expected
+
+    with ServerThread(app) as server:
+        status, body = exchange(server, b"GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 500 and body["error"]["message"].startswith("internal error (KeyError)")
+        assert "a bug" not in json.dumps(body)  # no internals to the client
+        status, body = exchange(server, b"GET /deep HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 400 and "nests too deeply" in body["error"]["message"]
+
+
+# --- fsabench serve (the untrained tiny T5: it rarely emits EOS, so min_tokens makes long answers) ----
+@pytest.fixture(scope="module")
+def served(tiny_t5):
+    from fsabench.models import load_model
+    from fsabench.serve import ModelServer
+
+    server = ModelServer(load_model(f"hf:{tiny_t5}", batch_size=4), "tiny", batch_size=4, batch_wait=0.01,
+                         max_tokens=512, limits=Limits(max_body=4 * 2 ** 20, request_timeout=DEADLINE)).start()
+    yield server
+    server.shutdown()
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_serve_names_the_field_and_never_echoes_a_huge_value(served):
+    server = served.thread
+    lone = b'{"messages": [{"role": "user", "content": "\\udc80abc"}], "max_tokens": 2}'  # was a 500
+    status, body = exchange(server, post("/v1/chat/completions", lone))
+    assert status == 400 and body["error"]["param"] == "messages.0.content"
+    assert "lone surrogate" in body["error"]["message"]
+    status, body = exchange(server, post("/v1/completions", b'{"prompt": ["ok", "\\ud800"], "max_tokens": 2}'))
+    assert status == 400 and body["error"]["param"] == "prompt.1"  # the list branch, not "should be a string"
+    status, body = exchange(server, post("/v1/completions", json.dumps({"prompt": "x", "stop": ["z" * 5000]}).encode()))
+    assert status == 400 and body["error"]["param"] == "stop.0"  # held back whole while streaming
+
+    bias = json.dumps({"prompt": "x", "max_tokens": 2, "logit_bias": {str(i): 0 for i in range(100_000)}}).encode()
+    with connect(server) as sock:
+        sock.sendall(post("/v1/completions", bias))
+        answer, _ = read_all(sock, 10)
+    assert b" 400 " in answer.split(b"\r\n")[0] and len(answer) < 1000  # was 1.2 MB: the value echoed back
+    status, body = exchange(server, post("/v1/completions", gzip.compress(b'{"prompt": "x"}'),
+                                         "Content-Encoding: gzip\r\n"))
+    assert status == 415
+    status, body = exchange(server, post("/v1/completions", b'{"prompt": "x", "max_tokens": 2}'))
+    assert status == 200 and body["usage"]["completion_tokens"] == 2
+
+
+def test_a_stream_whose_client_leaves_stops_generating(served):
+    before = len(served.engine.stats.cancelled)
+    ask = json.dumps({"messages": [{"role": "user", "content": "Cold soup."}], "max_tokens": 512,
+                      "min_tokens": 512, "stream": True}).encode()
+    with connect(served.thread) as sock:
+        sock.sendall(post("/v1/chat/completions", ask))
+        first = b""
+        while b"data:" not in first:
+            first += sock.recv(4096)
+    deadline = time.monotonic() + 10
+    while len(served.engine.stats.cancelled) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(served.engine.stats.cancelled) > before and served.engine.stats.cancelled[-1] < 512
+    assert healthy(served.thread)
