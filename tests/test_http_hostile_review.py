@@ -39,10 +39,12 @@ def annotation(tmp_path_factory):
         yield server, study
 
 
-def connect(server, rcvbuf: int | None = None) -> socket.socket:
+def connect(server, rcvbuf: int | None = None, source: str | None = None) -> socket.socket:
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if source:  # another loopback address: another client to the server
+        sock.bind((source, 0))
     sock.settimeout(10)
     sock.connect(("127.0.0.1", server.port))
     return sock
@@ -65,9 +67,9 @@ def read_all(sock: socket.socket, limit: float) -> tuple[bytes, str]:
     return b"".join(chunks), "open"
 
 
-def exchange(server, data: bytes) -> tuple[int, dict]:
+def exchange(server, data: bytes, source: str | None = None) -> tuple[int, dict]:
     """One request on a fresh connection: (status, JSON body); fails if the body is not JSON."""
-    with connect(server) as sock:
+    with connect(server, source=source) as sock:
         sock.sendall(data)
         answer, _ = read_all(sock, 10)
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -219,4 +221,27 @@ def test_a_stream_whose_client_leaves_stops_generating(served):
     while len(served.engine.stats.cancelled) == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(served.engine.stats.cancelled) > before and served.engine.stats.cancelled[-1] < 512
+    assert healthy(served.thread)
+
+
+def test_one_client_with_many_prompts_does_not_hold_up_another(served):
+    """64 prompts x 120 tokens in one (valid) request used to be answered before anyone else's prompt:
+    a 2-token request from another client waited for all of them (20 s with 256 prompts)."""
+    hog = json.dumps({"prompt": ["Cold soup and a long wait."] * 64, "max_tokens": 120, "min_tokens": 120}).encode()
+    batches = len(served.engine.stats.batches)
+    with connect(served.thread) as sock:
+        sock.sendall(post("/v1/completions", hog))
+        deadline = time.monotonic() + 10
+        while len(served.engine.stats.batches) == batches and time.monotonic() < deadline:
+            time.sleep(0.01)  # its prompts are queued and its first batch runs
+        start = time.monotonic()
+        status, body = exchange(served.thread, post("/v1/completions", b'{"prompt": "x", "max_tokens": 2}'),
+                                source="127.0.0.2")
+        waited = time.monotonic() - start
+    assert status == 200 and body["usage"]["completion_tokens"] == 2
+    assert waited < 3.0  # one batch of the hog's (~0.5 s here), not all 16 of them
+    before = len(served.engine.stats.cancelled)
+    deadline = time.monotonic() + 10  # the hog left: its queued prompts are dropped, its rows stop
+    while len(served.engine.stats.cancelled) < before + 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert healthy(served.thread)

@@ -83,7 +83,8 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [card]}
 
-    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue) -> list[Job]:
+    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
+                 http: HTTPRequest) -> list[Job]:
         if body.model not in (None, card["id"]):
             raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
         unsupported = body.unsupported()
@@ -93,8 +94,9 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
         if body.min_tokens and not engine.local:
             raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
         loop = asyncio.get_running_loop()
-        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens), min(body.min_tokens or 0,
-                                                                                          r.max_new_tokens), body.stream)
+        client = http.client.host if http.client else ""
+        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens),
+                    min(body.min_tokens or 0, r.max_new_tokens), body.stream, client=client)
                 for i, r in enumerate(requests)]
 
     def budget_of(body: ChatRequest | CompletionRequest) -> int:
@@ -115,7 +117,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
         request = Request(id="", prompt="\n\n".join(m["content"] for m in messages), messages=messages,
                           max_new_tokens=budget_of(body), stop=body.stops())
         events: asyncio.Queue = asyncio.Queue()
-        jobs = jobs_for(body, [request], events)
+        jobs = jobs_for(body, [request], events, http)
         return await respond(http, body, jobs, events, chat=True)
 
     @app.post("/v1/completions")
@@ -126,7 +128,8 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
             raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
         budget, stops = budget_of(body), body.stops()
         events: asyncio.Queue = asyncio.Queue()
-        jobs = jobs_for(body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops) for p in prompts], events)
+        jobs = jobs_for(body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops) for p in prompts],
+                        events, http)
         return await respond(http, body, jobs, events, chat=False)
 
     async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):
