@@ -182,8 +182,17 @@ class RequestLog:
             await self.app(scope, receive, logged_send)
         finally:
             client = (scope.get("client") or ("-",))[0]
-            LOG.info("%s %s %s %s %.1f ms", client, scope["method"], scope["path"], status or "-",
+            LOG.info("%s %s %s %s %.1f ms", client, scope["method"], loggable_path(scope), status or "-",
                      (time.perf_counter() - start) * 1000)
+
+
+def loggable_path(scope: dict, limit: int = 200) -> str:
+    """The path as the client sent it (still percent-encoded) and cut short: the decoded path can hold
+    CR/LF (`/%0d%0aforged line`) that would write a forged line into the server log."""
+    raw = scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else scope["path"].encode("unicode_escape").decode("ascii")
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text):,} chars)"
 
 
 async def _plain(send: Callable, status: int, text: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import socket
 import time
 
@@ -147,6 +148,19 @@ def test_every_refusal_is_a_json_4xx(annotation):
                             + packed)
     assert status == 415 and "Content-Encoding 'gzip'" in body["error"]["message"]
     assert healthy(server)
+
+
+def test_a_path_cannot_forge_a_line_in_the_request_log(annotation, caplog):
+    server, _ = annotation
+    caplog.set_level(logging.INFO, logger="fsabench.web")
+    with connect(server) as sock:
+        sock.sendall(b"GET /%0d%0a2026-01-01%20forged%20admin%20login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        read_all(sock, 5)
+    deadline = time.monotonic() + 2
+    while not any("forged" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    logged = [r.getMessage() for r in caplog.records if "forged" in r.getMessage()]
+    assert logged and all("\n" not in line and "\r" not in line for line in logged)  # was a second log line
 
 
 def test_an_unexpected_failure_is_a_json_500_and_the_server_goes_on():
