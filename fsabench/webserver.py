@@ -71,15 +71,21 @@ class Limits:
 
 
 def make_app(title: str, limits: Limits, quiet: bool = False, body_encodings: tuple[str, ...] = ("identity",),
-             **fastapi_options: Any):
+             error_shape: "Callable[[int, str], dict] | None" = None, **fastapi_options: Any):
     """A FastAPI app with the body limit and request log installed; docs at /docs and /openapi.json.
 
     `body_encodings`: the request Content-Encodings the app's own code decodes (with its own bound
-    on the expanded size, e.g. the leaderboard's gzipped bundles); any other is refused with 415."""
+    on the expanded size, e.g. the leaderboard's gzipped bundles); any other is refused with 415.
+    `error_shape(status, text)`: the JSON body of the stack's own errors (413, 415, 400, 503, 500), in
+    the shape the app's other errors have, so its clients read one shape (default: OpenAI's)."""
     from fastapi import FastAPI
 
+    shape = error_shape or error_json
     app = FastAPI(title=title, **fastapi_options)
-    app.add_middleware(BodyLimit, max_body=limits.max_body, encodings=body_encodings)
+    app.state.error_shape = shape
+    app.add_middleware(BodyLimit, max_body=limits.max_body, encodings=body_encodings, shape=shape,
+                       max_header_bytes=limits.max_header_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestLog, quiet=quiet)
     app.add_exception_handler(RecursionError, _client_fault)
     app.add_exception_handler(UnicodeError, _client_fault)
@@ -87,22 +93,22 @@ def make_app(title: str, limits: Limits, quiet: bool = False, body_encodings: tu
     return app
 
 
-async def _client_fault(_: Any, exc: Exception):
+async def _client_fault(request: Any, exc: Exception):
     """A RecursionError (a deeply nested body) or UnicodeError (a lone surrogate, bad bytes) that a
     route let through is the client's doing: 400, never Starlette's plain-text 500."""
     from fastapi.responses import JSONResponse
 
     text = ("the request body nests too deeply" if isinstance(exc, RecursionError)
             else "the request holds text that is not valid Unicode (a lone surrogate or bytes that are not UTF-8)")
-    return JSONResponse(error_json(400, text), 400)
+    return JSONResponse(request.app.state.error_shape(400, text), 400)
 
 
-async def _unexpected(_: Any, exc: Exception):
+async def _unexpected(request: Any, exc: Exception):
     """Any other exception no route handled: one JSON line to the client (the log has the traceback)."""
     from fastapi.responses import JSONResponse
 
-    return JSONResponse(error_json(500, f"internal error ({type(exc).__name__}); the server log has the details"),
-                        500)
+    text = f"internal error ({type(exc).__name__}); the server log has the details"
+    return JSONResponse(request.app.state.error_shape(500, text), 500)
 
 
 def error_json(status: int, text: str) -> dict[str, Any]:
@@ -114,24 +120,33 @@ def error_json(status: int, text: str) -> dict[str, Any]:
 # --- ASGI middleware (pure ASGI: no per-request copies, streaming untouched) --------------------------
 class BodyLimit:
     """413 from Content-Length before reading; chunked bodies are cut off when they pass the limit.
+    Headers over `max_header_bytes` in all get 431.
     A body in a Content-Encoding the app does not decode gets 415 (it was a confusing parse error)."""
 
-    def __init__(self, app: Any, max_body: int, encodings: tuple[str, ...] = ("identity",)) -> None:
-        self.app, self.max_body, self.encodings = app, max_body, encodings
+    def __init__(self, app: Any, max_body: int, encodings: tuple[str, ...] = ("identity",),
+                 shape: Callable[[int, str], dict] | None = None, max_header_bytes: int = 16 * 1024) -> None:
+        self.app, self.max_body, self.encodings, self.shape = app, max_body, encodings, shape or error_json
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = scope.get("headers", ())
+        size = sum(len(k) + len(v) + 4 for k, v in headers)
+        if size > self.max_header_bytes:  # h11 bounds only headers that arrive in pieces; one 64 KB packet passed
+            return await _plain(send, self.shape, 431, f"request headers of {size:,} bytes ({len(headers)} headers) are "
+                                                       f"over the limit of {self.max_header_bytes:,}")
         encoding = (_header(scope, b"content-encoding") or "identity").lower()
         if encoding not in self.encodings:
-            return await _plain(send, 415, f"request bodies in Content-Encoding {encoding[:40]!r} are not accepted "
-                                           f"here (accepted: {', '.join(self.encodings)}); send it uncompressed")
+            return await _plain(send, self.shape, 415, f"request bodies in Content-Encoding {encoding[:40]!r} are not "
+                                                       f"accepted here (accepted: {', '.join(self.encodings)}); "
+                                                       "send it uncompressed")
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():  # h11 refuses these first; kept for other protocol servers
-                return await _plain(send, 400, "bad Content-Length")
+                return await _plain(send, self.shape, 400, "bad Content-Length")
             if int(declared) > self.max_body:
-                return await _plain(send, 413, f"request body of {int(declared):,} bytes is over the limit of "
+                return await _plain(send, self.shape, 413, f"request body of {int(declared):,} bytes is over the limit of "
                                                f"{self.max_body:,}")
         seen = 0
         started = False
@@ -154,11 +169,32 @@ class BodyLimit:
             await self.app(scope, counted_receive, counted_send)
         except BodyTooLarge:
             if not started:
-                await _plain(send, 413, f"request body is over the limit of {self.max_body:,} bytes")
+                await _plain(send, self.shape, 413, f"request body is over the limit of {self.max_body:,} bytes")
 
 
 class BodyTooLarge(Exception):
     """Raised inside the app when a chunked body passes the limit (turned into 413 above)."""
+
+
+class HeadAsGet:
+    """HEAD answers as GET would, without the body (FastAPI routes answer HEAD with 405; monitors
+    and `curl -I` send HEAD)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class RequestLog:
@@ -195,11 +231,11 @@ def loggable_path(scope: dict, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...({len(text):,} chars)"
 
 
-async def _plain(send: Callable, status: int, text: str) -> None:
+async def _plain(send: Callable, shape: Callable[[int, str], dict], status: int, text: str) -> None:
     """A JSON error that closes the connection (the unread body must not become a second request)."""
     import json
 
-    body = json.dumps(error_json(status, text)).encode()
+    body = json.dumps(shape(status, text)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
@@ -228,7 +264,7 @@ def client_address(scope: dict, trusted_proxies: Iterable[str] = ()) -> str:
 
 
 # --- uvicorn with a whole-request deadline ------------------------------------------------------------
-def _protocol_class(limits: Limits) -> type:
+def _protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = None) -> type:
     """uvicorn's h11 protocol plus the guards it lacks (module docstring): a deadline on receiving
     each request (pipelined ones too), a stall limit on sending, a per-peer connection cap, JSON 400."""
     import json
@@ -237,6 +273,7 @@ def _protocol_class(limits: Limits) -> type:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     request_timeout = limits.request_timeout
+    shape = shape or error_json
 
     class DeadlineProtocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
@@ -292,7 +329,7 @@ def _protocol_class(limits: Limits) -> type:
             self._write_error(400, "malformed HTTP request (request line or headers)")
 
         def _write_error(self, status: int, text: str) -> None:
-            body = json.dumps(error_json(status, text)).encode()
+            body = json.dumps(shape(status, text)).encode()
             phrase = {400: b"Bad Request", 503: b"Service Unavailable"}[status]
             self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                                  b"connection: close\r\n\r\n%s" % (status, phrase, len(body), body))
@@ -324,7 +361,7 @@ def _protocol_class(limits: Limits) -> type:
 def uvicorn_config(app: Any, limits: Limits, quiet: bool = True):
     import uvicorn
 
-    return uvicorn.Config(app, http=_protocol_class(limits), lifespan="on",
+    return uvicorn.Config(app, http=_protocol_class(limits, getattr(getattr(app, "state", None), "error_shape", None)), lifespan="on",
                           timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=limits.max_header_bytes,
                           limit_concurrency=limits.max_connections + 1,  # ours answer first (JSON)
                           backlog=limits.backlog,

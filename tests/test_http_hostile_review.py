@@ -114,7 +114,7 @@ def test_one_client_cannot_hold_every_connection(annotation):
     try:
         time.sleep(0.1)
         status, body = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert status == 503 and "too many open connections from 127.0.0.1" in body["error"]["message"]
+        assert status == 503 and "too many open connections from 127.0.0.1" in body["detail"]
     finally:
         for sock in idle:
             sock.close()
@@ -134,7 +134,7 @@ def test_every_refusal_is_a_json_4xx(annotation):
     token = study.tokens()["ana"]
     item = study.assignment["ana"][0]
     status, body = exchange(server, b"GET /\xff\x00 HTTP/1.1\r\nHost: x\r\n\r\n")  # uvicorn's own 400 was text/plain
-    assert status == 400 and "malformed HTTP request" in body["error"]["message"]
+    assert status == 400 and "malformed HTTP request" in body["detail"]  # the shape the page reads
 
     deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the body limit: json.loads recursed into a 500
     put = (f"PUT /api/{token}/answers/{item} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -146,7 +146,10 @@ def test_every_refusal_is_a_json_4xx(annotation):
     status, body = exchange(server, put.replace(f"Content-Length: {len(deep)}".encode(),
                                                 f"Content-Encoding: gzip\r\nContent-Length: {len(packed)}".encode())
                             + packed)
-    assert status == 415 and "Content-Encoding 'gzip'" in body["error"]["message"]
+    assert status == 415 and "Content-Encoding 'gzip'" in body["detail"]
+    status, body = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                            + b"X-Pad: aaaaaaaa\r\n" * 2000 + b"\r\n")  # 34 KB of headers in one packet passed
+    assert status == 431 and "headers" in body["detail"]
     assert healthy(server)
 
 
@@ -259,3 +262,27 @@ def test_one_client_with_many_prompts_does_not_hold_up_another(served):
     while len(served.engine.stats.cancelled) < before + 60 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert healthy(served.thread)
+
+
+def test_leaderboard_answers_head_and_keeps_one_error_shape(tmp_path):
+    """HEAD was 405 on every GET route (monitors, `curl -I`); the stack's own errors came in another
+    JSON shape ({"error": {"message": ...}}) than the service's ({"error": "..."})."""
+    from tests.test_leaderboard_hostile import TOKEN, start, stop
+
+    srv = start(tmp_path)
+    server = type("Bound", (), {"port": srv.server_address[1]})()
+    try:
+        with connect(server) as sock:
+            sock.sendall(b"HEAD /api/leaderboard HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer, _ = read_all(sock, 5)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"application/json" in head and body == b""
+        packed = b"x\x9c\xab\xae\x05\x00\x01u\x00\xf9"  # zlib of {}
+        status, body = exchange(server, (f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                         f"Authorization: Bearer {TOKEN}\r\nContent-Encoding: deflate\r\n"
+                                         f"Content-Length: {len(packed)}\r\n\r\n").encode() + packed)
+        assert status == 415 and "deflate" in body["error"]
+        status, body = exchange(server, b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 400 and body["error"].startswith("malformed HTTP request")
+    finally:
+        stop(srv)

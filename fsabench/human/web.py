@@ -21,4 +21,6 @@ class Limits(webserver.Limits):
 
 
 def make_app(title: str, limits: Limits):
-    return webserver.make_app(title, limits, docs_url=None, redoc_url=None, openapi_url=None)
+    """Errors of the stack itself (413, 415, ...) in FastAPI's {"detail": ...}, the shape the page reads."""
+    return webserver.make_app(title, limits, error_shape=lambda status, text: {"detail": text},
+                              docs_url=None, redoc_url=None, openapi_url=None)

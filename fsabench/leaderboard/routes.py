@@ -73,7 +73,8 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
             task.cancel()
 
     app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan,
-                   body_encodings=("identity", "gzip"))  # a gzipped bundle: submit() bounds what it expands to
+                   body_encodings=("identity", "gzip"),  # a gzipped bundle: submit() bounds what it expands to
+                   error_shape=lambda status, text: {"error": text})  # the shape of every other answer here
     app.add_middleware(ReadLimit, lb=lb)
     app.add_middleware(SecurityHeaders)
 
