@@ -129,6 +129,25 @@ def test_one_client_cannot_hold_every_connection(annotation):
     assert healthy(server)
 
 
+def test_a_full_server_says_so_in_json():
+    """At `max_connections` uvicorn answered 503 in text/plain; the stack answers in the app's JSON."""
+    app = make_app("small", Limits(max_connections=3, max_connections_per_client=100))
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"ok": True}
+
+    with ServerThread(app, limits=Limits(max_connections=3, max_connections_per_client=100)) as server:
+        idle = [connect(server) for _ in range(3)]
+        try:
+            time.sleep(0.1)
+            status, body = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert status == 503 and "limit of 3 connections" in body["error"]["message"]
+        finally:
+            for sock in idle:
+                sock.close()
+
+
 def test_every_refusal_is_a_json_4xx(annotation):
     server, study = annotation
     token = study.tokens()["ana"]
