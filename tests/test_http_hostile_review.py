@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import socket
 import time
 
@@ -285,8 +286,11 @@ def test_one_client_with_many_prompts_does_not_hold_up_another(served):
 
 def test_leaderboard_answers_head_and_keeps_one_error_shape(tmp_path):
     """HEAD was 405 on every GET route (monitors, `curl -I`); the stack's own errors came in another
-    JSON shape ({"error": {"message": ...}}) than the service's ({"error": "..."})."""
+    JSON shape ({"error": {"message": ...}}) than the service's ({"error": "..."}); a number that
+    overflows to inf passed verification."""
     from tests.test_leaderboard_hostile import TOKEN, start, stop
+    from tests.test_leaderboard_service import post
+    from tests.test_leaderboard_support import good_bundle_text
 
     srv = start(tmp_path)
     server = type("Bound", (), {"port": srv.server_address[1]})()
@@ -303,5 +307,9 @@ def test_leaderboard_answers_head_and_keeps_one_error_shape(tmp_path):
         assert status == 415 and "deflate" in body["error"]
         status, body = exchange(server, b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status == 400 and body["error"].startswith("malformed HTTP request")
+        # 1e999 is valid JSON that Python reads as inf: refused (main's jsonstrict does it for every bundle read)
+        overflowing = re.sub(r'("seconds":\s*)[0-9.]+', r"\g<1>1e999", good_bundle_text(), count=1)
+        status, body = post(srv.server_address[1], overflowing.encode())
+        assert status == 422 and "1e999 is too large for a number" in body["error"]
     finally:
         stop(srv)
