@@ -241,6 +241,14 @@ def test_serve_names_the_field_and_never_echoes_a_huge_value(served):
     status, body = exchange(server, post("/v1/completions", gzip.compress(b'{"prompt": "x"}'),
                                          "Content-Encoding: gzip\r\n"))
     assert status == 415
+    status, body = exchange(server, post("/v1/completions", b'{not json'))
+    assert status == 400 and body["error"]["message"].startswith("the body is not valid JSON: Expecting property name")
+    assert body["error"]["param"] is None  # was param "1": the offset taken for a field name
+    status, body = exchange(server, post("/v1/completions", b'{"prompt": "\xff"}'))  # not UTF-8
+    assert status == 400 and "must be UTF-8" in body["error"]["message"]
+    form = post("/v1/completions", b'{"prompt": "x"}').replace(b"application/json", b"application/x-www-form-urlencoded")
+    status, body = exchange(server, form)  # what `curl -d` sends: was "body: Input should be a valid dictionary"
+    assert status == 415 and "Content-Type: application/json" in body["error"]["message"]
     status, body = exchange(server, post("/v1/completions", b'{"prompt": "x", "max_tokens": 2}'))
     assert status == 200 and body["usage"]["completion_tokens"] == 2
 

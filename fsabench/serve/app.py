@@ -52,8 +52,19 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     app = make_app("fsabench serve", limits, quiet=quiet, description="An OpenAI-compatible API over a local model.")
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(http: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors() or [{"loc": (), "msg": "invalid body"}]
+        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:  # was "1: JSON decode error" with param "1" (the offset taken for a field)
+            where = bad_json.get("loc", ("body", "?"))[-1]
+            reason = (bad_json.get("ctx") or {}).get("error", "JSON decode error")
+            return JSONResponse(error_body(400, f"the body is not valid JSON: {reason} (at character {where})",
+                                           "invalid_request_error"), 400)
+        kind = http.headers.get("content-type", "")
+        if "json" not in kind.lower():  # FastAPI reads the body as JSON only when it is labelled so
+            return JSONResponse(error_body(415, f"send the body as JSON with Content-Type: application/json (it was "
+                                                f"{shown(kind[:60]) if kind else 'not labelled'})",
+                                           "invalid_request_error"), 415)
         # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
         # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
         first = max(errors, key=lambda e: len(e.get("loc", ())))
@@ -64,7 +75,11 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     @app.exception_handler(HTTPException)
     async def http_error(_: HTTPRequest, exc: HTTPException) -> JSONResponse:
         kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
-        return JSONResponse(error_body(exc.status_code, str(exc.detail), kind), exc.status_code)
+        text = str(exc.detail)
+        if text == "There was an error parsing the body":  # FastAPI's words for any body json.loads raised on
+            text = ("the body could not be read as JSON: it must be UTF-8, nested fewer than 1,000 levels deep, "
+                    "with integers of fewer than 4,300 digits")
+        return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code)
 
     @app.exception_handler(BadRequest)
     async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
