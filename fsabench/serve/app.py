@@ -38,9 +38,14 @@ class ModelNotFound(LookupError):
 
 
 def shown(value: Any, limit: int = 80) -> str:
-    """A client's value quoted in an error, cut short: a 4 MB `logit_bias` must not come back 4 MB long."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    """A client's value quoted in an error, cut short: a 4 MB `logit_bias` must not come back 4 MB long
+    (reprlib stops early: a full repr of a deeply nested 3 MB `tools` took ~0.3 s on the event loop)."""
+    import reprlib
+
+    brief = reprlib.Repr()  # attributes, not keywords: Python 3.11's Repr() takes none
+    brief.maxlevel, brief.maxlist, brief.maxdict, brief.maxstring, brief.maxother = 3, 6, 6, limit, limit
+    text = brief.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> dict[str, Any]:
@@ -67,7 +72,8 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
                                            "invalid_request_error"), 415)
         # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
         # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
-        first = max(errors, key=lambda e: len(e.get("loc", ())))
+        # (and at equal depth a broken rule, "at most 256 entries", says more than "should be a valid string")
+        first = max(errors, key=lambda e: (len(e.get("loc", ())), e.get("type") == "value_error"))
         loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
         field = ".".join(loc) or "body"
         return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)

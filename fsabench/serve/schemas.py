@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 MAX_PROMPTS = 256  # prompts in one /v1/completions request (bounds the work one body can cause)
 MAX_MESSAGES = 256
 MAX_STOPS = 4  # as OpenAI
 MAX_STOP_CHARS = 1000  # one stop string (a streamed answer holds back len(stop) - 1 characters)
+MAX_PARTS = 256  # content parts of one message
+MAX_ITEMS = 128  # entries of the knobs only accepted at their neutral value (tools, logit_bias, ...)
+# Every list and dict is bounded *inside* its type (`at_most`), refused before its items are looked at:
+# a prompt list of a million ints used to collect a million errors (~1 s on the event loop, every client waiting).
 
 
 def _valid_unicode(text: str) -> str:
@@ -26,6 +30,16 @@ def _valid_unicode(text: str) -> str:
         raise ValueError(f"holds a lone surrogate (\\u{ord(text[exc.start]):04x} at character {exc.start}); "
                          "send valid UTF-16 pairs") from None
     return text
+
+
+def at_most(limit: int) -> BeforeValidator:
+    """Refuse a list or dict longer than `limit` before any of its items is validated (pydantic checks
+    a dict's max_length only after validating every entry, collecting one error per bad entry)."""
+    def check(value: Any) -> Any:
+        if isinstance(value, (list, dict)) and len(value) > limit:
+            raise ValueError(f"at most {limit} entries, not {len(value):,}")
+        return value
+    return BeforeValidator(check)
 
 
 Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]  # every string a client sends
@@ -43,7 +57,7 @@ class TextPart(Strict):
 
 class Message(Strict):
     role: Literal["system", "developer", "user", "assistant"]
-    content: Union[Text, list[TextPart]]
+    content: Union[Text, Annotated[list[TextPart], at_most(MAX_PARTS)]]
     name: Optional[Text] = None
 
     def text(self) -> str:
@@ -62,7 +76,7 @@ class Common(Strict):
 
     model: Optional[Text] = None
     max_tokens: Optional[StrictInt] = Field(None, ge=1)
-    stop: Union[StopText, list[StopText], None] = Field(None, max_length=MAX_STOPS)
+    stop: Union[StopText, Annotated[list[StopText], at_most(MAX_STOPS)], None] = None
     stream: StrictBool = False
     stream_options: Optional[StreamOptions] = None
     min_tokens: Optional[StrictInt] = Field(None, ge=0)  # vLLM's extension: no EOS before this many tokens
@@ -73,7 +87,7 @@ class Common(Strict):
     n: Optional[StrictInt] = Field(None, ge=1)
     presence_penalty: Optional[Number] = Field(None, ge=-2, le=2)
     frequency_penalty: Optional[Number] = Field(None, ge=-2, le=2)
-    logit_bias: Optional[dict[str, Number]] = None
+    logit_bias: Optional[Annotated[dict[str, Number], at_most(MAX_ITEMS)]] = None
     top_k: Optional[StrictInt] = None
     repetition_penalty: Optional[Number] = None
 
@@ -99,13 +113,13 @@ class Common(Strict):
 
 
 class ChatRequest(Common):
-    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+    messages: Annotated[list[Message], at_most(MAX_MESSAGES)] = Field(min_length=1)
     max_completion_tokens: Optional[StrictInt] = Field(None, ge=1)  # chat's newer name for max_tokens
     logprobs: Optional[StrictBool] = None
     top_logprobs: Optional[StrictInt] = None
-    tools: Optional[list[Any]] = None
-    tool_choice: Optional[Any] = None
-    response_format: Optional[dict[str, Any]] = None
+    tools: Optional[Annotated[list[dict[str, Any]], at_most(MAX_ITEMS)]] = None
+    tool_choice: Union[Text, Annotated[dict[str, Any], at_most(MAX_ITEMS)], None] = None
+    response_format: Optional[Annotated[dict[str, Any], at_most(MAX_ITEMS)]] = None
 
     def budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -116,7 +130,7 @@ class ChatRequest(Common):
 
 
 class CompletionRequest(Common):
-    prompt: Union[Text, list[Text]]
+    prompt: Union[Text, Annotated[list[Text], at_most(MAX_PROMPTS)]]
     echo: Optional[StrictBool] = None
     logprobs: Optional[StrictInt] = None
     best_of: Optional[StrictInt] = None
