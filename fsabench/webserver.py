@@ -67,6 +67,7 @@ class Limits:
     graceful_shutdown: float = 10.0  # seconds in-flight requests get after SIGINT/SIGTERM
     backlog: int = 2048
     max_connections_per_client: int = 64  # open connections from one peer address
+    max_json_containers: int | None = None  # '[' + '{' bytes in a body (None: unchecked); see BodyLimit
     unlimited_peers: tuple[str, ...] = ()  # peers exempt from that cap (a trusted reverse proxy)
 
 
@@ -84,7 +85,7 @@ def make_app(title: str, limits: Limits, quiet: bool = False, body_encodings: tu
     app = FastAPI(title=title, **fastapi_options)
     app.state.error_shape = shape
     app.add_middleware(BodyLimit, max_body=limits.max_body, encodings=body_encodings, shape=shape,
-                       max_header_bytes=limits.max_header_bytes)
+                       max_header_bytes=limits.max_header_bytes, max_containers=limits.max_json_containers)
     app.add_middleware(HeadAsGet)
     app.add_middleware(RequestLog, quiet=quiet)
     app.add_exception_handler(RecursionError, _client_fault)
@@ -124,9 +125,10 @@ class BodyLimit:
     A body in a Content-Encoding the app does not decode gets 415 (it was a confusing parse error)."""
 
     def __init__(self, app: Any, max_body: int, encodings: tuple[str, ...] = ("identity",),
-                 shape: Callable[[int, str], dict] | None = None, max_header_bytes: int = 16 * 1024) -> None:
+                 shape: Callable[[int, str], dict] | None = None, max_header_bytes: int = 16 * 1024,
+                 max_containers: int | None = None) -> None:
         self.app, self.max_body, self.encodings, self.shape = app, max_body, encodings, shape or error_json
-        self.max_header_bytes = max_header_bytes
+        self.max_header_bytes, self.max_containers = max_header_bytes, max_containers
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -148,7 +150,7 @@ class BodyLimit:
             if int(declared) > self.max_body:
                 return await _plain(send, self.shape, 413, f"request body of {int(declared):,} bytes is over the limit of "
                                                f"{self.max_body:,}")
-        seen = 0
+        seen = containers = 0
         started = False
 
         async def counted_send(message: dict) -> None:
@@ -157,23 +159,39 @@ class BodyLimit:
             await send(message)
 
         async def counted_receive() -> dict:
-            nonlocal seen
+            nonlocal seen, containers
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(f"request body is over the limit of {self.max_body:,} bytes")
+                if self.max_containers is not None:  # counted before json.loads builds them (with GC, ~1 s per
+                    chunk = message.get("body", b"")  # million): brackets inside strings count too
+                    containers += chunk.count(b"[") + chunk.count(b"{")
+                    if containers > self.max_containers:
+                        raise BodyTooLarge(f"request body holds over {self.max_containers:,} JSON arrays and "
+                                           "objects ('[' and '{' characters, in strings too)")
             return message
 
         try:
             await self.app(scope, counted_receive, counted_send)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:  # raised where no exception handler answered it
             if not started:
-                await _plain(send, self.shape, 413, f"request body is over the limit of {self.max_body:,} bytes")
+                await _plain(send, self.shape, 413, str(exc.detail))
 
 
-class BodyTooLarge(Exception):
-    """Raised inside the app when a chunked body passes the limit (turned into 413 above)."""
+def _body_too_large_base() -> type:
+    from starlette.exceptions import HTTPException
+
+    return HTTPException
+
+
+class BodyTooLarge(_body_too_large_base()):  # type: ignore[misc]
+    """Raised inside the app when a chunked body passes a limit: an HTTPException (413), because FastAPI
+    turns any other exception met while reading a body into 400 "There was an error parsing the body"."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(413, text, headers={"Connection": "close"})
 
 
 class HeadAsGet:

@@ -19,6 +19,7 @@ import logging
 import re
 import socket
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -156,11 +157,15 @@ def test_every_refusal_is_a_json_4xx(annotation):
     status, body = exchange(server, b"GET /\xff\x00 HTTP/1.1\r\nHost: x\r\n\r\n")  # uvicorn's own 400 was text/plain
     assert status == 400 and "malformed HTTP request" in body["detail"]  # the shape the page reads
 
-    deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the body limit: json.loads recursed into a 500
+    deep = b"[" * 5_000 + b"]" * 5_000  # under the body and bracket limits: json.loads recursed into a 500
     put = (f"PUT /api/{token}/answers/{item} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
            f"Content-Type: application/json\r\nContent-Length: {len(deep)}\r\n\r\n").encode()
     status, body = exchange(server, put + deep)
     assert status == 422 and "nests too deeply" in body["detail"]
+    many = b"[" + b"[]," * 20_000 + b"[]]"  # 20,001 lists, 60 KB: refused as it arrives, before json.loads
+    status, body = exchange(server, put.replace(f"Content-Length: {len(deep)}".encode(),
+                                                f"Content-Length: {len(many)}".encode()) + many)
+    assert status == 413 and "over 10,000 JSON arrays and objects" in body["detail"]
 
     packed = gzip.compress(b'{"status": "skipped"}')
     status, body = exchange(server, put.replace(f"Content-Length: {len(deep)}".encode(),
@@ -209,10 +214,10 @@ def test_an_unexpected_failure_is_a_json_500_and_the_server_goes_on():
 @pytest.fixture(scope="module")
 def served(tiny_t5):
     from fsabench.models import load_model
-    from fsabench.serve import ModelServer
+    from fsabench.serve import LIMITS, ModelServer
 
     server = ModelServer(load_model(f"hf:{tiny_t5}", batch_size=4), "tiny", batch_size=4, batch_wait=0.01,
-                         max_tokens=512, limits=Limits(max_body=4 * 2 ** 20, request_timeout=DEADLINE)).start()
+                         max_tokens=512, limits=replace(LIMITS, request_timeout=DEADLINE)).start()
     yield server
     server.shutdown()
 
@@ -264,12 +269,33 @@ def test_a_body_of_a_million_values_is_refused_before_it_is_walked(served):
             ("/v1/completions", json.dumps({"prompt": "x", "logit_bias": {str(i): "a" for i in range(200_000)}}).encode(),
              "logit_bias", "at most 128 entries"),
             ("/v1/chat/completions", json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]
-                                                               * 110_000}]}).encode(), "messages.0.content",
+                                                               * 50_000}]}).encode(), "messages.0.content",
              "at most 256 entries")]:
         start = time.monotonic()
         status, answer = exchange(server, post(path, body))
         assert status == 400 and answer["error"]["param"] == param and words in answer["error"]["message"]
         assert time.monotonic() - start < 2.0
+    # 10,000 x 150 nested lists parse into 1.5M objects (~2 s of json.loads holding the GIL): refused while
+    # the body arrives, from the count of '[' and '{'
+    nested = (b'{"messages": [{"role": "user", "content": "x"}], "tools": ['
+              + b",".join([b"[" * 150 + b"]" * 150] * 10_000) + b"]}")
+    start = time.monotonic()
+    status, answer = exchange(server, post("/v1/chat/completions", nested))
+    assert status == 413 and "over 100,000 JSON arrays and objects" in answer["error"]["message"]
+    assert time.monotonic() - start < 2.0
+    # a chunked body over the size limit: was 400 "There was an error parsing the body"
+    big = b'{"prompt": "' + b"a" * (4 * 2 ** 20) + b'"}'
+    chunked = b"".join(f"{len(big[i:i + 65536]):x}\r\n".encode() + big[i:i + 65536] + b"\r\n"
+                       for i in range(0, len(big), 65536)) + b"0\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        try:
+            sock.sendall(chunked)
+        except OSError:  # the server answered and closed before the whole body was sent
+            pass
+        answer, _ = read_all(sock, 5)
+    assert answer.startswith(b"HTTP/1.1 413") and b"over the limit of 4,194,304 bytes" in answer
     assert healthy(server)
 
 

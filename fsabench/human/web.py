@@ -17,6 +17,7 @@ __all__ = ["Limits", "ServerThread", "make_app", "run_app"]
 class Limits(webserver.Limits):
     max_body: int = 256 * 1024  # an answer is a few hundred bytes; 256 KB is generous
     max_connections: int = 200
+    max_json_containers: int | None = 10_000  # an answer holds a few dozen
     graceful_shutdown: float = 5.0
 
 

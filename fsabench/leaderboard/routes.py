@@ -81,7 +81,7 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)},
-                            exc.status_code)
+                            exc.status_code, getattr(exc, "headers", None))
 
     def missing(path: str) -> JSONResponse:
         return JSONResponse({"error": f"not found: {path}"}, 404)

@@ -85,7 +85,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
         if text == "There was an error parsing the body":  # FastAPI's words for any body json.loads raised on
             text = ("the body could not be read as JSON: it must be UTF-8, nested fewer than 1,000 levels deep, "
                     "with integers of fewer than 4,300 digits")
-        return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code)
+        return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(BadRequest)
     async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
