@@ -16,7 +16,10 @@ annotation server all face untrusted clients, so each needs the same guards, wri
   server (503) and an exception no handler expected (500, one line, no traceback to the client).
 - `BodyLimit`: a body over `Limits.max_body` gets 413 from its Content-Length before a byte of
   it is read (chunked bodies are counted as they arrive), and the connection is closed, so the
-  unread body is never parsed as a second request.
+  unread body is never parsed as a second request. With `Limits.max_json_containers`, the `[` and
+  `{` bytes are counted as they arrive too: json.loads of a million tiny nested lists holds the GIL
+  for seconds, so such a body is refused (413) before it is parsed. A request `Content-Encoding`
+  the app does not decode gets 415, headers over `max_header_bytes` 431; HEAD answers as GET.
 - `RequestLog`: one line per request (client, method, path, status, latency in ms) on the
   `fsabench.web` logger.
 - `run_app` (blocking; SIGINT/SIGTERM shut down gracefully: no new connections, in-flight
