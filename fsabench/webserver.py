@@ -3,15 +3,12 @@
 Why a shared module: `fsabench serve`, `fsabench leaderboard serve` and the human-evaluation
 annotation server all face untrusted clients, so each needs the same guards, written once:
 
-- `request_deadline`: a client must send a whole request (headers and body) within
-  `Limits.request_timeout` seconds of its first byte (or of connecting); a slowloris client is
-  dropped. uvicorn itself only times out idle keep-alive connections, never a slow request.
-  The deadline re-arms for a request that arrived pipelined behind another (its bytes were read
-  while the first was answered, so no new data would arm it), and a client that stops reading
-  its answer (the send buffer stays full for `request_timeout` s) is cut off: neither a slow
-  writer nor a slow reader can hold a connection, or the answer buffered for it, forever.
-- One peer address may hold at most `Limits.max_connections_per_client` connections (proxies
-  listed in `unlimited_peers` excepted), so one client cannot fill `max_connections` for all.
+- The connection guards (fsabench/webprotocol.py, uvicorn's h11 protocol extended): a client must
+  send a whole request (headers and body) within `Limits.request_timeout` seconds of its first
+  byte (or of connecting), pipelined requests included; a slowloris client is dropped (uvicorn
+  itself only times out idle keep-alive connections). A client that reads nothing of its answer
+  for as long is cut off. One peer address holds at most `Limits.max_connections_per_client`
+  connections (proxies in `unlimited_peers` excepted), so one client cannot fill `max_connections`.
 - Errors are JSON everywhere: a malformed request line or header (uvicorn's own 400), a full
   server (503) and an exception no handler expected (500, one line, no traceback to the client).
 - `BodyLimit`: a body over `Limits.max_body` gets 413 from its Content-Length before a byte of
@@ -46,7 +43,6 @@ thread pool) or hand the work to their own worker thread; `async def` is for che
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -139,8 +135,8 @@ class BodyLimit:
         headers = scope.get("headers", ())
         size = sum(len(k) + len(v) + 4 for k, v in headers)
         if size > self.max_header_bytes:  # h11 bounds only headers that arrive in pieces; one 64 KB packet passed
-            return await _plain(send, self.shape, 431, f"request headers of {size:,} bytes ({len(headers)} headers) are "
-                                                       f"over the limit of {self.max_header_bytes:,}")
+            return await _plain(send, self.shape, 431, f"request headers of {size:,} bytes ({len(headers)} headers) "
+                                                       f"are over the limit of {self.max_header_bytes:,}")
         encoding = (_header(scope, b"content-encoding") or "identity").lower()
         if encoding not in self.encodings:
             return await _plain(send, self.shape, 415, f"request bodies in Content-Encoding {encoding[:40]!r} are not "
@@ -151,8 +147,8 @@ class BodyLimit:
             if not declared.isdigit():  # h11 refuses these first; kept for other protocol servers
                 return await _plain(send, self.shape, 400, "bad Content-Length")
             if int(declared) > self.max_body:
-                return await _plain(send, self.shape, 413, f"request body of {int(declared):,} bytes is over the limit of "
-                                               f"{self.max_body:,}")
+                return await _plain(send, self.shape, 413, f"request body of {int(declared):,} bytes is over the "
+                                                           f"limit of {self.max_body:,}")
         seen = containers = 0
         started = False
 
@@ -284,105 +280,14 @@ def client_address(scope: dict, trusted_proxies: Iterable[str] = ()) -> str:
     return peer
 
 
-# --- uvicorn with a whole-request deadline ------------------------------------------------------------
-def _protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = None) -> type:
-    """uvicorn's h11 protocol plus the guards it lacks (module docstring): a deadline on receiving
-    each request (pipelined ones too), a stall limit on sending, a per-peer connection cap, JSON 400."""
-    import json
-
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    request_timeout = limits.request_timeout
-    shape = shape or error_json
-
-    class DeadlineProtocol(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
-        _stalled: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            peer = (self.client or ("-",))[0]
-            if len(self.connections) > limits.max_connections:  # uvicorn's own 503 would be text/plain
-                self._write_error(503, f"the server is at its limit of {limits.max_connections} connections; "
-                                       "retry shortly")
-                return
-            if peer not in limits.unlimited_peers and \
-                    sum(1 for c in self.connections if (c.client or ("-",))[0] == peer) > limits.max_connections_per_client:
-                LOG.info("%s refused: over %d open connections from one client", peer, limits.max_connections_per_client)
-                self._write_error(503, f"too many open connections from {peer} (at most "
-                                       f"{limits.max_connections_per_client}); close some and retry")
-                return
-            self._arm()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.conn.their_state is h11.DONE or self.transport.is_closing():
-                self._disarm()
-            elif self._deadline is None:
-                self._arm()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            # a request read while the last one was answered (pipelined) gets no data_received of its own
-            if self.conn.their_state is not h11.DONE and not self.transport.is_closing() and self._deadline is None:
-                self._arm()
-
-        def pause_writing(self) -> None:
-            super().pause_writing()
-            if self._stalled is None:
-                self._stalled = self.loop.call_later(request_timeout, self._not_reading)
-
-        def resume_writing(self) -> None:
-            super().resume_writing()
-            if self._stalled is not None:
-                self._stalled.cancel()
-                self._stalled = None
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            if self._stalled is not None:
-                self._stalled.cancel()
-                self._stalled = None
-            super().connection_lost(exc)
-
-        def send_400_response(self, msg: str) -> None:  # uvicorn's own answer to a malformed request
-            self._write_error(400, "malformed HTTP request (request line or headers)")
-
-        def _write_error(self, status: int, text: str) -> None:
-            body = json.dumps(shape(status, text)).encode()
-            phrase = {400: b"Bad Request", 503: b"Service Unavailable"}[status]
-            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                                 b"connection: close\r\n\r\n%s" % (status, phrase, len(body), body))
-            self.transport.close()
-
-        def _arm(self) -> None:
-            self._deadline = self.loop.call_later(request_timeout, self._too_slow)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _too_slow(self) -> None:
-            self._deadline = None
-            if self.conn.their_state is not h11.DONE and not self.transport.is_closing():
-                LOG.info("%s dropped: request not received within %.0f s", (self.client or ("-",))[0],
-                         request_timeout)
-                self.transport.close()
-
-        def _not_reading(self) -> None:
-            self._stalled = None
-            LOG.info("%s dropped: did not read its answer for %.0f s", (self.client or ("-",))[0], request_timeout)
-            self.transport.abort()  # close() would wait for the client to read the buffered answer
-
-    return DeadlineProtocol
-
-
+# --- uvicorn with the guards of fsabench/webprotocol.py ------------------------------------------------
 def uvicorn_config(app: Any, limits: Limits, quiet: bool = True):
     import uvicorn
 
-    return uvicorn.Config(app, http=_protocol_class(limits, getattr(getattr(app, "state", None), "error_shape", None)), lifespan="on",
+    from fsabench.webprotocol import protocol_class
+
+    shape = getattr(getattr(app, "state", None), "error_shape", None)  # the app's error JSON, for 400/503 too
+    return uvicorn.Config(app, http=protocol_class(limits, shape), lifespan="on",
                           timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=limits.max_header_bytes,
                           limit_concurrency=limits.max_connections + 1,  # ours answer first (JSON)
                           backlog=limits.backlog,

@@ -80,9 +80,10 @@ def exchange(server, data: bytes, source: str | None = None) -> tuple[int, dict]
 
 
 def healthy(server) -> bool:
+    """Answered, and promptly (2 s: generous on a 2-core box shared with model runs)."""
     start = time.monotonic()
     status, _ = exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    return status == 200 and time.monotonic() - start < 1.0
+    return status == 200 and time.monotonic() - start < 2.0
 
 
 def test_a_half_sent_pipelined_request_is_dropped_at_the_deadline(annotation):
@@ -101,10 +102,14 @@ def test_a_half_sent_pipelined_request_is_dropped_at_the_deadline(annotation):
 def test_a_client_that_never_reads_its_answers_is_cut_off(annotation):
     server, _ = annotation
     ask = b"GET /static/annotate.js HTTP/1.1\r\nHost: x\r\n\r\n"  # ~9 KB each
+    open_before = len(server.server.server_state.connections)
     with connect(server, rcvbuf=4096) as sock:
         sock.sendall(ask * 400)  # ~4 MB of answers queued for a client that reads nothing
-        time.sleep(DEADLINE + 1.5)
+        time.sleep(0.5)
         assert healthy(server)  # others are answered meanwhile
+        deadline = time.monotonic() + DEADLINE + 8
+        while len(server.server.server_state.connections) > open_before and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the server lets go of it (before: never)
         answer, how = read_all(sock, 5)
     # it is aborted once its send buffer has not drained for the deadline; before, the server kept all of it
     assert how in ("reset", "closed") and answer.count(b"HTTP/1.1 200") < 400
