@@ -118,6 +118,10 @@ class FairQueue:
     def get_nowait(self) -> "Job | None":
         return self.get(block=False)
 
+    def __len__(self) -> int:  # jobs waiting (tests and logs)
+        with self._ready:
+            return sum(len(jobs) for jobs in self._clients.values())
+
 
 @dataclass
 class Stats:
