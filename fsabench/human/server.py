@@ -102,6 +102,8 @@ def build_app(study: Study, limits: Limits = Limits()):
             answer, status = check_answer(study.rubric, study.items[item], body)
         except ValueError as exc:  # bad JSON or an answer the rubric refuses
             return JSONResponse({"detail": str(exc).splitlines()[0][:300]}, status_code=422)
+        except RecursionError:  # json.loads of [[[[...]]]]: a 500 before
+            return JSONResponse({"detail": "the body nests too deeply to be an answer"}, status_code=422)
         from starlette.concurrency import run_in_threadpool
 
         def write() -> dict:

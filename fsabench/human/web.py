@@ -17,8 +17,11 @@ __all__ = ["Limits", "ServerThread", "make_app", "run_app"]
 class Limits(webserver.Limits):
     max_body: int = 256 * 1024  # an answer is a few hundred bytes; 256 KB is generous
     max_connections: int = 200
+    max_json_containers: int | None = 10_000  # an answer holds a few dozen
     graceful_shutdown: float = 5.0
 
 
 def make_app(title: str, limits: Limits):
-    return webserver.make_app(title, limits, docs_url=None, redoc_url=None, openapi_url=None)
+    """Errors of the stack itself (413, 415, ...) in FastAPI's {"detail": ...}, the shape the page reads."""
+    return webserver.make_app(title, limits, error_shape=lambda status, text: {"detail": text},
+                              docs_url=None, redoc_url=None, openapi_url=None)

@@ -72,14 +72,16 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
         if task is not None:
             task.cancel()
 
-    app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan)
+    app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan,
+                   body_encodings=("identity", "gzip"),  # a gzipped bundle: submit() bounds what it expands to
+                   error_shape=lambda status, text: {"error": text})  # the shape of every other answer here
     app.add_middleware(ReadLimit, lb=lb)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)},
-                            exc.status_code)
+                            exc.status_code, getattr(exc, "headers", None))
 
     def missing(path: str) -> JSONResponse:
         return JSONResponse({"error": f"not found: {path}"}, 404)

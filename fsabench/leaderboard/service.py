@@ -316,7 +316,8 @@ def default_db(name: str) -> Path:
 
 
 def limits_of(config: ServiceConfig) -> Limits:
-    return Limits(max_body=config.max_body, request_timeout=config.request_timeout)
+    return Limits(max_body=config.max_body, request_timeout=config.request_timeout,
+                  unlimited_peers=tuple(config.trusted_proxies))  # a proxy carries many clients' connections
 
 
 class LeaderboardServer:

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from fsabench.models.base import Request
@@ -36,6 +37,17 @@ class ModelNotFound(LookupError):
     pass
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """A client's value quoted in an error, cut short: a 4 MB `logit_bias` must not come back 4 MB long
+    (reprlib stops early: a full repr of a deeply nested 3 MB `tools` took ~0.3 s on the event loop)."""
+    import reprlib
+
+    brief = reprlib.Repr()  # attributes, not keywords: Python 3.11's Repr() takes none
+    brief.maxlevel, brief.maxlist, brief.maxdict, brief.maxstring, brief.maxother = 3, 6, 6, limit, limit
+    text = brief.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": status}}
 
@@ -45,8 +57,23 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     app = make_app("fsabench serve", limits, quiet=quiet, description="An OpenAI-compatible API over a local model.")
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
+    async def invalid(http: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors() or [{"loc": (), "msg": "invalid body"}]
+        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:  # was "1: JSON decode error" with param "1" (the offset taken for a field)
+            where = bad_json.get("loc", ("body", "?"))[-1]
+            reason = (bad_json.get("ctx") or {}).get("error", "JSON decode error")
+            return JSONResponse(error_body(400, f"the body is not valid JSON: {reason} (at character {where})",
+                                           "invalid_request_error"), 400)
+        kind = http.headers.get("content-type", "")
+        if "json" not in kind.lower():  # FastAPI reads the body as JSON only when it is labelled so
+            return JSONResponse(error_body(415, f"send the body as JSON with Content-Type: application/json (it was "
+                                                f"{shown(kind[:60]) if kind else 'not labelled'})",
+                                           "invalid_request_error"), 415)
+        # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
+        # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
+        # (and at equal depth a broken rule, "at most 256 entries", says more than "should be a valid string")
+        first = max(errors, key=lambda e: (len(e.get("loc", ())), e.get("type") == "value_error"))
         loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
         field = ".".join(loc) or "body"
         return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
@@ -54,7 +81,11 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     @app.exception_handler(HTTPException)
     async def http_error(_: HTTPRequest, exc: HTTPException) -> JSONResponse:
         kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
-        return JSONResponse(error_body(exc.status_code, str(exc.detail), kind), exc.status_code)
+        text = str(exc.detail)
+        if text == "There was an error parsing the body":  # FastAPI's words for any body json.loads raised on
+            text = ("the body could not be read as JSON: it must be UTF-8, nested fewer than 1,000 levels deep, "
+                    "with integers of fewer than 4,300 digits")
+        return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(BadRequest)
     async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
@@ -74,18 +105,21 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [card]}
 
-    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue) -> list[Job]:
+    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
+                 http: HTTPRequest, loop: asyncio.AbstractEventLoop) -> list[Job]:
+        """Check the request and count its prompts' tokens: called in the thread pool (tokenizing 256
+        prompts on the event loop stalled every other client for ~0.4 s)."""
         if body.model not in (None, card["id"]):
-            raise ModelNotFound(f"model {body.model!r} is not served here; this server serves {card['id']!r}")
+            raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
         unsupported = body.unsupported()
         if unsupported:
-            raise BadRequest(f"'{unsupported}' = {getattr(body, unsupported)!r} is not supported: this server decodes "
+            raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server decodes "
                              "greedily, one answer per prompt (leave it out)", unsupported)
         if body.min_tokens and not engine.local:
             raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
-        loop = asyncio.get_running_loop()
-        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens), min(body.min_tokens or 0,
-                                                                                          r.max_new_tokens), body.stream)
+        client = http.client.host if http.client else ""
+        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens),
+                    min(body.min_tokens or 0, r.max_new_tokens), body.stream, client=client)
                 for i, r in enumerate(requests)]
 
     def budget_of(body: ChatRequest | CompletionRequest) -> int:
@@ -106,7 +140,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
         request = Request(id="", prompt="\n\n".join(m["content"] for m in messages), messages=messages,
                           max_new_tokens=budget_of(body), stop=body.stops())
         events: asyncio.Queue = asyncio.Queue()
-        jobs = jobs_for(body, [request], events)
+        jobs = await run_in_threadpool(jobs_for, body, [request], events, http, asyncio.get_running_loop())
         return await respond(http, body, jobs, events, chat=True)
 
     @app.post("/v1/completions")
@@ -117,7 +151,8 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
             raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
         budget, stops = budget_of(body), body.stops()
         events: asyncio.Queue = asyncio.Queue()
-        jobs = jobs_for(body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops) for p in prompts], events)
+        jobs = await run_in_threadpool(jobs_for, body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops)
+                                                        for p in prompts], events, http, asyncio.get_running_loop())
         return await respond(http, body, jobs, events, chat=False)
 
     async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):

@@ -7,6 +7,10 @@ Why it is shaped this way:
 - A row is answered the step it finishes (EOS, budget, stop string), not when its batch ends.
 - Two lanes, each with its own worker thread: budgets up to `long_budget` tokens and longer ones.
   A huge request shares its batch only with other long ones, so short requests keep flowing.
+- Within a lane, clients take turns (`FairQueue`): a batch is filled round-robin, one job per client
+  address at a time. A client that sends 256 prompts in one request (or 64 such requests) gets the
+  rows nobody else wants; anyone else's prompt rides in the next batch instead of waiting behind
+  all of them (it waited 20 s behind one such request before).
 - A client that disconnects sets `Job.cancelled`; its row stops at the next decoding step (the
   per-step hook returns True for it) and a job still queued is dropped unanswered.
 - Streaming jobs get text deltas per step on their asyncio queue (thread-safe hand-off).
@@ -18,7 +22,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +60,7 @@ class Job:
     finished: bool = False
     sent: str = ""  # streamed text so far
     generated: int = 0  # tokens when it finished or was cancelled
+    client: str = ""  # who asked (the peer address): lanes take turns between clients
 
     def put(self, kind: str, payload: Any) -> None:
         self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, self.index, payload))
@@ -77,6 +82,47 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+class FairQueue:
+    """A lane's queue: FIFO per client, round-robin between clients (the subset of queue.Queue's
+    interface the worker uses: put, get with a timeout, get_nowait; put(None) stops the worker)."""
+
+    def __init__(self) -> None:
+        self._clients: OrderedDict[str, deque] = OrderedDict()
+        self._ready = threading.Condition()
+        self._closed = False
+
+    def put(self, job: "Job | None") -> None:
+        with self._ready:
+            if job is None:
+                self._closed = True
+            else:
+                self._clients.setdefault(job.client, deque()).append(job)
+            self._ready.notify()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> "Job | None":
+        with self._ready:
+            if block and not self._ready.wait_for(lambda: self._clients or self._closed, timeout):
+                raise queue.Empty
+            if self._closed:
+                return None
+            if not self._clients:
+                raise queue.Empty
+            client, jobs = next(iter(self._clients.items()))
+            job = jobs.popleft()
+            if jobs:
+                self._clients.move_to_end(client)  # its next job waits for everyone else's turn
+            else:
+                del self._clients[client]
+            return job
+
+    def get_nowait(self) -> "Job | None":
+        return self.get(block=False)
+
+    def __len__(self) -> int:  # jobs waiting (tests and logs)
+        with self._ready:
+            return sum(len(jobs) for jobs in self._clients.values())
+
+
 @dataclass
 class Stats:
     """What tests and logs read: batch sizes sent, and how far cancelled jobs got."""
@@ -91,7 +137,7 @@ class Engine:
         self.long_budget = long_budget
         self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
         self.stats = Stats()
-        self.lanes = {"short": queue.Queue(), "long": queue.Queue()}
+        self.lanes = {"short": FairQueue(), "long": FairQueue()}
         self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
                         for lane, q in self.lanes.items()]
         for thread in self.threads:
@@ -132,7 +178,7 @@ class Engine:
             q.put(None)
 
     # --- the worker threads --------------------------------------------------------------------------
-    def _gather(self, q: queue.Queue) -> list[Job] | None:
+    def _gather(self, q: FairQueue) -> list[Job] | None:
         first = q.get()
         if first is None:
             return None
@@ -153,7 +199,7 @@ class Engine:
                 self.stats.cancelled.append(0)
         return [j for j in batch if not j.cancelled]
 
-    def _loop(self, q: queue.Queue) -> None:
+    def _loop(self, q: FairQueue) -> None:
         while True:
             batch = self._gather(q)
             if batch is None:

@@ -8,13 +8,42 @@ by `unsupported()`, never silently ignored: the server decodes greedily, one ans
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 MAX_PROMPTS = 256  # prompts in one /v1/completions request (bounds the work one body can cause)
 MAX_MESSAGES = 256
 MAX_STOPS = 4  # as OpenAI
+MAX_STOP_CHARS = 1000  # one stop string (a streamed answer holds back len(stop) - 1 characters)
+MAX_PARTS = 256  # content parts of one message
+MAX_ITEMS = 128  # entries of the knobs only accepted at their neutral value (tools, logit_bias, ...)
+# Every list and dict is bounded *inside* its type (`at_most`), refused before its items are looked at:
+# a prompt list of a million ints used to collect a million errors (~1 s on the event loop, every client waiting).
+
+
+def _valid_unicode(text: str) -> str:
+    """JSON's \\ud800 escapes decode to lone surrogates, which no tokenizer can encode (a 500 before)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"holds a lone surrogate (\\u{ord(text[exc.start]):04x} at character {exc.start}); "
+                         "send valid UTF-16 pairs") from None
+    return text
+
+
+def at_most(limit: int) -> BeforeValidator:
+    """Refuse a list or dict longer than `limit` before any of its items is validated (pydantic checks
+    a dict's max_length only after validating every entry, collecting one error per bad entry)."""
+    def check(value: Any) -> Any:
+        if isinstance(value, (list, dict)) and len(value) > limit:
+            raise ValueError(f"at most {limit} entries, not {len(value):,}")
+        return value
+    return BeforeValidator(check)
+
+
+Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]  # every string a client sends
+StopText = Annotated[StrictStr, Field(max_length=MAX_STOP_CHARS), AfterValidator(_valid_unicode)]
 
 
 class Strict(BaseModel):
@@ -23,13 +52,13 @@ class Strict(BaseModel):
 
 class TextPart(Strict):
     type: Literal["text"]
-    text: StrictStr
+    text: Text
 
 
 class Message(Strict):
     role: Literal["system", "developer", "user", "assistant"]
-    content: Union[StrictStr, list[TextPart]]
-    name: Optional[StrictStr] = None
+    content: Union[Text, Annotated[list[TextPart], at_most(MAX_PARTS)]]
+    name: Optional[Text] = None
 
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
@@ -45,20 +74,20 @@ Number = Union[StrictInt, StrictFloat]
 class Common(Strict):
     """Fields shared by both endpoints; the neutral value of each unimplemented knob is accepted."""
 
-    model: Optional[StrictStr] = None
+    model: Optional[Text] = None
     max_tokens: Optional[StrictInt] = Field(None, ge=1)
-    stop: Union[StrictStr, list[StrictStr], None] = Field(None, max_length=MAX_STOPS)
+    stop: Union[StopText, Annotated[list[StopText], at_most(MAX_STOPS)], None] = None
     stream: StrictBool = False
     stream_options: Optional[StreamOptions] = None
     min_tokens: Optional[StrictInt] = Field(None, ge=0)  # vLLM's extension: no EOS before this many tokens
     seed: Optional[StrictInt] = None  # greedy decoding is deterministic: any seed gives the same answer
-    user: Optional[StrictStr] = None
+    user: Optional[Text] = None
     temperature: Optional[Number] = Field(None, ge=0, le=2)
     top_p: Optional[Number] = Field(None, gt=0, le=1)
     n: Optional[StrictInt] = Field(None, ge=1)
     presence_penalty: Optional[Number] = Field(None, ge=-2, le=2)
     frequency_penalty: Optional[Number] = Field(None, ge=-2, le=2)
-    logit_bias: Optional[dict[str, Number]] = None
+    logit_bias: Optional[Annotated[dict[str, Number], at_most(MAX_ITEMS)]] = None
     top_k: Optional[StrictInt] = None
     repetition_penalty: Optional[Number] = None
 
@@ -84,13 +113,13 @@ class Common(Strict):
 
 
 class ChatRequest(Common):
-    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+    messages: Annotated[list[Message], at_most(MAX_MESSAGES)] = Field(min_length=1)
     max_completion_tokens: Optional[StrictInt] = Field(None, ge=1)  # chat's newer name for max_tokens
     logprobs: Optional[StrictBool] = None
     top_logprobs: Optional[StrictInt] = None
-    tools: Optional[list[Any]] = None
-    tool_choice: Optional[Any] = None
-    response_format: Optional[dict[str, Any]] = None
+    tools: Optional[Annotated[list[dict[str, Any]], at_most(MAX_ITEMS)]] = None
+    tool_choice: Union[Text, Annotated[dict[str, Any], at_most(MAX_ITEMS)], None] = None
+    response_format: Optional[Annotated[dict[str, Any], at_most(MAX_ITEMS)]] = None
 
     def budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -101,11 +130,11 @@ class ChatRequest(Common):
 
 
 class CompletionRequest(Common):
-    prompt: Union[StrictStr, list[StrictStr]]
+    prompt: Union[Text, Annotated[list[Text], at_most(MAX_PROMPTS)]]
     echo: Optional[StrictBool] = None
     logprobs: Optional[StrictInt] = None
     best_of: Optional[StrictInt] = None
-    suffix: Optional[StrictStr] = None
+    suffix: Optional[Text] = None
 
     def prompts(self) -> list[str]:
         return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
