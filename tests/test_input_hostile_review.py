@@ -294,3 +294,17 @@ def test_a_fullwidth_copy_of_an_entry_name_cannot_take_a_second_row_on_the_servi
 
 def test_the_error_classes_are_all_fsabench_errors():
     assert all(issubclass(c, FsabenchError) for c in (DataError, SpecError, PredictionsError, ResultError))
+
+
+def test_an_analysis_with_long_runs_of_blanks_is_read_in_linear_time():
+    """A model output is untrusted text: the annotation items' target finder must not backtrack on it
+    (a lazy `(.+?)\\s*$` took seconds on 20,000 spaces; a model can emit that many)."""
+    from fsabench.human.items import analysis_targets
+
+    blanks = " " * 200_000
+    cases = {"Opinion Target:" + blanks: ("the analysis as a whole",),
+             "Opinion Target: a" + blanks + "b": ("a" + blanks + "b",),
+             "Opinion Target 1: food\nAspect: taste" + blanks: ("food / taste",),
+             "\n" * 50_000 + 'Opinion Target: \n Opinion Target 2: "service"  ': ("service",)}
+    for text, expected in cases.items():  # linear: milliseconds each; the old patterns: minutes
+        assert tuple(t.rstrip() for t in analysis_targets(text)) == tuple(e[:200].rstrip() for e in expected)

@@ -23,8 +23,10 @@ MAX_TARGETS = 12  # per-target questions per item: bounds the work one long anal
 MAX_TEXT = 20_000  # characters of review or analysis kept (longer text is refused, not cut)
 MAX_JSON_BYTES = 200_000_000
 
-_TARGET = re.compile(r"^\s*Opinion Target(?:\s*\d+)?\s*:\s*(.+?)\s*$", re.I | re.M)
-_LINE = re.compile(r"^\s*(Opinion Target(?:\s*\d+)?|Aspect|Sentiment)\s*:\s*(.*?)\s*$", re.I)
+# Greedy captures stripped afterwards, blanks as [ \t]: a lazy `(.+?)\s*$` backtracks quadratically on a
+# long run of spaces, and one model output could hold the annotation server for seconds.
+_TARGET = re.compile(r"^[ \t]*Opinion Target(?:[ \t]*\d+)?[ \t]*:([^\n]*)", re.I | re.M)
+_LINE = re.compile(r"^\s*(Opinion Target(?:\s*\d+)?|Aspect|Sentiment)[ \t]*:(.*)", re.I)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def analysis_targets(text: str) -> tuple[str, ...]:
         match = _LINE.match(line)
         if not match:
             continue
-        kind, value = match.group(1).lower(), _strip(match.group(2))
+        kind, value = match.group(1).lower(), _strip(match.group(2).strip())
         if kind.startswith("opinion"):
             current, aspect = value, None
         elif kind == "aspect":
@@ -67,7 +69,7 @@ def analysis_targets(text: str) -> tuple[str, ...]:
         elif kind == "sentiment" and targets and aspect is not None and ":" not in targets[-1]:
             targets[-1] = f"{targets[-1]}: {value}"
     if not targets:
-        targets = [_strip(t) for t in _TARGET.findall(text)]
+        targets = [_strip(t) for t in _TARGET.findall(text) if t.strip()]
     return tuple(t[:200] for t in targets[:MAX_TARGETS]) or ("the analysis as a whole",)
 
 
