@@ -25,9 +25,10 @@ TEST_TIMEOUT = 900  # seconds per test: a hung server or download fails one test
 TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch pulls a multi-GB CUDA build
 
 
-def sh(*args: str, **kwargs) -> None:
+def sh(*args: str, **kwargs) -> int:
+    """Echo and run a command; its exit code (the command prints its own one-line error)."""
     print("+", " ".join(args), flush=True)
-    subprocess.run(args, check=True, **kwargs)
+    return subprocess.run(args, **kwargs).returncode
 
 
 def ensure_venv() -> None:
@@ -59,7 +60,9 @@ def run(args: list[str]) -> int:
     pip_install("-e", str(ROOT))
     env = data_env()
     if "FSABENCH_DATA_DIR" not in env:
-        sh(str(BIN / "fsabench"), "data", "pull", env=env)
+        pulled = sh(str(BIN / "fsabench"), "data", "pull", env=env)
+        if pulled != 0:
+            return pulled  # `data pull` said why in one line (offline: it names FSABENCH_DATA_DIR)
     return subprocess.run([str(BIN / "fsabench"), "run", *args], env=env).returncode
 
 
