@@ -27,7 +27,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
              num_shots: int = 0, scoring: str = "generate", output_dir: PathLike | None = None, cache: bool = True,
              overwrite: bool = False, cache_dir: PathLike | None = None, max_cost: float | None = None,
              data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = (), progress=None,
-             **model_options: Any) -> list[RunResult]:
+             prompt: str = "default", **model_options: Any) -> list[RunResult]:
     """Run `tasks` (names or groups, a list or 'a,b') on `model` and return one RunResult per task.
 
     `model` is a model string (`hf:PATH`, `litellm:openai/gpt-4o-mini`, `baseline:lexicon`, ...) or an
@@ -36,7 +36,8 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
     max_retries, prompt_style, threads, gguf_file). With `output_dir`, each result is written to
     `output_dir/<model>/<task>.json`, and a stored result is reused only when it was made with the same
     model, data, task definition and settings. Failed requests are recorded in `result.usage.failed`.
-    `progress(task, done, total)` is called between chunks.
+    `progress(task, done, total)` is called between chunks. `prompt` names one of the tasks' prompt
+    variants (TaskSpec.prompts; 'default' is the task's own `prompt`).
     """
     from fsabench.evaluation import evaluate_tasks
 
@@ -44,7 +45,8 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
                           output_dir=Path(output_dir) if output_dir is not None else None, overwrite=overwrite,
                           cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
                           max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
-                          tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options))
+                          tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options),
+                          prompt=prompt)
     return evaluate_tasks(model, tasks, options, progress)
 
 

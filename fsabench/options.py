@@ -72,9 +72,12 @@ class EvalOptions:
     data_dir: Path | None = None
     tasks_dir: tuple[str, ...] = ()
     model: ModelOptions = field(default_factory=ModelOptions)
+    prompt: str = "default"  # the task's named prompt variant (TaskSpec.prompts); changes answers
 
     def __post_init__(self) -> None:
         check_choice("--scoring", self.scoring, SCORING)
+        if not isinstance(self.prompt, str) or not self.prompt:
+            raise FsabenchError(f"--prompt {self.prompt!r} is not a variant name", hint="e.g. --prompt terse")
         for option, value in (("--limit", self.limit), ("--seed", self.seed), ("--num-shots", self.num_shots)):
             check_int(option, value)
         if not 0 <= self.seed <= MAX_SEED:

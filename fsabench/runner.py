@@ -29,6 +29,7 @@ class RunOptions:
     protocol: str | None = None  # fine-tuned | zero-shot | few-shot | baseline; inferred when None
     max_cost: float | None = None  # stop cleanly once the run has cost this many USD
     scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
+    prompt: str = "default"  # the prompt variant `spec` was resolved with (TaskSpec.with_prompt), recorded
 
 
 def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
@@ -110,7 +111,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
     return RunResult(
         fsabench_version=__version__,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
-                      data=test.files, definition=spec.model_dump(mode="json")),
+                      data=test.files, definition=spec.definition()),
         model=ModelInfo(name=adapter.name, scheme=scheme, identity=adapter.identity(),
                         settings=adapter.settings(), parameters=parameter_count(adapter)),
         seed=options.seed,
@@ -123,7 +124,8 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         scores=score_records(spec, records),
         examples=records,
         complete=all(c is not None for c in completions),
-        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring},
+        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring,
+              "prompt": options.prompt},
     )
 
 

@@ -37,6 +37,8 @@ def run(
     cache_dir: CacheDir = None,
     scoring: Scoring = "generate",
     prompt_style: PromptStyle = None,
+    prompt: Annotated[str, typer.Option("--prompt", help="the task's named prompt variant (e.g. terse; `fsabench "
+                                        "tasks show TASK` lists them)")] = "default",
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     quiet: Quiet = False,
@@ -52,7 +54,7 @@ def run(
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),
-                          model=model_options)
+                          model=model_options, prompt=prompt)
     raise typer.Exit(run_command(model, tasks, options, quiet=quiet or json_out, json_out=json_out))
 
 

@@ -27,7 +27,7 @@ def run_command(model: str, tasks: str, options: EvalOptions, quiet: bool = Fals
     answered = [r for r in results if r.examples and r.usage.failed < len(r.examples)]
     if json_out:
         emit_json([{"task": r.task.name, "model": r.model.name, "complete": r.complete, "failed": r.usage.failed,
-                    "file": str(result_path(options.output_dir, model, r.task.name, options.seed or None)),
+                    "file": str(result_path(options.output_dir, model, r.task.name, options.seed or None, options.prompt)),
                     "scores": {k: v.model_dump(exclude_none=True) for k, v in r.scores.items()}} for r in results])
     elif not quiet and answered:
         out.print(score_table(answered))
