@@ -103,3 +103,39 @@ def task(name: str, tasks_dir: Sequence[PathLike] = ()) -> TaskSpec:
     from fsabench.tasks.registry import build_registry
 
     return build_registry([str(d) for d in tasks_dir] or None).spec(name)
+
+
+def sweep(sweep_file: PathLike, output_dir: PathLike, *, executor: str = "local", ray_address: str | None = None,
+          max_parallel: int | None = None, dry_run: bool = False, shared_dir: PathLike | None = None,
+          cache: bool = True, cache_dir: PathLike | None = None, data_dir: PathLike | None = None,
+          tasks_dir: Sequence[PathLike] = (), on_done=None):
+    """Run every cell (model x task x shots x seed x prompt) of SWEEP.yaml, each an ordinary run with its own
+    run key and RunResult under `output_dir/<model>/`; cells already done are skipped, failed ones retried.
+
+    Returns a `fsabench.sweep.plan.SweepSummary` (`.counts`, `.failed` with causes), or with `dry_run` a
+    `DryRun` (the cells, how many are done, the estimated API cost). `executor="ray"` runs each model's
+    cells as Ray tasks (a local head on 127.0.0.1, or the cluster at `ray_address`). `on_done(outcome)` is
+    called as each cell ends.
+    """
+    from pydantic import ValidationError
+
+    from fsabench.errors import from_validation
+    from fsabench.options import SweepOptions
+
+    try:
+        options = SweepOptions(sweep_file=Path(sweep_file), output_dir=Path(output_dir), executor=executor,
+                               ray_address=ray_address, max_parallel=max_parallel, dry_run=dry_run,
+                               shared_dir=Path(shared_dir) if shared_dir is not None else None, cache=cache,
+                               cache_dir=Path(cache_dir) if cache_dir is not None else None,
+                               data_dir=Path(data_dir) if data_dir is not None else None,
+                               tasks_dir=tuple(str(d) for d in tasks_dir))
+    except ValidationError as exc:
+        raise from_validation("fsabench.sweep", exc, "see help(fsabench.sweep)", field_prefix="option ") from None
+    return sweep_with(options, on_done)
+
+
+def sweep_with(options, on_done=None):
+    """`sweep` for a ready SweepOptions (what the CLI builds)."""
+    from fsabench.sweep.plan import dry_run as plan_dry_run, run_sweep
+
+    return plan_dry_run(options) if options.dry_run else run_sweep(options, on_done)

@@ -117,3 +117,28 @@ def split_model_options(options: dict[str, Any]) -> ModelOptions:
         raise FsabenchError(f"unknown model option {unknown[0]!r}",
                             hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(known))}")
     return ModelOptions(**options)
+
+
+from typing import Literal, Optional  # noqa: E402  (kept with the options below, so merges stay additive)
+
+from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+
+
+class SweepOptions(BaseModel):
+    """`fsabench sweep`: which grid (SWEEP.yaml), where results go and what runs the cells."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sweep_file: Path = Field(description="SWEEP.yaml: models, tasks, num_shots, seeds, prompts, limit, exclude")
+    output_dir: Path = Field(description="one RunResult per cell under DIR/<model>/ (and the sweep.log.jsonl events)")
+    executor: Literal["local", "ray"] = "local"
+    ray_address: Optional[str] = Field(None, description="join this Ray cluster; default: start a local Ray head")
+    max_parallel: Optional[int] = Field(None, ge=1, description="workers at once (local) / CPUs of a local Ray head; "
+                                        "default min(4, CPUs)")
+    dry_run: bool = False
+    shared_dir: Optional[Path] = Field(None, description="Ray: storage every worker mounts; holds the output (and the "
+                                       "cache unless --cache-dir)")
+    cache: bool = True
+    cache_dir: Optional[Path] = None
+    data_dir: Optional[Path] = None
+    tasks_dir: tuple[str, ...] = ()
