@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -48,7 +50,8 @@ def sweep(
             print_plan(plan)
         return
     show = None if (quiet or json_out) else print_outcome
-    summary = sweep_with(options, show)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints worker deaths on stdout: keep it for our output
+        summary = sweep_with(options, show)
     if json_out:
         emit_json(summary.as_json())
     elif not quiet:
