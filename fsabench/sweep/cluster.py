@@ -13,8 +13,8 @@ skips the cells already finished (same run key) and runs the rest.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from fsabench.errors import FsabenchError
@@ -46,10 +46,28 @@ def start_ray(address: str | None, num_cpus: int):
             raise FsabenchError(f"--ray-address {address}: cannot join the Ray cluster ({str(exc).splitlines()[0]})",
                                 hint="check the address (ray status), or omit it to start a local Ray") from None
     else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-                 _node_ip_address="127.0.0.1", **quiet)
+        with loopback_only():
+            ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
+                     _node_ip_address="127.0.0.1", **quiet)
     return ray, True
+
+
+@contextmanager
+def loopback_only():
+    """A local head on 127.0.0.1, not on the machine's reachable address: Ray turns a loopback
+    `_node_ip_address` into that address unless its multi-node support is off (the switch it reads is
+    ray_constants.ENABLE_RAY_CLUSTER, env RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER; it changes only the IP choice)."""
+    try:
+        from ray._private import ray_constants
+    except ImportError:  # another Ray layout: its own default address
+        yield
+        return
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def check_resources(available: dict, unit: Unit) -> None:
