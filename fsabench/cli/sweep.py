@@ -70,9 +70,11 @@ def print_outcome(outcome) -> None:
 def print_plan(plan) -> None:
     from fsabench.console import out
 
-    for cell, done in plan.cells:
-        out.print(f"{'done' if done else 'todo':>4}  {cell.id}", highlight=False, markup=False, soft_wrap=True)
-    out.print(f"{len(plan.cells)} cells, {plan.done} already done, {len(plan.cells) - plan.done} to run",
+    for cell, state in plan.cells:
+        out.print(f"{state:>4}  {cell.id}", highlight=False, markup=False, soft_wrap=True)
+    not_applicable = len(plan.cells) - plan.done - plan.todo
+    out.print(f"{len(plan.cells)} cells, {plan.done} already done, {plan.todo} to run"
+              + (f", {not_applicable} not applicable (raw-input models take no shots)" if not_applicable else ""),
               highlight=False, soft_wrap=True)
     for model, cost in plan.cost.items():
         usd = f"${cost['usd']:.4f}" if cost["usd"] is not None else "unknown price (set price_per_million)"

@@ -170,12 +170,16 @@ def save_returned(outcome: CellOutcome, unit: Unit) -> None:
 # --- dry run ----------------------------------------------------------------------------------------
 @dataclass
 class DryRun:
-    cells: list[tuple[Cell, bool]]  # (cell, looks done)
+    cells: list[tuple[Cell, str]]  # (cell, "done" | "todo" | "n/a")
     cost: dict[str, dict[str, Any]]  # model -> requests, tokens, usd (None = no known price)
 
     @property
     def done(self) -> int:
-        return sum(done for _, done in self.cells)
+        return sum(state == "done" for _, state in self.cells)
+
+    @property
+    def todo(self) -> int:
+        return sum(state == "todo" for _, state in self.cells)
 
     @property
     def total_usd(self) -> float | None:
@@ -183,8 +187,8 @@ class DryRun:
         return round(sum(known), 4) if known else (0.0 if not self.cost else None)
 
     def as_json(self) -> dict[str, Any]:
-        return {"cells": [{"cell": c.id, "done": d} for c, d in self.cells], "total": len(self.cells),
-                "done": self.done, "cost": self.cost, "total_usd": self.total_usd}
+        return {"cells": [{"cell": c.id, "state": s} for c, s in self.cells], "total": len(self.cells),
+                "done": self.done, "todo": self.todo, "cost": self.cost, "total_usd": self.total_usd}
 
 
 def dry_run(options) -> DryRun:
@@ -203,11 +207,14 @@ def dry_run(options) -> DryRun:
             specs[cell.task, cell.prompt] = registry.spec(cell.task).with_prompt(cell.prompt)
         if cell.task not in files:
             files[cell.task] = load_split(specs[cell.task, cell.prompt], root, "test").files
-        marked.append((cell, looks_done(cell, out, specs[cell.task, cell.prompt].definition_hash(),
-                                        files[cell.task], spec.limit)))
+        if cell.num_shots and cell.model.startswith("baseline:"):  # raw input: shots do not apply
+            marked.append((cell, "n/a"))
+            continue
+        done = looks_done(cell, out, specs[cell.task, cell.prompt].definition_hash(), files[cell.task], spec.limit)
+        marked.append((cell, "done" if done else "todo"))
     cost = {}
     for entry in spec.models:
-        todo = [c for c, done in marked if c.model == entry.model and not done]
+        todo = [c for c, state in marked if c.model == entry.model and state == "todo"]
         if todo and entry.model.partition(":")[0] in API_SCHEMES:
             cost[entry.model] = estimate_cost(entry, todo, specs, root, spec.limit)
     return DryRun(marked, cost)

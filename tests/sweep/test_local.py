@@ -169,3 +169,39 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.mark.slow
+def test_a_killed_local_worker_loses_no_finished_cell_and_its_cell_is_retried(tmp_path, servers):
+    import threading
+
+    for s in servers:
+        s.control(reset=True, latency=0.3)
+    path = grid(tmp_path, servers, shots="[0]")
+    path.write_text(path.read_text().replace("concurrency: 4", "concurrency: 1"))  # an API cell takes >= 1.2 s
+    out = tmp_path / "out"
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("summary", sweep(path, out, max_parallel=2)))
+    thread.start()
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        events = read_log(out)
+        ended = {(e["cell"], e["pid"]) for e in events if e["event"] in ("done", "failed", "skipped", "n/a")}
+        done_before = [e for e in events if e["event"] == "done"]
+        running = [e for e in events if e["event"] == "start" and "openai-compat" in e["cell"]
+                   and (e["cell"], e["pid"]) not in ended and time.time() - e["time"] > 0.2]
+        if running and done_before:
+            victim = running[0]
+        time.sleep(0.05)
+    assert victim is not None
+    finished = {p.name for p in out.glob("*/*.json")}
+    os.kill(victim["pid"], signal.SIGKILL)
+    thread.join(240)
+    for s in servers:
+        s.control(latency=0.0)
+    summary = box["summary"]
+    assert summary.counts["failed"] == 0 and summary.counts["done"] == 16
+    starts = [e["pid"] for e in read_log(out) if e["event"] == "start" and e["cell"] == victim["cell"]]
+    assert len(starts) == 2 and starts[0] == victim["pid"] != starts[1]
+    assert finished <= {p.name for p in out.glob("*/*.json")}
