@@ -86,7 +86,7 @@ def expand(spec: SweepSpec, registry, where: str = "sweep file") -> list[Cell]:
 
 
 def make_units(spec: SweepSpec, cells: Sequence[Cell], out_dir: Path, split_light: int, **common) -> list[Unit]:
-    """One unit per costly model; a light model's cells dealt round-robin into `split_light` units
+    """One unit per costly model; a light model's cells cut into `split_light` contiguous units
     (for Ray: one unit per cell, so the cluster spreads them)."""
     units = []
     for entry in spec.models:
@@ -94,6 +94,7 @@ def make_units(spec: SweepSpec, cells: Sequence[Cell], out_dir: Path, split_ligh
         if not mine:
             continue
         parts = max(1, min(split_light, len(mine))) if is_light(entry.model) else 1
-        for index in range(parts):
-            units.append(Unit(entry, tuple(mine[index::parts]), Path(out_dir), limit=spec.limit, **common))
+        size = -(-len(mine) // parts)  # contiguous blocks: a worker reads few tasks' data
+        for start in range(0, len(mine), size):
+            units.append(Unit(entry, tuple(mine[start:start + size]), Path(out_dir), limit=spec.limit, **common))
     return units

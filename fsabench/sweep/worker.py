@@ -134,12 +134,14 @@ class Tasks:
             self._specs[task, prompt] = self.registry.spec(task).with_prompt(prompt)
         return self._specs[task, prompt]
 
-    def split(self, task: str):
+    def split(self, task: str, name: str = "test"):
+        """A split of the task (the same for every prompt variant), or None when the task has none."""
         from fsabench.examples import load_split
 
-        if task not in self._splits:
-            self._splits[task] = load_split(self.spec(task, "default"), self.root, "test")
-        return self._splits[task]
+        if (task, name) not in self._splits:
+            spec = self.spec(task, "default")
+            self._splits[task, name] = load_split(spec, self.root, name) if name in spec.data.splits else None
+        return self._splits[task, name]
 
 
 def run_cell(unit: Unit, cell: Cell, adapter, tasks: Tasks) -> CellOutcome:
@@ -164,7 +166,7 @@ def run_cell(unit: Unit, cell: Cell, adapter, tasks: Tasks) -> CellOutcome:
         return CellOutcome(cell, "skipped")  # the driver read the stored key for us
     run = RunOptions(limit=options.limit, seed=cell.seed, num_shots=cell.num_shots, scoring=options.scoring,
                      chunk_size=chunk_size(options), prompt=cell.prompt)
-    result = run_task(spec, adapter, tasks.root, run, test=split)
+    result = run_task(spec, adapter, tasks.root, run, test=split, train=tasks.split(cell.task, "train"))
     result.meta["run_key"] = key
     result.meta["sweep"] = {"cell": cell.id}
     payload = None

@@ -26,7 +26,7 @@ def test_spread_and_ranks_from_cell_values():
               ("m2", "t", 0, "terse", 1): 44.0, ("m2", "t", 0, "terse", 2): 46.0}
     spread = spread_table(values)
     m1 = next(r for r in spread.rows if r[0].text == "m1")
-    assert [c.text for c in m1[3:]] == ["4", "46.00", "6.06", "51.00", "41.00", "10.00"]  # sd of 50,52,40,42
+    assert [c.text for c in m1[3:]] == ["4", "46.00", "5.89", "51.00", "41.00", "10.00"]  # sd of 50,52,40,42
     ranks = rank_table(values)
     row = next(r for r in ranks.rows if r[0].text == "t")
     assert row[2].text == "default vs terse" and row[4].text == "-1.00"  # m1 > m2 under default, m2 > m1 terse
