@@ -14,6 +14,7 @@ seed) from each file's `meta` (num_shots, prompt). Shown when the runs come from
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -74,12 +75,22 @@ def spread_table(values: dict) -> Table:
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Kendall's tau-b (ties in either ranking handled); None when a ranking is constant or n < 2."""
-    from scipy.stats import kendalltau
-
-    if len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
+    """Kendall's tau-b (as scipy.stats.kendalltau computes it, ties in either ranking corrected):
+    (concordant - discordant) / sqrt((pairs - ties in a) * (pairs - ties in b)). None when n < 2 or a
+    ranking is constant. O(n^2): a sweep ranks a handful of models."""
+    n = len(a)
+    if n < 2 or len(set(a)) < 2 or len(set(b)) < 2:
         return None
-    return float(kendalltau(a, b).statistic)
+    concordant = discordant = ties_a = ties_b = 0
+    for i, j in combinations(range(n), 2):
+        da, db = a[i] - a[j], b[i] - b[j]
+        ties_a += da == 0
+        ties_b += db == 0
+        if da and db:
+            concordant += (da > 0) == (db > 0)
+            discordant += (da > 0) != (db > 0)
+    pairs = n * (n - 1) // 2
+    return (concordant - discordant) / math.sqrt((pairs - ties_a) * (pairs - ties_b))
 
 
 def rank_table(values: dict) -> Table:

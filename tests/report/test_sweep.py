@@ -47,3 +47,9 @@ def test_report_on_a_sweep_folder_has_the_section(tmp_path):
     tables = {t["name"] for t in json.loads((tmp_path / "report" / "report.json").read_text())["tables"]}
     assert {"sweep_spread", "sweep_ranks"} <= tables
     assert built.files and len(cells_of(fsabench.load_results(runs))) == 8
+
+
+def test_kendall_tau_equals_scipy_with_ties():
+    stats = pytest.importorskip("scipy.stats")
+    a, b = [1, 2, 2, 3, 5, 4], [2, 1, 3, 3, 6, 6]
+    assert kendall_tau(a, b) == pytest.approx(stats.kendalltau(a, b).statistic)
