@@ -57,11 +57,17 @@ class SweepSummary:
 
 
 def load_plan(sweep_file: Path, tasks_dir: tuple[str, ...] = ()) -> tuple[SweepSpec, list[Cell], Any]:
+    from fsabench.options import ModelOptions
     from fsabench.tasks.registry import build_registry
 
     spec = load_sweep(sweep_file)
     registry = build_registry(list(tasks_dir) or None)
     models = {m.model for m in spec.models}
+    for index, entry in enumerate(spec.models):  # device, dtype, prompt style...: refused now, not per cell
+        try:
+            ModelOptions(**entry.model_options())
+        except FsabenchError as exc:
+            raise FsabenchError(f"{sweep_file}: field 'models.{index}': {exc.message}", hint=exc.hint) from None
     for index, rule in enumerate(spec.exclude):
         if rule.model is not None and rule.model not in models:
             raise FsabenchError(f"{sweep_file}: field 'exclude.{index}.model': {rule.model!r} is not one of the models",

@@ -57,6 +57,7 @@ def test_spec_errors_name_file_line_and_field(tmp_path, change, message):
     (("exclude: [{model: \"hf:./runs/student\"", "exclude: [{model: \"hf:./runs/studnet\""),
      r"field 'exclude.0.model': 'hf:./runs/studnet' is not one of the models"),
     (("tasks: [atsa-rest14]", "tasks: [review-stars]"), r"task review-stars has no train split"),
+    (("concurrency: 8}", "concurrency: 8, device: tpu}"), r"field 'models.1': --device 'tpu' is not known"),
 ])
 def test_plan_errors_name_the_field(tmp_path, change, message):
     with pytest.raises(FsabenchError, match=message):
