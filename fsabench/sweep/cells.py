@@ -87,7 +87,7 @@ def expand(spec: SweepSpec, registry, where: str = "sweep file") -> list[Cell]:
 
 def make_units(spec: SweepSpec, cells: Sequence[Cell], out_dir: Path, split_light: int, **common) -> list[Unit]:
     """One unit per costly model; a light model's cells cut into `split_light` contiguous units
-    (for Ray: one unit per cell, so the cluster spreads them)."""
+    (for Ray: 2 x --max-parallel units, so the cluster spreads them)."""
     units = []
     for entry in spec.models:
         mine = sorted((c for c in cells if c.model == entry.model), key=lambda c: (c.task, c.prompt, c.num_shots, c.seed))

@@ -1,4 +1,6 @@
-"""The Ray executor: each unit is a Ray task that reserves its model's declared resources.
+"""The Ray executor: each unit is a Ray task that reserves its model's declared resources
+(a light model's cells are cut into 2 x --max-parallel tasks, so a worker reads a task's data once for
+several cells).
 
 Without `--ray-address` the command starts a local Ray head on 127.0.0.1 with a bounded number of CPUs
 and a small object store, and stops it at the end. With an address it joins that cluster. Results:

@@ -112,7 +112,7 @@ def run_sweep(options, on_done: Callable[[CellOutcome], None] | None = None) -> 
     common = {"data_dir": _absolute(options.data_dir), "tasks_dir": tuple(str(_absolute(d)) for d in options.tasks_dir),
               "cache": options.cache, "cache_dir": cache_dir, "write": write,
               "log": out / LOG_FILE if write else None, "threads": max(1, cpus // parallel)}
-    split = parallel if options.executor == "local" else len(cells)  # Ray: one task per light cell
+    split = parallel if options.executor == "local" else 2 * parallel  # Ray: 2 tasks per CPU keep the cluster busy
     units = make_units(spec, cells, out, split, **common)
     if not write:
         units = [replace(u, tags=stored_keys(u)) for u in units]

@@ -66,7 +66,8 @@ limit: {LIMIT}
     import json
 
     summary = json.loads(stdout)
-    assert (summary["done"], summary["failed"]) == (16, 0)
+    # a retried task reports the cells its killed attempt had finished as skipped (found on disk)
+    assert summary["done"] + summary["skipped"] == 16 and summary["failed"] == 0 and summary["skipped"] <= 1
     starts = [e["pid"] for e in read_log(out) if e["event"] == "start" and e["cell"] == victim["cell"]]
     assert len(starts) == 2 and starts[0] == victim["pid"] != starts[1]  # killed, then retried by Ray elsewhere
     time.sleep(1)
