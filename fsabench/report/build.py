@@ -209,7 +209,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
     from fsabench.report.sweep import is_sweep, sweep_section
 
     if preset == "sweep" or is_sweep(loaded.results):
-        found = sweep_section(loaded.results)
+        found = sweep_section(loaded.results, labels)
         sections.append(RenderedSection(found.name, found.title, found.tables, found.missing))
     written = write_figures(jobs, out, figure_formats, "html" in formats, built)
     figures, inline = [], []

@@ -36,14 +36,17 @@ def main_value(result: RunResult) -> float | None:
     return score.accuracy if result.task.type == "classification" else score.f1
 
 
-def cells_of(results: Sequence[RunResult]) -> dict[tuple[str, str, int, str, int], float]:
-    """(model, task, shots, prompt, seed) -> main score; the first file wins when a cell repeats."""
+def cells_of(results: Sequence[RunResult], labels=None) -> dict[tuple[str, str, int, str, int], float]:
+    """(model display name, task, shots, prompt, seed) -> main score; the first file wins when a cell repeats."""
+    from fsabench.report.loading import model_label, model_names
+
+    names = model_names(results, labels)
     values: dict[tuple[str, str, int, str, int], float] = {}
     for r in results:
         value = main_value(r)
         if value is None:
             continue
-        key = (r.model.name, r.task.name, int(r.meta.get("num_shots") or 0), str(r.meta.get("prompt") or "default"),
+        key = (names[model_label(r)], r.task.name, int(r.meta.get("num_shots") or 0), str(r.meta.get("prompt") or "default"),
                r.seed)
         values.setdefault(key, value)
     return values
@@ -119,9 +122,9 @@ def rank_table(values: dict) -> Table:
                  ["Task", "Shots", "Prompts", "Models", "Tau", "Order (first)", "Order (second)"], rows, notes=notes)
 
 
-def sweep_section(results: Sequence[RunResult]) -> Section:
+def sweep_section(results: Sequence[RunResult], labels=None) -> Section:
     section = Section("sweep", "Sweep: prompt and seed sensitivity")
-    values = cells_of(results)
+    values = cells_of(results, labels)
     if not values:
         section.missing.append("runs with a main score (F1 or accuracy on 'all')")
         return section
