@@ -1,5 +1,5 @@
-"""What a hostile HTTP client still got through the shared web stack (fsabench/webserver.py and
-webprotocol.py) after the first hardening round, each driven against a real server on loopback with
+"""What a hostile HTTP client still got through the shared web stack (fsabench/web/stack.py and
+fsabench/web/protocol.py) after the first hardening round, each driven against a real server on loopback with
 raw sockets:
 
 - a request pipelined behind another one, sent half, then silence: the request deadline never armed
@@ -30,7 +30,7 @@ import pytest
 from fsabench.human.server import build_app as annotation_app
 from fsabench.human.study import create_study
 from fsabench.human.web import Limits as HumanLimits
-from fsabench.webserver import Limits, ServerThread, make_app
+from fsabench.web import Limits, ServerThread, make_app
 from tests.conftest import DATA_DIR
 
 TEACHER = DATA_DIR / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"

@@ -17,7 +17,7 @@ import pytest
 from fsabench.models import load_model
 from fsabench.models.base import Request
 from fsabench.serve import ModelServer
-from fsabench.webserver import Limits
+from fsabench.web import Limits
 
 
 @pytest.fixture(scope="module")

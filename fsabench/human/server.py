@@ -21,12 +21,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import Study
 from fsabench.human.web import Limits, make_app
+from fsabench.web.headers import SecurityHeaders, security_headers
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-           "Cache-Control": "no-store"}
+HEADERS = security_headers(CSP, Cache_Control="no-store")  # fsabench.web.headers' one policy, this page's CSP
 
 
 def _env() -> Environment:
@@ -39,13 +39,13 @@ def progress(study: Study, annotator: str, statuses: dict[str, str]) -> dict[str
     return {"total": len(mine), "done": count("done"), "skipped": count("skipped"), "open": count("open")}
 
 
-def build_app(study: Study, limits: Limits = Limits()):
+def build_app(study: Study, limits=None):
     """The FastAPI app for one study (tokens read once, at start). No `from __future__ import
     annotations` in this module: FastAPI reads the handlers' annotations (Request) at runtime."""
     from fastapi import HTTPException, Request
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-    app = make_app(f"fsabench human: {study.folder.name}", limits)
+    app = make_app(f"fsabench human: {study.folder.name}", limits or Limits())
     tokens = study.tokens()
     page = _env().get_template("annotate.html.j2")
 
@@ -55,11 +55,7 @@ def build_app(study: Study, limits: Limits = Limits()):
                 return name
         raise HTTPException(404, "unknown link: ask the study owner for your private link")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.update(HEADERS)
-        return response
+    app.add_middleware(SecurityHeaders, headers=HEADERS)
 
     @app.get("/health")
     async def health() -> dict:

@@ -17,26 +17,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from fsabench.leaderboard.service import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
-from fsabench.webserver import Limits, client_address, make_app
+from fsabench.leaderboard.state import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
+from fsabench.web import Limits, client_address, make_app
+from fsabench.web.headers import SecurityHeaders
 
 HTML = "text/html; charset=utf-8"
 LOG = logging.getLogger("fsabench.leaderboard")
-
-
-class SecurityHeaders:
-    """nosniff + a strict CSP on every answer (pages run only the site's own script)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        async def with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 class ReadLimit:
@@ -76,7 +62,7 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
                    body_encodings=("identity", "gzip"),  # a gzipped bundle: submit() bounds what it expands to
                    error_shape=lambda status, text: {"error": text})  # the shape of every other answer here
     app.add_middleware(ReadLimit, lb=lb)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
 
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> JSONResponse:

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from fsabench.models.base import Request
 from fsabench.serve.engine import Answer, BadRequest, Engine, Job
 from fsabench.serve.schemas import MAX_PROMPTS, ChatRequest, CompletionRequest
-from fsabench.webserver import Limits, make_app
+from fsabench.web import Limits, make_app
 
 DEFAULT_MAX_TOKENS = 256  # when a request names no budget (capped by --max-tokens)
 UNION_TAG = re.compile(r"^(int|float|str|bool|list|dict|none)(\[.*\])?$|^function-")  # pydantic's branch labels
