@@ -127,7 +127,7 @@ def report(*args: Any, **kwargs: Any):
 # --- tasks and data -------------------------------------------------------------------------
 def list_tasks(tasks_dir: Sequence[PathLike] = ()) -> list[str]:
     """Names of every task on the search path (built-in, --tasks-dir, FSABENCH_TASKS_PATH)."""
-    from fsabench.tasks.catalog import task_names
+    from fsabench.catalog import task_names
 
     return task_names(_dirs(tasks_dir))
 
@@ -142,7 +142,7 @@ def tasks(tasks_dir: Sequence[PathLike] = ()) -> list[str]:
 
 def task_catalog(tasks_dir: Sequence[PathLike] = ()) -> list[dict]:
     """`fsabench tasks list`: every task and group with its kind and file."""
-    from fsabench.tasks.catalog import task_rows
+    from fsabench.catalog import task_rows
 
     return task_rows(_dirs(tasks_dir))
 
@@ -156,14 +156,14 @@ def task(name: str, tasks_dir: Sequence[PathLike] = ()) -> TaskSpec:
 
 def show_task(name: str, tasks_dir: Sequence[PathLike] = ()) -> dict:
     """`fsabench tasks show`: a task's definition with its hash (a group's with its expansion)."""
-    from fsabench.tasks.catalog import task_definition
+    from fsabench.catalog import task_definition
 
     return task_definition(name, _dirs(tasks_dir))
 
 
 def task_ids(options: TaskIdsOptions | None = None, **fields: Any) -> list[dict]:
     """`fsabench tasks ids`: the examples a predictions file answers ({id, input, subsets} each)."""
-    from fsabench.tasks.catalog import task_ids as ids
+    from fsabench.catalog import task_ids as ids
 
     o = _options(TaskIdsOptions, options, fields)
     return ids(o.name, o.split, o.subset, o.limit, o.data_dir, list(o.tasks_dir) or None)
@@ -171,7 +171,7 @@ def task_ids(options: TaskIdsOptions | None = None, **fields: Any) -> list[dict]
 
 def validate_tasks(options: ValidateOptions | None = None, **fields: Any) -> list[dict]:
     """`fsabench tasks validate`: one row per valid file; raises SpecError on the first problem."""
-    from fsabench.tasks.catalog import validate_paths
+    from fsabench.catalog import validate_paths
 
     o = _options(ValidateOptions, options, fields)
     return validate_paths(list(o.paths), o.data_dir, o.check_data)

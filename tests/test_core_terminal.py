@@ -66,7 +66,7 @@ def test_log_progress_prints_every_n_examples_or_after_the_interval():
 
 
 def test_tasks_ids_lists_what_score_needs(cli, tmp_path, data_dir):
-    from fsabench.tasks.catalog import task_ids
+    from fsabench.catalog import task_ids
 
     ids = cli("tasks", "ids", "atsa-rest14").stdout.splitlines()  # ids are exact: some end in a space
     assert len(ids) == 1140 and ids[0] == "32897564#894393#2"
