@@ -16,7 +16,7 @@ import pytest
 
 from fsabench.leaderboard.service import ServiceConfig, make_server, token_digest
 from tests.conftest import DATA_DIR
-from tests.test_leaderboard_support import board, boards_dir, free_port, good_bundle, good_bundle_text
+from tests.leaderboard.support import board, boards_dir, free_port, good_bundle, good_bundle_text
 
 TOKEN = "s3cret-token"
 

@@ -10,8 +10,8 @@ import pytest
 
 from fsabench.leaderboard.spec import Limits
 from fsabench.leaderboard.submission import SubmissionError, bundle_gzip, bundle_json_bytes
-from tests.test_leaderboard_service import post, request, server  # noqa: F401 (fixture)
-from tests.test_leaderboard_support import boards_dir, good_bundle_text, lexicon_runs, verifier
+from tests.leaderboard.test_service import post, request, server  # noqa: F401 (fixture)
+from tests.leaderboard.support import boards_dir, good_bundle_text, lexicon_runs, verifier
 
 
 def test_submit_gzip_writes_one_json_gz_that_verify_and_build_accept(tmp_path, cli):

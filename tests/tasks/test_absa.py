@@ -225,7 +225,7 @@ def test_adding_tuple_tasks_left_the_published_definition_hashes_alone():
     assert registry.spec("atsa-rest14").definition_hash().startswith("3eea69b40af9a379")
     assert registry.spec("sc-sst2").definition_hash().startswith("38dd4c11a7fcacf7")
     shipped = json.loads((ROOT / "leaderboards" / "fsa" / "submissions" / "empty-baseline.json").read_text())
-    assert shipped  # the fsa board's bundles pin these hashes (tests/test_leaderboard_verify.py checks them)
+    assert shipped  # the fsa board's bundles pin these hashes (tests/leaderboard/test_verify.py checks them)
 
 
 @pytest.mark.slow

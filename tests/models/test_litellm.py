@@ -9,7 +9,7 @@ import pytest
 
 import fsabench
 from tests.conftest import DATA_DIR
-from tests.test_api_engine import ALL_FAULTS
+from tests.models.test_engine import ALL_FAULTS
 
 SECRET = "sk-fsabench-test-secret-0123456789"
 

@@ -9,7 +9,7 @@ from fsabench.leaderboard.spec import load_leaderboard
 from fsabench.leaderboard.submission import EntryInfo, SubmissionError, build_bundle, bundle_json
 from fsabench.leaderboard.verify import Verifier
 from tests.conftest import DATA_DIR, ROOT
-from tests.test_leaderboard_support import results
+from tests.leaderboard.support import results
 
 ATSA = """
 name: atsa

@@ -15,7 +15,7 @@ import pytest
 from fsabench.leaderboard.site import build_site
 from fsabench.leaderboard.submission import EntryInfo, build_bundle, bundle_json
 from fsabench.scoring import score_record, score_records
-from tests.test_leaderboard_support import board, good_bundle_text, results, verifier
+from tests.leaderboard.support import board, good_bundle_text, results, verifier
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,

@@ -6,7 +6,7 @@ import typer.main
 
 from fsabench.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def commands(group, prefix=()):

@@ -17,8 +17,8 @@ import pytest
 
 from fsabench.leaderboard.service import ServiceConfig, make_server, rules_digest, token_digest
 from tests.conftest import DATA_DIR
-from tests.test_leaderboard_service import _start_cli, post, request
-from tests.test_leaderboard_support import board, boards_dir, free_port, good_bundle, good_bundle_text
+from tests.leaderboard.test_service import _start_cli, post, request
+from tests.leaderboard.support import board, boards_dir, free_port, good_bundle, good_bundle_text
 
 TOKEN, OTHER = "s3cret-token", "another-token"
 

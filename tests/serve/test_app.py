@@ -35,6 +35,7 @@ def served(trained_tiny_t5):
     server.shutdown()
 
 
+@pytest.mark.slow  # the served model is the trained tiny T5 (trained_tiny_t5: ~60 s of training)
 def test_served_student_answers_as_the_local_model_does(served):
     adapter, server = served
     spec = build_registry().spec("atsa-rest14")
@@ -50,8 +51,17 @@ def test_served_student_answers_as_the_local_model_does(served):
     assert client.identity()["server"]["model"] == adapter.name  # the cache key names the served weights
 
 
-def test_openai_routes_and_errors(served):
-    _, server = served
+@pytest.fixture(scope="module")
+def served_untrained(tiny_t5):
+    """The untrained tiny T5 (built in seconds, cached): routes and errors do not need a trained model."""
+    adapter = load_model(f"hf:{tiny_t5}", batch_size=8)
+    server = start_server(adapter, served_name="student", batch_size=8, batch_wait=0.05)
+    yield adapter, server
+    server.shutdown()
+
+
+def test_openai_routes_and_errors(served_untrained):
+    _, server = served_untrained
     with urllib.request.urlopen(f"{server.url}/models", timeout=10) as resp:
         models = json.loads(resp.read())
     assert models["data"][0]["id"] == "student" and "identity_sha256" in models["data"][0]["fsabench"]

@@ -32,7 +32,7 @@ def readme_default_scores() -> dict[str, dict[str, str]]:
     """The README's "default model's scores" table: task -> subset -> F1 as printed."""
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = text.split("### The default model's scores", 1)[1].split("\n\n")[2]
     head, _, *rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     return {row[0]: dict(zip(head[1:], row[1:])) for row in rows}

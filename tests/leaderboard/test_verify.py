@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fsabench.leaderboard.submission import SubmissionError
-from tests.test_leaderboard_support import boards_dir, good_bundle, good_bundle_text, lexicon_runs, verifier
+from tests.leaderboard.support import boards_dir, good_bundle, good_bundle_text, lexicon_runs, verifier
 
 
 def _gold_outputs(bundle: dict) -> None:

@@ -7,7 +7,7 @@ import json
 import re
 
 from fsabench.leaderboard.site import build_site, inline_json, render_index, table_rows
-from tests.test_leaderboard_support import board, boards_dir, good_bundle_text, verifier
+from tests.leaderboard.support import board, boards_dir, good_bundle_text, verifier
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 

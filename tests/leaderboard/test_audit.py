@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import read_train
-from tests.test_leaderboard_support import free_port
+from tests.leaderboard.support import free_port
 
 BOARD = """name: mini
 title: Mini board

@@ -12,8 +12,8 @@ import pytest
 
 from fsabench.leaderboard.site import (ASSETS, TEMPLATES, build_site, compare_payload, longest_runs,
                                        prediction_script, render_compare, render_index, table_rows)
-from tests.test_leaderboard_browser import ARGS, CHROMIUM, rerun, verified
-from tests.test_leaderboard_support import board
+from tests.leaderboard.test_browser import ARGS, CHROMIUM, rerun, verified
+from tests.leaderboard.support import board
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: run scripts/install_browser.sh")]
@@ -159,8 +159,8 @@ def test_comparison_view_in_the_service(page, tmp_path):
 
     from fsabench.leaderboard.service import ServiceConfig, make_server, token_digest
     from tests.conftest import DATA_DIR
-    from tests.test_leaderboard_service import TOKEN, post
-    from tests.test_leaderboard_support import good_bundle_text
+    from tests.leaderboard.test_service import TOKEN, post
+    from tests.leaderboard.support import good_bundle_text
 
     srv = make_server(board(), DATA_DIR, "127.0.0.1", 0, tmp_path / "lb.sqlite3", {token_digest(TOKEN)},
                       ServiceConfig(max_body=board().spec.limits.max_submission_bytes, quiet=True))

@@ -351,9 +351,9 @@ def test_leaderboard_answers_head_and_keeps_one_error_shape(tmp_path):
     """HEAD was 405 on every GET route (monitors, `curl -I`); the stack's own errors came in another
     JSON shape ({"error": {"message": ...}}) than the service's ({"error": "..."}); a number that
     overflows to inf passed verification."""
-    from tests.test_leaderboard_hostile import TOKEN, start, stop
-    from tests.test_leaderboard_service import post
-    from tests.test_leaderboard_support import good_bundle_text
+    from tests.leaderboard.test_hostile import TOKEN, start, stop
+    from tests.leaderboard.test_service import post
+    from tests.leaderboard.support import good_bundle_text
 
     srv = start(tmp_path)
     server = type("Bound", (), {"port": srv.server_address[1]})()

@@ -221,7 +221,7 @@ TAMPER = {  # each was accepted (or crashed the verifier) before this review
 @pytest.mark.parametrize("case", list(TAMPER))
 def test_tampered_bundle_fields_are_refused_before_scoring(case):
     from fsabench.leaderboard.submission import SubmissionError, parse_bundle
-    from tests.test_leaderboard_support import board, good_bundle
+    from tests.leaderboard.support import board, good_bundle
 
     mutate, needle = TAMPER[case]
     bundle = good_bundle()
@@ -235,7 +235,7 @@ def test_duplicate_json_keys_in_a_bundle_are_refused_and_a_good_bundle_still_ver
     import gzip
 
     from fsabench.leaderboard.submission import SubmissionError
-    from tests.test_leaderboard_support import good_bundle_text, verifier
+    from tests.leaderboard.support import good_bundle_text, verifier
 
     text = good_bundle_text()
     assert verifier().verify_bytes(gzip.compress(text.encode()), "ok.json.gz").slug == "lexicon-baseline"
@@ -251,7 +251,7 @@ def test_a_bundle_file_whose_name_and_bytes_disagree_on_gzip_is_refused(tmp_path
     import gzip
 
     from fsabench.leaderboard.submission import SubmissionError, read_bundle_bytes
-    from tests.test_leaderboard_support import board, good_bundle_text
+    from tests.leaderboard.support import board, good_bundle_text
 
     limits = board().spec.limits
     (tmp_path / "a.json.gz").write_bytes(good_bundle_text().encode())
@@ -277,9 +277,9 @@ def test_compatibility_lookalike_names_share_the_slug_of_the_entry_they_imitate(
 
 def test_a_fullwidth_copy_of_an_entry_name_cannot_take_a_second_row_on_the_service(tmp_path):
     """Another submitter posting 'Ｌｅｘｉｃｏｎ baseline' meets the existing entry's slug: 409, not a twin row."""
-    from tests.test_leaderboard_hostile import OTHER, start, stop
-    from tests.test_leaderboard_service import post
-    from tests.test_leaderboard_support import good_bundle, good_bundle_text
+    from tests.leaderboard.test_hostile import OTHER, start, stop
+    from tests.leaderboard.test_service import post
+    from tests.leaderboard.support import good_bundle, good_bundle_text
 
     srv = start(tmp_path)
     port = srv.server_address[1]
