@@ -14,7 +14,8 @@ import pytest
 from fsabench.human.judge import parse_judgement
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import create_study
-from tests.conftest import DATA_DIR, run_cli
+from tests.conftest import DATA_DIR
+from tests.conftest import run_cli_in_process as run_cli  # in-process: no test here needs a real process
 
 TEACHER = DATA_DIR / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"
 

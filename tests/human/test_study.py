@@ -20,7 +20,8 @@ from fsabench.human.report import load_stats
 from fsabench.human.server import build_app
 from fsabench.human.study import open_study
 from fsabench.human.web import ServerThread
-from tests.conftest import DATA_DIR, run_cli
+from tests.conftest import DATA_DIR
+from tests.conftest import run_cli_in_process as run_cli  # in-process: no test here needs a real process
 
 pytestmark = pytest.mark.slow  # ~15 s: CLI subprocesses, a real server, a report with a chart
 
