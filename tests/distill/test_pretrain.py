@@ -83,6 +83,7 @@ def test_bucketed_stream_resumes_at_any_position_and_buckets_by_length(tiny_t5):
     assert 420 < rows < 480
 
 
+@pytest.mark.slow  # trains the tiny T5 three times (6 + 3 + 3 steps): ~50 s here under load
 def test_interrupted_pretraining_resumes_to_the_same_final_loss(tiny_t5, tmp_path):
     from fsabench.distill.pretrain import PretrainConfig, pretrain
     from fsabench.models.hf import HFAdapter
