@@ -129,16 +129,18 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     pending = run_each(specs, adapter, options, run_options, splits, root, name, progress, results)
     if pending and isinstance(adapter, BatchAdapter) and adapter.waits_after_submit():
         adapter.wait = True  # every task's batches are submitted: now wait for them, task by task
-        pending = run_each(pending, adapter, options, run_options, splits, root, name, progress, results)
+        pending = run_each([spec for spec, _ in pending], adapter, options, run_options, splits, root, name, progress, results)
     if pending:
-        log.warning(f"not scored yet: {', '.join(s.name for s in pending)} (see above); the same command "
-                    "scores them once their answers are in the cache")
+        hints = dict.fromkeys(hint for _, hint in pending if hint)
+        log.warning(f"not scored yet: {', '.join(spec.name for spec, _ in pending)}; " +
+                    ("; ".join(hints) or "the same command scores them once their answers are in the cache"))
     return [results[spec.name] for spec in specs if spec.name in results]
 
 
 def run_each(specs: Sequence[TaskSpec], adapter: Any, options: EvalOptions, run_options: RunOptions, splits: dict,
-             root: Path, name: str, progress: Progress | None, results: dict[str, RunResult]) -> list[TaskSpec]:
-    """Run (or reuse) each task into `results`; return the tasks whose batches have not ended yet."""
+             root: Path, name: str, progress: Progress | None,
+             results: dict[str, RunResult]) -> list[tuple[TaskSpec, str | None]]:
+    """Run (or reuse) each task into `results`; return the tasks whose batches have not ended yet (and what to do)."""
     pending = []
     for spec in specs:
         key = run_key(adapter, spec.definition_hash(), splits[spec.name].files, options.limit, options.seed,
@@ -152,8 +154,8 @@ def run_each(specs: Sequence[TaskSpec], adapter: Any, options: EvalOptions, run_
         try:
             result = run_task(spec, adapter, root, run_options, progress=report, test=splits[spec.name])
         except BatchPending as exc:
-            log.info(f"{spec.name}: {exc}")
-            pending.append(spec)
+            log.info(f"{spec.name}: {exc.message}")
+            pending.append((spec, exc.hint))
             continue
         result.meta["run_key"] = key
         if path is not None:

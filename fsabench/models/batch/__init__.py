@@ -25,6 +25,13 @@ def maybe_batch(adapter: Any, model: Any, max_cost: float | None) -> Any:
         return adapter
     from fsabench.models.cache import CachedAdapter
 
+    name = adapter.name
+    sends = name.startswith(("openai-compat:", "litellm:openai/", "litellm:anthropic/"))
+    if not (sends or (not model.batch and name.startswith("litellm:"))):
+        flag = "--batch" if model.batch else "--batch-file" if model.batch_file else "--batch-results"
+        raise FsabenchError(f"{flag}: {name} has no batch API fsabench knows",
+                            hint="use an openai-compat: endpoint that serves /v1/batches, litellm:openai/MODEL or "
+                                 "litellm:anthropic/MODEL")
     if not isinstance(adapter, CachedAdapter):
         raise FsabenchError("--batch needs the response cache (batch results are filed there)",
                             hint="drop --no-cache, or fix the cache folder (--cache-dir)")

@@ -195,13 +195,18 @@ class BatchAdapter:
         """The keys to submit: all of them, or the prefix whose estimated batch cost fits --max-cost."""
         if self.settings_.max_cost is None:
             return list(sent)
+        paid = self._ledger_().live(self._model, list(sent))  # already in a batch: no new money
         chosen = []
         for key, request in sent.items():
+            if key in paid:
+                chosen.append(key)
+                continue
             cost = estimate(getattr(client, "prices", None), lines[key], request.max_new_tokens)
             if self.spent + cost > self.settings_.max_cost:
-                log.warning(f"--max-cost {self.settings_.max_cost}: {len(sent) - len(chosen)} requests not submitted "
-                            f"(estimated batch cost so far ${self.spent:.4f})")
-                break
+                if not self.wait:  # said once, on the submitting pass
+                    log.warning(f"--max-cost {self.settings_.max_cost}: requests past the budget not submitted "
+                                f"(estimated batch cost ${self.spent:.4f})")
+                return chosen + [k for k in sent if k in paid and k not in chosen]
             self.spent += cost
             chosen.append(key)
         return chosen

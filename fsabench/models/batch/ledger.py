@@ -246,6 +246,10 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
 
+    def live(self, model: str, keys: Sequence[str]) -> set[str]:
+        """The keys pending in a live job (submitted or about to be)."""
+        return set(self._state_of_keys(model, list(keys))[0])
+
     def failures(self, model: str, keys: Sequence[str]) -> dict[str, str]:
         return self._state_of_keys(model, list(keys))[1]
 
