@@ -88,6 +88,16 @@ def test_expired_requests_are_failed_with_the_cause(batches, tmp_path):
     assert result.usage.failed == N // 2 and len(causes) == 1 and "batch_expired" in causes.pop()
 
 
+def test_a_batch_the_provider_lost_fails_its_requests_and_retry_failed_resends_them(batches, tmp_path):
+    batches.control(hold=["progress"])
+    assert run(batches, tmp_path, batch=True, no_wait=True) == []
+    batches.control(forget_batches=True, batch_release=True)
+    [lost] = run(batches, tmp_path, batch=True)
+    assert lost.usage.failed == N and "missing" in lost.examples[0].error and "404" in lost.examples[0].error
+    [retried] = run(batches, tmp_path, batch=True, retry_failed=True)
+    assert retried.usage.failed == 0 and batches.stats()["batches"] == 2
+
+
 def test_a_request_set_over_the_limits_is_split(batches, tmp_path, monkeypatch):
     monkeypatch.setenv("FSABENCH_BATCH_MAX_REQUESTS", "25")
     [result] = run(batches, tmp_path, batch=True)

@@ -69,6 +69,8 @@ class BatchServer(ScriptedServer):
             if name in update:
                 value = update.pop(name)
                 setattr(self.batch, name, tuple(value) if name == "delays" else value)
+        if update.pop("forget_batches", False):  # the provider lost them (deleted, archived): 404 from now on
+            self.batches.clear()
         if update.pop("batch_release", False):
             self.batch.hold = []
             if self._batch_release is not None:

@@ -51,6 +51,10 @@ class BatchClient(Protocol):
     def cancel(self, batch_id: str) -> None: ...
 
 
+class BatchGone(ModelError):
+    """The provider answers 404 for a batch it had accepted (deleted, or another account's key)."""
+
+
 class HTTP:
     """httpx with the engine's retry rule for control calls; errors become one-line ModelErrors."""
 
@@ -87,6 +91,8 @@ class HTTP:
                 if response.status_code < 400:
                     return response
                 last = f"HTTP {response.status_code}: {response.text[:300]}"
+                if response.status_code == 404 and method == "GET":
+                    raise BatchGone(scrub(f"GET {self.url(path)}: {last}"), hint="run again with --retry-failed")
                 if response.status_code not in (408, 409, 429) and response.status_code < 500:
                     break
             time.sleep(min(30.0, self.rng.uniform(0, 0.5 * 2 ** attempt)))
@@ -99,7 +105,7 @@ class HTTP:
             try:
                 with self.client.stream("GET", self.url(path)) as response:
                     if response.status_code >= 400:
-                        raise ModelError(f"GET {self.url(path)}: HTTP {response.status_code}",
+                        raise (BatchGone if response.status_code == 404 else ModelError)(f"GET {self.url(path)}: HTTP {response.status_code}",
                                          hint="the result file is gone (expired?); run again with --retry-failed")
                     buffered = b""
                     for chunk in response.iter_bytes():

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from fsabench.models.base import Completion, Request
-from fsabench.models.batch.client import BatchClient, BatchStatus
+from fsabench.models.batch.client import BatchClient, BatchGone, BatchStatus
 from fsabench.models.batch.ledger import Job, Ledger
+from fsabench.models.engine import scrub
 
 log = logging.getLogger("fsabench")
 OWNER_WAIT_S = 0.2  # how often a process waiting on another's unsubmitted job looks again
@@ -98,7 +99,10 @@ class Driver:
         if job.state == "collected":
             return True
         if job.state == "submitted":
-            status = self.client.status(job.batch_id)
+            try:
+                status = self.client.status(job.batch_id)
+            except BatchGone as exc:  # nothing will ever come: fail its requests (--retry-failed resends them)
+                status = BatchStatus(status="missing", ended=True, done=0, failed=0, total=0, errors=exc.message)
             self.ledger.update(job_id, status=status.status, counts=json.dumps(
                 {"done": status.done, "failed": status.failed, "total": status.total}))
             self._report(job, status)
@@ -136,17 +140,21 @@ class Driver:
                              output_file_id=job.output_file_id, error_file_id=job.error_file_id,
                              results_url=job.results_url)
         answers: dict[str, Completion] = {}
-        for custom_id, completion in self.client.results(status):
-            if custom_id in pending and (custom_id not in answers or answers[custom_id].error):
-                answers[custom_id] = completion
+        gone = None
+        try:
+            for custom_id, completion in self.client.results(status):
+                if custom_id in pending and (custom_id not in answers or answers[custom_id].error):
+                    answers[custom_id] = completion
+        except BatchGone as exc:  # the result file expired at the provider: what was read stands, the rest fail
+            gone = exc.message
         done, failed = [], {}
         for key, completion in answers.items():
             if completion.error is None and completion.text is not None:
                 self.cache.put(key, job.model_name, request_of(pending[key]), completion)
                 done.append(key)
             else:
-                failed[key] = completion.error or "no text in the answer"
-        detail = json.loads(job.counts or "{}").get("errors")
+                failed[key] = scrub(completion.error or "no text in the answer")
+        detail = gone or json.loads(job.counts or "{}").get("errors")
         for key in pending.keys() - answers.keys():
             failed[key] = f"batch {job.batch_id} {status.status}: no result for this request" + \
                 (f" ({detail})" if detail else "")
