@@ -50,7 +50,7 @@ class BatchServer(ScriptedServer):
         self.batch = BatchScript()
         self.files: dict[str, dict] = {}
         self.batches: dict[str, dict] = {}  # OpenAI and Anthropic, by id
-        self.counts = {"uploads": 0, "batches": 0, "batch_requests": 0, "downloads": 0, "cancels": 0}
+        self.counts = {"http": 0, "uploads": 0, "batches": 0, "batch_requests": 0, "downloads": 0, "cancels": 0}
         self._held = 0
         self._batch_release: asyncio.Event | None = None
 
@@ -107,6 +107,8 @@ class BatchServer(ScriptedServer):
 
     async def route_full(self, method: str, path: str, headers: dict, raw: bytes, reader, writer) -> bool:
         url = urlsplit(path)
+        if url.path not in ("/stats", "/control"):
+            self.counts["http"] += 1  # every request a client made, batch control calls included
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [p for p in url.path.split("/") if p]
         if parts[:2] == ["v1", "files"] or parts[:2] == ["v1", "batches"]:
@@ -423,8 +425,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--delays", default="0.05,0.1,0.05", help="seconds validating, in_progress, finalizing")
     args = parser.parse_args()
     server = BatchServer(Script(latency=args.latency, model=args.model))
+    server.batch.delays = tuple(float(x) for x in args.delays.split(","))
     ready = threading.Event()
 
     async def run() -> None:

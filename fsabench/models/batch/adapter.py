@@ -57,7 +57,7 @@ def client_for(inner: Any):
     if scheme == "openai-compat":
         from fsabench.models.batch.openai import MAX_BYTES, MAX_REQUESTS, OpenAIBatches
 
-        return OpenAIBatches(inner.api_base, inner.model,
+        return OpenAIBatches(inner.api_base, inner.model, priced=False,  # as online: openai-compat records no cost
                              max_requests=limit_from_env("FSABENCH_BATCH_MAX_REQUESTS", MAX_REQUESTS),
                              max_bytes=limit_from_env("FSABENCH_BATCH_MAX_BYTES", MAX_BYTES))
     provider, _, model = str(getattr(inner, "target", "")).partition("/")
@@ -137,7 +137,8 @@ class BatchAdapter:
         from fsabench.models.batch.openai import result_of
         from fsabench.models.batch.pricing import batch_prices
 
-        prices = batch_prices(model_name(self.inner), "openai")
+        priced = not self.inner.name.startswith("openai-compat:")  # as online: a local server has no price
+        prices = batch_prices(model_name(self.inner), "openai") if priced else None
         out: list[Completion | None] = []
         for key, request in zip(keys, requests):
             if key in hits:

@@ -66,12 +66,12 @@ class OpenAIBatches:
     uploads_file = True
 
     def __init__(self, endpoint: str, model: str, key_env: tuple[str, ...] = ("FSABENCH_API_KEY", "OPENAI_API_KEY"),
-                 max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -> None:
+                 max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES, priced: bool = True) -> None:
         self.endpoint, self.model = endpoint.rstrip("/"), model
         self.max_requests, self.max_bytes = max_requests, max_bytes
         key = next((os.environ[k] for k in key_env if os.environ.get(k)), None)
         self.http = HTTP(self.endpoint, {"Authorization": f"Bearer {key}"} if key else {})
-        self.prices = batch_prices(model, "openai")
+        self.prices = batch_prices(model, "openai") if priced else None  # a local server has no price
 
     def line(self, custom_id: str, request: Request) -> dict[str, Any]:
         return input_line(custom_id, self.model, request)
