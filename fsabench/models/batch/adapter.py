@@ -174,10 +174,10 @@ class BatchAdapter:
                 batch_ids = [ledger.job(j).batch_id for j in left]
                 raise BatchPending(f"{len(wanted)} requests in batch(es) {', '.join(map(str, batch_ids))} not ended yet",
                                    hint="run the same command again to collect them")
-        return self._read(keys, requests, hits, affordable)
+        return self._read(keys, hits, affordable, driver.collected)
 
-    def _read(self, keys: list[str], requests: Sequence[Request], hits: dict, affordable: list[str]) -> list:
-        answers = self.cache.get_many([k for k in affordable])
+    def _read(self, keys: list[str], hits: dict, affordable: list[str], collected: dict[str, Completion]) -> list:
+        answers = {**collected, **self.cache.get_many(affordable)}
         failures = self._ledger_().failures(self._model, [k for k in affordable if k not in answers])
         chosen = set(affordable)
         out: list[Completion | None] = []

@@ -29,6 +29,7 @@ class Driver:
         self.ledger, self.client, self.cache = ledger, client, cache
         self.inputs_dir, self.poll, self.label = inputs_dir, poll, label
         self._last_report: dict[str, tuple] = {}
+        self.collected: dict[str, Completion] = {}  # answers collected here (the result gets them even if the cache broke)
 
     # --- submit -----------------------------------------------------------------------------
     def submit(self, job_id: str) -> None:
@@ -151,6 +152,7 @@ class Driver:
         for key, completion in answers.items():
             if completion.error is None and completion.text is not None:
                 self.cache.put(key, job.model_name, request_of(pending[key]), completion)
+                self.collected[key] = completion
                 done.append(key)
             else:
                 failed[key] = scrub(completion.error or "no text in the answer")

@@ -64,6 +64,7 @@ CREATE INDEX IF NOT EXISTS batch_items_by_key ON batch_items (key, state);
 """
 LIVE_STATES = ("recorded", "uploaded", "creating", "submitted", "ended")
 LEASE_S = 120.0  # an owner on another host that has not touched its job this long is presumed dead
+REUSED_PID_S = 3600.0  # no upload or create call takes this long
 
 
 def me() -> str:
@@ -83,8 +84,9 @@ def owner_alive(owner: str | None, heartbeat: float | None) -> bool:
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True
-        return _not_zombie(int(pid))
+            pass
+        # a live pid whose job has not moved in an hour is a reused pid, not the owner
+        return _not_zombie(int(pid)) and (heartbeat is None or time.time() - heartbeat < REUSED_PID_S)
     return heartbeat is not None and time.time() - heartbeat < LEASE_S
 
 
