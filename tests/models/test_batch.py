@@ -163,3 +163,21 @@ def offline_engine(server, data: bytes) -> bytes:
             time.sleep(0.02)
             batch = http.get(f"/batches/{batch['id']}").json()
         return http.get(f"/files/{batch['output_file_id']}/content").content
+
+
+@pytest.mark.slow  # three fsabench processes
+def test_cli_batch_no_wait_then_collect(batches, cli, tmp_path):
+    args = ["run", "-m", model(batches), "-t", "sc-sst2", "--limit", str(N), "--cache-dir", tmp_path / "cache",
+            "-o", tmp_path / "out", "--batch", "--batch-poll", "0.02"]
+    batches.control(hold=["progress"])
+    submitted = cli(*args, "--no-wait")
+    assert submitted.returncode == 0, submitted.stderr
+    assert "created with 60 requests" in submitted.stderr and "not scored yet: sc-sst2" in submitted.stderr
+    batches.control(batch_release=True)
+    collected = cli(*args)
+    assert collected.returncode == 0, collected.stderr
+    assert "collected 60 answers, 0 failed" in collected.stderr and "sc-sst2" in collected.stdout
+    assert batches.stats()["batches"] == 1
+    wrong = cli("run", "-m", model(batches), "-t", "sc-sst2", "--no-wait")
+    assert wrong.returncode == 1 and "--no-wait only applies to --batch runs" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
