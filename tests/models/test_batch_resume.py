@@ -110,10 +110,12 @@ def test_kill_9_in_each_phase_then_the_same_command_resumes(batches, tmp_path, p
 
 
 def test_two_processes_at_once_put_each_request_in_one_batch(batches, tmp_path):
-    batches.control(delays=[0.2, 0.5, 0.2])
+    batches.control(hold=["progress"])  # the batch runs until both processes are polling it
     cache = tmp_path / "cache"
     procs = [subprocess.Popen(command(batches, cache, tmp_path / f"out{i}"), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
+    wait_for(lambda: 2 in batches.stats()["pollers"].values(), "both processes polling one batch")
+    batches.control(batch_release=True)
     for proc in procs:
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr

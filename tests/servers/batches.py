@@ -57,6 +57,7 @@ class BatchServer(ScriptedServer):
     # --- stats and control ------------------------------------------------------------------------------
     def stats(self) -> dict:
         return {**super().stats(), **self.counts, "held": self._held,
+                "pollers": {b["id"]: len(b.get("pollers", ())) for b in self.batches.values()},  # distinct connections
                 "batch_states": {b["id"]: self._status(b) for b in self.batches.values()}}
 
     def reset_stats(self) -> None:
@@ -145,6 +146,7 @@ class BatchServer(ScriptedServer):
             return await self.reply(writer, 200, page([self.openai_view(b) for b in self._of("batch")], query, "after"))
         if kind == "batches" and rest and rest[0] in self.batches:
             batch = self.batches[rest[0]]
+            batch.setdefault("pollers", set()).add(writer.get_extra_info("peername"))
             if method == "POST" and rest[1:] == ["cancel"]:
                 self._cancel(batch)
             return await self.reply(writer, 200, self.openai_view(batch))

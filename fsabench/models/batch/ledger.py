@@ -18,7 +18,6 @@ Until a job has a batch id only its owner (host:pid) drives it; a job whose owne
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
@@ -272,7 +271,3 @@ def split(keys: Sequence[str], wanted: dict[str, tuple[str, str]], max_requests:
     if current:
         parts.append(current)
     return parts
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
