@@ -54,6 +54,15 @@ def test_batch_scores_equal_online_and_a_second_run_sends_nothing(batches, tmp_p
     assert answers(batched) == answers(reference) and batched.scores == reference.scores
 
 
+def test_batch_answers_serve_a_later_online_run_with_the_same_token_budget(batches, tmp_path):
+    [batched] = run(batches, tmp_path, batch=True, max_new_tokens=3)
+    sent = [json.loads(x) for f in (tmp_path / "cache" / "batches").glob("*.jsonl") for x in f.read_text().splitlines()]
+    assert len(sent) == N and {line["body"]["max_tokens"] for line in sent} == {3}
+    [online_run] = run(batches, tmp_path, max_new_tokens=3)  # same cache, no --batch
+    assert online_run.usage.cached == N and batches.stats()["requests"] == 0
+    assert answers(online_run) == answers(batched)
+
+
 def test_no_wait_submits_and_the_same_call_collects_later(batches, tmp_path):
     batches.control(hold=["progress"])
     assert run(batches, tmp_path, batch=True, no_wait=True) == []  # submitted, not scored

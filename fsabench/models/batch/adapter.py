@@ -160,7 +160,8 @@ class BatchAdapter:
         ledger = self._ledger_()
         lines = {k: dumps(client.line(k, r)) for k, r in sent.items()}
         affordable = self._within_budget(client, sent, lines)
-        wanted = {k: (json.dumps(request_payload(sent[k]), ensure_ascii=False), lines[k]) for k in affordable}
+        asked = dict(zip(keys, requests))  # the cache stores the request as asked (before a --max-new-tokens override)
+        wanted = {k: (json.dumps(request_payload(asked[k]), ensure_ascii=False), lines[k]) for k in affordable}
         claim = ledger.claim(client.provider, client.endpoint, self._model, self.name, wanted,
                              self.settings_.retry_failed, client.max_requests, client.max_bytes)
         driver = Driver(ledger, client, self.cache, self.cache.path.parent / "batches", self.settings_.poll)
