@@ -107,6 +107,18 @@ def test_a_batch_the_provider_lost_fails_its_requests_and_retry_failed_resends_t
     assert retried.usage.failed == 0 and batches.stats()["batches"] == 2
 
 
+def test_a_batch_cancelled_at_the_provider_fails_its_requests_with_the_cause(batches, tmp_path):
+    batches.control(hold=["progress"])
+    assert run(batches, tmp_path, batch=True, no_wait=True) == []
+    [batch_id] = batches.stats()["batch_states"]
+    httpx.post(f"{batches.url}/batches/{batch_id}/cancel").raise_for_status()  # e.g. from the provider's console
+    batches.control(batch_release=True)
+    [cancelled] = run(batches, tmp_path, batch=True)
+    assert cancelled.usage.failed == N and "batch_cancelled" in cancelled.examples[0].error
+    [retried] = run(batches, tmp_path, batch=True, retry_failed=True)
+    assert retried.usage.failed == 0 and batches.stats()["batches"] == 2
+
+
 def test_a_request_set_over_the_limits_is_split(batches, tmp_path, monkeypatch):
     monkeypatch.setenv("FSABENCH_BATCH_MAX_REQUESTS", "25")
     [result] = run(batches, tmp_path, batch=True)
