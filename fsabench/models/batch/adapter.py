@@ -89,6 +89,7 @@ class BatchAdapter:
         self._model: str | None = None
         self._client = None
         self._ledger: Ledger | None = None
+        self._driver = None
         self._writer = InputWriter(Path(settings.file)) if settings.file else None
         self._results = read_results(Path(settings.results)) if settings.results else None
 
@@ -164,7 +165,9 @@ class BatchAdapter:
         wanted = {k: (json.dumps(request_payload(asked[k]), ensure_ascii=False), lines[k]) for k in affordable}
         claim = ledger.claim(client.provider, client.endpoint, self._model, self.name, wanted,
                              self.settings_.retry_failed, client.max_requests, client.max_bytes)
-        driver = Driver(ledger, client, self.cache, self.cache.path.parent / "batches", self.settings_.poll)
+        if self._driver is None:  # one per run: it remembers what it last reported of each batch
+            self._driver = Driver(ledger, client, self.cache, self.cache.path.parent / "batches", self.settings_.poll)
+        driver = self._driver
         for job in claim.jobs:
             driver.submit(job)
         if self.wait:
