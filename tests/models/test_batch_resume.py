@@ -97,6 +97,7 @@ def test_kill_9_in_each_phase_then_the_same_command_resumes(batches, tmp_path, p
     stats = batches.stats()
     assert stats["batches"] == 1 and stats["batch_requests"] == N  # 0 sent twice
     assert stats["prompts"] == N and stats["repeated"] == 0  # 0 lost, each answered once
+    assert not list((cache / "batches").glob("*.tmp*"))  # a half-written input file is cleaned up
     resumed_outputs, resumed_scores, usage = outputs(out)
     assert usage["failed"] == 0 and usage["requests"] == N and len(resumed_outputs) == N
 

@@ -63,6 +63,8 @@ class Driver:
         """The input file next to the cache (batches/JOB.jsonl), written atomically: what was sent, for the record."""
         self.inputs_dir.mkdir(parents=True, exist_ok=True)
         path = self.inputs_dir / f"{job}.jsonl"
+        for stale in self.inputs_dir.glob(f"{job}.jsonl.tmp*"):  # left by a run killed while writing
+            stale.unlink(missing_ok=True)
         tmp = path.with_suffix(f".jsonl.tmp{os.getpid()}")
         stall = os.environ.get("FSABENCH_BATCH_STALL") == "writing"
         with open(tmp, "w", encoding="utf-8") as handle:
