@@ -18,9 +18,9 @@ NoWait = Annotated[bool, typer.Option("--no-wait", help="--batch: submit and exi
 RetryFailed = Annotated[bool, typer.Option("--retry-failed", help="--batch: send requests an earlier batch failed "
                                            "(errors, expired, cancelled) again in a new batch")]
 BatchPoll = Annotated[float, typer.Option("--batch-poll", min=0.01, help="--batch: seconds between status checks")]
-BatchFile = Annotated[Optional[Path], typer.Option("--batch-file", help="write the uncached requests as an OpenAI "
+BatchFile = Annotated[Path | None, typer.Option("--batch-file", help="write the uncached requests as an OpenAI "
                                                    "batch input file (for `vllm run-batch`) instead of sending them")]
-BatchResults = Annotated[Optional[Path], typer.Option("--batch-results", help="import an OpenAI batch output file "
+BatchResults = Annotated[Path | None, typer.Option("--batch-results", help="import an OpenAI batch output file "
                                                       "(e.g. from `vllm run-batch`) into the cache and score")]
 
 
