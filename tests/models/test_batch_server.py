@@ -26,7 +26,7 @@ def chat_line(custom_id: str, text: str) -> dict:
             "body": {"model": "scripted", "messages": [{"role": "user", "content": text}], "max_tokens": 5}}
 
 
-def wait_status(get, done: set[str], timeout: float = 10.0):
+def wait_status(get, done: set[str], timeout: float = 60.0):
     deadline, seen = time.monotonic() + timeout, []
     while time.monotonic() < deadline:
         batch = get()
@@ -42,7 +42,7 @@ def wait_status(get, done: set[str], timeout: float = 10.0):
 def test_openai_sdk_files_and_batches_round_trip(batches):
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=batches.url, api_key="sk-test", max_retries=0)
-    batches.control(fail_rate=0.3)
+    batches.control(fail_rate=0.3, delays=[0.5, 1.0, 0.5])  # long enough to see every state on a loaded machine
     data = "".join(json.dumps(chat_line(f"req-{i}", f"sentence {i}")) + "\n" for i in range(20)).encode()
     file = client.files.create(file=("input.jsonl", data), purpose="batch")
     assert file.object == "file" and file.purpose == "batch" and file.bytes == len(data)
@@ -50,7 +50,7 @@ def test_openai_sdk_files_and_batches_round_trip(batches):
                                   metadata={"fsabench_job": "j1"})
     assert batch.status == "validating" and batch.metadata == {"fsabench_job": "j1"}
     batch, seen = wait_status(lambda: client.batches.retrieve(batch.id), {"completed"})
-    assert seen[0] == "validating" and "in_progress" in seen and seen[-1] == "completed"
+    assert "in_progress" in seen and seen[-1] == "completed"  # (create answered "validating")
     assert batch.request_counts.total == 20 and batch.request_counts.completed + batch.request_counts.failed == 20
     assert 0 < batch.request_counts.failed < 20  # partial failures
     output = [json.loads(x) for x in client.files.content(batch.output_file_id).text.splitlines()]
