@@ -27,7 +27,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
              num_shots: int = 0, scoring: str = "generate", output_dir: PathLike | None = None, cache: bool = True,
              overwrite: bool = False, cache_dir: PathLike | None = None, max_cost: float | None = None,
              data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = (), progress=None,
-             **model_options: Any) -> list[RunResult]:
+             convention: str | None = None, **model_options: Any) -> list[RunResult]:
     """Run `tasks` (names or groups, a list or 'a,b') on `model` and return one RunResult per task.
 
     `model` is a model string (`hf:PATH`, `litellm:openai/gpt-4o-mini`, `baseline:lexicon`, ...) or an
@@ -36,7 +36,8 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
     max_retries, prompt_style, threads, gguf_file). With `output_dir`, each result is written to
     `output_dir/<model>/<task>.json`, and a stored result is reused only when it was made with the same
     model, data, task definition and settings. Failed requests are recorded in `result.usage.failed`.
-    `progress(task, done, total)` is called between chunks.
+    `progress(task, done, total)` is called between chunks. `convention="authors"` scores the triplet and
+    quad tasks exactly as ABSA-QUAD's compute_f1_scores (published tables); the default is the capped one.
     """
     from fsabench.evaluation import evaluate_tasks
 
@@ -44,17 +45,19 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
                           output_dir=Path(output_dir) if output_dir is not None else None, overwrite=overwrite,
                           cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
                           max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
-                          tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options))
+                          tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options),
+                          convention=convention)
     return evaluate_tasks(model, tasks, options, progress)
 
 
 def score(task: str | TaskSpec, predictions: Mapping[str, str] | PathLike, *, model_name: str = "external:predictions",
-          data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = ()) -> RunResult:
+          data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = (), convention: str | None = None) -> RunResult:
     """Score outputs made anywhere else (id -> raw model text, or a JSONL file of {"id", "output"}) exactly as
-    `evaluate` would; every test id must be answered once."""
+    `evaluate` would; every test id must be answered once. `convention`: as in `evaluate`."""
     from fsabench.external import score_predictions
 
-    return score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir)
+    return score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir,
+                             convention=convention)
 
 
 def load_results(paths: PathLike | Iterable[PathLike]) -> list[RunResult]:

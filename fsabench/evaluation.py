@@ -112,7 +112,7 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     """Run every task on the model, reusing stored results whose run key matches; see the module doc."""
     name = model_name_of(model)
     registry = build_registry(list(options.tasks_dir) or None)
-    specs = resolve_tasks(tasks, registry)
+    specs = [with_convention(spec, options.convention) for spec in resolve_tasks(tasks, registry)]
     root = resolve_data_dir(options.data_dir)
     splits = {spec.name: load_split(spec, root, "test") for spec in specs}  # gold checked before the model loads
     check_protocol(name, specs, options)
@@ -127,7 +127,7 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     results = []
     for spec in specs:
         key = run_key(adapter, spec.definition_hash(), splits[spec.name].files, options.limit, options.seed,
-                      options.num_shots, options.scoring)
+                      options.num_shots, options.scoring, spec.convention)
         path = result_path(options.output_dir, name, spec.name, options.seed or None) if options.output_dir else None
         previous = maybe_reuse(path, key, options.overwrite, spec.name)
         if previous is not None:
@@ -141,6 +141,21 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
         results.append(result)
         maybe_warn_partial(result, path)
     return results
+
+
+def with_convention(spec: TaskSpec, convention: str | None) -> TaskSpec:
+    """The task scored under `convention` (capped | authors); None keeps the task's own. The authors'
+    convention exists only for the triplet and quad tasks (metric absa_f1): asking it of another task is an error,
+    so a pair score is never labelled with a convention it was not scored under."""
+    if convention is None or convention == spec.convention:
+        return spec
+    if spec.metric != "absa_f1":
+        if convention == "capped":
+            return spec
+        raise FsabenchError(f"--convention {convention}: task {spec.name} is scored with {spec.metric}, not absa_f1",
+                            hint="the authors' convention applies to the triplet and quad tasks (aste, asqp); "
+                                 "run the other tasks without it")
+    return TaskSpec.model_validate({**spec.model_dump(), "convention": convention})
 
 
 def chunk_size(options: EvalOptions) -> int:

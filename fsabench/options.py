@@ -17,6 +17,7 @@ SCORING = ("generate", "likelihood")
 PROMPT_STYLES = ("raw", "chat")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+CONVENTIONS = ("capped", "authors")
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,12 @@ class EvalOptions:
     data_dir: Path | None = None
     tasks_dir: tuple[str, ...] = ()
     model: ModelOptions = field(default_factory=ModelOptions)
+    convention: str | None = None  # capped | authors (triplet/quad tasks); None = the task's own
 
     def __post_init__(self) -> None:
         check_choice("--scoring", self.scoring, SCORING)
+        if self.convention is not None:
+            check_choice("--convention", self.convention, CONVENTIONS)
         for option, value in (("--limit", self.limit), ("--seed", self.seed), ("--num-shots", self.num_shots)):
             check_int(option, value)
         if not 0 <= self.seed <= MAX_SEED:

@@ -6,10 +6,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typing import Literal
 
 from fsabench.cli.common import (ApiBase, BatchSize, CacheDir, Concurrency, DataDir, Device, Dtype, GgufFile, JsonOut,
                                  Limit, MaxCost, MaxNewTokens, MaxRetries, NoCache, NumShots, PromptStyle, Quiet,
                                  Scoring, Seed, Tasks, TasksDir, Threads, Timeout, app, output_option)
+
+
+Convention = Annotated[Optional[Literal["capped", "authors"]], typer.Option(
+    "--convention", help="triplet/quad tasks: capped (default: a repeated tuple is a hit at most as often as gold "
+    "holds it, lower-cased) | authors (exactly ABSA-QUAD's compute_f1_scores, as published tables)")]
 
 
 @app.command()
@@ -39,6 +45,7 @@ def run(
     prompt_style: PromptStyle = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
+    convention: Convention = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ) -> None:
@@ -52,7 +59,7 @@ def run(
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),
-                          model=model_options)
+                          model=model_options, convention=convention)
     raise typer.Exit(run_command(model, tasks, options, quiet=quiet or json_out, json_out=json_out))
 
 
@@ -62,6 +69,7 @@ def score(
     task: Annotated[str, typer.Option("--task", help="the task the predictions answer")],
     output: Annotated[Optional[Path], output_option("also write a RunResult here")] = None,
     model_name: Annotated[str, typer.Option("--model-name", help="model name recorded in the RunResult")] = "external:predictions",
+    convention: Convention = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
@@ -69,4 +77,4 @@ def score(
     """Score predictions made anywhere else, exactly as `run` would."""
     from fsabench.commands.score import score_command
 
-    score_command(predictions, task, output, model_name, data_dir, tasks_dir, json_out)
+    score_command(predictions, task, output, model_name, data_dir, tasks_dir, json_out, convention)

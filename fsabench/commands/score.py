@@ -10,8 +10,9 @@ from fsabench.results import save_result
 
 
 def score_command(predictions: Path, task: str, output: Path | None, model_name: str, data_dir: Path | None,
-                  tasks_dir: list[str] | None, json_out: bool) -> None:
-    result = score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir or ())
+                  tasks_dir: list[str] | None, json_out: bool, convention: str | None = None) -> None:
+    result = score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir or (),
+                               convention=convention)
     if output:
         save_result(result, output)
     if json_out:
