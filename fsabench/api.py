@@ -104,3 +104,37 @@ def task(name: str, tasks_dir: Sequence[PathLike] = ()) -> TaskSpec:
     from fsabench.tasks.registry import build_registry
 
     return build_registry([str(d) for d in tasks_dir] or None).spec(name)
+
+
+def diff(a: PathLike | Sequence[RunResult] | RunResult, b: PathLike | Sequence[RunResult] | RunResult, *,
+         tasks: str | Sequence[str] = (), bootstrap: int = 1000, alpha: float = 0.05,
+         output: PathLike | None = None):
+    """Compare two runs of the same tasks example by example (`fsabench diff A B`).
+
+    `a` and `b` are result files or folders (one run per task each), or RunResults. Per task and subset:
+    the examples right in A and wrong in B and the reverse, B - A with a paired bootstrap interval and
+    p-value (the engine of `report`), and the flipped examples. Returns a `fsabench.report.diff.DiffReport`;
+    `.regression` is True when B is significantly worse (B - A < 0, p < alpha) on any subset. With `output`
+    (.md or .html) the page is written too. Different task definitions or example sets are refused.
+    """
+    from fsabench.evaluation import parse_names
+    from fsabench.options import DiffOptions
+    from fsabench.report.diff import diff_runs
+    from fsabench.report.diffpage import write_diff
+
+    options = DiffOptions(tasks=tuple(parse_names(tasks)) if tasks else (), bootstrap=bootstrap, alpha=alpha,
+                          output=Path(output) if output is not None else None)
+
+    def side(value) -> tuple[list[RunResult], str]:
+        if isinstance(value, RunResult):
+            return [value], value.model.name
+        if isinstance(value, (str, Path)):
+            return load_results(value), str(value)
+        runs = list(value)
+        return runs, ", ".join(sorted({r.model.name for r in runs}))
+
+    (runs_a, name_a), (runs_b, name_b) = side(a), side(b)
+    report = diff_runs(runs_a, runs_b, options.tasks or None, options.bootstrap, options.alpha, (name_a, name_b))
+    if options.output is not None:
+        write_diff(report, options.output)
+    return report

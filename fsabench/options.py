@@ -118,3 +118,20 @@ def split_model_options(options: dict[str, Any]) -> ModelOptions:
         raise FsabenchError(f"unknown model option {unknown[0]!r}",
                             hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(known))}")
     return ModelOptions(**options)
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    """`fsabench diff A B`: which tasks, how many resamples, what counts as significant, where the page goes."""
+
+    tasks: tuple[str, ...] = ()  # empty: every task both sides hold
+    bootstrap: int = 1000
+    alpha: float = 0.05
+    output: Path | None = None  # .md or .html
+
+    def __post_init__(self) -> None:
+        check_int("--bootstrap", self.bootstrap)
+        if self.bootstrap < 1:
+            raise FsabenchError(f"--bootstrap {self.bootstrap} must be at least 1", hint="use 1000 (the default)")
+        if not 0 < self.alpha < 1:
+            raise FsabenchError(f"--alpha {self.alpha} must be between 0 and 1", hint="use 0.05 (the default)")
