@@ -138,3 +138,27 @@ def diff(a: PathLike | Sequence[RunResult] | RunResult, b: PathLike | Sequence[R
     if options.output is not None:
         write_diff(report, options.output)
     return report
+
+
+def overlap(corpus: PathLike, *, tasks: str | Sequence[str] = "fsa", fields: str | Sequence[str] = "text",
+            ngram: int = 13, min_words: int = 8, data_dir: PathLike | None = None,
+            tasks_dir: Sequence[PathLike] = ()):
+    """Test sentences (test and hard files) whose word n-grams occur in `corpus` (`fsabench tasks overlap`).
+
+    The corpus (JSONL, a JSON array, CSV/TSV or text, optionally .gz) is streamed once; `fields` names the
+    text field(s) of a record ('a,b' or a list). Returns a `fsabench.contamination.Overlap`;
+    `.to_dict()["tasks"][task]["subsets"][subset]` gives n, checked, overlapping, percent and ids.
+    """
+    from fsabench.contamination import scan, task_sentences
+    from fsabench.evaluation import parse_names, resolve_tasks
+    from fsabench.options import OverlapOptions
+    from fsabench.settings import data_dir as resolve_data_dir
+    from fsabench.tasks.registry import build_registry
+
+    names = tuple(parse_names(fields))
+    options = OverlapOptions(corpus=Path(corpus), fields=names, tasks=",".join(parse_names(tasks)), ngram=ngram,
+                             min_words=min_words, data_dir=Path(data_dir) if data_dir is not None else None,
+                             tasks_dir=tuple(str(d) for d in tasks_dir))
+    specs = resolve_tasks(options.tasks, build_registry(list(options.tasks_dir) or None))
+    sentences = task_sentences(specs, resolve_data_dir(options.data_dir))
+    return scan(options.corpus, options.fields, sentences, options.ngram, options.min_words)

@@ -135,3 +135,24 @@ class DiffOptions:
             raise FsabenchError(f"--bootstrap {self.bootstrap} must be at least 1", hint="use 1000 (the default)")
         if not 0 < self.alpha < 1:
             raise FsabenchError(f"--alpha {self.alpha} must be between 0 and 1", hint="use 0.05 (the default)")
+
+
+@dataclass(frozen=True)
+class OverlapOptions:
+    """`fsabench tasks overlap`: which corpus and fields, which tasks, the n-gram size."""
+
+    corpus: Path
+    fields: tuple[str, ...] = ("text",)
+    tasks: str = "fsa"
+    ngram: int = 13
+    min_words: int = 8
+    data_dir: Path | None = None
+    tasks_dir: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_int("--ngram", self.ngram)
+        check_int("--min-words", self.min_words)
+        if self.ngram < 1 or self.min_words < 1:
+            raise FsabenchError("--ngram and --min-words must be at least 1", hint="use --ngram 13 (the default)")
+        if not self.fields or not all(isinstance(f, str) and f for f in self.fields):
+            raise FsabenchError("--field is empty", hint="name the corpus field holding text, e.g. --field text")
