@@ -162,3 +162,42 @@ def overlap(corpus: PathLike, *, tasks: str | Sequence[str] = "fsa", fields: str
     specs = resolve_tasks(options.tasks, build_registry(list(options.tasks_dir) or None))
     sentences = task_sentences(specs, resolve_data_dir(options.data_dir))
     return scan(options.corpus, options.fields, sentences, options.ngram, options.min_words)
+
+
+def export_hub(results: PathLike | Sequence[PathLike | RunResult], output: PathLike, *, name: str | None = None,
+               leaderboard: str | None = None, leaderboards_dir: PathLike | None = None,
+               hub_dataset: str | None = None):
+    """A model's results as Hugging Face model-card metadata (`fsabench export hub RESULTS -o DIR`).
+
+    Writes `DIR/README.md` whose front matter is the Hub's `model-index` (one item per task; every subset's
+    F1/P/R or accuracy/macro-F1, x100, seed-averaged), with `verified: true` on tasks a passing audit of
+    `leaderboard` backs (the audit names the model and its sampled outputs are these results' outputs).
+    With `hub_dataset` (ORG/NAME of a Benchmark dataset on the Hub) also `.eval_results/<task>.yaml`.
+    Results of more than one model are refused. Returns a `fsabench.export.hub.HubExport`.
+    """
+    from fsabench.errors import FsabenchError
+    from fsabench.export.hub import HubExport, audited_tasks, eval_results_files, model_index, write_hub
+    from fsabench.options import HubExportOptions
+
+    options = HubExportOptions(output=Path(output), name=name, leaderboard=leaderboard,
+                               leaderboards_dir=Path(leaderboards_dir) if leaderboards_dir else None,
+                               hub_dataset=hub_dataset)
+    items = [results] if isinstance(results, (str, Path, RunResult)) else list(results)
+    runs = [r for r in items if isinstance(r, RunResult)] + load_results([r for r in items if not isinstance(r, RunResult)])
+    models = sorted({r.model.name for r in runs})
+    if len(models) != 1:
+        raise FsabenchError(f"export hub: the results hold {len(models)} models ({', '.join(models[:3]) or 'none'})",
+                            hint="pass the results of one model (one folder of `fsabench run -o`)")
+    verified: dict[str, str] = {}
+    if options.leaderboard:
+        from fsabench.leaderboard.audit import read_audit
+        from fsabench.leaderboard.spec import load_leaderboard
+
+        board = load_leaderboard(options.leaderboard, options.leaderboards_dir)
+        audits = [read_audit(p) for p in sorted((board.root / "audits").glob("*.json"))]
+        verified = audited_tasks(runs, audits)
+    export = HubExport(models[0], model_index(runs, options.name or models[0], verified), sorted(verified))
+    if options.hub_dataset:
+        export.eval_results = eval_results_files(runs, options.hub_dataset, verified)
+    export.files = write_hub(export, options.output)
+    return export

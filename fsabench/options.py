@@ -156,3 +156,19 @@ class OverlapOptions:
             raise FsabenchError("--ngram and --min-words must be at least 1", hint="use --ngram 13 (the default)")
         if not self.fields or not all(isinstance(f, str) and f for f in self.fields):
             raise FsabenchError("--field is empty", hint="name the corpus field holding text, e.g. --field text")
+
+
+@dataclass(frozen=True)
+class HubExportOptions:
+    """`fsabench export hub`: one model's results as Hub model-card metadata (and .eval_results files)."""
+
+    output: Path
+    name: str | None = None  # model-index name; default: the results' model name
+    leaderboard: str | None = None  # a board whose passing audits mark results as verified
+    leaderboards_dir: Path | None = None
+    hub_dataset: str | None = None  # a Hub Benchmark dataset id: also write .eval_results/<task>.yaml
+
+    def __post_init__(self) -> None:
+        if self.hub_dataset is not None and self.hub_dataset.count("/") != 1:
+            raise FsabenchError(f"--hub-dataset {self.hub_dataset!r} is not a Hub dataset id",
+                                hint="pass ORG/NAME of a dataset registered on the Hub as a Benchmark")
