@@ -122,8 +122,8 @@ def diff(a: PathLike | Sequence[RunResult] | RunResult, b: PathLike | Sequence[R
     from fsabench.report.diff import diff_runs
     from fsabench.report.diffpage import write_diff
 
-    options = DiffOptions(tasks=tuple(parse_names(tasks)) if tasks else (), bootstrap=bootstrap, alpha=alpha,
-                          output=Path(output) if output is not None else None)
+    options = DiffOptions(tasks=tuple(_expand_groups(parse_names(tasks))) if tasks else (), bootstrap=bootstrap,
+                          alpha=alpha, output=Path(output) if output is not None else None)
 
     def side(value) -> tuple[list[RunResult], str]:
         if isinstance(value, RunResult):
@@ -138,6 +138,19 @@ def diff(a: PathLike | Sequence[RunResult] | RunResult, b: PathLike | Sequence[R
     if options.output is not None:
         write_diff(report, options.output)
     return report
+
+
+def _expand_groups(names: Sequence[str]) -> list[str]:
+    """Group names (aste, fsa) become their tasks; any other name is kept (results may hold custom tasks)."""
+    from fsabench.tasks.registry import build_registry
+
+    registry = build_registry()
+    out: list[str] = []
+    for name in names:
+        for task in (registry.expand([name]) if name in registry.groups else [name]):
+            if task not in out:
+                out.append(task)
+    return out
 
 
 def overlap(corpus: PathLike, *, tasks: str | Sequence[str] = "fsa", fields: str | Sequence[str] = "text",
