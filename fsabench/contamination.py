@@ -5,11 +5,12 @@ The test sentences (every test file of a task, the hard set included) are cut in
 words is one gram of all its words, and a sentence shorter than `min_words` words is not checked (a
 short sentence like "The food was great." occurs in any review dump: that is not evidence of a leak).
 Only the test side is held in memory (a dict from gram to the sentences holding it); the corpus is read
-one record at a time, each record's words slid over with the grams' first words as a filter.
+one record at a time, in batches whose word windows are hashed with numpy and checked exactly.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import io
@@ -18,6 +19,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fsabench.errors import FsabenchError
 
@@ -38,32 +41,61 @@ class TestSentence:
     text: str
 
 
+PRIME = np.uint64(1_000_003)
+CHUNK_WORDS = 1_000_000  # corpus words hashed per numpy batch (bounds memory: ~30 MB per batch)
+
+
 @dataclass
 class GramIndex:
-    """gram (a tuple of words) -> indexes of the test sentences holding it; first word -> gram lengths."""
+    """The test side: gram (a tuple of words) -> indexes of the test sentences holding it, plus, per gram
+    length, the sorted 64-bit polynomial hashes of those grams over word ids (test vocabulary only: a corpus
+    word outside it gets id 0, so a window holding one cannot match)."""
 
     ngram: int
     table: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
-    starts: dict[str, set[int]] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    hashes: dict[int, np.ndarray] = field(default_factory=dict)
 
     def add(self, index: int, sentence_words: list[str]) -> None:
         n = self.ngram if len(sentence_words) >= self.ngram else len(sentence_words)
+        for word in sentence_words:
+            self.vocab.setdefault(word, len(self.vocab) + 1)
         for i in range(len(sentence_words) - n + 1):
-            gram = tuple(sentence_words[i:i + n])
-            self.table.setdefault(gram, []).append(index)
-            self.starts.setdefault(gram[0], set()).add(n)
+            self.table.setdefault(tuple(sentence_words[i:i + n]), []).append(index)
 
-    def matches(self, doc_words: list[str]) -> set[int]:
-        found: set[int] = set()
-        for i, word in enumerate(doc_words):
-            lengths = self.starts.get(word)
-            if not lengths:
+    def finalize(self) -> None:
+        by_length: dict[int, list[np.ndarray]] = {}
+        for gram in self.table:
+            by_length.setdefault(len(gram), []).append(np.array([self.vocab[w] for w in gram], dtype=np.uint64))
+        for n, rows in by_length.items():
+            self.hashes[n] = np.unique(window_hashes(np.stack(rows).reshape(-1), n)[::n])
+
+    def ids(self, doc_words: list[str]) -> list[int]:
+        get = self.vocab.get
+        return [get(w, 0) for w in doc_words]
+
+    def matches(self, words_batch: list[str], ids_batch: np.ndarray) -> list[tuple[int, int]]:
+        """(position, sentence index) of every test gram occurring in the batch (hash hits checked exactly)."""
+        found = []
+        for n, table_hashes in self.hashes.items():
+            if len(ids_batch) < n:
                 continue
-            for n in lengths:
-                hit = self.table.get(tuple(doc_words[i:i + n]))
-                if hit:
-                    found.update(hit)
+            h = window_hashes(ids_batch, n)
+            where = np.minimum(np.searchsorted(table_hashes, h), len(table_hashes) - 1)
+            hit = np.flatnonzero(table_hashes[where] == h)
+            for pos in hit.tolist():
+                for sentence in self.table.get(tuple(words_batch[pos:pos + n]), ()):
+                    found.append((pos, sentence))
         return found
+
+
+def window_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """h[i] = sum_k ids[i + k] * PRIME**(n - 1 - k) mod 2**64, for every window of n ids (numpy, wrapping)."""
+    count = len(ids) - n + 1
+    h = np.zeros(count, dtype=np.uint64)
+    for k in range(n):
+        h = h * PRIME + ids[k:k + count]
+    return h
 
 
 def build_index(sentences: Sequence[TestSentence], ngram: int, min_words: int) -> tuple[GramIndex, list[bool]]:
@@ -74,6 +106,7 @@ def build_index(sentences: Sequence[TestSentence], ngram: int, min_words: int) -
         checked.append(len(ws) >= min_words and bool(ws))
         if checked[-1]:
             index.add(i, ws)
+    index.finalize()
     return index, checked
 
 
@@ -182,19 +215,43 @@ class Overlap:
 
 def scan(path: Path, fields: Sequence[str], sentences: Sequence[TestSentence], ngram: int = 13,
          min_words: int = 8) -> Overlap:
-    """Stream the corpus once; every test sentence sharing a gram with a record is reported with that record."""
+    """Stream the corpus once; every test sentence sharing a gram with a record is reported with that record.
+    Records are batched (about CHUNK_WORDS words) and hashed with numpy; a 0 id between records keeps a
+    window from spanning two of them."""
     index, checked = build_index(sentences, ngram, min_words)
     first_hit: dict[int, int] = {}
     records = with_text = 0
     keys_seen: list[str] = []
+    batch_words: list[str] = []
+    batch_ids: list[int] = []
+    starts: list[int] = []
+    numbers: list[int] = []
+
+    def flush() -> None:
+        if not batch_ids:
+            return
+        for pos, sentence in index.matches(batch_words, np.asarray(batch_ids, dtype=np.uint64)):
+            number = numbers[bisect.bisect_right(starts, pos) - 1]
+            if sentence not in first_hit or number < first_hit[sentence]:
+                first_hit[sentence] = number
+        batch_words.clear(), batch_ids.clear(), starts.clear(), numbers.clear()
+
     for number, text, keys in stream_records(path, fields):
         records += 1
         if text is None:
             keys_seen = keys_seen or keys
             continue
         with_text += 1
-        for i in index.matches(words(text)):
-            first_hit.setdefault(i, number)
+        ws = words(text)
+        starts.append(len(batch_ids))
+        numbers.append(number)
+        batch_words.extend(ws)
+        batch_words.append("")
+        batch_ids.extend(index.ids(ws))
+        batch_ids.append(0)
+        if len(batch_ids) >= CHUNK_WORDS:
+            flush()
+    flush()
     if records and not with_text:
         raise FsabenchError(f"--corpus {path}: no record has a text field {', '.join(map(repr, fields))}",
                             hint=f"pass --field with one of its fields: {', '.join(keys_seen[:12]) or '(none)'}")
