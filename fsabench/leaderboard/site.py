@@ -185,9 +185,12 @@ def board_conventions(board: Leaderboard) -> list[str]:
 def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunResult],
                  built: dt.datetime | None = None) -> str:
     """One entry's page: metadata, the task x subset grid, the example browser and provenance."""
+    from fsabench.report.provenance import contamination_lines, convention_lines
+
     return environment().get_template("model.html.j2").render(
         **_common(board, built), row=row, runs=provenance(results),
-        examples_json=inline_json(examples_payload(results)))
+        examples_json=inline_json(examples_payload(results)),
+        contamination=contamination_lines(results), conventions=convention_lines(results)[0])
 
 
 def longest_runs(results: Sequence[RunResult]) -> dict[str, list[Record]]:

@@ -40,3 +40,22 @@ def test_reference_scoring_an_unknown_task_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(SpecError, match="references: 'X' scores task 'aste-99'"):
         read_spec(path)
+
+
+def test_model_page_shows_contamination_and_clean_score():
+    import fsabench
+    from fsabench.distill.contamination import contamination_meta
+    from fsabench.leaderboard.site import render_model
+
+    board = load_leaderboard("fsa", BOARDS)
+    run = fsabench.evaluate("baseline:lexicon", "atsa-rest14", limit=30)[0]
+    ids = [r.id for r in run.examples[:2]]
+    payload = {"corpus": "/c/corpus.jsonl", "ngram": 13, "min_words": 8,
+               "tasks": {"atsa-rest14": {"subsets": {"all": {"overlapping": 2, "ids": ids}}}}}
+    run.meta["contamination"] = contamination_meta(payload, run)
+    row = {"name": "x", "slug": "x", "category": "baseline", "category_label": "Baseline", "tasks": {},
+           "subsets": {s: None for s in board.spec.subsets},
+           "score": None, "parameters": None, "date": "2026-12-07", "link": None, "flags": [], "partial": None}
+    page = render_model(board, row, [run])
+    assert "Test-set overlap: baseline:lexicon on atsa-rest14: 2 test sentences share a word 13-gram" in page
+    assert f"clean rest {run.meta['contamination']['clean']['f1']:.2f}" in page
