@@ -39,7 +39,7 @@ HEADER = ["task", "subset", "n", "metric", "A", "B", "B-A", "95% CI", "p", "A ri
 
 
 def _cell(text: str | None, width: int = 300) -> str:
-    text = "(failed)" if text is None else text
+    text = "(failed)" if text is None else (text if text.strip() else "(empty)")
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "⏎")
     return text if len(text) <= width else text[:width - 1] + "…"
 
