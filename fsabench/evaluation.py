@@ -28,6 +28,7 @@ from fsabench.options import EvalOptions
 from fsabench.results import RunResult, result_path, save_result
 from fsabench.resume import reusable, run_key
 from fsabench.runner import RunOptions, run_task
+from fsabench.scoring import with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import TaskRegistry as Registry, build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -141,21 +142,6 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
         results.append(result)
         maybe_warn_partial(result, path)
     return results
-
-
-def with_convention(spec: TaskSpec, convention: str | None) -> TaskSpec:
-    """The task scored under `convention` (capped | authors); None keeps the task's own. The authors'
-    convention exists only for the triplet and quad tasks (metric absa_f1): asking it of another task is an error,
-    so a pair score is never labelled with a convention it was not scored under."""
-    if convention is None or convention == spec.convention:
-        return spec
-    if spec.metric != "absa_f1":
-        if convention == "capped":
-            return spec
-        raise FsabenchError(f"--convention {convention}: task {spec.name} is scored with {spec.metric}, not absa_f1",
-                            hint="the authors' convention applies to the triplet and quad tasks (aste, asqp); "
-                                 "run the other tasks without it")
-    return TaskSpec.model_validate({**spec.model_dump(), "convention": convention})
 
 
 def chunk_size(options: EvalOptions) -> int:

@@ -11,7 +11,7 @@ from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
 from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
-from fsabench.scoring import score_record, score_records
+from fsabench.scoring import score_record, score_records, with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -77,8 +77,6 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
                       tasks_dir: Sequence[str | Path] = (), convention: str | None = None) -> RunResult:
     """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else.
     `convention` (capped | authors) scores triplet and quad tasks under that convention."""
-    from fsabench.evaluation import with_convention
-
     spec = task if isinstance(task, TaskSpec) else build_registry([str(d) for d in tasks_dir] or None).spec(task)
     if convention is not None:
         from fsabench.options import CONVENTIONS, check_choice

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from fsabench.errors import FsabenchError
 from fsabench.examples import Example, parse_output
 from fsabench.formats import apply_repairs, parse_tuples_authors
 from fsabench.metrics import absa_f1, accuracy_macro_f1, element_f1, pct, per_label_f1, tuple_f1
@@ -132,3 +133,18 @@ def _legacy_empty_side(key: str, old: dict, new: dict) -> bool:
     a recall of no gold, as 100; it is now undefined. The same counts, so not a different score."""
     count = {"precision": "n_pred", "recall": "n_gold"}.get(key)
     return count is not None and new[key] is None and old[key] == 100.0 and new[count] == 0 == old[count]
+
+
+def with_convention(spec: TaskSpec, convention: str | None) -> TaskSpec:
+    """The task scored under `convention` (capped | authors); None keeps the task's own. The authors'
+    convention exists only for the triplet and quad tasks (metric absa_f1): asking it of another task is an error,
+    so a pair score is never labelled with a convention it was not scored under."""
+    if convention is None or convention == spec.convention:
+        return spec
+    if spec.metric != "absa_f1":
+        if convention == "capped":
+            return spec
+        raise FsabenchError(f"--convention {convention}: task {spec.name} is scored with {spec.metric}, not absa_f1",
+                            hint="the authors' convention applies to the triplet and quad tasks (aste, asqp); "
+                                 "run the other tasks without it")
+    return TaskSpec.model_validate({**spec.model_dump(), "convention": convention})

@@ -32,7 +32,6 @@ def maybe_check_contamination(corpus_dir: Path, tasks: list[str], data_dir: Path
                               ngram: int = NGRAM) -> dict[str, Any] | None:
     from fsabench.contamination import scan, task_sentences
     from fsabench.distill.corpus import CORPUS
-    from fsabench.evaluation import resolve_tasks
     from fsabench.tasks.registry import build_registry
 
     corpus = corpus_dir / CORPUS
@@ -45,7 +44,8 @@ def maybe_check_contamination(corpus_dir: Path, tasks: list[str], data_dir: Path
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored.get("settings") == settings:
             return stored
-    specs = resolve_tasks(tasks, build_registry())
+    registry = build_registry()
+    specs = [registry.spec(name) for name in registry.expand(list(tasks))]
     found = scan(corpus, corpus_fields(corpus), task_sentences(specs, data_dir), ngram).to_dict()
     payload = {**found, "settings": settings}
     write_json_atomic(path, payload)
