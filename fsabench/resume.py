@@ -2,7 +2,7 @@
 
 The run key is recorded in every RunResult (`meta.run_key`) and compared field by field before a result is
 reused: model name, identity (weights fingerprint, endpoint) and answer-changing settings, the task's
-definition hash, every data file's sha256, limit, seed, shots, scoring, prompt style and variant, token budget.
+definition hash, every data file's sha256, limit, seed, shots, scoring, prompt style and token budget.
 A result without a key (older files) is never reused.
 """
 
@@ -16,12 +16,11 @@ from fsabench.results import RunResult
 
 
 def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: int | None, seed: int,
-            num_shots: int, scoring: str, prompt: str = "default") -> dict[str, Any]:
-    """Everything that can change a run's answers or scores, as plain JSON.
-
-    The prompt variant is named only when it is not the default, so keys stored before variants
-    existed still match (its templates are covered by the task hash either way)."""
-    return {
+            num_shots: int, scoring: str, convention: str = "capped", prompt: str = "default") -> dict[str, Any]:
+    """Everything that can change a run's answers or scores, as plain JSON. The scoring convention of
+    triplet and quad tasks and the prompt variant are named only when they are not the default (so older
+    keys still match; a variant's templates are covered by the task hash either way)."""
+    key = {
         "model": model_key(adapter),
         "task_sha256": task_sha256,
         "data": dict(sorted(data_files.items())),
@@ -30,8 +29,12 @@ def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: i
         "num_shots": num_shots,
         "scoring": scoring,
         "prompt_style": getattr(adapter, "prompt_style", None),
-        **({"prompt": prompt} if prompt != "default" else {}),
     }
+    if convention != "capped":
+        key["convention"] = convention
+    if prompt != "default":
+        key["prompt"] = prompt
+    return key
 
 
 def differences(stored: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:

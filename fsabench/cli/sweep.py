@@ -1,4 +1,4 @@
-"""`fsabench sweep SWEEP.yaml -o DIR`: parse options into SweepOptions, call fsabench.api.sweep_with, print."""
+"""`fsabench sweep SWEEP.yaml -o DIR`: parse options into SweepOptions, call fsabench.api.sweep, print."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def sweep(
     json_out: JsonOut = False,
 ) -> None:
     """Run a grid of models x tasks x shots x seeds x prompts, each cell one ordinary run; resumable."""
-    from fsabench.api import sweep_with
+    from fsabench.api import sweep as run
     from fsabench.console import emit_json
     from fsabench.options import SweepOptions
 
@@ -43,7 +43,7 @@ def sweep(
                            max_parallel=max_parallel, dry_run=dry_run, shared_dir=shared_dir, cache=not no_cache,
                            cache_dir=cache_dir, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()))
     if dry_run:
-        plan = sweep_with(options)
+        plan = run(options=options)
         if json_out:
             emit_json(plan.as_json())
         else:
@@ -51,7 +51,7 @@ def sweep(
         return
     show = None if (quiet or json_out) else print_outcome
     with contextlib.redirect_stdout(sys.stderr):  # Ray prints worker deaths on stdout: keep it for our output
-        summary = sweep_with(options, show)
+        summary = run(options=options, on_done=show)
     if json_out:
         emit_json(summary.as_json())
     elif not quiet:

@@ -158,7 +158,7 @@ def run_cell(unit: Unit, cell: Cell, adapter, tasks: Tasks) -> CellOutcome:
     spec, split = tasks.spec(cell.task, cell.prompt), tasks.split(cell.task)
     check_protocol(cell.model, [spec], options)
     key = run_key(adapter, spec.definition_hash(), split.files, options.limit, cell.seed, cell.num_shots,
-                  options.scoring, cell.prompt)
+                  options.scoring, convention=spec.convention, prompt=cell.prompt)
     path = cell.path(unit.out_dir)
     if unit.write and maybe_reuse(path, key, False, cell.id) is not None:
         return CellOutcome(cell, "skipped")
