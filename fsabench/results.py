@@ -92,14 +92,38 @@ class Timing(BaseModel):
 
 
 class Usage(BaseModel):
+    """What a run's requests used: the one usage counter (a RunResult's `usage`, a teacher's corpus
+    stats, a judge's stats; `leaderboard.submission.SubmittedUsage` is its bounded variant for bundles)."""
+
     model_config = ConfigDict(extra="forbid")
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    requests: int = 0
+    requests: int = 0  # sent to the model (not answered from the cache)
     cached: int = 0
-    failed: int = 0
+    failed: int = 0  # requests that came back with an error
+
+    def add(self, completion: Any, charge_cached: bool = True) -> None:
+        """Count one answer (a models.base.Completion); `charge_cached=False` counts no cost for an answer
+        from the cache (what a budget such as --max-cost should see)."""
+        self.prompt_tokens += completion.prompt_tokens or 0
+        self.completion_tokens += completion.completion_tokens or 0
+        if charge_cached or not completion.cached:
+            self.cost_usd += completion.cost_usd or 0.0
+        self.requests += not completion.cached
+        self.cached += bool(completion.cached)
+        self.failed += completion.error is not None
+
+    @classmethod
+    def of(cls, completions: Any) -> Usage:
+        """The usage of answers (None entries, never sent, are skipped); cost rounded to 6 places."""
+        usage = cls()
+        for completion in completions:
+            if completion is not None:
+                usage.add(completion)
+        usage.cost_usd = round(usage.cost_usd, 6)
+        return usage
 
 
 class RunResult(BaseModel):
