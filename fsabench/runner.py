@@ -118,7 +118,8 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         scores=score_records(spec, records),
         examples=records,
         complete=all(c is not None for c in completions),
-        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring},
+        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring,
+              **({"convention": spec.convention} if spec.metric == "absa_f1" else {})},
     )
 
 
