@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fsabench.errors import from_validation
 from fsabench.errors import ResultError
-from fsabench.io import write_json_atomic
+from fsabench.io import read_text, write_json_atomic
 from fsabench.jsonstrict import JSONProblem, loads
 
 SCHEMA_VERSION = 1
+MAX_RESULT_BYTES = 1 << 30  # a RunResult is read whole; a leaderboard bundle of many runs is capped at 64 MB
 
 
 class Record(BaseModel):
@@ -93,16 +94,17 @@ class Timing(BaseModel):
 
 class Usage(BaseModel):
     """What a run's requests used: the one usage counter (a RunResult's `usage`, a teacher's corpus
-    stats, a judge's stats; `leaderboard.submission.SubmittedUsage` is its bounded variant for bundles)."""
+    stats, a judge's stats; `leaderboard.submission.SubmittedUsage` is its bounded variant for bundles).
+    `requests` were sent to the model (not answered from the cache); `failed` came back with an error."""
 
     model_config = ConfigDict(extra="forbid")
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    requests: int = 0  # sent to the model (not answered from the cache)
+    requests: int = 0
     cached: int = 0
-    failed: int = 0  # requests that came back with an error
+    failed: int = 0
 
     def add(self, completion: Any, charge_cached: bool = True) -> None:
         """Count one answer (a models.base.Completion); `charge_cached=False` counts no cost for an answer
@@ -177,12 +179,9 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
 def load_result(path: str | Path) -> RunResult:
     """Read and validate a RunResult file; any problem is one ResultError naming the file."""
     path = Path(path)
+    text = read_text(path, "result file", error=ResultError, max_bytes=MAX_RESULT_BYTES)
     try:
-        payload = loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ResultError(f"{path}: result file not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise ResultError(f"{path}: is a folder, not a result file", hint="pass a RunResult .json file") from None
+        payload = loads(text)
     except JSONProblem as exc:
         raise ResultError(f"{path}: not valid JSON ({exc.msg})", hint="the file is truncated or not a RunResult") from None
     if not isinstance(payload, dict) or "schema_version" not in payload:

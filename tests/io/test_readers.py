@@ -85,3 +85,20 @@ def test_yaml_bounded_with_the_callers_error(tmp_path):
         read_yaml(path, error=SpecError)
     path.write_text("a: [1, 2]\n", encoding="utf-8")
     assert read_yaml(path) == {"a": [1, 2]}
+
+
+def test_result_files_read_through_the_family(tmp_path, monkeypatch):
+    from fsabench import results
+    from fsabench.errors import ResultError
+
+    path = tmp_path / "r.json"
+    with pytest.raises(ResultError, match=r"r.json: result file not found \(fix: check the path\)"):
+        results.load_result(path)
+    with pytest.raises(ResultError, match="is a folder, not a result file"):
+        results.load_result(tmp_path)
+    path.write_text('{"schema_version": 1, "schema_version": 1}', encoding="utf-8")
+    with pytest.raises(ResultError, match=r"r.json: not valid JSON \(key 'schema_version' appears twice"):
+        results.load_result(path)
+    monkeypatch.setattr(results, "MAX_RESULT_BYTES", 10)
+    with pytest.raises(ResultError, match="larger than a result file may be"):
+        results.load_result(path)
