@@ -108,10 +108,11 @@ def read_text(path: str | os.PathLike, what: str = "file", *, error: Error = Fsa
 
 
 def parse_json(text: str | bytes, where: str, *, error: Error = FsabenchError, hint: str | None = None,
-               line: bool = False) -> Any:
-    """Strict JSON (see jsonstrict) or one error `where[:line]: invalid JSON[ line] (why)`."""
+               line: bool = False, **bounds: Any) -> Any:
+    """Strict JSON (see jsonstrict) or one error `where[:line]: invalid JSON[ line] (why)`; `bounds` go to
+    jsonstrict.loads (the size bounds it takes, such as max_depth)."""
     try:
-        return loads(text)
+        return loads(text, **bounds)
     except JSONProblem as exc:
         at = f":{exc.lineno}" if exc.lineno and not line else ""
         raise error(f"{where}{at}: invalid JSON{' line' if line else ''} ({exc.msg})",
@@ -119,18 +120,19 @@ def parse_json(text: str | bytes, where: str, *, error: Error = FsabenchError, h
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file", *, error: Error = FsabenchError,
-              max_bytes: int | None = MAX_FILE_BYTES, hint: str | None = None, missing: str | None = None) -> Any:
+              max_bytes: int | None = MAX_FILE_BYTES, hint: str | None = None, missing: str | None = None,
+              **bounds: Any) -> Any:
     """A user's JSON file, parsed strictly within `max_bytes`; any problem is one `error` naming the file
     (`hint`: the fix for a file that is not valid JSON, `missing`: for one that does not exist)."""
     text = read_text(path, what, error=error, max_bytes=max_bytes, missing=missing)
-    return parse_json(text, str(path), error=error, hint=hint)
+    return parse_json(text, str(path), error=error, hint=hint, **bounds)
 
 
 def read_json_object(path: str | os.PathLike, what: str = "JSON file", *, error: Error = FsabenchError,
                      max_bytes: int | None = MAX_FILE_BYTES, hint: str | None = None,
-                     missing: str | None = None) -> dict[str, Any]:
+                     missing: str | None = None, **bounds: Any) -> dict[str, Any]:
     """read_json that also requires the top level to be an object."""
-    data = read_json(path, what, error=error, max_bytes=max_bytes, hint=hint, missing=missing)
+    data = read_json(path, what, error=error, max_bytes=max_bytes, hint=hint, missing=missing, **bounds)
     if not isinstance(data, dict):
         raise error(f"{path}: a {what} holds a JSON object, not {type(data).__name__}", hint=hint or "check the path")
     return data
