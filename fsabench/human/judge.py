@@ -106,8 +106,9 @@ def parse_judgement(rubric: Rubric, item: dict, text: str) -> dict[str, Any]:
 
 
 def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overwrite: bool = False,
-                chunk_size: int = 16, max_new_tokens: int = 400) -> JudgeStats:
-    """Ask the judge about every item it has not rated yet; store each parsed answer as it arrives."""
+                chunk_size: int = 16, max_new_tokens: int = 400, progress=None) -> JudgeStats:
+    """Ask the judge about every item it has not rated yet; store each parsed answer as it arrives;
+    `progress(asked, to_ask)` after each chunk."""
     name = f"judge:{adapter.name}"
     stats = JudgeStats(name)
     with closing(store_of(study)) as store:
@@ -135,4 +136,6 @@ def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overw
                     continue
                 store.save(name, item["id"], "judge", status, answer)
                 stats.stored += 1
+            if progress:
+                progress(stats.asked, len(todo))
     return stats
