@@ -56,6 +56,8 @@ def sweep(
         emit_json(summary.as_json())
     elif not quiet:
         print_summary(summary)
+    else:
+        print_failures(summary)  # --quiet still says what failed and why
     if summary.failed:
         raise typer.Exit(1)
 
@@ -89,13 +91,19 @@ def print_plan(plan) -> None:
 
 
 def print_summary(summary) -> None:
-    from fsabench.console import err, out
+    from fsabench.console import out
 
     counts = summary.counts
     out.print(f"sweep: {len(summary.cells)} cells in {summary.seconds:.1f}s ({summary.executor}): "
               f"{counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed"
               + (f", {counts['n/a']} not applicable" if counts["n/a"] else "") + f"; results in {summary.out_dir}/",
               highlight=False, markup=False, soft_wrap=True)
+    print_failures(summary)
+
+
+def print_failures(summary) -> None:
+    from fsabench.console import err
+
     for outcome in summary.failed:
         err.print(f"failed: {outcome.cell.id}: {outcome.cause}", highlight=False, markup=False, soft_wrap=True)
     if summary.failed:
