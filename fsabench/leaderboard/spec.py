@@ -64,6 +64,9 @@ class Limits(Strict):
     max_string_chars: int = Field(20_000, ge=1, description="any other string in a bundle")
     max_name_chars: int = Field(120, ge=1, description="model name, base model, license")
     max_notes_chars: int = Field(2_000, ge=0)
+    max_json_values: int = Field(1_000_000, ge=1, description="JSON values in one bundle, counted before parsing "
+                                 "(a 10-seed entry on 4,238 examples holds ~230,000)")
+    max_json_depth: int = Field(16, ge=1, description="JSON nesting depth (a bundle nests 8 deep)")
 
 
 class LeaderboardSpec(Strict):

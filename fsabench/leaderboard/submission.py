@@ -24,7 +24,7 @@ from fsabench import __version__
 from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard.spec import Limits
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.jsonstrict import JSONProblem, check_bounds, loads
 from fsabench.results import SCHEMA_VERSION, ModelInfo, RunResult, Timing, Usage
 
 BUNDLE_KIND = "fsabench-leaderboard-submission"
@@ -129,7 +129,7 @@ class SubmittedRun(RunResult):
     model: SubmittedModel  # type: ignore[assignment]
     timing: SubmittedTiming  # type: ignore[assignment]
     usage: SubmittedUsage = Field(default_factory=SubmittedUsage)  # type: ignore[assignment]
-    examples: list[SubmittedExample]  # type: ignore[assignment]
+    examples: list[SubmittedExample] = Field(fail_fast=True)  # type: ignore[assignment]
     prompts: PromptDigest | None = Field(None, description="bundle v2: the digest of the recorded prompts")
 
     @field_validator("meta")
@@ -152,7 +152,7 @@ class Submission(BaseModel):
     leaderboard: str
     fsabench_version: str = Field(__version__, description="the fsabench that built the bundle")
     entry: EntryInfo
-    runs: list[SubmittedRun]
+    runs: list[SubmittedRun] = Field(fail_fast=True)
 
 
 def entry_slug(name: str) -> str:
@@ -288,6 +288,11 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SubmissionError(f"{where}: not UTF-8 text", hint="write the bundle with `fsabench leaderboard submit`") from None
+    try:  # counted before any object is built: a small gzip of `{},{},...` must not become gigabytes
+        check_bounds(raw, limits.max_json_values, limits.max_json_depth)
+    except JSONProblem as exc:
+        raise SubmissionError(f"{where}: the bundle {exc.msg}", hint="submit only the runs and examples the "
+                              "protocol asks for (limits: the leaderboard's max_json_values, max_json_depth)") from None
     try:  # duplicate keys too: two readers must not see two different bundles in one file
         payload = loads(text)
     except JSONProblem as exc:
@@ -301,11 +306,25 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
         raise SubmissionError(f"{where}: bundle_version {payload.get('bundle_version')!r} is not {BUNDLE_VERSION} "
                               "(older bundles do not record the prompts, so their protocol cannot be checked)",
                               hint="rebuild it from the runs with `fsabench leaderboard submit`")
+    check_counts(payload, where, limits)
     check_strings(payload, where, limits)
     try:
         return Submission.model_validate(payload)
     except ValidationError as exc:
         raise from_validation(str(where), exc, "the bundle is damaged or hand-edited", SubmissionError) from None
+
+
+def check_counts(payload: dict[str, Any], where: str, limits: Limits) -> None:
+    """Runs and examples per run counted before the schema builds a model (and an error) for each one."""
+    runs = payload.get("runs")
+    if isinstance(runs, list) and len(runs) > limits.max_runs:
+        raise SubmissionError(f"{where}: {len(runs):,} runs, over the limit of {limits.max_runs}",
+                              hint="submit only the runs the protocol asks for")
+    for index, run in enumerate(runs if isinstance(runs, list) else []):
+        examples = run.get("examples") if isinstance(run, dict) else None
+        if isinstance(examples, list) and len(examples) > limits.max_examples_per_run:
+            raise SubmissionError(f"{where}: run {index} has {len(examples):,} examples, over the limit of "
+                                  f"{limits.max_examples_per_run:,}", hint="submit the test split only")
 
 
 def _bad_char(text: str, allow: str, invisible: bool = False) -> str | None:
