@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fsabench import __version__
 from fsabench.examples import Example, SplitData, load_split
+from fsabench.models.answers import answers_of
 from fsabench.models.base import Completion, ModelAdapter, TaskContext, maybe_prepare, parameter_count
 from fsabench.models import split_model_name
 from fsabench.prompts import build_requests
@@ -55,7 +56,7 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
         if options.max_cost is not None and spent >= options.max_cost:
             break
         chunk = requests[start:start + options.chunk_size]
-        for offset, completion in enumerate(adapter.generate(chunk)):
+        for offset, completion in enumerate(answers_of(adapter, chunk)):  # checked: bad answers are failures
             completions[start + offset] = completion
             spent += 0.0 if completion.cached else (completion.cost_usd or 0.0)
         if progress:
