@@ -105,7 +105,8 @@ class OutputSpec(Strict):
 
 class DistinctRule(Strict):
     field: str
-    count: int = 2
+    count: int = Field(2, strict=True, ge=1, le=1000, description="distinct values needed (0 would admit every "
+                       "example: 'multi' would silently equal 'all')")
 
 
 class SubsetFilter(Strict):
@@ -138,7 +139,7 @@ class PromptSpec(Strict):
 
 class TaskSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    version: int = 1
+    version: int = Field(1, strict=True, ge=1)
     description: str = ""
     type: Literal["extraction", "classification"] = "extraction"
     data: DataSpec
@@ -154,7 +155,7 @@ class TaskSpec(Strict):
     )
     subsets: dict[str, SubsetFilter] = Field(default_factory=lambda: {"all": SubsetFilter()})
     prompt: PromptSpec = Field(default_factory=PromptSpec)
-    max_new_tokens: int = Field(100, ge=1, le=131_072, description="generation budget; the paper uses 100 "
+    max_new_tokens: int = Field(100, strict=True, ge=1, le=131_072, description="generation budget; the paper uses 100 "
                                 "(at most 128K: a task file from someone else cannot order an endless generation)")
     tags: list[str] = Field(default_factory=list)
 
