@@ -42,6 +42,15 @@ def _constant(name: str) -> Any:
     raise JSONProblem(f"{name} is not a number JSON allows")
 
 
+MAX_INT_DIGITS = 100  # ids and counts; Python refuses str() of a 4,300+ digit int with a ValueError anyway
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JSONProblem(f"an integer of {len(text.lstrip('-')):,} digits is too large (limit {MAX_INT_DIGITS})")
+    return int(text)
+
+
 def _float(text: str) -> float:
     value = float(text)
     if math.isinf(value):  # 1e400 is valid JSON syntax that Python reads as infinity
@@ -80,7 +89,8 @@ def loads(text: str | bytes, max_values: int | None = None, max_depth: int = 64)
     if max_values is not None:
         check_bounds(text, max_values, max_depth)
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float,
+                          parse_int=_int)
     except JSONProblem:
         raise
     except json.JSONDecodeError as exc:
