@@ -9,6 +9,7 @@ from pathlib import Path
 from fsabench import __version__
 from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
+from fsabench.data.loaders import json_lines_of
 from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
 from fsabench.scoring import score_record, score_records
@@ -25,7 +26,7 @@ def read_predictions(path: Path) -> dict[str, str]:
         if path.stat().st_size > MAX_PREDICTIONS_BYTES:
             raise PredictionsError(f"{path}: larger than {MAX_PREDICTIONS_BYTES >> 20} MB",
                                    hint="pass one JSON line per test example")
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = json_lines_of(path.read_text(encoding="utf-8-sig"))  # \n only: U+2028 is legal inside JSON
     except FileNotFoundError:
         raise PredictionsError(f"{path}: predictions file not found", hint="check the path") from None
     except IsADirectoryError:

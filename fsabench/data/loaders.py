@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,32 @@ MAX_LINE_CHARS = 100_000  # bounds the literal parser's work on an untrusted lin
 MAX_TUPLES = 1_000
 
 
-def _text(path: Path) -> str:
+def json_lines_of(text: str) -> list[str]:
+    """The lines of a line-based file: split on \\n (a \\r before it dropped) and nothing else.
+
+    str.splitlines also splits on U+2028, U+2029, U+0085, \\x0b, \\x0c and \\x1c-\\x1e, which are legal
+    raw characters inside a JSON string: a valid JSON Lines file holding one was refused."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _text(path: Path, newline: str | None = None) -> str:
+    """The file as text (UTF-8, BOM allowed); `newline=""` keeps line ends as they are (CSV's own parser
+    needs them: a quoted cell may hold a line break)."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline=newline) as handle:
+            return handle.read()
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found",
                         hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 (byte {exc.start})", hint="re-save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a data file", hint="name the file in data.splits") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})", hint="check the path and its permissions") from None
 
 
 def _json_array(path: Path) -> list[Any]:
@@ -41,7 +60,7 @@ def _json_array(path: Path) -> list[Any]:
 
 def _json_lines(path: Path) -> list[Any]:
     records = []
-    for number, line in enumerate(_text(path).splitlines(), start=1):
+    for number, line in enumerate(json_lines_of(_text(path)), start=1):
         if not line.strip():
             continue
         try:
@@ -55,7 +74,7 @@ def _csv_rows(path: Path) -> list[Any]:
     """Rows as {column: value}. DictReader quietly keeps the last of two equal column names, fills a short
     row with None and files a long row's extra cells under the key None: each would become a wrong or
     misleading gold ('gold label None'), so each is refused with the line."""
-    reader = csv.DictReader(_text(path).splitlines())
+    reader = csv.DictReader(io.StringIO(_text(path, newline=""), newline=""))  # the CSV parser sees line breaks
     try:
         header = reader.fieldnames
         if not header:
@@ -108,7 +127,7 @@ def tuple_lines(path: Path, fields: Sequence[str], input_field: str = "sentence"
     if not fields:
         raise DataError(f"{path}: format tuple_lines needs data.tuple_fields", hint="e.g. [aspect, opinion, polarity]")
     records = []
-    for number, line in enumerate(_text(path).splitlines(), start=1):
+    for number, line in enumerate(json_lines_of(_text(path)), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
