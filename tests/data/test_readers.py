@@ -80,3 +80,24 @@ def test_any_predictions_file_reads_or_raises_one_predictions_error(tmp_path, co
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in read_predictions(path).items())
     except FsabenchError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_prediction_holding_a_lone_surrogate_is_one_line(tmp_path):
+    import fsabench
+    from fsabench.examples import load_split
+    from tests.conftest import DATA_DIR
+
+    ids = [e.id for e in load_split(fsabench.task("sc-sst2"), DATA_DIR).examples]
+    with pytest.raises(PredictionsError, match=r"lone surrogate U\+D800"):
+        fsabench.score("sc-sst2", {e: "positive" if i else "\ud800" for i, e in enumerate(ids)})
+
+
+def test_an_empty_gold_term_is_refused_with_its_record(tmp_path):
+    from tests.test_trust import make_task
+
+    rows = [{"uid": 1, "text": "Great coffee.", "opinions": [{"term": " ", "sentiment": "positive"}]}]
+    tasks = make_task(tmp_path, rows)
+    import fsabench
+
+    with pytest.raises(DataError, match="aspect 'term' is empty"):
+        fsabench.evaluate("baseline:empty", "mycafe", tasks_dir=[tasks], data_dir=tmp_path / "data")
