@@ -13,7 +13,7 @@ import argparse
 import gzip
 import json
 import os
-import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,11 +39,20 @@ def bundles() -> dict[str, bytes]:
     }
 
 
+TIMEOUT_S = 300
+
+
 def peak_of(cmd: list[str]) -> tuple[int, float, float, str]:
+    """Run in its own session, so a timeout stops the verifier too (not only the wrapper)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return proc.returncode, usage.ru_maxrss / 1024, time.perf_counter() - start, (proc.stdout + proc.stderr).strip()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return -9, 0.0, time.perf_counter() - start, f"timed out after {TIMEOUT_S} s (killed)\n0"
+    return proc.returncode, 0.0, time.perf_counter() - start, (out + err).strip()
 
 
 def main() -> None:
