@@ -4,28 +4,118 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fsabench.errors import ResultError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fsabench.errors import ResultError, from_validation
+from fsabench.jsonstrict import JSONProblem, loads
 
 DASH = "–"
+MAX_STATS_BYTES = 50_000_000
+Finite = Field(None, allow_inf_nan=False)
+
+
+class _Read(BaseModel):
+    """The fields the report reads are typed; the rest of the file (disagreements, kappa pairs) is kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)  # "3.5" is not the number 3.5
+
+
+class ModelRow(_Read):
+    model: str
+    dimension: str
+    statistic: Literal["mean", "rate"]
+    n_items: int = Field(strict=True, ge=0)
+    value: float | None = Finite
+    ci_low: float | None = Finite
+    ci_high: float | None = Finite
+
+    @model_validator(mode="after")
+    def _interval(self) -> "ModelRow":
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("ci_low and ci_high are both numbers or both null")
+        if self.ci_low is not None and self.value is not None and not self.ci_low <= self.value <= self.ci_high:
+            raise ValueError(f"interval [{self.ci_low}, {self.ci_high}] does not hold the value {self.value} "
+                             "(reversed or hand-edited)")
+        if self.statistic == "rate" and self.value is not None and not 0 <= self.value <= 1:
+            raise ValueError(f"a rate of {self.value} is not between 0 and 1")
+        return self
+
+
+class AgreementRow(_Read):
+    dimension: str
+    alpha: float | None = Field(None, le=1, allow_inf_nan=False)  # at most 1 (perfect); below -1 in tiny samples
+
+
+class JudgeRow(_Read):
+    judge: str
+    dimension: str
+    kappa_mean: float | None = Field(None, ge=-1, le=1, allow_inf_nan=False)
+    human_kappa_mean: float | None = Field(None, ge=-1, le=1, allow_inf_nan=False)
+    consensus_agreement: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+
+
+class DimensionInfo(_Read):
+    name: str
+    title: str
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _range(self) -> "DimensionInfo":
+        if not self.min < self.max:
+            raise ValueError(f"scale min {self.min} is not below max {self.max}")
+        return self
+
+
+class RubricInfo(_Read):
+    dimensions: list[DimensionInfo]
+
+
+class StatsFile(_Read):
+    """What `fsabench human stats` writes, as `report --human` reads it."""
+
+    models: list[ModelRow]
+    agreement: list[AgreementRow]
+    rubric: RubricInfo
+    judges_vs_humans: list[JudgeRow] = Field(default_factory=list)
+    humans: list[str] = Field(default_factory=list)
+    items: int | None = Field(None, strict=True, ge=0)
+
+    @model_validator(mode="after")
+    def _means_on_the_scale(self) -> "StatsFile":
+        ranges = {d.name: (d.min, d.max) for d in self.rubric.dimensions}
+        for row in self.models:
+            if row.statistic == "mean" and row.value is not None and row.dimension in ranges:
+                low, high = ranges[row.dimension]
+                if not low <= row.value <= high:
+                    raise ValueError(f"model {row.model!r} {row.dimension} mean {row.value} is off the scale "
+                                     f"{low:g}..{high:g}")
+        return self
 
 
 def load_stats(path: Path) -> dict[str, Any]:
+    """A stats file, checked: finite numbers, intervals that hold their value, alpha and kappa in [-1, 1]."""
     path = Path(path)
     if path.is_dir():
         path = path / "stats.json"
+    hint = "run `fsabench human stats STUDY` first and pass STUDY/stats.json"
     try:
-        stats = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultError(f"{path}: cannot read human-evaluation stats ({exc.__class__.__name__})",
-                          hint="run `fsabench human stats STUDY` first and pass STUDY/stats.json") from None
+        if path.stat().st_size > MAX_STATS_BYTES:
+            raise ResultError(f"{path}: too large for a human-evaluation stats file", hint=hint)
+        stats = loads(path.read_bytes(), max_values=5_000_000, max_depth=32)
+    except (OSError, JSONProblem) as exc:
+        raise ResultError(f"{path}: cannot read human-evaluation stats ({getattr(exc, 'msg', None) or exc.__class__.__name__})",
+                          hint=hint) from None
     if not isinstance(stats, dict) or "models" not in stats or "agreement" not in stats:
         raise ResultError(f"{path}: not a human-evaluation stats file (no 'models' or 'agreement')",
                           hint="pass the stats.json written by `fsabench human stats`")
-    return stats
+    try:
+        return StatsFile.model_validate(stats).model_dump()
+    except ValidationError as exc:
+        raise from_validation(str(path), exc, "re-write it with `fsabench human stats STUDY`", ResultError) from None
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
