@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from fsabench import __version__
 from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
+from fsabench.leaderboard.lookalike import skeleton
 from fsabench.leaderboard.spec import Limits
 from fsabench.jsonstrict import JSONProblem, check_bounds, loads
 from fsabench.results import SCHEMA_VERSION, ModelInfo, RunResult, Timing, Usage
@@ -156,13 +157,17 @@ class Submission(BaseModel):
 
 
 def entry_slug(name: str) -> str:
-    """The file name stem of an entry: NFKC-folded lower case, runs of other characters become one '-'.
+    """The file name stem of an entry: its look-alike skeleton (lookalike.py) in lower case, runs of other
+    characters become one '-'.
 
     NFKC first, so a compatibility look-alike of an existing name (fullwidth 'Ｌｅｘｉｃｏｎ', ligature 'ﬁ',
     superscripts) gets that entry's slug and collides with it (one file, one owner) instead of showing a
-    second, identical-looking row. A name with no letter or digit of a-z, 0-9 at all (e.g. all Japanese)
-    gets a short hash of its folded form, so two such names never share one slug."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
+    second, identical-looking row; then TR39 look-alikes (Cyrillic 'Lеxicon'), the same way. A name with a
+    letter or digit that is not a-z, 0-9 even then (e.g. Japanese) gets a short hash of its skeleton, so
+    two such names never share a slug made of their few Latin letters."""
+    folded = skeleton(name)
+    if any(ch.isalnum() and not ch.isascii() for ch in folded):
+        return "entry-" + hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()[:12]
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:80]
     return slug or "entry-" + hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()[:12]
 
@@ -374,6 +379,20 @@ def check_strings(payload: Any, where: str, limits: Limits) -> None:
                                       hint="names and free text must be plain visible text")
 
 
+def plain_link(link: str) -> bool:
+    """http(s), a host, and no user info: `https://huggingface.co@evil.example/x` goes to evil.example."""
+    from urllib.parse import urlsplit
+
+    if not LINK.match(link):
+        return False
+    try:
+        parts = urlsplit(link)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and "@" not in parts.netloc
+
+
 def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[str]) -> None:
     """Names are plain text: no markup, no invisible formatting characters; links are http(s)."""
     for field in ("name", "base_model", "license"):
@@ -393,8 +412,9 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
         if value != value.strip():
             raise SubmissionError(f"{where}: entry.{field} {value!r} has leading or trailing spaces",
                                   hint="use plain printable text")
-    if entry.link is not None and not LINK.match(entry.link):
-        raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL", hint="e.g. https://example.org/model")
+    if entry.link is not None and not plain_link(entry.link):
+        raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL (no user info, a host)",
+                              hint="e.g. https://example.org/model")
     bad = _bad_char(entry.notes, "\n", invisible=True)
     if bad is not None:
         raise SubmissionError(f"{where}: entry.notes holds {describe_char(bad)}", hint="free text must be plain visible text")
