@@ -96,6 +96,13 @@ def answers_of(adapter: Any, requests: Sequence[Request],
             answers = adapter.generate(requests)
     except FsabenchError:
         raise
+    except ImportError as exc:  # a missing extra is the user's setup, not a bad answer: stop, naming it
+        from fsabench.extras import missing_extra
+
+        error = missing_extra(exc, f"model {getattr(adapter, 'name', '')}".strip())
+        if error is None:
+            raise
+        raise error from None
     except Exception as exc:  # noqa: BLE001 - the boundary: any adapter failure is recorded, never fatal
         log.warning(f"{getattr(adapter, 'name', 'the model')} raised {type(exc).__name__} on {len(requests)} "
                     f"requests; they are recorded as failed")
