@@ -107,9 +107,14 @@ def _check_sha(spec: TaskSpec, data_root: Path, path: Path) -> str:
         relpath = path.relative_to(data_root).as_posix()
     except ValueError:
         relpath = path.as_posix()
-    pinned = spec.data.sha256.get(path.name) or expected_sha256(relpath)
+    own = spec.data.sha256.get(path.name)
+    pinned = own or expected_sha256(relpath)
     if pinned and digest != pinned:
-        raise ChecksumError(f"{path}: sha256 {digest[:12]}... differs from the pinned {pinned[:12]}...",
+        if own:  # the task file's own pin: the user's data; `data pull` knows nothing of it
+            raise ChecksumError(f"{path}: sha256 {digest} differs from the pin {pinned} in task {spec.name}'s "
+                                f"data.sha256", hint=f"if the new file is right, set data.sha256.{path.name}: {digest} "
+                                "in the task file (`fsabench data hash FILE` prints it); else restore the file")
+        raise ChecksumError(f"{path}: sha256 {digest} differs from the pinned {pinned}",
                             hint="the file was changed or corrupted: run `fsabench data pull` to restore it")
     return digest
 
