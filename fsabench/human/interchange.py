@@ -196,7 +196,8 @@ def import_label_studio(study: Study, path: Path) -> dict[str, int]:
             if annotation.get("was_cancelled"):
                 continue
             who = _annotator(annotation, where)
-            raw = answer_from_results(study, study.items[item_id], annotation.get("result") or [], where)
+            result = annotation.get("result")
+            raw = answer_from_results(study, study.items[item_id], [] if result is None else result, where)
             try:
                 answer, status = check_answer(study.rubric, study.items[item_id], raw)
             except ValueError as exc:
