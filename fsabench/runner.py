@@ -56,7 +56,10 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
         if options.max_cost is not None and spent >= options.max_cost:
             break
         chunk = requests[start:start + options.chunk_size]
-        for offset, completion in enumerate(answers_of(adapter, chunk)):  # checked: bad answers are failures
+        # checked: bad answers are failures; None (unsent) only when --max-cost can explain it (batch adapters)
+        for offset, completion in enumerate(answers_of(adapter, chunk, unsent_ok=options.max_cost is not None)):
+            if completion is None:  # a batch adapter left it unsent (over --max-cost)
+                continue
             completions[start + offset] = completion
             spent += 0.0 if completion.cached else (completion.cost_usd or 0.0)
         if progress:

@@ -74,19 +74,23 @@ def check_completion(value: Any) -> Completion:
     return failed(problem) if problem else value
 
 
-def check_answers(requests: Sequence[Request], answers: Any) -> list[Completion]:
+def check_answers(requests: Sequence[Request], answers: Any, unsent_ok: bool = False) -> list[Completion | None]:
     """One checked Completion per request; a wrong number of answers fails the whole batch (which answer
-    belongs to which request is then unknown)."""
+    belongs to which request is then unknown). `unsent_ok`: None stays None, "not sent" (a batch adapter
+    stopping at --max-cost); otherwise None is a failed answer, so no stop is blamed on a budget not given."""
+    if not isinstance(answers, (list, tuple)) and hasattr(answers, "__iter__") and not isinstance(answers, (str, bytes, dict)):
+        answers = list(answers)  # a generator of completions is still one per request
     if not isinstance(answers, (list, tuple)):
         return [failed(f"the adapter returned {type(answers).__name__!s:.40}, not a list of completions")] * len(requests)
     if len(answers) != len(requests):
         cause = f"the adapter returned {len(answers)} answers for {len(requests)} requests"
         return [failed(cause)] * len(requests)
-    return [check_completion(a) for a in answers]
+    return [None if a is None and unsent_ok else check_completion(a) for a in answers]
 
 
 def answers_of(adapter: Any, requests: Sequence[Request],
-               on_completion: Callable[[int, Completion], None] | None = None) -> list[Completion]:
+               on_completion: Callable[[int, Completion], None] | None = None,
+               unsent_ok: bool = False) -> list[Completion | None]:
     """`adapter.generate(requests)`, checked; an adapter that raises (anything but an FsabenchError, which
     is a deliberate one-line stop) fails the batch with the exception as its cause."""
     try:
@@ -107,4 +111,4 @@ def answers_of(adapter: Any, requests: Sequence[Request],
         log.warning(f"{getattr(adapter, 'name', 'the model')} raised {type(exc).__name__} on {len(requests)} "
                     f"requests; they are recorded as failed")
         return [failed(f"the adapter raised {type(exc).__name__}: {str(exc)[:300]}")] * len(requests)
-    return check_answers(requests, answers)
+    return check_answers(requests, answers, unsent_ok)

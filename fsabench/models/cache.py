@@ -32,7 +32,7 @@ CACHE_FILE = "responses.sqlite"
 # Settings that change speed, not answers: left out of the key so a re-run with another
 # --concurrency or --batch-size still hits.
 RUNTIME_SETTINGS = frozenset({"batch_size", "device", "concurrency", "timeout", "max_retries", "client",
-                              "prompt_style"})
+                              "prompt_style", "batch"})
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -196,13 +196,14 @@ class CachedAdapter:
             return results  # type: ignore[return-value]
         misses = [requests[i] for i in todo]
 
-        def store(index: int, completion: Completion) -> None:
-            self.cache.put(keys[todo[index]], self.name, misses[index], check_completion(completion))
+        def store(index: int, completion: Completion | None) -> None:
+            if completion is not None:  # None: left unsent (a batch adapter at --max-cost); the runner judges it
+                self.cache.put(keys[todo[index]], self.name, misses[index], check_completion(completion))
 
         if _streams(self.inner):
-            answers = answers_of(self.inner, misses, on_completion=store)
+            answers = answers_of(self.inner, misses, on_completion=store, unsent_ok=True)
         else:
-            answers = answers_of(self.inner, misses)
+            answers = answers_of(self.inner, misses, unsent_ok=True)
             for index, completion in enumerate(answers):
                 store(index, completion)
         for index, completion in zip(todo, answers):
