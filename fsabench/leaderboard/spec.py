@@ -82,6 +82,8 @@ class LeaderboardSpec(Strict):
     limits: Limits = Field(default_factory=Limits)
     allow_partial: bool = Field(False, description="accept runs made with --limit N (the first N test examples), "
                                                    "shown as partial")
+    rank_partial: bool = Field(False, description="rank partial entries (--limit runs) among full ones; by default "
+                                                   "they are shown apart, unranked")
     audit: AuditRule = Field(default_factory=AuditRule)
 
     @model_validator(mode="after")
