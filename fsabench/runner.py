@@ -31,6 +31,18 @@ class RunOptions:
     max_cost: float | None = None  # stop cleanly once the run has cost this many USD
     scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
 
+    def __post_init__(self) -> None:
+        """A budget of NaN never stops (every comparison is false) and a negative one stops before the first
+        request: both are refused, from the CLI and from Python alike."""
+        import math
+
+        from fsabench.errors import FsabenchError
+
+        cost = self.max_cost
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost)
+                                 or cost < 0):
+            raise FsabenchError(f"--max-cost {cost!r} is not a finite amount of USD >= 0", hint="e.g. --max-cost 2.5")
+
 
 def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
                   test: SplitData | None = None) -> tuple[SplitData, list[Example]]:
