@@ -690,11 +690,8 @@ def build(tmp: Path) -> Sweep:
     data_files(sweep, tmp)
     predictions(sweep, tmp)
     run_results(sweep, tmp, result)
-    try:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.test_leaderboard_support import board, good_bundle, verifier
-    except ImportError:
-        from tests.leaderboard.support import board, good_bundle, verifier  # the layout after one-door
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.leaderboard.support import board, good_bundle, verifier
     bundles(sweep, verifier(), good_bundle(), board())
     task_files(sweep, tmp)
     endpoint_answers(sweep)

@@ -8,7 +8,7 @@ import pytest
 
 import fsabench
 from fsabench.errors import ChecksumError
-from tests.test_trust import GOOD, make_task
+from tests.evaluation.test_trust import GOOD, make_task
 
 
 def test_a_wrong_pin_in_the_users_task_file_prints_both_full_hashes_and_how_to_update_it(tmp_path):

@@ -93,7 +93,7 @@ def test_a_prediction_holding_a_lone_surrogate_is_one_line(tmp_path):
 
 
 def test_an_empty_gold_term_is_refused_with_its_record(tmp_path):
-    from tests.test_trust import make_task
+    from tests.evaluation.test_trust import make_task
 
     rows = [{"uid": 1, "text": "Great coffee.", "opinions": [{"term": " ", "sentiment": "positive"}]}]
     tasks = make_task(tmp_path, rows)

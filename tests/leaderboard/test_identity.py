@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fsabench.leaderboard.submission import EntryInfo, SubmissionError, check_entry, entry_slug
-from tests.test_leaderboard_support import board, good_bundle, verifier
+from tests.leaderboard.support import board, good_bundle, verifier
 
 
 @pytest.mark.parametrize("lookalike", ["Lеxicon baseline",  # Cyrillic е

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import fsabench
 from fsabench.errors import DataError, FsabenchError, SpecError
 from fsabench.tasks.registry import load_spec_file
-from tests.test_trust import GOOD, make_task
+from tests.evaluation.test_trust import GOOD, make_task
 
 
 def edit(tasks, old: str, new: str) -> None:
