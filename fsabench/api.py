@@ -40,7 +40,17 @@ def _options(cls: type[O], options: O | None, fields: dict[str, Any]) -> O:
 
 
 def _dirs(tasks_dir: Sequence[PathLike]) -> list[str] | None:
-    return [str(d) for d in tasks_dir] or None
+    """A lone string is one folder (`tasks_dir="/x"` was iterated per character and walked `/`)."""
+    from fsabench.io import as_paths
+
+    return [str(d) for d in as_paths(tasks_dir, "tasks_dir")] or None
+
+
+def _path(value: PathLike | None, what: str) -> Path | None:
+    """None, or a path; anything else (`output_dir=5`) is one FsabenchError naming the argument."""
+    from fsabench.io import as_path
+
+    return None if value is None else as_path(value, what)
 
 
 # --- run, score, report ---------------------------------------------------------------------
@@ -64,10 +74,10 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
 
     if options is None:
         options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring,
-                              output_dir=Path(output_dir) if output_dir is not None else None, overwrite=overwrite,
-                              cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                              max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
-                              tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options))
+                              output_dir=_path(output_dir, "output_dir"), overwrite=overwrite,
+                              cache=cache, cache_dir=_path(cache_dir, "cache_dir"),
+                              max_cost=max_cost, data_dir=_path(data_dir, "data_dir"),
+                              tasks_dir=tuple(_dirs(tasks_dir) or ()), model=split_model_options(model_options))
     return evaluate_tasks(model, tasks, options, progress)
 
 
@@ -79,9 +89,10 @@ def score(task: str | TaskSpec, predictions: Mapping[str, str] | PathLike, *, mo
     from fsabench.external import score_predictions
     from fsabench.results import save_result
 
-    result = score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir)
+    result = score_predictions(task, predictions, model_name=model_name, data_dir=_path(data_dir, "data_dir"),
+                               tasks_dir=_dirs(tasks_dir) or ())
     if output is not None:
-        save_result(result, Path(output))
+        save_result(result, _path(output, "output"))
     return result
 
 
@@ -89,8 +100,9 @@ def load_results(paths: PathLike | Iterable[PathLike]) -> list[RunResult]:
     """Every RunResult under the given files and folders (searched recursively), validated."""
     from fsabench.results import find_results, load_result
 
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return [load_result(p) for p in find_results(items)]
+    from fsabench.io import as_paths
+
+    return [load_result(p) for p in find_results(as_paths(paths, "paths"))]
 
 
 def build_report(results: Sequence[RunResult | PathLike], out_dir: PathLike, *,

@@ -656,7 +656,7 @@ def labels(sweep: Sweep, tmp: Path) -> None:
 
 def python_api(sweep: Sweep, tmp: Path) -> None:
     import fsabench
-    from fsabench.api import report
+    from fsabench.api import build_report as report
 
     for name, call in [
         ("evaluate output_dir=5", lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, output_dir=5)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import fsabench
+from fsabench.api import build_report
 from fsabench.errors import FsabenchError
 
 
@@ -13,8 +14,20 @@ from fsabench.errors import FsabenchError
     lambda: fsabench.load_results([None]), lambda: fsabench.load_results([5]),
     lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, max_cost=float("nan")),
     lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, max_cost=-1.0),
+    lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, output_dir=5),
+    lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, data_dir=5),
+    lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, tasks_dir=[5]),
+    lambda: fsabench.load_results(None), lambda: fsabench.load_results(5),
+    lambda: build_report(None, "out"), lambda: build_report([], None),
 ])
 def test_bad_arguments_end_in_one_fsabench_error(call):
     with pytest.raises(FsabenchError) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_a_lone_string_is_one_folder_not_a_list_of_characters(tmp_path):
+    with pytest.raises(FsabenchError, match="tasks directory does not exist"):
+        fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, tasks_dir=str(tmp_path / "nope"))
+    assert "sc-sst2" in fsabench.list_tasks(tasks_dir=str(tmp_path))
+

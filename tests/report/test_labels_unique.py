@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import fsabench
-from fsabench.api import report
+from fsabench.api import build_report as report
 from fsabench.report.labels import Labels, LabelsError, display_names, parse_label_options
 
 
