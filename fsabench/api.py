@@ -430,3 +430,17 @@ def human_stats(options: StudyStatsOptions | None = None, **fields: Any) -> tupl
     opened = open_study(o.study)
     stats = study_stats(opened, read_rows(opened), n_boot=o.bootstrap)
     return stats, write_json_atomic(o.output or o.study / "stats.json", stats)
+
+
+def hash_data_files(paths: Sequence[PathLike]) -> dict[str, str]:
+    """path -> sha256 of each file (`fsabench data hash`): what a task's `data.sha256` pins a file of your own with."""
+    from fsabench.data.sources import sha256_file
+    from fsabench.errors import DataError
+    from fsabench.io import as_paths
+
+    digests = {}
+    for path in as_paths(paths, "paths"):
+        if not path.is_file():
+            raise DataError(f"{path}: no such file", hint="pass the data files to hash")
+        digests[str(path)] = sha256_file(path)
+    return digests
