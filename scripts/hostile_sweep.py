@@ -52,6 +52,7 @@ class Case:
 @dataclass
 class Sweep:
     cases: list[Case] = field(default_factory=list)
+    servers: list = field(default_factory=list)
 
     def add(self, surface: str, name: str, run, expect: str = "either", check=None, lost=None) -> None:
         self.cases.append(Case(surface, name, run, expect, check, lost))
@@ -676,6 +677,70 @@ def python_api(sweep: Sweep, tmp: Path) -> None:
         sweep.add("Python API", name, call, "refuse")
 
 
+def serve_requests(sweep: Sweep) -> list:
+    """Raw HTTP to `fsabench serve` (an in-process adapter behind the real app and protocol guards)."""
+    import socket
+
+    from fsabench.errors import FsabenchError
+    from fsabench.models.base import Completion
+    from fsabench.serve import ModelServer
+    from fsabench.web import Limits
+
+    class Echo:
+        name, prompt_style = "test:echo", "chat"
+
+        def identity(self):
+            return {}
+
+        def settings(self):
+            return {}
+
+        def generate(self, requests):
+            return [Completion(text="positive", prompt_tokens=1, completion_tokens=1) for _ in requests]
+
+    server = ModelServer(Echo(), "echo", limits=Limits(max_body=64 * 1024, request_timeout=2)).start()
+
+    def exchange(data: bytes) -> bytes:
+        host, port = server.thread.sock.getsockname()[:2]
+        with socket.create_connection((host, port), timeout=4) as sock:
+            sock.sendall(data)
+            chunks = []
+            try:
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+            except socket.timeout:
+                chunks.append(b"<open>")
+        return b"".join(chunks)
+
+    def post(body: bytes, extra: bytes = b"Connection: close\r\n") -> bytes:
+        return (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra
+                + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def status_is(code: bytes, closed: bool = True):
+        def run(data):
+            answer = exchange(data)
+            if not answer.startswith(b"HTTP/1.1 " + code) or (closed and answer.endswith(b"<open>")) or \
+                    answer.count(b"HTTP/1.1 ") != 1:
+                raise AssertionError(f"got {answer[:120]!r}")
+            return answer
+        return run
+
+    ok = b'{"prompt": "a", "max_tokens": 3}'
+    for name, data, code in [
+        ("good request", post(ok), b"200"), ("duplicate max_tokens", post(b'{"prompt": "a", "max_tokens": 3, "max_tokens": 99999}'), b"400"),
+        ("duplicate prompt", post(b'{"prompt": "a", "prompt": "b"}'), b"400"), ("NaN temperature", post(b'{"prompt": "a", "temperature": NaN}'), b"400"),
+        ("Infinity", post(b'{"prompt": "a", "top_p": Infinity}'), b"400"), ("deep nesting", post(b'{"prompt": ' + b"[" * 5000 + b"]" * 5000 + b"}"), b"400"),
+        ("5000-digit int", post(b'{"prompt": "a", "max_tokens": ' + b"9" * 5000 + b"}"), b"400"),
+        ("TE + CL", b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
+        ("CL + TE order swapped", b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n", b"400"),
+        ("two Content-Length", b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", b"400"),
+        ("latin-1 body", post(b'{"prompt": "caf\xe9"}'), b"400"), ("body over the limit", post(b'{"prompt": "' + b"a" * 70_000 + b'"}'), b"413"),
+    ]:
+        sweep.add("serve requests", name, lambda d=data, c=code: status_is(c)(d), "accept")
+    return [server]
+
+
 # --- main ---------------------------------------------------------------------------------------
 def build(tmp: Path) -> Sweep:
     from fsabench.examples import load_split  # noqa: F401
@@ -699,6 +764,7 @@ def build(tmp: Path) -> Sweep:
     human(sweep, tmp)
     labels(sweep, tmp)
     python_api(sweep, tmp)
+    sweep.servers = serve_requests(sweep)
     return sweep
 
 
@@ -723,6 +789,8 @@ def main() -> None:
             rows.append({"surface": case.surface, "case": case.name, "class": verdict, "detail": detail})
             if verdict in args.show.split(","):
                 listed.append(f"  {verdict:14s} {case.surface}: {case.name}: {detail}")
+        for server in sweep.servers:
+            server.shutdown()
     total = Counter()
     width = max(len(s) for s in table) + 2
     print(f"{'surface':{width}s}" + "".join(f"{c:>16s}" for c in COLUMNS))
