@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,8 +167,15 @@ def human_chart(stats: dict):
     dims = [d for d in stats["rubric"]["dimensions"]
             if any(r["dimension"] == d["name"] and r["statistic"] == "mean" for r in stats["models"])]
     models = sorted({r["model"] for r in stats["models"]})
-    fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(3.2 * max(len(dims), 1), 0.5 + 0.45 * len(models) + 1),
-                             squeeze=False)
+    # at most two panels a row, 7 in wide (a paper's text width): four dimensions side by side were 12.8 in
+    # wide with overlapping ticks
+    ncols = min(max(len(dims), 1), 2)
+    nrows = math.ceil(max(len(dims), 1) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(7.0, nrows * (0.9 + 0.3 * len(models))), squeeze=False)
+    panels = [ax for row in grid for ax in row]
+    for ax in panels[len(dims):]:
+        ax.set_visible(False)
+    axes = [panels]
     for ax, dim in zip(axes[0], dims):
         rows = {r["model"]: r for r in stats["models"] if r["dimension"] == dim["name"] and r["statistic"] == "mean"}
         for y, model in enumerate(models):
@@ -179,7 +187,9 @@ def human_chart(stats: dict):
             ax.errorbar([row["value"]], [y], xerr=[[row["value"] - low], [high - row["value"]]], fmt="o",
                         color="#2f6fdb", capsize=3)
         ax.set_xlim(dim["min"] - 0.05 * (dim["max"] - dim["min"]), dim["max"] + 0.05 * (dim["max"] - dim["min"]))
-        ax.set_yticks(range(len(models)), models if ax is axes[0][0] else [""] * len(models))
+        ax.set_yticks(range(len(models)), models if panels.index(ax) % ncols == 0 else [""] * len(models), fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.locator_params(axis="x", nbins=5)
         ax.set_ylim(-0.6, len(models) - 0.4)
         ax.set_title(dim["title"], fontsize=10)
         ax.grid(axis="x", alpha=0.3)

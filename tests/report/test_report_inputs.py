@@ -104,3 +104,16 @@ def test_any_stats_file_loads_and_renders_or_raises_one_result_error(tmp_path, e
         human_table_rows(load_stats(path))
     except FsabenchError as exc:
         assert "\n" not in str(exc)
+
+
+def test_the_human_chart_fits_a_page_width_with_four_dimensions(tmp_path):
+    pytest.importorskip("matplotlib")
+    from fsabench.human.report import human_chart
+
+    stats = copy.deepcopy(STATS)
+    stats["rubric"]["dimensions"] = [{**STATS["rubric"]["dimensions"][0], "name": f"d{i}", "title": f"D{i}"} for i in range(4)]
+    stats["models"] = [{**STATS["models"][0], "dimension": f"d{i}", "model": m} for i in range(4) for m in ("m1", "m2")]
+    stats["agreement"] = [{"dimension": f"d{i}", "alpha": 0.5} for i in range(4)]
+    fig = human_chart(load_stats(write(tmp_path, stats)))
+    width, height = fig.get_size_inches()
+    assert width <= 7.0 and height < 9  # was 12.8 in wide: four panels side by side
