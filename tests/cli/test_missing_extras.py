@@ -50,6 +50,7 @@ def test_report_md_csv_works_on_the_core_install(runs, tmp_path):
     (["run", "-m", "litellm:openai/gpt-4o-mini", "-t", "sc-sst2", "--limit", "1", "-o", "{tmp}/o"], "api"),
     (["run", "-m", "openai-compat:http://127.0.0.1:9/v1#m", "-t", "sc-sst2", "--limit", "1", "-o", "{tmp}/o"], "api"),
     (["run", "-m", "hf:google-t5/t5-small", "-t", "sc-sst2", "--limit", "1", "-o", "{tmp}/o"], "hf"),
+    (["serve", "-m", "hf:google-t5/t5-small", "--port", "0"], "serve"),
 ])
 def test_a_missing_extra_is_one_line_naming_it(runs, tmp_path, argv, extra):
     (tmp_path / "study.json").write_text(json.dumps({}))
