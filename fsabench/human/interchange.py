@@ -18,9 +18,9 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from fsabench.errors import DataError
-from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import Study
+from fsabench.io import read_json
 
 SPAN_LABEL = "hallucination"
 MAX_IMPORT_BYTES = 200_000_000
@@ -169,14 +169,9 @@ def import_label_studio(study: Study, path: Path) -> dict[str, int]:
 
     All or nothing: every task and annotation is checked first, then every answer is stored in one
     SQLite transaction, so a refused export leaves the answers as they were."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found", hint="export the Label Studio project as JSON")
-    if path.stat().st_size > MAX_IMPORT_BYTES:
-        raise DataError(f"{path}: larger than {MAX_IMPORT_BYTES} bytes", hint="export fewer tasks at a time")
-    try:
-        tasks = loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"), max_values=20_000_000, max_depth=32)
-    except JSONProblem as exc:
-        raise DataError(f"{path}: not JSON ({exc.msg})", hint="export the Label Studio project as JSON") from None
+    tasks = read_json(path, "Label Studio export", error=DataError, max_bytes=MAX_IMPORT_BYTES,
+                      missing="export the Label Studio project as JSON", hint="export the Label Studio project as JSON",
+                      max_values=20_000_000, max_depth=32)
     if not isinstance(tasks, list):
         raise DataError(f"{path}: a Label Studio export is a list of tasks", hint="export the project as JSON (not JSON-MIN)")
     counts = {"answers": 0, "tasks": 0}

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fsabench.errors import ResultError, from_validation
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.io import read_json
 
 DASH = "–"
 MAX_STATS_BYTES = 50_000_000
@@ -102,14 +102,9 @@ def load_stats(path: Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "stats.json"
-    hint = "run `fsabench human stats STUDY` first and pass STUDY/stats.json"
-    try:
-        if path.stat().st_size > MAX_STATS_BYTES:
-            raise ResultError(f"{path}: too large for a human-evaluation stats file", hint=hint)
-        stats = loads(path.read_bytes(), max_values=5_000_000, max_depth=32)
-    except (OSError, JSONProblem) as exc:
-        raise ResultError(f"{path}: cannot read human-evaluation stats ({getattr(exc, 'msg', None) or exc.__class__.__name__})",
-                          hint=hint) from None
+    stats = read_json(path, "human-evaluation stats file", error=ResultError, max_bytes=MAX_STATS_BYTES,
+                      missing="run `fsabench human stats STUDY` first and pass STUDY/stats.json",
+                      hint="pass the stats.json written by `fsabench human stats`", max_values=5_000_000, max_depth=32)
     if not isinstance(stats, dict) or "models" not in stats or "agreement" not in stats:
         raise ResultError(f"{path}: not a human-evaluation stats file (no 'models' or 'agreement')",
                           hint="pass the stats.json written by `fsabench human stats`")
