@@ -126,7 +126,7 @@ def data_files(sweep: Sweep, tmp: Path) -> None:
         ("jsonl 200-digit negative int", b'{"id": -' + b"9" * 200 + b"}\n", "refuse"),
         ("jsonl deep nesting", b'{"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n", "refuse"),
         ("jsonl array record", b"[1, 2]\n", "refuse"), ("jsonl string record", b'"x"\n', "refuse"),
-        ("jsonl latin-1 bytes", b'{"text": "caf\xe9"}\n', "refuse"), ("jsonl old-Mac CR line ends", b'{"id": 1}\r{"id": 2}\r', "accept"),
+        ("jsonl latin-1 bytes", b'{"text": "caf\xe9"}\n', "refuse"), ("jsonl old-Mac CR line ends (not JSON Lines)", b'{"id": 1}\r{"id": 2}\r', "either"),
         ("jsonl NUL byte", b'{"id": 1}\x00\n', "refuse"), ("jsonl truncated", b'{"id": 1, "text": "ab', "refuse"),
         ("jsonl escaped lone surrogate", b'{"id": 1, "text": "\\ud800"}\n', "either"),
         ("jsonl empty file", b"", "either"), ("jsonl only whitespace", b"  \n\t\n", "either"),
