@@ -670,7 +670,7 @@ def python_api(sweep: Sweep, tmp: Path) -> None:
         ("evaluate max_cost=nan", lambda: fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, max_cost=float("nan"))),
         ("score(None, {})", lambda: fsabench.score(None, {})), ("score preds None", lambda: fsabench.score("sc-sst2", None)),
         ("task(None)", lambda: fsabench.task(None)), ("task(5)", lambda: fsabench.task(5)),
-        ("tasks(tasks_dir='/x')", lambda: fsabench.tasks(tasks_dir="/x")),
+        ("tasks(tasks_dir='/x')", lambda: fsabench.tasks(tasks_dir="/x")), ("list_tasks(tasks_dir='/x')", lambda: fsabench.list_tasks(tasks_dir="/x")),
         ("load_results(None)", lambda: fsabench.load_results(None)), ("load_results([None])", lambda: fsabench.load_results([None])),
         ("report(None, dir)", lambda: report(None, tmp / "r")), ("report([], dir)", lambda: report([], tmp / "r2")),
     ]:

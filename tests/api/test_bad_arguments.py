@@ -31,3 +31,8 @@ def test_a_lone_string_is_one_folder_not_a_list_of_characters(tmp_path):
         fsabench.evaluate("baseline:empty", "sc-sst2", limit=2, tasks_dir=str(tmp_path / "nope"))
     assert "sc-sst2" in fsabench.list_tasks(tasks_dir=str(tmp_path))
 
+
+
+def test_the_deprecated_tasks_call_takes_a_lone_folder_too(tmp_path):
+    with pytest.warns(DeprecationWarning), pytest.raises(FsabenchError, match="tasks directory does not exist"):
+        fsabench.tasks(tasks_dir=str(tmp_path / "nope"))
