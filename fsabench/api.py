@@ -40,7 +40,17 @@ def _options(cls: type[O], options: O | None, fields: dict[str, Any]) -> O:
 
 
 def _dirs(tasks_dir: Sequence[PathLike]) -> list[str] | None:
-    return [str(d) for d in tasks_dir] or None
+    """A lone string is one folder (`tasks_dir="/x"` was iterated per character and walked `/`)."""
+    from fsabench.io import as_paths
+
+    return [str(d) for d in as_paths(tasks_dir, "tasks_dir")] or None
+
+
+def _path(value: PathLike | None, what: str) -> Path | None:
+    """None, or a path; anything else (`output_dir=5`) is one FsabenchError naming the argument."""
+    from fsabench.io import as_path
+
+    return None if value is None else as_path(value, what)
 
 
 # --- run, score, report ---------------------------------------------------------------------
@@ -67,10 +77,10 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
 
     if options is None:
         options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring,
-                              output_dir=Path(output_dir) if output_dir is not None else None, overwrite=overwrite,
-                              cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                              max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
-                              tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options),
+                              output_dir=_path(output_dir, "output_dir"), overwrite=overwrite,
+                              cache=cache, cache_dir=_path(cache_dir, "cache_dir"),
+                              max_cost=max_cost, data_dir=_path(data_dir, "data_dir"),
+                              tasks_dir=tuple(_dirs(tasks_dir) or ()), model=split_model_options(model_options),
                               convention=convention, prompt=prompt)
     return evaluate_tasks(model, tasks, options, progress)
 
@@ -84,10 +94,10 @@ def score(task: str | TaskSpec, predictions: Mapping[str, str] | PathLike, *, mo
     from fsabench.external import score_predictions
     from fsabench.results import save_result
 
-    result = score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir,
-                               convention=convention)
+    result = score_predictions(task, predictions, model_name=model_name, data_dir=_path(data_dir, "data_dir"),
+                               tasks_dir=_dirs(tasks_dir) or (), convention=convention)
     if output is not None:
-        save_result(result, Path(output))
+        save_result(result, _path(output, "output"))
     return result
 
 
@@ -95,8 +105,9 @@ def load_results(paths: PathLike | Iterable[PathLike]) -> list[RunResult]:
     """Every RunResult under the given files and folders (searched recursively), validated."""
     from fsabench.results import find_results, load_result
 
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return [load_result(p) for p in find_results(items)]
+    from fsabench.io import as_paths
+
+    return [load_result(p) for p in find_results(as_paths(paths, "paths"))]
 
 
 def build_report(results: Sequence[RunResult | PathLike], out_dir: PathLike, *,
@@ -559,3 +570,17 @@ def sweep(sweep_file: PathLike | None = None, output_dir: PathLike | None = None
             fields["tasks_dir"] = tuple(str(d) for d in fields["tasks_dir"])
     o = _options(SweepOptions, options, fields)
     return dry_run(o) if o.dry_run else run_sweep(o, on_done)
+
+
+def hash_data_files(paths: Sequence[PathLike]) -> dict[str, str]:
+    """path -> sha256 of each file (`fsabench data hash`): what a task's `data.sha256` pins a file of your own with."""
+    from fsabench.data.sources import sha256_file
+    from fsabench.errors import DataError
+    from fsabench.io import as_paths
+
+    digests = {}
+    for path in as_paths(paths, "paths"):
+        if not path.is_file():
+            raise DataError(f"{path}: no such file", hint="pass the data files to hash")
+        digests[str(path)] = sha256_file(path)
+    return digests

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fsabench import __version__
 from fsabench.examples import Example, SplitData, load_split
+from fsabench.models.answers import answers_of
 from fsabench.models.base import Completion, ModelAdapter, TaskContext, maybe_prepare, parameter_count
 from fsabench.models import split_model_name
 from fsabench.prompts import build_requests
@@ -30,6 +31,18 @@ class RunOptions:
     max_cost: float | None = None  # stop cleanly once the run has cost this many USD
     scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
     prompt: str = "default"  # the prompt variant `spec` was resolved with (TaskSpec.with_prompt), recorded
+
+    def __post_init__(self) -> None:
+        """A budget of NaN never stops (every comparison is false) and a negative one stops before the first
+        request: both are refused, from the CLI and from Python alike."""
+        import math
+
+        from fsabench.errors import FsabenchError
+
+        cost = self.max_cost
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost)
+                                 or cost < 0):
+            raise FsabenchError(f"--max-cost {cost!r} is not a finite amount of USD >= 0", hint="e.g. --max-cost 2.5")
 
 
 def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
@@ -59,7 +72,8 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
         if options.max_cost is not None and spent >= options.max_cost:
             break
         chunk = requests[start:start + options.chunk_size]
-        for offset, completion in enumerate(adapter.generate(chunk)):
+        # checked: bad answers are failures; None (unsent) only when --max-cost can explain it (batch adapters)
+        for offset, completion in enumerate(answers_of(adapter, chunk, unsent_ok=options.max_cost is not None)):
             if completion is None:  # a batch adapter left it unsent (over --max-cost)
                 continue
             completions[start + offset] = completion

@@ -105,7 +105,8 @@ class OutputSpec(Strict):
 
 class DistinctRule(Strict):
     field: str
-    count: int = 2
+    count: int = Field(2, strict=True, ge=1, le=1000, description="distinct values needed (0 would admit every "
+                       "example: 'multi' would silently equal 'all')")
 
 
 class SubsetFilter(Strict):
@@ -152,7 +153,7 @@ PROMPT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 class TaskSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    version: int = 1
+    version: int = Field(1, strict=True, ge=1)
     description: str = ""
     type: Literal["extraction", "classification"] = "extraction"
     data: DataSpec
@@ -176,7 +177,7 @@ class TaskSpec(Strict):
     prompts: dict[str, PromptVariant] = Field(
         default_factory=dict, description="named prompt variants (`run --prompt NAME`, a sweep's `prompts:`); each "
         "overrides keys of `prompt`, which is the variant named 'default'")
-    max_new_tokens: int = Field(100, ge=1, le=131_072, description="generation budget; the paper uses 100 "
+    max_new_tokens: int = Field(100, strict=True, ge=1, le=131_072, description="generation budget; the paper uses 100 "
                                 "(at most 128K: a task file from someone else cannot order an endless generation)")
     tags: list[str] = Field(default_factory=list)
 
