@@ -117,9 +117,10 @@ class Standings:
         self.keys.insert(at, key)
         self.scores[slug], self.standings[slug] = row["score"], standing(row)
         put = at if not key[0] else None  # ranked keys come first: the index is the ranked position
-        moved = [p for p in (taken, put) if p is not None]
-        if moved:
-            self._walk(min(moved), max(moved), slug)
+        if taken is not None and put is not None and put < taken:  # moved up: the old walk still passed
+            self._walk(put, taken + 1, slug)                       # its old place, at `taken`
+        elif taken is not None or put is not None:
+            self._walk(min(p for p in (taken, put) if p is not None), put if put is not None else taken, slug)
         return self._settle(before)
 
     def remove(self, slug: str) -> set[str]:
