@@ -75,6 +75,10 @@ class ServiceConfig:
     request_timeout: float = 25.0  # seconds to send a whole request (slowloris clients are dropped)
     rescan_seconds: float = 10.0  # how often the submissions folder is checked for removed files (0 = never)
     page_cache_bytes: int = 64 * 2 ** 20  # composed entry pages kept (gzip; ~0.2 MB each for the fsa tasks)
+    max_connections: int = 1000  # open connections in all
+    max_connections_per_client: int = 128  # from one address (a browser opens ~6; an office behind NAT, more)
+    connection_queue: int = 512  # connections over a limit wait for a slot (unread) instead of a 503 ...
+    connection_queue_seconds: float = 5.0  # ... for this long at most
 
 
 def token_digest(token: str) -> str:
@@ -481,7 +485,10 @@ def default_db(name: str) -> Path:
 
 
 def limits_of(config: ServiceConfig) -> Limits:
+    """The web stack's limits for this service: connections over a cap queue briefly before any 503."""
     return Limits(max_body=config.max_body, request_timeout=config.request_timeout,
+                  max_connections=config.max_connections, max_connections_per_client=config.max_connections_per_client,
+                  connection_queue=config.connection_queue, connection_queue_seconds=config.connection_queue_seconds,
                   unlimited_peers=tuple(config.trusted_proxies))  # a proxy carries many clients' connections
 
 
