@@ -65,6 +65,14 @@ def send(request: Request, body: Body, media_type: str) -> Response:
     return Response(body.raw, media_type=media_type, headers={"Vary": "Accept-Encoding"})
 
 
+def server_timing(change: dict[str, Any]) -> dict[str, str]:
+    """Where an accepted POST's time went (Server-Timing, as browsers' developer tools show it)."""
+    parts = [f'{name};dur={change[name] * 1000:.1f}' for name in ("verify", "prepare", "store", "rank", "render")
+             if name in change]
+    parts.append(f'tests;desc="{change.get("tests", 0)} paired tests, {change.get("changed", 0)} places changed"')
+    return {"Server-Timing": ", ".join(parts)}
+
+
 def build_routes(lb: LeaderboardApp, limits: Limits):
     @asynccontextmanager
     async def lifespan(_: Any):
@@ -152,7 +160,7 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
             return JSONResponse({"error": "Content-Length required"}, 411, {"Connection": "close"})
         raw = await request.body()
         status, payload = await run_in_threadpool(lb.submit, raw, submitter)
-        return JSONResponse(payload, status)
+        return JSONResponse(payload, status, server_timing(lb.last_change) if status in (200, 201) else None)
 
     return app
 

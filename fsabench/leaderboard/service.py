@@ -199,6 +199,7 @@ class LeaderboardApp:
         parts = page_parts(verified)
         tail = render_tail(self.board, _page_row(row), parts)
         prepared = time.perf_counter()
+        ranking = 0.0
         with self._state:
             changed: set[str] = set()
             try:
@@ -213,17 +214,19 @@ class LeaderboardApp:
                         self._loaded.pop(slug, None)
                         if boot is not None:
                             self._loaded[slug] = boot
+                        ranking = time.perf_counter()
                         changed = self.standings.add(slug, row)
+                        ranking = time.perf_counter() - ranking
                         self._save_places(changed)
             except BaseException:
                 if self.live:
                     self.load()  # the transaction rolled back: back to what the store holds
                 raise
-            ranked = time.perf_counter()
+            stored = time.perf_counter()
             if self.live:
                 self._refresh(changed | {slug})
-            self.last_change = {"prepare": ranked - start - (ranked - prepared), "rank": ranked - prepared,
-                                "render": time.perf_counter() - ranked, "tests": self.standings.tests,
+            self.last_change = {"prepare": prepared - start, "store": stored - prepared - ranking, "rank": ranking,
+                                "render": time.perf_counter() - stored, "tests": self.standings.tests,
                                 "changed": len(changed)}
 
     def _save_places(self, slugs: set[str]) -> None:

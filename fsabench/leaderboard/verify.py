@@ -121,6 +121,12 @@ class Verifier:
         self.check_seeds(bundle, where)
         flags = claims.check_seeds_distinct(results, category, where)
         claims.check_not_gold(results, bundle.entry.category, category, where)
+        return self.accepted(bundle, results, flags)
+
+    def accepted(self, bundle: Submission, results: list[RunResult], flags: list[str]) -> Verified:
+        """The accepted entry and its table row, from runs that passed every check and were re-scored."""
+        spec = self.board.spec
+        category = spec.categories[bundle.entry.category]
         order = {task: i for i, task in enumerate(spec.tasks)}
         results.sort(key=lambda r: (order[r.task.name], r.seed))
         row = summarize(self.board, bundle.entry, results)
