@@ -38,6 +38,7 @@ import http.client
 import json
 import os
 import random
+import select
 import shutil
 import socket
 import statistics
@@ -59,7 +60,7 @@ from fsabench.leaderboard.verify import Verifier  # noqa: E402
 from fsabench.scoring import score_record, score_records  # noqa: E402
 from fsabench.settings import data_dir  # noqa: E402
 
-BENCH_VERSION = 2  # of the synthesized entries (part of the cache key)
+BENCH_VERSION = 3  # of the synthesized entries (part of the cache key)
 BASE = "smollm2-135m-instruct-zero-shot.json.gz"
 TOKEN = "bench-token"
 
@@ -94,7 +95,11 @@ class Synth:
         self.base = verifier.verify_bytes(raw, BASE)
         self.results = {(r.task.name, r.seed): r for r in self.base.results}
         self._variants: dict[tuple, tuple] = {}
-        self.used: set[tuple] = set()
+
+    @staticmethod
+    def runs_of(board) -> list:
+        raw = read_bundle_bytes(ROOT / "leaderboards" / "fsa" / "submissions" / BASE, board.spec.limits)
+        return json.loads(raw)["runs"]
 
     def variant(self, index: int, v: int):
         """(RunResult, the bundle's run) of run `index` answered with the gold on variant v's share."""
@@ -122,15 +127,9 @@ class Synth:
                                          "scores": {k: x.model_dump(mode="json") for k, x in scores.items()}})
         return self._variants[index, v]
 
-    def make(self, index: int, rng: random.Random):
-        """(bundle bytes, the Verified entry the verifier would make of them)."""
-        runs = len(self.payload["runs"])
-        while True:
-            level = rng.randrange(self.count)
-            combo = tuple(min(self.count - 1, max(0, level + rng.randint(-2, 2))) for _ in range(runs))
-            if combo not in self.used:
-                self.used.add(combo)
-                break
+    def make(self, index: int, combo: tuple[int, ...]):
+        """(bundle bytes, the Verified entry the verifier would make of them) for one variant per run."""
+        rng = random.Random(index)
         entry = EntryInfo(name=f"Synthetic model {index:05d}", category="zero-shot", date=dt.date(2026, 12, 1),
                           parameters=rng.randrange(10 ** 7, 10 ** 11), notes="bench_leaderboard.py")
         made = [self.variant(i, v) for i, v in enumerate(combo)]
@@ -141,8 +140,46 @@ class Synth:
         return raw, verified
 
 
-def prepared_db(board, verifier: Verifier, entries: int, cache: Path | None, tmp: Path) -> tuple[Path, list[str], float]:
-    """A copy of the cached (or newly made) database of `entries` synthesized entries; its slugs; seconds to make it."""
+def combos(count: int, runs: int, variants: int = 64, seed: int = 0) -> list[tuple[int, ...]]:
+    """`count` distinct choices of one variant per run: a level, and per run a variant within two of it."""
+    rng, used, out = random.Random(seed), set(), []
+    while len(out) < count:
+        level = rng.randrange(variants)
+        combo = tuple(min(variants - 1, max(0, level + rng.randint(-2, 2))) for _ in range(runs))
+        if combo not in used:
+            used.add(combo)
+            out.append(combo)
+    return out
+
+
+def make_shard(job: tuple) -> str:
+    """In a worker process: store entries (index, combo) in a database of their own, as the service would."""
+    boards, path, jobs = job
+    board = load_leaderboard("fsa", boards)
+    verifier = Verifier(board, data_dir())
+    synth = Synth(board, verifier)
+    app = LeaderboardApp(board, verifier, Store(Path(path)), set(), ServiceConfig(max_body=1, quiet=True))
+    start = time.perf_counter()
+    for done, (index, combo) in enumerate(jobs, 1):
+        raw, verified = synth.make(index, combo)
+        if index % 250 == 0:  # the synthesized bundle passes the real verification, with the same row
+            again = verifier.verify_bytes(raw, f"synthesized entry {index}")
+            assert again.row["score"] == verified.row["score"] and again.row["counts"] == verified.row["counts"]
+        app._store(verified, raw, "post", hashlib.sha256(TOKEN.encode()).hexdigest()[:16])
+        if done % 50 == 0:
+            print(f"  {Path(path).name}: {done}/{len(jobs)} entries ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
+    app.store.close()
+    return path
+
+
+def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Path | None, tmp: Path,
+                workers: int) -> tuple[Path, list[str], float]:
+    """A copy of the cached (or newly made) database of `entries` synthesized entries; its slugs; seconds to
+    make it. Workers each store a share in a database of their own; the shares are merged and ranked once."""
+    import multiprocessing
+    import sqlite3
+
     key = hashlib.sha256(f"{BENCH_VERSION}|{derived_fingerprint(rules_digest(board))}|{tail_key()}".encode()).hexdigest()
     cached = cache / f"fsa-{entries}-{key[:16]}.sqlite3" if cache else None
     made = 0.0
@@ -151,25 +188,33 @@ def prepared_db(board, verifier: Verifier, entries: int, cache: Path | None, tmp
         target = cached or tmp / "made.sqlite3"
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-            leftover.unlink(missing_ok=True)
-        synth, rng = Synth(board, verifier), random.Random(entries)
+        chosen = list(enumerate(combos(entries, len(Synth.runs_of(board)))))
+        shards = [(boards, str(partial) + f".shard{w}", chosen[w::workers]) for w in range(workers)]
+        for leftover in [partial] + [Path(p) for _, p, _ in shards]:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{leftover}{suffix}").unlink(missing_ok=True)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            paths = pool.map(make_shard, shards)
+        Store(partial).close()
+        with sqlite3.connect(partial) as conn:
+            for path in paths:
+                conn.execute("ATTACH DATABASE ? AS shard", (path,))
+                conn.execute("INSERT INTO entries SELECT * FROM shard.entries")
+                conn.commit()
+                conn.execute("DETACH DATABASE shard")
+        for path in paths:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True))
-        for i in range(entries):
-            raw, verified = synth.make(i, rng)
-            if i % 250 == 0:  # the synthesized bundle passes the real verification, with the same row
-                again = verifier.verify_bytes(raw, f"synthesized entry {i}")
-                assert again.row["score"] == verified.row["score"] and again.row["counts"] == verified.row["counts"]
-            app._store(verified, raw, "post", hashlib.sha256(TOKEN.encode()).hexdigest()[:16])
-            if (i + 1) % 100 == 0:
-                print(f"  made {i + 1}/{entries} entries ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
         app.load()  # rank once, as a service start would
         app.store.close()
         os.replace(partial, target)
         made = time.perf_counter() - start
     db = tmp / f"board-{entries}.sqlite3"
     shutil.copyfile(cached or tmp / "made.sqlite3", db)
-    slugs = [r["slug"] for r in Store(db).standing_rows(board.name)]
+    store = Store(db)
+    slugs = [r["slug"] for r in store.standing_rows(board.name)]
+    store.close()
     return db, slugs, made
 
 
@@ -222,11 +267,16 @@ async def client(port: int, paths, stop_at: float, latencies: list[float], statu
         writer.close()
 
 
-def load_test(port: int, slugs: list[str], concurrency: int, seconds: float) -> dict:
+def load_test(port: int, slugs: list[str], concurrency: int, seconds: float, paths: list[str] | None = None) -> dict:
+    """Keep-alive clients for `seconds`: GET /api/leaderboard and a random entry page alternating (or `paths`)."""
     rng = random.Random(0)
+    fixed = paths
 
     def paths():
         while True:
+            if fixed:
+                yield from fixed
+                continue
             yield "/api/leaderboard"
             yield f"/models/{rng.choice(slugs)}.html"
 
@@ -266,6 +316,14 @@ def probe_limits(port: int, config: ServiceConfig) -> str:
             return None
         return int(data.split(b" ", 2)[1])
 
+    def answered_now(socks: list[socket.socket]) -> list[socket.socket]:
+        """The sockets with an answer to read (at once: idle keep-alive connections close after 5 s)."""
+        poll = select.poll()
+        for sock in socks:
+            poll.register(sock, select.POLLIN)
+        ready = {fd for fd, _ in poll.poll(0)}
+        return [sock for sock in socks if sock.fileno() in ready]
+
     held = []
     for _ in range(cap):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -275,28 +333,30 @@ def probe_limits(port: int, config: ServiceConfig) -> str:
     extra = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
     for sock in extra:
         sock.sendall(ask)
-    waiting = sum(status_of(s, 0.3) is None for s in extra)
+    time.sleep(0.3)
+    waiting = len(extra) - len(answered_now(extra))
     start = time.perf_counter()
     for sock in held[:16]:
         sock.close()
     late = [status_of(s, 10) for s in extra]
     waited = time.perf_counter() - start
-    over = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(queue + 16 + 8)]
+    over = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(queue + 8)]
     for sock in over:
         sock.sendall(ask)
-    time.sleep(0.5)
-    refused = sum(status_of(s, 0.05) == 503 for s in over[-8:])
+    time.sleep(min(2.0, limits.connection_queue_seconds / 2))  # the queue is full: the last 8 are refused at once
+    refused = sum(status_of(s, 1) == 503 for s in answered_now(over))
     for sock in held[16:] + extra + over:
         sock.close()
     return (f"limits: {limits.max_connections} connections in all, {cap} per client address; up to {queue} more wait "
             f"(unread) up to {limits.connection_queue_seconds:g} s for a slot, then 503.\n"
             f"  probe: {answered}/{cap} held connections answered; {waiting}/16 over the cap waited, and when 16 "
-            f"closed got {collections.Counter(late)} within {waited * 1000:.0f} ms; {refused}/8 past cap + queue "
-            "got an immediate 503")
+            f"closed got {dict(collections.Counter(late))} within {waited * 1000:.0f} ms; then {queue + 8} more: "
+            f"{refused} refused (503) before the queue's wait ended (expected 8: past cap + queue)")
 
 
 def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path) -> None:
-    db, slugs, made = prepared_db(board, verifier, entries, None if args.no_cache else args.cache_dir, tmp)
+    db, slugs, made = prepared_db(board, boards, verifier, entries, None if args.no_cache else args.cache_dir, tmp,
+                                  args.workers)
     print(f"\n## {entries} entries ({'made in %.0f s' % made if made else 'cached database'}; "
           f"db {db.stat().st_size / 1e6:.0f} MB) | {load()}")
     port = free_port()
@@ -304,6 +364,10 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
     command = [sys.executable, "-m", "fsabench.cli", "leaderboard", "serve", "fsa", "--port", str(port), "--db", str(db),
                "--no-import-folder", "--quiet", "--reads-per-minute", "100000000", "--posts-per-minute", "1000",
                "--leaderboards-dir", str(boards)]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "fsabench.cli", "leaderboard", "serve", "--help"], env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, check=True)
+    imports = time.perf_counter() - started
     spawned = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     try:
@@ -321,12 +385,13 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         status, _, page, first_page = request(port, "GET", f"/models/{slugs[len(slugs) // 2]}.html",
                                               headers={"Accept-Encoding": "gzip"})
         assert status == 200 and b"examples-data" in gzip.decompress(page)
-        print(f"start (spawn -> first answer): {ready:.2f} s | cold first GET /api/leaderboard: {first_table * 1000:.0f} ms "
+        print(f"start (spawn -> first answer): {ready:.2f} s (baseline: `fsabench leaderboard serve --help` {imports:.2f} s) | cold first GET /api/leaderboard: {first_table * 1000:.0f} ms "
               f"({len(body) / 1e3:.0f} kB gzip, {ties} entries tied with a better one) | cold first entry page: "
               f"{first_page * 1000:.0f} ms ({len(page) / 1e3:.0f} kB gzip) | {load()}")
-        synth, rng = Synth(board, verifier), random.Random(10 ** 6 + entries)
+        synth = Synth(board, verifier)
+        fresh = combos(entries + args.posts, len(synth.payload["runs"]))[entries:]  # combinations not in the db
         for i in range(args.posts):
-            raw, _ = synth.make(10 ** 6 + i, rng)
+            raw, _ = synth.make(10 ** 6 + i, fresh[i])
             status, headers, answer, took = request(port, "POST", "/api/submissions", gzip.compress(raw, 6),
                                                     {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip",
                                                      "Content-Type": "application/json"})
@@ -338,6 +403,7 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         status, _, body, after = request(port, "GET", "/api/leaderboard", headers={"Accept-Encoding": "gzip"})
         print(f"GET /api/leaderboard after the POSTs: {after * 1000:.0f} ms ({len(json.loads(gzip.decompress(body))['entries'])} entries)")
         result = load_test(port, slugs, args.concurrency, args.duration)
+        floor = load_test(port, slugs, args.concurrency, max(3.0, args.duration / 3), paths=["/healthz"])
         errors = ", ".join(f"{s}: {n}" for s, n in sorted(result["errors"].items())) or "none"
         print(f"load: {args.concurrency} keep-alive clients, {args.duration:g} s, GET /api/leaderboard and a random "
               f"entry page alternating (gzip)")
@@ -345,6 +411,9 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         print("|---|---|---|---|---|---|---|")
         print(f"| {entries} | {result['requests']} | {result['rps']:.0f} | {result['p50']:.1f} | {result['p99']:.1f} | "
               f"{errors} | {result['load']} |")
+        floor_errors = ", ".join(f"{s}: {n}" for s, n in sorted(floor["errors"].items())) or "none"
+        print(f"| baseline: GET /healthz only, same clients, {max(3.0, args.duration / 3):g} s | {floor['requests']} | "
+              f"{floor['rps']:.0f} | {floor['p50']:.1f} | {floor['p99']:.1f} | {floor_errors} | {floor['load']} |")
         if not args.no_probe:
             print(probe_limits(port, ServiceConfig(max_body=1)))
         print(f"service peak RSS (VmHWM): {peak_rss_mb(proc.pid):.0f} MB")
@@ -368,6 +437,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "fsabench" / "bench_leaderboard", help="where synthesized databases are kept between runs")
     parser.add_argument("--no-cache", action="store_true", help="synthesize the database afresh")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes synthesizing entries")
     parser.add_argument("--no-probe", action="store_true", help="skip the connection-limit probe")
     args = parser.parse_args()
     print(f"bench_leaderboard: {os.cpu_count()} CPUs | {load()} | python {sys.version.split()[0]}")
