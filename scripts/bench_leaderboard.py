@@ -165,7 +165,7 @@ def make_shard(job: tuple) -> str:
         if index % 250 == 0:  # the synthesized bundle passes the real verification, with the same row
             again = verifier.verify_bytes(raw, f"synthesized entry {index}")
             assert again.row["score"] == verified.row["score"] and again.row["counts"] == verified.row["counts"]
-        app._store(verified, raw, "post", hashlib.sha256(TOKEN.encode()).hexdigest()[:16])
+        app.ledger.accept(verified, raw, "post", hashlib.sha256(TOKEN.encode()).hexdigest()[:16])
         if done % 50 == 0:
             print(f"  {Path(path).name}: {done}/{len(jobs)} entries ({time.perf_counter() - start:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -206,7 +206,7 @@ def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Pa
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True))
-        app.load()  # rank once, as a service start would
+        app.ledger.load()  # rank once, as a service start would
         app.store.close()
         os.replace(partial, target)
         made = time.perf_counter() - start

@@ -15,8 +15,8 @@ limit get 413 before they are read; a client has `request_timeout` s to send a w
 Each entry is verified once per (slug, bundle sha256, rules): at submit, or at start when the
 rules (leaderboard spec, task definitions) changed since. Its ranked row, bootstrap (stats.Boot),
 page parts and pre-rendered page tail are stored with it; accepting or dropping an entry updates the
-standings incrementally (standings.py) and stores every changed place in the same transaction; the
-table and index are rendered then, once. A GET never verifies, ranks or renders more than an entry
+standings incrementally and stores every changed place in the same transaction; the table and index
+are rendered then, once (ledger.py holds that state; standings.py the ranking walk). A GET never verifies, ranks or renders more than an entry
 page's small head. At start the stored standings are read as they are, unless the rules or the
 ranking code changed (a fingerprint in the store's meta table): then the board is re-ranked once.
 Entries whose folder file disappears (checked at start and every `rescan_seconds`) or that fail
@@ -41,18 +41,16 @@ from typing import Any
 
 import platformdirs
 
-from fsabench import __version__
 from fsabench.errors import FsabenchError
 from fsabench.leaderboard import stats
-from fsabench.leaderboard.pages import Body, PageCache, join_gzip, render_head, render_tail
-from fsabench.leaderboard.ranking import columns
-from fsabench.leaderboard.site import (TEMPLATES, compare_payload, display_rows, examples_payload, inline_json,
-                                       prediction_script, provenance, render_compare, render_index)
-from fsabench.leaderboard.standings import Standings
+from fsabench.leaderboard.ledger import (RANKING_VERSION, Ledger, View, derived_fingerprint,  # noqa: F401 (re-exported)
+                                         page_parts, tail_key)
+from fsabench.leaderboard.pages import Body
+from fsabench.leaderboard.site import TEMPLATES, compare_payload, render_compare  # noqa: F401 (TEMPLATES: routes)
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.submission import SubmissionError, bundle_files, bundle_json_bytes, bundle_slug, read_bundle_bytes
-from fsabench.leaderboard.verify import Verified, Verifier
+from fsabench.leaderboard.verify import Verifier
 from fsabench.webserver import Limits, bind, uvicorn_config
 
 LOG = logging.getLogger("fsabench.leaderboard")
@@ -61,7 +59,6 @@ SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
 ASSET_TYPES = {"site.css": "text/css; charset=utf-8", "site.js": "text/javascript; charset=utf-8",
                "compare.js": "text/javascript; charset=utf-8"}
-RANKING_VERSION = 1  # of the standings and page tails stored with entries (a change re-ranks once at start)
 SECURITY_HEADERS = [(b"X-Content-Type-Options", b"nosniff"), (b"Content-Security-Policy", CSP.encode())]  # cased as browsers show them
 
 
@@ -128,112 +125,21 @@ class RateLimiter:
             return None
 
 
-def page_parts(verified: Verified) -> dict[str, Any]:
-    """What an entry's page needs from its verified runs, stored beside it (rendering needs no re-verify)."""
-    return {"runs": provenance(verified.results), "examples_json": inline_json(examples_payload(verified.results)),
-            "preds_js": prediction_script(verified.slug, verified.results)}  # for the comparison page
-
-
-def derived_fingerprint(rules: str) -> str:
-    """What stored bootstraps and standings depend on: the rules and the ranking code's versions."""
-    return hashlib.sha256(f"{rules}|stats {stats.VERSION}|ranking {RANKING_VERSION}".encode()).hexdigest()
-
-
-def tail_key() -> str:
-    """What a stored page tail depends on besides the entry: fsabench's version and the page templates."""
-    digest = hashlib.sha256(__version__.encode())
-    for name in ("_base.html.j2", "model.html.j2"):
-        digest.update((TEMPLATES / name).read_bytes())
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class View:
-    """One consistent picture of the board for readers; replaced whole after each change."""
-
-    rows: dict[str, dict[str, Any]]  # slug -> display row (site.display_rows), in table order
-    table: Body  # GET /api/leaderboard
-    index: Body  # GET /
-    generation: dict[str, int]  # slug -> the change that last altered its display row (entry page cache tag)
-    number: int  # of this view (the comparison page's cache tag)
-
-
 class LeaderboardApp:
-    """What the HTTP routes call: verification, the store, the standings and rendering, no HTTP details.
-
-    Writers (POST, folder rescans) hold `_state`: an accepted or dropped entry updates the standings
-    incrementally (standings.py), stores the entry and every changed place in one transaction, and
-    renders the table and index once (`_refresh`). Readers only read `view`."""
+    """What the HTTP routes call: verification, the ledger (stored standings and rendered views), no HTTP details."""
 
     def __init__(self, board: Leaderboard, verifier: Verifier, store: Store, tokens: set[str],
                  config: ServiceConfig) -> None:
         self.board, self.verifier, self.store, self.tokens, self.config = board, verifier, store, tokens, config
         self.rules = rules_digest(board)
-        self.derived = derived_fingerprint(self.rules)
-        self.tail_key = tail_key()
+        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes)
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._submit_lock = threading.Lock()
-        self._state = threading.RLock()
-        self.standings = Standings(self._compare)
-        self._rows: dict[str, dict[str, Any]] = {}  # slug -> stored row (no counts)
-        self._info: dict[str, dict[str, Any]] = {}  # slug -> source, created
-        self._boots: dict[str, dict[str, Any] | None] = {}  # slug -> stats.Boot header
-        self._loaded: dict[str, stats.Boot] = {}  # Boots with replicates, read from the store when first compared
-        self.view: View | None = None
-        self.pages = PageCache(config.page_cache_bytes)
         self._compare_page: tuple[int, Body] | None = None
-        self._views = 0
-        self.live = False  # standings loaded: accepted entries are placed at once
-        self.last_change: dict[str, Any] = {}  # seconds spent ranking and rendering, paired tests made
         self.folder_files: set[str] | None = None  # slugs imported from the folder (None: no folder import)
 
     # --- entries in --------------------------------------------------------------------------------
-    def _store(self, verified: Verified, raw: bytes, source: str, submitter: str | None) -> None:
-        """Store an accepted entry with its bootstrap and page tail; once live, place it (one transaction)."""
-        tasks, metric, name, slug = self.board.spec.tasks, self.board.spec.metric, self.board.name, verified.slug
-        row = dict(verified.row)
-        counts = row.pop("counts", None)
-        start = time.perf_counter()
-        boot = stats.bootstrap(counts, tasks, metric)
-        parts = page_parts(verified)
-        tail = render_tail(self.board, _page_row(row), parts)
-        prepared = time.perf_counter()
-        ranking = 0.0
-        with self._state:
-            changed: set[str] = set()
-            try:
-                with self.store.batch():
-                    self.store.put(name, slug, row, raw, source, submitter, self.rules, parts, counts)
-                    self.store.set_boot(name, slug, boot.header() if boot else None,
-                                        boot.replicates.tobytes() if boot else None, self.derived)
-                    self.store.set_tail(name, slug, *tail, self.tail_key)
-                    if self.live:
-                        self._rows[slug], self._boots[slug] = row, boot.header() if boot else None
-                        self._info[slug] = {"source": source, "created": _now()}
-                        self._loaded.pop(slug, None)
-                        if boot is not None:
-                            self._loaded[slug] = boot
-                        ranking = time.perf_counter()
-                        changed = self.standings.add(slug, row)
-                        ranking = time.perf_counter() - ranking
-                        self._save_places(changed)
-            except BaseException:
-                if self.live:
-                    self.load()  # the transaction rolled back: back to what the store holds
-                raise
-            stored = time.perf_counter()
-            if self.live:
-                self._refresh(changed | {slug})
-            self.last_change = {"prepare": prepared - start, "store": stored - prepared - ranking, "rank": ranking,
-                                "render": time.perf_counter() - stored, "tests": self.standings.tests,
-                                "changed": len(changed)}
-
-    def _save_places(self, slugs: set[str]) -> None:
-        places = self.standings.places
-        self.store.set_places(self.board.name, {s: (places[s].standing, places[s].rank, places[s].tied_with,
-                                                    places[s].leader) for s in slugs if s in places})
-
     def import_files(self, paths: list[Path]) -> list[str]:
         """Load the folder's bundles (verified like any other, once per content and rules); return the problems."""
         problems, known = [], {e["slug"]: e for e in self.store.entries(self.board.name)}
@@ -258,7 +164,7 @@ class LeaderboardApp:
             except SubmissionError as exc:
                 problems.append(str(exc))
                 continue
-            self._store(verified, raw, "folder", None)
+            self.ledger.accept(verified, raw, "folder", None)
             self.folder_files.add(verified.slug)
         return problems
 
@@ -279,34 +185,6 @@ class LeaderboardApp:
             self.store.reverified(self.board.name, entry["slug"], row, self.rules, page_parts(verified), counts)
         return reasons
 
-    def load(self) -> None:
-        """Read the stored standings. Entries stored under another fingerprint (rules or ranking code) get
-        their bootstrap again from their stored counts, and the whole board is re-ranked once."""
-        tasks, metric, name = self.board.spec.tasks, self.board.spec.metric, self.board.name
-        with self._state:
-            entries = self.store.standing_rows(name)
-            stale = [e for e in entries if e["derived"] != self.derived]
-            for entry in stale:
-                counts = self.store.counts(name, entry["slug"])
-                moved = entry["row"].pop("counts", None) is not None  # files from before counts had a column
-                boot = stats.bootstrap(counts, tasks, metric)
-                entry["boot"] = boot.header() if boot else None
-                self.store.set_boot(name, entry["slug"], entry["boot"], boot.replicates.tobytes() if boot else None,
-                                    self.derived, row=entry["row"] if moved else None, counts=counts if moved else None)
-            self._rows = {e["slug"]: e["row"] for e in entries}
-            self._boots = {e["slug"]: e["boot"] for e in entries}
-            self._info = {e["slug"]: {"source": e["source"], "created": e["created"]} for e in entries}
-            self._loaded = {}
-            if stale or self.store.meta(name, "derived") != self.derived or any(e["standing"] is None for e in entries):
-                self.standings.rebuild((e["slug"], e["row"]) for e in entries)
-                with self.store.batch():
-                    self._save_places(set(self.standings.places))
-                    self.store.set_meta(name, "derived", self.derived)
-            else:
-                self.standings.restore((e["slug"], e["row"], e["leader"]) for e in entries)
-            self.live = True
-            self._refresh(set(self._rows))
-
     def rescan(self) -> list[str]:
         """Drop entries imported from the folder whose file has been removed."""
         if self.folder_files is None:
@@ -322,35 +200,12 @@ class LeaderboardApp:
         return reasons
 
     def _drop(self, slug: str, reason: str) -> str:
-        with self._state:
-            changed: set[str] = set()
-            with self.store.batch():
-                self.store.drop(self.board.name, slug, reason)
-                if self.live and slug in self._rows:
-                    for known in (self._rows, self._boots, self._info, self._loaded):
-                        known.pop(slug, None)
-                    changed = self.standings.remove(slug)
-                    self._save_places(changed)
-            if self.live:
-                self._refresh(changed | {slug})
+        self.ledger.drop(slug, reason)
         line = f"dropped entry {slug!r} from the ranking: {reason}"
         LOG.warning(line)
         if not self.config.quiet:
             sys.stderr.write(line + "\n")
         return line
-
-    def _compare(self, a: str, b: str) -> float | None:
-        name, tasks, metric = self.board.name, self.board.spec.tasks, self.board.spec.metric
-        return stats.compare(self._boot(a), self._boot(b), lambda: self.store.counts(name, a),
-                             lambda: self.store.counts(name, b), tasks, metric)
-
-    def _boot(self, slug: str) -> stats.Boot | None:
-        if slug not in self._loaded:
-            header = self._boots.get(slug)
-            if header is None:
-                return None
-            self._loaded[slug] = stats.Boot.from_stored(header, self.store.replicates(self.board.name, slug))
-        return self._loaded[slug]
 
     def authorized(self, header: str | None) -> str | None:
         """The token's digest when the Authorization header holds an accepted bearer token."""
@@ -372,31 +227,10 @@ class LeaderboardApp:
             if owner is not False and owner != submitter[:16]:
                 return 409, {"accepted": False, "error": f"entry {verified.slug!r} already exists and was "
                              "submitted by someone else", "hint": "choose another entry name"}
-            self._store(verified, raw, "post", submitter[:16])
-            self.last_change["verify"] = verify
-        row = (self.view.rows.get(verified.slug) if self.view else None) or _without_counts(verified.row)
+            self.ledger.accept(verified, raw, "post", submitter[:16])
+            self.ledger.last_change["verify"] = verify
+        row = self.ledger.entry(verified.slug) or {k: v for k, v in verified.row.items() if k != "counts"}
         return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": row}
-
-    # --- pages out (rendered once per change; no verification or ranking here) ---------------------------
-    def _refresh(self, changed: set[str]) -> None:
-        """Render the table and index from the standings; mark the entries whose display row changed."""
-        tasks = self.board.spec.tasks
-        rows = []
-        for slug in self.standings.order():
-            place, boot, row = self.standings.places[slug], self._boots.get(slug), self._rows[slug]
-            rows.append({**row, "slug": slug, "flags": list(row.get("flags") or []), "standing": place.standing,
-                         "rank": place.rank, "tied_with": place.tied_with,
-                         "ci": boot["ci"] if boot else stats.no_intervals(tasks)})
-        display = display_rows(self.board, rows)
-        table = {"leaderboard": self.board.name, "title": self.board.spec.title, "metric": self.board.spec.metric,
-                 "columns": columns(self.board), "entries": display}
-        self._views += 1
-        old = self.view
-        by_slug = {r["slug"]: r for r in display}
-        generation = {slug: (old.generation[slug] if old is not None and slug in old.generation and
-                             old.rows.get(slug) == row else self._views) for slug, row in by_slug.items()}
-        self.view = View(by_slug, Body(json.dumps(table, ensure_ascii=False).encode("utf-8")),
-                         Body(render_index(self.board, display).encode("utf-8")), generation, self._views)
 
     def warm(self) -> None:
         """Load what the first POST needs (the gold of every task, the shared resamples), off the start path."""
@@ -404,24 +238,29 @@ class LeaderboardApp:
             size = len(self.verifier.split(task).examples)
             stats.weights(task, self.board.spec.metric, size)
 
-    def cached_table(self) -> Body | None:
-        return self.view.table if self.view is not None else None
+    # --- pages out (rendered once per change by the ledger; no verification or ranking here) --------------
+    @property
+    def last_change(self) -> dict[str, Any]:
+        return self.ledger.last_change
 
     def table_json(self) -> Body:
-        return self.view.table
+        return self.ledger.view.table
 
     def index_html(self) -> Body:
-        return self.view.index
+        return self.ledger.view.index
 
     def entry(self, slug: str) -> dict[str, Any] | None:
-        """GET /api/entries/<slug>: the entry's table row with its place, source and date."""
-        row = self.view.rows.get(slug) if self.view is not None else None
-        info = self._info.get(slug)
-        return None if row is None or info is None else {**row, "slug": slug, **info}
+        return self.ledger.entry(slug)
+
+    def cached_page(self, slug: str) -> Body | None:
+        return self.ledger.cached_page(slug)
+
+    def model_html(self, slug: str) -> Body | None:
+        return self.ledger.model_html(slug)
 
     def compare_html(self) -> Body:
         """The per-example comparison page (site.render_compare) over the verifier's test splits."""
-        view = self.view
+        view = self.ledger.view
         hit = self._compare_page
         if hit is None or hit[0] != view.number:
             entries = [{"slug": r["slug"], "name": r["name"]} for r in view.rows.values()]
@@ -435,44 +274,6 @@ class LeaderboardApp:
         stored = self.store.page(self.board.name, slug)
         script = stored[1].get("preds_js") if stored is not None else None
         return Body(script.encode("utf-8")) if script else None
-
-    def cached_page(self, slug: str) -> Body | None:
-        view = self.view
-        tag = view.generation.get(slug) if view is not None else None
-        return self.pages.get(slug, tag) if tag is not None else None
-
-    def model_html(self, slug: str) -> Body | None:
-        """An entry's page: its head rendered for its current place, joined to its stored gzipped tail."""
-        view = self.view
-        row = view.rows.get(slug) if view is not None else None
-        if row is None:
-            return None
-        tail = self.store.tail(self.board.name, slug)
-        if tail is None or tail[3] != self.tail_key:  # stored by an older fsabench or template: render it once
-            stored = self.store.page(self.board.name, slug)
-            if stored is None:
-                return None
-            tail = (*render_tail(self.board, _page_row(row), stored[1]), self.tail_key)
-            self.store.set_tail(self.board.name, slug, *tail)
-        body = Body(gz=join_gzip(render_head(self.board, row), tail[0], tail[1], tail[2]))
-        self.pages.put(slug, view.generation[slug], body)
-        return body
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _without_counts(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "counts"}
-
-
-def _page_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A row to render a page tail with (the tail shows nothing of the entry's place)."""
-    return {**row, "standing": "ranked", "rank": None, "tied_with": None, "ci": None, "href": None,
-            "flags": list(row.get("flags") or [])}
 
 
 def build_app(lb: LeaderboardApp, limits: Limits):
@@ -535,7 +336,7 @@ def make_server(board: Leaderboard, data_root: Path, host: str = "127.0.0.1", po
                         load_tokens() if tokens is None else tokens, config)
     problems = lb.import_files(import_files) if import_files is not None else []
     dropped = lb.check_stored()
-    lb.load()
+    lb.ledger.load()
     return LeaderboardServer(lb, host, port, problems, dropped)
 
 

@@ -99,8 +99,8 @@ def test_posts_rank_incrementally_and_a_restart_reads_the_stored_standings(tmp_p
     server = started(boards, db)  # a restart: everything read as stored
     try:
         assert places(server) == expected
-        assert server.app.standings.tests == 0 and server.app.verifier._splits == {}  # no test, nothing verified
-        assert server.app._loaded == {}  # no replicates even read
+        assert server.app.ledger.standings.tests == 0 and server.app.verifier._splits == {}  # no test, nothing verified
+        assert server.app.ledger._loaded == {}  # no replicates even read
     finally:
         stopped(server)
 
@@ -112,7 +112,7 @@ def test_posts_rank_incrementally_and_a_restart_reads_the_stored_standings(tmp_p
                      "WHERE slug='lexicon-baseline'", (json.dumps({**row, "counts": counts}),))
     server = started(boards, db)
     try:
-        assert places(server) == expected and server.app.standings.tests == 1  # re-ranked once, same result
+        assert places(server) == expected and server.app.ledger.standings.tests == 1  # re-ranked once, same result
         assert server.app.verifier._splits == {}  # still nothing re-verified: the rules did not change
     finally:
         stopped(server)
