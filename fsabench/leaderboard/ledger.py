@@ -30,7 +30,7 @@ from fsabench.leaderboard.site import (TEMPLATES, display_rows, examples_payload
                                        provenance, render_index)
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.standings import Standings
-from fsabench.leaderboard.store import Store
+from fsabench.leaderboard.store import Store, pack_entry
 from fsabench.leaderboard.verify import Verified
 
 RANKING_VERSION = 1  # of the standings and page tails stored with entries (a change re-ranks once at start)
@@ -92,13 +92,14 @@ class Ledger:
         boot = stats.bootstrap(counts, tasks, metric)
         parts = page_parts(verified)
         tail = render_tail(self.board, _page_row(row), parts)
+        packed = pack_entry(raw, parts, counts)
         prepared = time.perf_counter()
         ranking = 0.0
         with self._state:
             changed: set[str] = set()
             try:
                 with self.store.batch():
-                    self.store.put(name, slug, row, raw, source, submitter, self.rules, parts, counts)
+                    self.store.put_packed(name, slug, row, packed, source, submitter, self.rules)
                     self.store.set_boot(name, slug, boot.header() if boot else None,
                                         boot.replicates.tobytes() if boot else None, self.derived)
                     self.store.set_tail(name, slug, *tail, self.tail_key)

@@ -188,12 +188,18 @@ class Store:
     def put(self, leaderboard: str, slug: str, row: dict[str, Any], bundle: bytes, source: str,
             submitter: str | None, rules: str | None = None, page: dict[str, Any] | None = None,
             counts: dict[str, Any] | None = None) -> None:
+        self.put_packed(leaderboard, slug, row, pack_entry(bundle, page, counts), source, submitter, rules)
+
+    def put_packed(self, leaderboard: str, slug: str, row: dict[str, Any], packed: tuple, source: str,
+                   submitter: str | None, rules: str | None) -> None:
+        """`put` with the bundle, page parts and counts packed beforehand (`pack_entry`, outside any lock)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        bundle, digest, page, counts = packed
         self._write("INSERT OR REPLACE INTO entries (leaderboard, slug, row_json, bundle, bundle_sha256, source, "
                     "submitter, created, status, reason, rules, page, counts) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?)",
-                    (leaderboard, slug, json.dumps(row, ensure_ascii=False), zlib.compress(bundle, 6),
-                     hashlib.sha256(bundle).hexdigest(), source, submitter, now, rules, _pack(page), _pack(counts)))
+                    (leaderboard, slug, json.dumps(row, ensure_ascii=False), bundle, digest, source, submitter, now,
+                     rules, page, counts))
 
     def reverified(self, leaderboard: str, slug: str, row: dict[str, Any], rules: str, page: dict[str, Any],
                    counts: dict[str, Any] | None = None) -> None:
@@ -231,6 +237,11 @@ class Store:
 
     def set_meta(self, leaderboard: str, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta (leaderboard, key, value) VALUES (?, ?, ?)", (leaderboard, key, value))
+
+
+def pack_entry(bundle: bytes, page: dict[str, Any] | None, counts: dict[str, Any] | None) -> tuple:
+    """(compressed bundle, its sha256, packed page parts, packed counts): the CPU part of a `put`."""
+    return zlib.compress(bundle, 6), hashlib.sha256(bundle).hexdigest(), _pack(page), _pack(counts)
 
 
 def _pack(page: dict[str, Any] | None) -> bytes | None:
