@@ -34,8 +34,15 @@ class ModelOptions:
     prompt_style: str | None = None
     threads: int | None = None
     gguf_file: str | None = None
+    batch: bool = False  # uncached requests go through the provider's batch API (runtime only: same answers)
+    batch_poll: float = 30.0
+    no_wait: bool = False
+    retry_failed: bool = False
+    batch_file: Path | str | None = None
+    batch_results: Path | str | None = None
 
     def __post_init__(self) -> None:
+        check_batch(self)
         check_choice("--device", self.device, DEVICES)
         check_choice("--dtype", self.dtype, DTYPES)
         if self.prompt_style is not None:
@@ -51,7 +58,7 @@ class ModelOptions:
 
     def adapter_kwargs(self, seed: int = 0) -> dict[str, Any]:
         """Keyword arguments for `load_model` (adapters ignore the ones they do not use)."""
-        kwargs = {k: v for k, v in asdict(self).items() if v is not None and k != "threads"}
+        kwargs = {k: v for k, v in asdict(self).items() if v is not None and k != "threads" and k not in BATCH_FIELDS}
         return {**kwargs, "seed": seed}
 
 
@@ -114,3 +121,22 @@ def split_model_options(options: dict[str, Any]) -> ModelOptions:
         raise FsabenchError(f"unknown model option {unknown[0]!r}",
                             hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(known))}")
     return ModelOptions(**options)
+
+
+# --- provider batch APIs (issue 23) ------------------------------------------------------------
+BATCH_FIELDS = ("batch", "batch_poll", "no_wait", "retry_failed", "batch_file", "batch_results")
+
+
+def check_batch(options: ModelOptions) -> None:
+    """--batch and its companions: one way of sending per run, and the flags that only mean something with it."""
+    if not isinstance(options.batch_poll, (int, float)) or isinstance(options.batch_poll, bool) or options.batch_poll <= 0:
+        raise FsabenchError(f"--batch-poll {options.batch_poll!r} must be a positive number of seconds", hint="e.g. --batch-poll 30")
+    modes = [name for name, on in (("--batch", options.batch), ("--batch-file", options.batch_file),
+                                   ("--batch-results", options.batch_results)) if on]
+    if len(modes) > 1:
+        raise FsabenchError(f"{' and '.join(modes)} cannot be combined",
+                            hint="--batch sends to the provider; --batch-file writes the input for an offline engine; "
+                                 "--batch-results imports its output")
+    for flag, on in (("--no-wait", options.no_wait), ("--retry-failed", options.retry_failed)):
+        if on and not options.batch:
+            raise FsabenchError(f"{flag} only applies to --batch runs", hint=f"add --batch, or drop {flag}")

@@ -56,6 +56,8 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
             break
         chunk = requests[start:start + options.chunk_size]
         for offset, completion in enumerate(adapter.generate(chunk)):
+            if completion is None:  # a batch adapter left it unsent (over --max-cost)
+                continue
             completions[start + offset] = completion
             spent += 0.0 if completion.cached else (completion.cost_usd or 0.0)
         if progress:

@@ -11,6 +11,18 @@ from fsabench.cli.common import (ApiBase, BatchSize, CacheDir, Concurrency, Data
                                  Limit, MaxCost, MaxNewTokens, MaxRetries, NoCache, NumShots, PromptStyle, Quiet,
                                  Scoring, Seed, Tasks, TasksDir, Threads, Timeout, app, output_option)
 
+# --- provider batch APIs (issue 23) --------------------------------------------------------------
+Batch = Annotated[bool, typer.Option("--batch", help="send uncached requests through the provider's batch API "
+                                     "(OpenAI, Anthropic, OpenAI-compatible servers): half the price, resumable")]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="--batch: submit and exit; the same command later collects")]
+RetryFailed = Annotated[bool, typer.Option("--retry-failed", help="--batch: send requests an earlier batch failed "
+                                           "(errors, expired, cancelled) again in a new batch")]
+BatchPoll = Annotated[float, typer.Option("--batch-poll", min=0.01, help="--batch: seconds between status checks")]
+BatchFile = Annotated[Path | None, typer.Option("--batch-file", help="write the uncached requests as an OpenAI "
+                                                   "batch input file (for `vllm run-batch`) instead of sending them")]
+BatchResults = Annotated[Path | None, typer.Option("--batch-results", help="import an OpenAI batch output file "
+                                                      "(e.g. from `vllm run-batch`) into the cache and score")]
+
 
 @app.command()
 def run(
@@ -41,6 +53,12 @@ def run(
     tasks_dir: TasksDir = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
+    batch: Batch = False,
+    no_wait: NoWait = False,
+    retry_failed: RetryFailed = False,
+    batch_poll: BatchPoll = 30.0,
+    batch_file: BatchFile = None,
+    batch_results: BatchResults = None,
 ) -> None:
     """Run tasks on a model, write one RunResult per task and print the score table."""
     from fsabench.commands.run import run_command
@@ -48,7 +66,9 @@ def run(
 
     model_options = ModelOptions(batch_size=batch_size, device=device, dtype=dtype, max_new_tokens=max_new_tokens,
                                  concurrency=concurrency, api_base=api_base, timeout=timeout, max_retries=max_retries,
-                                 prompt_style=prompt_style, threads=threads, gguf_file=gguf_file)
+                                 prompt_style=prompt_style, threads=threads, gguf_file=gguf_file,
+                                 batch=batch, no_wait=no_wait, retry_failed=retry_failed, batch_poll=batch_poll,
+                                 batch_file=batch_file, batch_results=batch_results)
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),
