@@ -24,7 +24,7 @@ from typing import Any
 
 from fsabench import __version__
 from fsabench.leaderboard import stats
-from fsabench.leaderboard.pages import Body, PageCache, join_gzip, render_head, render_tail
+from fsabench.leaderboard.pages import Body, PageCache, deflate_head, join_parts, render_head, render_tail
 from fsabench.leaderboard.ranking import columns
 from fsabench.leaderboard.site import (TEMPLATES, display_rows, examples_payload, inline_json, prediction_script,
                                        provenance, render_index)
@@ -79,6 +79,7 @@ class Ledger:
         self._loaded: dict[str, stats.Boot] = {}  # Boots with replicates, read from the store when first compared
         self.view: View | None = None
         self.pages = PageCache(page_cache_bytes)
+        self._heads: dict[str, tuple[int, tuple[bytes, int, int]]] = {}  # slug -> (generation, deflated head)
         self._views = 0
         self.live = False  # standings loaded: accepted entries are placed at once
         self.last_change: dict[str, Any] = {}  # seconds spent preparing, storing, ranking, rendering; tests made
@@ -136,7 +137,7 @@ class Ledger:
             with self.store.batch():
                 self.store.drop(self.board.name, slug, reason)
                 if self.live and slug in self._rows:
-                    for known in (self._rows, self._boots, self._info, self._loaded):
+                    for known in (self._rows, self._boots, self._info, self._loaded, self._heads):
                         known.pop(slug, None)
                     changed = self.standings.remove(slug)
                     self._save_places(changed)
@@ -234,8 +235,12 @@ class Ledger:
                 return None
             tail = (*render_tail(self.board, _page_row(row), stored[1]), self.tail_key)
             self.store.set_tail(self.board.name, slug, *tail)
-        body = Body(gz=join_gzip(render_head(self.board, row), tail[0], tail[1], tail[2]))
-        self.pages.put(slug, view.generation[slug], body)
+        generation = view.generation[slug]
+        head = self._heads.get(slug)
+        if head is None or head[0] != generation:
+            head = self._heads[slug] = (generation, deflate_head(render_head(self.board, row)))
+        body = Body(gz=join_parts(head[1], tail[:3]))
+        self.pages.put(slug, generation, body)
         return body
 
 

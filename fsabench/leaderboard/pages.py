@@ -7,7 +7,9 @@ provenance, ~2 MB for the fsa tasks). The tail is rendered and deflated once, wh
 accepted, and stored beside it (`tail`, `tail_crc`, `tail_len`). Serving a page deflates only the
 head (a few kB) with a sync flush and appends the stored deflate stream: a valid gzip member, whose
 CRC-32 is combined from the two parts' CRCs (`crc32_combine`, zlib's method), so the 2 MB tail is
-never re-read, re-rendered or re-compressed. Composed pages sit in a byte-bounded LRU (`PageCache`).
+never re-rendered or re-compressed. Composed pages sit in a byte-bounded LRU (`PageCache`); the
+deflated heads (~2 kB each) are kept for every entry, so a page missing from the LRU costs one read
+of its stored tail and a concatenation.
 """
 
 from __future__ import annotations
@@ -64,12 +66,21 @@ def render_tail(board: Leaderboard, row: dict[str, Any], parts: dict[str, Any], 
     return compressor.compress(tail) + compressor.flush(), zlib.crc32(tail), len(tail)
 
 
+def deflate_head(head: bytes) -> tuple[bytes, int, int]:
+    """(deflate stream ending in a sync flush: byte-aligned, not final; crc32; length) of a page's head."""
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return compressor.compress(head) + compressor.flush(zlib.Z_SYNC_FLUSH), zlib.crc32(head), len(head)
+
+
+def join_parts(head: tuple[bytes, int, int], tail: tuple[bytes, int, int]) -> bytes:
+    """One gzip member of head + tail from the head's sync-flushed and the tail's finished deflate streams."""
+    crc = crc32_combine(head[1], tail[1], tail[2])
+    return GZIP_HEADER + head[0] + tail[0] + struct.pack("<II", crc, (head[2] + tail[2]) & 0xFFFFFFFF)
+
+
 def join_gzip(head: bytes, tail_deflated: bytes, tail_crc: int, tail_len: int) -> bytes:
     """One gzip member of head + tail from the head's bytes and the tail's finished deflate stream."""
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    body = compressor.compress(head) + compressor.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, not final
-    crc = crc32_combine(zlib.crc32(head), tail_crc, tail_len)
-    return GZIP_HEADER + body + tail_deflated + struct.pack("<II", crc, (len(head) + tail_len) & 0xFFFFFFFF)
+    return join_parts(deflate_head(head), (tail_deflated, tail_crc, tail_len))
 
 
 POLY = 0xEDB88320  # CRC-32, reflected
