@@ -180,7 +180,7 @@ def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Pa
     import multiprocessing
     import sqlite3
 
-    key = hashlib.sha256(f"{BENCH_VERSION}|{derived_fingerprint(rules_digest(board))}|{tail_key()}".encode()).hexdigest()
+    key = hashlib.sha256(f"{BENCH_VERSION}|{Store.SCHEMA_VERSION}|{derived_fingerprint(rules_digest(board))}|{tail_key()}".encode()).hexdigest()
     cached = cache / f"fsa-{entries}-{key[:16]}.sqlite3" if cache else None
     made = 0.0
     if cached is None or not cached.exists():

@@ -100,10 +100,9 @@ class Ledger:
             changed: set[str] = set()
             try:
                 with self.store.batch():
-                    self.store.put_packed(name, slug, row, packed, source, submitter, self.rules)
-                    self.store.set_boot(name, slug, boot.header() if boot else None,
-                                        boot.replicates.tobytes() if boot else None, self.derived)
-                    self.store.set_tail(name, slug, *tail, self.tail_key)
+                    self.store.put_packed(name, slug, row, packed, source, submitter, self.rules,
+                                          boot.header() if boot else None, boot.replicates.tobytes() if boot else None,
+                                          self.derived, (*tail, self.tail_key))
                     if self.live:
                         self._rows[slug], self._boots[slug] = row, boot.header() if boot else None
                         self._info[slug] = {"source": source, "created": _now()}

@@ -9,8 +9,10 @@ absent), with `synchronous=FULL` so an acknowledged POST survives a crash. Reade
 connection per thread and never wait for the writer. An entry that stops passing (its file removed,
 or the rules changed under it) is kept with status 'dropped' and the reason, out of the ranking.
 
+`places` holds each ranked-table entry's standing, rank, tie and group leader (a small table: a
+re-rank that moves hundreds of entries rewrites only these rows, never an entry's large record).
 `meta` holds, per leaderboard, the fingerprint of the rules and ranking code the stored standings
-were computed under (service.py: a different fingerprint at start means one re-rank).
+were computed under (ledger.py: a different fingerprint at start means one re-rank).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ CREATE TABLE IF NOT EXISTS entries (
     created TEXT NOT NULL,
     PRIMARY KEY (leaderboard, slug)
 );
+CREATE TABLE IF NOT EXISTS places (  -- an entry's place, apart from its large row: a re-rank rewrites only these
+    leaderboard TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    standing TEXT NOT NULL,          -- ranked | reference | awaiting audit | audit failed
+    rank INTEGER,
+    tied_with INTEGER,
+    leader TEXT,                     -- the slug its tie group is led by (NULL: it leads, or is not ranked)
+    PRIMARY KEY (leaderboard, slug)
+);
 CREATE TABLE IF NOT EXISTS meta (
     leaderboard TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -51,11 +62,12 @@ COLUMNS = {"status": "TEXT NOT NULL DEFAULT 'ok'", "reason": "TEXT", "rules": "T
            "boot": "TEXT",          # stats.Boot header (examples per task, point score, 95% intervals)
            "replicates": "BLOB",    # stats.Boot replicates (N_BOOT float64)
            "derived": "TEXT",       # the fingerprint boot and standing were computed under
-           "standing": "TEXT", "rank": "INTEGER", "tied_with": "INTEGER", "leader": "TEXT",
            "tail": "BLOB", "tail_crc": "INTEGER", "tail_len": "INTEGER", "tail_key": "TEXT"}  # pages.py
 
 
 class Store:
+    SCHEMA_VERSION = 2  # 2: boot, replicates, derived, tail columns and the places table
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -149,8 +161,10 @@ class Store:
     def standing_rows(self, leaderboard: str) -> list[dict[str, Any]]:
         """Ranked-table entries with what ranking stored: row, boot header, standing, rank, tie, leader, derived."""
         found = self._reader().execute(
-            "SELECT slug, row_json, boot, standing, rank, tied_with, leader, derived, counts IS NOT NULL, created, "
-            "source FROM entries WHERE leaderboard=? AND status='ok'", (leaderboard,)).fetchall()
+            "SELECT e.slug, e.row_json, e.boot, p.standing, p.rank, p.tied_with, p.leader, e.derived, "
+            "e.counts IS NOT NULL, e.created, e.source FROM entries e LEFT JOIN places p "
+            "ON p.leaderboard = e.leaderboard AND p.slug = e.slug WHERE e.leaderboard=? AND e.status='ok'",
+            (leaderboard,)).fetchall()
         keys = ("slug", "row", "boot", "standing", "rank", "tied_with", "leader", "derived", "has_counts", "created",
                 "source")
         out = []
@@ -191,15 +205,19 @@ class Store:
         self.put_packed(leaderboard, slug, row, pack_entry(bundle, page, counts), source, submitter, rules)
 
     def put_packed(self, leaderboard: str, slug: str, row: dict[str, Any], packed: tuple, source: str,
-                   submitter: str | None, rules: str | None) -> None:
-        """`put` with the bundle, page parts and counts packed beforehand (`pack_entry`, outside any lock)."""
+                   submitter: str | None, rules: str | None, boot: dict[str, Any] | None = None,
+                   replicates: bytes | None = None, derived: str | None = None,
+                   tail: tuple[bytes, int, int, str] | None = None) -> None:
+        """`put` with the bundle, page parts and counts packed beforehand (`pack_entry`, outside any lock), and
+        the entry's bootstrap and page tail: one record written once (a large record is costly to rewrite)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         bundle, digest, page, counts = packed
         self._write("INSERT OR REPLACE INTO entries (leaderboard, slug, row_json, bundle, bundle_sha256, source, "
-                    "submitter, created, status, reason, rules, page, counts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?)",
+                    "submitter, created, status, reason, rules, page, counts, boot, replicates, derived, tail, "
+                    "tail_crc, tail_len, tail_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (leaderboard, slug, json.dumps(row, ensure_ascii=False), bundle, digest, source, submitter, now,
-                     rules, page, counts))
+                     rules, page, counts, json.dumps(boot) if boot is not None else None, replicates, derived,
+                     *(tail or (None, None, None, None))))
 
     def reverified(self, leaderboard: str, slug: str, row: dict[str, Any], rules: str, page: dict[str, Any],
                    counts: dict[str, Any] | None = None) -> None:
@@ -208,8 +226,11 @@ class Store:
                     (json.dumps(row, ensure_ascii=False), rules, _pack(page), _pack(counts), leaderboard, slug))
 
     def drop(self, leaderboard: str, slug: str, reason: str) -> None:
-        self._write("UPDATE entries SET status='dropped', reason=?, standing=NULL, rank=NULL, tied_with=NULL, "
-                    "leader=NULL WHERE leaderboard=? AND slug=?", (reason, leaderboard, slug))
+        with self._lock:
+            self._db.execute("UPDATE entries SET status='dropped', reason=? WHERE leaderboard=? AND slug=?",
+                             (reason, leaderboard, slug))
+            self._db.execute("DELETE FROM places WHERE leaderboard=? AND slug=?", (leaderboard, slug))
+            self.version += 1
 
     def set_boot(self, leaderboard: str, slug: str, header: dict[str, Any] | None, replicates: bytes | None,
                  derived: str, row: dict[str, Any] | None = None, counts: dict[str, Any] | None = None) -> None:
@@ -226,9 +247,8 @@ class Store:
     def set_places(self, leaderboard: str, places: dict[str, tuple[str, int | None, int | None, str | None]]) -> None:
         """(standing, rank, tied_with, leader) of the entries whose place changed."""
         with self._lock:
-            self._db.executemany("UPDATE entries SET standing=?, rank=?, tied_with=?, leader=? "
-                                 "WHERE leaderboard=? AND slug=?",
-                                 [(*place, leaderboard, slug) for slug, place in places.items()])
+            self._db.executemany("INSERT OR REPLACE INTO places (leaderboard, slug, standing, rank, tied_with, leader) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", [(leaderboard, slug, *place) for slug, place in places.items()])
             self.version += 1
 
     def set_tail(self, leaderboard: str, slug: str, deflated: bytes, crc: int, length: int, key: str) -> None:
