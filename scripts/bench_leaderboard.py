@@ -196,12 +196,13 @@ def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Pa
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             paths = pool.map(make_shard, shards)
         Store(partial).close()
-        with sqlite3.connect(partial) as conn:
-            for path in paths:
-                conn.execute("ATTACH DATABASE ? AS shard", (path,))
-                conn.execute("INSERT INTO entries SELECT * FROM shard.entries")
-                conn.commit()
-                conn.execute("DETACH DATABASE shard")
+        conn = sqlite3.connect(partial)
+        for path in paths:
+            conn.execute("ATTACH DATABASE ? AS shard", (path,))
+            conn.execute("INSERT INTO entries SELECT * FROM shard.entries")
+            conn.commit()
+            conn.execute("DETACH DATABASE shard")
+        conn.close()  # (the last connection to close checkpoints the WAL into the file)
         for path in paths:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
