@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import copy
 import datetime as dt
 import gzip
 import hashlib
@@ -51,8 +50,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fsabench.leaderboard.service import (LeaderboardApp, ServiceConfig, derived_fingerprint, limits_of,  # noqa: E402
-                                          rules_digest, tail_key)
+from fsabench.leaderboard.ledger import derived_fingerprint, tail_key  # noqa: E402
+from fsabench.leaderboard.service import LeaderboardApp, ServiceConfig, limits_of, rules_digest  # noqa: E402
 from fsabench.leaderboard.spec import load_leaderboard  # noqa: E402
 from fsabench.leaderboard.store import Store  # noqa: E402
 from fsabench.leaderboard.submission import EntryInfo, read_bundle_bytes  # noqa: E402

@@ -8,7 +8,7 @@ import socket
 import time
 
 from fsabench.leaderboard.service import ServiceConfig, limits_of
-from fsabench.webserver import Limits, ServerThread, make_app
+from fsabench.web import Limits, ServerThread, make_app
 
 ASK = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -84,4 +84,4 @@ def test_past_the_queue_or_the_wait_the_answer_is_a_json_503():
 def test_the_leaderboard_queues_before_it_refuses():
     limits = limits_of(ServiceConfig(max_body=1000))
     assert limits.connection_queue > 0 and limits.max_connections_per_client >= 128
-    assert Limits().connection_queue == 0  # other apps (serve, human) refuse at once, as before
+    assert Limits.for_app("serve").connection_queue == Limits.for_app("human").connection_queue == 0  # refuse at once

@@ -9,7 +9,7 @@ import numpy as np
 from fsabench.leaderboard import stats
 from fsabench.leaderboard.ranking import rank
 from fsabench.leaderboard.standings import Standings
-from tests.test_leaderboard_support import board
+from tests.leaderboard.support import board
 
 TASKS = board().spec.tasks
 N = 80  # examples per task: intervals of ~+-8 points, so many entries tie
