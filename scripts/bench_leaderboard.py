@@ -245,7 +245,8 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def client(port: int, paths, stop_at: float, latencies: list[float], statuses: collections.Counter) -> None:
+async def client(port: int, paths, stop_at: float, latencies: list[float], statuses: collections.Counter,
+                 by_kind: dict[str, list[float]]) -> None:
     reader = writer = None
     while time.perf_counter() < stop_at:
         if writer is None:
@@ -259,6 +260,7 @@ async def client(port: int, paths, stop_at: float, latencies: list[float], statu
                       if line.lower().startswith(b"content-length:"))
         await reader.readexactly(length)
         latencies.append(time.perf_counter() - start)
+        by_kind.setdefault(path.split("/")[1], []).append(latencies[-1])
         statuses[status] += 1
         if b"connection: close" in head.lower():
             writer.close()
@@ -282,11 +284,13 @@ def load_test(port: int, slugs: list[str], concurrency: int, seconds: float, pat
 
     latencies: list[float] = []
     statuses: collections.Counter = collections.Counter()
+    by_kind: dict[str, list[float]] = {}
 
     async def run() -> float:
         start = time.perf_counter()
         shared = paths()
-        await asyncio.gather(*[client(port, shared, start + seconds, latencies, statuses) for _ in range(concurrency)])
+        await asyncio.gather(*[client(port, shared, start + seconds, latencies, statuses, by_kind)
+                               for _ in range(concurrency)])
         return time.perf_counter() - start
 
     before = load()
@@ -294,7 +298,9 @@ def load_test(port: int, slugs: list[str], concurrency: int, seconds: float, pat
     lat = sorted(latencies)
     return {"requests": len(lat), "rps": len(lat) / elapsed, "p50": statistics.median(lat) * 1000,
             "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000,
-            "errors": {s: n for s, n in statuses.items() if s != 200}, "load": f"{before} -> {load()}"}
+            "errors": {s: n for s, n in statuses.items() if s != 200}, "load": f"{before} -> {load()}",
+            "kinds": {kind: (statistics.median(v) * 1000, sorted(v)[min(len(v) - 1, int(0.99 * len(v)))] * 1000)
+                      for kind, v in by_kind.items()}}
 
 
 def probe_limits(port: int, config: ServiceConfig) -> str:
@@ -411,6 +417,7 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         print("|---|---|---|---|---|---|---|")
         print(f"| {entries} | {result['requests']} | {result['rps']:.0f} | {result['p50']:.1f} | {result['p99']:.1f} | "
               f"{errors} | {result['load']} |")
+        print("  p50/p99 ms by path: " + "; ".join(f"/{k}...: {a:.1f} / {b:.1f}" for k, (a, b) in result["kinds"].items()))
         floor_errors = ", ".join(f"{s}: {n}" for s, n in sorted(floor["errors"].items())) or "none"
         print(f"| baseline: GET /healthz only, same clients, {max(3.0, args.duration / 3):g} s | {floor['requests']} | "
               f"{floor['rps']:.0f} | {floor['p50']:.1f} | {floor['p99']:.1f} | {floor_errors} | {floor['load']} |")
