@@ -16,7 +16,7 @@ _API = ("evaluate", "score", "load_results", "build_report", "report_files", "li
         "show_task", "task_ids", "validate_tasks", "pull_data", "verify_data", "export_lm_eval", "serve_model", "submit",
         "verify", "audit", "build_site", "serve_leaderboard", "distill_corpus", "distill_pretrain", "distill_finetune",
         "plan_recipe", "distill_recipe", "human_create", "human_rubric", "human_serve", "human_export",
-        "human_import", "human_judge", "human_stats")
+        "human_import", "human_judge", "human_stats", "diff", "overlap", "export_hub")
 __all__ = [*_API, "report", "tasks", "RunResult", "ModelAdapter", "Request", "Completion", "FsabenchError"]
 
 _LAZY = {name: "fsabench.api" for name in _API}

@@ -29,6 +29,7 @@ from fsabench.options import EvalOptions
 from fsabench.results import RunResult, result_path, save_result
 from fsabench.resume import reusable, run_key
 from fsabench.runner import RunOptions, run_task
+from fsabench.scoring import with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import TaskRegistry as Registry, build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -113,7 +114,7 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     """Run every task on the model, reusing stored results whose run key matches; see the module doc."""
     name = model_name_of(model)
     registry = build_registry(list(options.tasks_dir) or None)
-    specs = resolve_tasks(tasks, registry)
+    specs = [with_convention(spec, options.convention) for spec in resolve_tasks(tasks, registry)]
     root = resolve_data_dir(options.data_dir)
     splits = {spec.name: load_split(spec, root, "test") for spec in specs}  # gold checked before the model loads
     check_protocol(name, specs, options)
@@ -144,7 +145,7 @@ def run_each(specs: Sequence[TaskSpec], adapter: Any, options: EvalOptions, run_
     pending = []
     for spec in specs:
         key = run_key(adapter, spec.definition_hash(), splits[spec.name].files, options.limit, options.seed,
-                      options.num_shots, options.scoring)
+                      options.num_shots, options.scoring, spec.convention)
         path = result_path(options.output_dir, name, spec.name, options.seed or None) if options.output_dir else None
         previous = maybe_reuse(path, key, options.overwrite, spec.name)
         if previous is not None:

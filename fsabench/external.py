@@ -9,9 +9,9 @@ from pathlib import Path
 from fsabench import __version__
 from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.io import iter_jsonl
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
-from fsabench.scoring import score_record, score_records
+from fsabench.scoring import score_record, score_records, with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -21,26 +21,9 @@ MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024  # a predictions file larger than this
 
 def read_predictions(path: Path) -> dict[str, str]:
     """id -> output; every line must be {"id": ..., "output": str}; ids unique."""
-    try:
-        if path.stat().st_size > MAX_PREDICTIONS_BYTES:
-            raise PredictionsError(f"{path}: larger than {MAX_PREDICTIONS_BYTES >> 20} MB",
-                                   hint="pass one JSON line per test example")
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise PredictionsError(f"{path}: predictions file not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise PredictionsError(f"{path}: is a folder", hint="pass the predictions JSONL file") from None
-    except UnicodeDecodeError:
-        raise PredictionsError(f"{path}: not UTF-8 text", hint="write the predictions as UTF-8 JSON Lines") from None
     outputs: dict[str, str] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = loads(line)
-        except JSONProblem as exc:
-            msg = exc.msg
-            raise PredictionsError(f"{path}:{number}: invalid JSON ({msg})", hint="one JSON object per line") from None
+    for number, _, _, row in iter_jsonl(path, "predictions file", error=PredictionsError,
+                                        max_bytes=MAX_PREDICTIONS_BYTES, hint="one JSON object per line"):
         if not isinstance(row, dict) or "id" not in row or "output" not in row:
             raise PredictionsError(f"{path}:{number}: expected an object with 'id' and 'output'",
                                    hint='write lines like {"id": "123", "output": "food | positive"}')
@@ -74,9 +57,15 @@ def _mapping(predictions: Mapping[object, object]) -> dict[str, object]:
 
 def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str | Path, *,
                       model_name: str = "external:predictions", data_dir: str | Path | None = None,
-                      tasks_dir: Sequence[str | Path] = ()) -> RunResult:
-    """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else."""
+                      tasks_dir: Sequence[str | Path] = (), convention: str | None = None) -> RunResult:
+    """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else.
+    `convention` (capped | authors) scores triplet and quad tasks under that convention."""
     spec = task if isinstance(task, TaskSpec) else build_registry([str(d) for d in tasks_dir] or None).spec(task)
+    if convention is not None:
+        from fsabench.options import CONVENTIONS, check_choice
+
+        check_choice("--convention", convention, CONVENTIONS)
+        spec = with_convention(spec, convention)
     split = load_split(spec, resolve_data_dir(data_dir), "test")
     source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
     outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else _mapping(predictions)
@@ -102,4 +91,5 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
                         identity={"predictions": source}),
         timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),
         examples=records, protocol="external",
+        meta={"convention": spec.convention} if spec.metric == "absa_f1" else {},
     )

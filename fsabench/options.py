@@ -22,6 +22,7 @@ SCORING = ("generate", "likelihood")
 PROMPT_STYLES = ("raw", "chat")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+CONVENTIONS = ("capped", "authors")
 MAX_SEED = 2**63 - 1
 
 
@@ -158,6 +159,7 @@ class EvalOptions(Options):
     data_dir: Optional[Path] = None
     tasks_dir: tuple[str, ...] = ()
     model: ModelOptions = Field(default_factory=ModelOptions)
+    convention: Optional[str] = None  # capped | authors (triplet/quad tasks); None = the task's own
 
     @model_validator(mode="before")
     @classmethod
@@ -166,6 +168,8 @@ class EvalOptions(Options):
         if not v:
             return data
         check_choice("--scoring", v["scoring"], SCORING)
+        if v["convention"] is not None:
+            check_choice("--convention", v["convention"], CONVENTIONS)
         for option, value in (("--limit", v["limit"]), ("--seed", v["seed"]), ("--num-shots", v["num_shots"])):
             check_int(option, value)
         if not 0 <= v["seed"] <= MAX_SEED:
@@ -222,6 +226,7 @@ class ScoreOptions(Options):
     model_name: str = "external:predictions"
     data_dir: Optional[Path] = None
     tasks_dir: tuple[str, ...] = ()
+    convention: Optional[Literal["capped", "authors"]] = None
 
 
 class ReportOptions(Options):
@@ -539,3 +544,41 @@ class StudyStatsOptions(Options):
     study: Path
     output: Optional[Path] = None
     bootstrap: int = Field(2000, ge=0)
+
+
+# --- comparable numbers (issue 25) ---------------------------------------------------------------
+class DiffOptions(Options):
+    """`fsabench diff A B`: which tasks, how many resamples, what counts as significant, where the page goes."""
+
+    tasks: tuple[str, ...] = ()  # empty: every task both sides hold
+    bootstrap: int = Field(1000, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    output: Optional[Path] = None  # .md or .html
+
+
+class OverlapOptions(Options):
+    """`fsabench tasks overlap`: which corpus and fields, which tasks, the n-gram size."""
+
+    corpus: Path
+    fields: tuple[str, ...] = ("text",)
+    tasks: str = "fsa"
+    ngram: int = Field(13, ge=1)
+    min_words: int = Field(8, ge=1)
+    data_dir: Optional[Path] = None
+    tasks_dir: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _fields(self) -> "OverlapOptions":
+        if not self.fields or not all(self.fields):
+            raise ValueError("--field is empty: name the corpus field holding text, e.g. --field text")
+        return self
+
+
+class HubExportOptions(Options):
+    """`fsabench export hub`: one model's results as Hub model-card metadata (and .eval_results files)."""
+
+    output: Path
+    name: Optional[str] = None  # model-index name; default: the results' model name
+    leaderboard: Optional[str] = None  # a board whose passing audits mark results as verified
+    leaderboards_dir: Optional[Path] = None
+    hub_dataset: Optional[str] = Field(None, pattern=r"^[^/\s]+/[^/\s]+$")  # ORG/NAME of a Hub Benchmark dataset

@@ -46,3 +46,28 @@ def export_lm_eval(
     first = ",".join(lmeval_name(n) for n in (done["groups"] or done["names"]))
     out.print(f"  lm_eval --model hf --model_args pretrained=PATH,backend=seq2seq --include_path {folder} "
               f"--tasks {first}", soft_wrap=True)
+
+
+@export_app.command("hub")
+def export_hub(
+    results: Annotated[list[Path], typer.Argument(help="RunResult files or folders of one model")],
+    output: Annotated[Path, output_option("folder for README.md (model-index front matter) and .eval_results/")],
+    name: Annotated[Optional[str], typer.Option("--name", help="model-index name [default: the model string]")] = None,
+    leaderboard: Annotated[Optional[str], typer.Option("--leaderboard", help="mark tasks a passing audit of this "
+                                                       "board backs as verified")] = None,
+    leaderboards_dir: Annotated[Optional[Path], typer.Option("--leaderboards-dir", envvar="FSABENCH_LEADERBOARDS_DIR",
+                                                             help="folder of leaderboards [default: ./leaderboards]")] = None,
+    hub_dataset: Annotated[Optional[str], typer.Option("--hub-dataset", help="ORG/NAME of a Hub Benchmark dataset: "
+                                                       "also write .eval_results/<task>.yaml")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """A model's results as Hugging Face model-card metadata (model-index), audited board entries verified."""
+    from fsabench.api import export_hub as run_export
+    from fsabench.console import emit_json, out
+
+    export = run_export(results, output, name=name, leaderboard=leaderboard, leaderboards_dir=leaderboards_dir,
+                        hub_dataset=hub_dataset)
+    if json_out:
+        emit_json({"model": export.model, "verified": export.verified, "files": [str(p) for p in export.files]})
+        return
+    out.print(f"wrote {', '.join(str(p) for p in export.files)}; verified by audit: {', '.join(export.verified) or 'none'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -23,6 +23,9 @@ BatchFile = Annotated[Path | None, typer.Option("--batch-file", help="write the 
                                                    "batch input file (for `vllm run-batch`) instead of sending them")]
 BatchResults = Annotated[Path | None, typer.Option("--batch-results", help="import an OpenAI batch output file "
                                                       "(e.g. from `vllm run-batch`) into the cache and score")]
+Convention = Annotated[Optional[Literal["capped", "authors"]], typer.Option(
+    "--convention", help="triplet/quad tasks: capped (default: a repeated tuple is a hit at most as often as gold "
+    "holds it, lower-cased) | authors (exactly ABSA-QUAD's compute_f1_scores, as published tables)")]
 
 
 @app.command()
@@ -52,6 +55,7 @@ def run(
     prompt_style: PromptStyle = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
+    convention: Convention = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
     batch: Batch = False,
@@ -74,7 +78,7 @@ def run(
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),
-                          model=model_options)
+                          model=model_options, convention=convention)
     quiet = quiet or json_out
     with library_notices(quiet), task_progress(not quiet) as progress:
         results = evaluate(model, tasks, options=options, progress=progress)

@@ -92,3 +92,34 @@ def format_counts(splits: dict[str, dict[str, dict[str, int]]]) -> str:
         parts = [f"{name} {c['n']} (n_gold {c['n_gold']})" for name, c in subsets.items()]
         lines.append(f"    {split}: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+@tasks_app.command("overlap")
+def tasks_overlap(
+    corpus: Annotated[Path, typer.Option("--corpus", help="JSONL, JSON array, CSV/TSV or text file (.gz too), "
+                                         "streamed: any size")],
+    field: Annotated[str, typer.Option("--field", help="the record field(s) holding text, comma-separated")] = "text",
+    tasks: Annotated[str, typer.Option("--tasks", "-t", help="comma-separated task or group names")] = "fsa",
+    ngram: Annotated[int, typer.Option("--ngram", min=1, help="words per n-gram")] = 13,
+    min_words: Annotated[int, typer.Option("--min-words", min=1, help="shorter test sentences are not checked")] = 8,
+    data_dir: DataDir = None, tasks_dir: TasksDir = None, json_out: JsonOut = False,
+) -> None:
+    """Test (and hard) sentences whose word n-grams occur in a corpus: per task and subset, with ids."""
+    from fsabench.api import overlap
+    from fsabench.console import emit_json, out
+
+    found = overlap(corpus, tasks=tasks, fields=field, ngram=ngram, min_words=min_words, data_dir=data_dir,
+                    tasks_dir=tasks_dir or ())
+    payload = found.to_dict()
+    if json_out:
+        emit_json(payload)
+        return
+    from rich.table import Table
+
+    table = Table("task", "subset", "sentences", "checked", "overlapping", "%", "ids (first 5)",
+                  title=f"{corpus}: {found.records} records, word {ngram}-grams")
+    for task, info in payload["tasks"].items():
+        for subset, s in info["subsets"].items():
+            table.add_row(task, subset, str(s["n"]), str(s["checked"]), str(s["overlapping"]),
+                          f"{s['percent']:.2f}", ", ".join(s["ids"][:5]))
+    out.print(table)

@@ -13,16 +13,16 @@ stale output or mixing two settings in one run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from fsabench.distill.contamination import maybe_check_contamination
 from fsabench.distill.corpus import REPORT, finalize, import_corpus
 from fsabench.distill.recipe import ABLATIONS, CorpusStage, FinetuneStage, Recipe, StudentSpec, resolve_path
 from fsabench.errors import FsabenchError
-from fsabench.io import write_json_atomic
+from fsabench.io import iter_jsonl, read_json_object, write_json_atomic
 
 Say = Callable[[str], None]
 STAGE_FILE = ".stage.json"
@@ -32,7 +32,7 @@ def guard(folder: Path, stage: str, settings: dict[str, Any]) -> None:
     """Refuse to continue a stage in `folder` that was started with different settings."""
     path = folder / STAGE_FILE
     if path.is_file():
-        before = json.loads(path.read_text(encoding="utf-8"))
+        before = read_json_object(path, "stage record", hint=f"delete {folder} to redo the stage")
         changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
         if changed:
             raise FsabenchError(f"{folder}: stage '{stage}' ran with other settings (changed: {', '.join(changed)})",
@@ -47,7 +47,7 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
     guard(folder, "corpus", stage.model_dump(mode="json"))
     if (folder / REPORT).is_file():
         say(f"corpus: {folder / REPORT} exists, skipping")
-        return json.loads((folder / REPORT).read_text(encoding="utf-8"))
+        return read_json_object(folder / REPORT, "corpus report", hint=f"delete {folder} to rebuild the corpus")
     if stage.imports:
         added = import_corpus([resolve_path(p, recipe_dir, data_dir) for p in stage.imports], folder)
         say(f"corpus: imported {added} responses")
@@ -163,11 +163,10 @@ def distill_info(recipe: Recipe, ablation: str | None, student: str, corpus_dir:
     teachers: list[str] = []
     responses = corpus_dir / "responses.jsonl"
     if responses.is_file():
-        with responses.open(encoding="utf-8") as handle:
-            first = handle.readline()
         try:
-            teachers = sorted(k[: -len("_response")] for k in json.loads(first) if k.endswith("_response"))
-        except (json.JSONDecodeError, AttributeError):
+            first = next(iter_jsonl(responses, "corpus file"), None)
+            teachers = sorted(k[: -len("_response")] for k in first.value if k.endswith("_response"))
+        except (FsabenchError, AttributeError, TypeError):
             teachers = []
     by_prompt = report.get("by_prompt_type") or {}
     return {"recipe": recipe.name, "ablation": ablation, "student": student,
@@ -177,14 +176,22 @@ def distill_info(recipe: Recipe, ablation: str | None, student: str, corpus_dir:
                                                                  ", ".join(teachers) or recipe.corpus.teacher)}}
 
 
-def stamp_results(results_dir: Path, student: str, info: dict[str, Any]) -> None:
-    """Add `meta.distill` to the RunResults fine-tuned from `student` (rewritten only when it changes)."""
+def stamp_results(results_dir: Path, student: str, info: dict[str, Any],
+                  contamination: dict[str, Any] | None = None) -> None:
+    """Add `meta.distill` (and `meta.contamination`, the test sentences found in the corpus and the clean
+    score) to the RunResults fine-tuned from `student` (rewritten only when it changes)."""
+    from fsabench.distill.contamination import contamination_meta
     from fsabench.results import load_result, save_result
 
     for path in sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []:
         result = load_result(path)
-        if result.meta.get("finetune", {}).get("student") == student and result.meta.get("distill") != info:
+        if result.meta.get("finetune", {}).get("student") != student:
+            continue
+        leak = contamination_meta(contamination, result) if contamination else None
+        if result.meta.get("distill") != info or (leak is not None and result.meta.get("contamination") != leak):
             result.meta["distill"] = info
+            if leak is not None:
+                result.meta["contamination"] = leak
             save_result(result, path)
 
 
@@ -204,6 +211,8 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
     recipe_dir = recipe_path.resolve().parent
     corpus_dir = out / "corpus"
     report = ranks.on_main("corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say))
+    leak = ranks.on_main("contamination", lambda: maybe_check_contamination(corpus_dir, list(recipe.finetune.tasks),
+                                                                             data_dir, say))
     initial = ranks.on_main("student", lambda: maybe_build_student(recipe.student, out / "student-init", corpus_dir,
                                                                     data_dir, say))
     if ablation == "no-pretrain":
@@ -220,9 +229,10 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
                 "rank": ranks.rank, "finetune": None}
     summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
                              executor, workers, keep, shared_dir)
-    stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report))
+    stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report), leak)
     result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
               "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
+              "contamination": {t: v["subsets"]["all"]["overlapping"] for t, v in (leak or {}).get("tasks", {}).items()},
               "finetune": summary}
     write_json_atomic(out / (f"summary-{ablation}.json" if ablation else "summary.json"), result)
     ranks.close()

@@ -72,8 +72,8 @@ class Boot:
 @lru_cache(maxsize=16)
 def weights(task: str, metric: str, n: int) -> np.ndarray:
     """The shared resamples of a task's first n examples: (N_BOOT, n) multinomial counts, drawn in
-    report.stats' chunks from one fixed seed (2 bytes a cell: ~2 MB for a 1,000-example task)."""
-    from fsabench.report.stats import CHUNK, stable_seed
+    fsabench.bootstrap's chunks from one fixed seed (2 bytes a cell: ~2 MB for a 1,000-example task)."""
+    from fsabench.bootstrap import CHUNK, stable_seed
 
     rng = np.random.default_rng(stable_seed("lb-ci", task, metric))
     draws = [rng.multinomial(n, np.full(n, 1.0 / n), size=min(CHUNK, N_BOOT - start)).astype(np.uint16)
@@ -82,7 +82,7 @@ def weights(task: str, metric: str, n: int) -> np.ndarray:
 
 
 def _replicates(mats: Sequence[np.ndarray], metric: str, task_type: str, w: np.ndarray) -> np.ndarray:
-    from fsabench.report.stats import CHUNK, score_from_sums
+    from fsabench.bootstrap import CHUNK, score_from_sums
 
     out = []
     for start in range(0, N_BOOT, CHUNK):
@@ -103,7 +103,7 @@ def examples_of(counts: dict[str, Any], tasks: Sequence[str]) -> tuple[int, ...]
 def bootstrap(counts: dict[str, Any] | None, tasks: Sequence[str], metric: str,
               n: Sequence[int] | None = None) -> Boot | None:
     """An entry's Boot from its counts (on each task's first n[i] examples when given); None without counts."""
-    from fsabench.report.stats import point
+    from fsabench.bootstrap import point
 
     if not has_counts(counts, tasks):
         return None

@@ -35,6 +35,9 @@ def test_tiny_recipe_end_to_end_then_skips_finished_stages_then_ablation(cli, tm
         assert distill["ablation"] is None and distill["student"] == summary["student"]
         assert distill["corpus"]["responses"] == 500 and distill["corpus"]["teacher"] == "mixtral"
         assert distill["corpus"]["prompts"] == ["analysis", "rewrite"]
+        leak = result.meta["contamination"]  # the teacher corpus holds 3 sentences of the restaurant hard set
+        assert leak["ngram"] == 13 and leak["overlapping"]["hard"] == summary["contamination"]["atsa-rest14"] == 3
+        assert leak["clean"]["n"] == 24 - len(set(leak["ids"]) & {r.id for r in result.examples})
 
     again = cli("distill", "recipe", "tiny.yaml", "--out", out, *SHORT, "--workers", "1")
     assert again.returncode == 0, again.stderr

@@ -81,13 +81,14 @@ def test_restored_standings_make_no_test_and_keep_every_place():
 
 
 def test_shared_resamples_give_the_published_intervals():
-    """The intervals are the ones the per-entry bootstrap gave before resamples were shared (same seeds)."""
-    from fsabench.report.stats import _resampled, stable_seed
+    """The intervals are the ones the per-entry bootstrap gave before resamples were shared (same seeds,
+    the one engine of fsabench.bootstrap)."""
+    from fsabench.bootstrap import metric_replicates, stable_seed
 
     rng = random.Random(1)
     row = synthetic_row(rng, "x")
     for task in TASKS:
         mats = [np.asarray(s, dtype=float) for s in row["counts"][task]["seeds"]]
-        old = _resampled(mats, "f1", "absa", np.random.default_rng(stable_seed("lb-ci", task, "f1")), stats.N_BOOT)
+        old = metric_replicates(mats, "f1", "absa", np.random.default_rng(stable_seed("lb-ci", task, "f1")), stats.N_BOOT)
         assert stats.bootstrap(row["counts"], TASKS, "f1").ci[task] == \
             [round(float(v), 2) for v in np.quantile(old, [0.025, 0.975])]
