@@ -48,7 +48,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
              num_shots: int = 0, scoring: str = "generate", output_dir: PathLike | None = None, cache: bool = True,
              overwrite: bool = False, cache_dir: PathLike | None = None, max_cost: float | None = None,
              data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = (), progress=None,
-             options: EvalOptions | None = None, convention: str | None = None,
+             options: EvalOptions | None = None, convention: str | None = None, prompt: str = "default",
              **model_options: Any) -> list[RunResult]:
     """Run `tasks` (names or groups, a list or 'a,b') on `model` and return one RunResult per task (`fsabench run`).
 
@@ -60,6 +60,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
     model, data, task definition and settings. Failed requests are recorded in `result.usage.failed`.
     `progress(task, done, total)` is called between chunks. `convention="authors"` scores the triplet and
     quad tasks exactly as ABSA-QUAD's compute_f1_scores (published tables); the default is the capped one.
+    `prompt` names one of the tasks' prompt variants (TaskSpec.prompts; 'default' is the task's `prompt`).
     `options` (an EvalOptions) replaces every other keyword.
     """
     from fsabench.evaluation import evaluate_tasks
@@ -70,7 +71,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
                               cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
                               max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
                               tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options),
-                              convention=convention)
+                              convention=convention, prompt=prompt)
     return evaluate_tasks(model, tasks, options, progress)
 
 
@@ -535,3 +536,26 @@ def export_hub(results: PathLike | Sequence[PathLike | RunResult], output: PathL
         export.eval_results = eval_results_files(runs, options.hub_dataset, verified)
     export.files = write_hub(export, options.output)
     return export
+
+
+# --- sweep (issue 24) -----------------------------------------------------------------------
+def sweep(sweep_file: PathLike | None = None, output_dir: PathLike | None = None, *, options=None, on_done=None,
+          **fields: Any):
+    """Run every cell (model x task x shots x seed x prompt) of SWEEP.yaml (`fsabench sweep`), each an ordinary
+    run with its own run key and RunResult under `output_dir/<model>/`; finished cells are skipped, failed ones
+    retried. `fields`: executor ("local" | "ray"), ray_address, max_parallel, dry_run, shared_dir, cache,
+    cache_dir, data_dir, tasks_dir (or pass a SweepOptions as `options`).
+
+    Returns a `fsabench.sweep.plan.SweepSummary` (`.counts`, `.failed` with causes), or with `dry_run` a
+    `DryRun` (the cells, how many are done, the estimated API cost). `on_done(outcome)` sees each cell end.
+    """
+    from fsabench.options import SweepOptions
+    from fsabench.sweep.plan import dry_run, run_sweep
+
+    if options is None:
+        given = {"sweep_file": sweep_file, "output_dir": output_dir}
+        fields = {**{k: v for k, v in given.items() if v is not None}, **fields}
+        if "tasks_dir" in fields:
+            fields["tasks_dir"] = tuple(str(d) for d in fields["tasks_dir"])
+    o = _options(SweepOptions, options, fields)
+    return dry_run(o) if o.dry_run else run_sweep(o, on_done)

@@ -86,7 +86,7 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     return RunResult(
         fsabench_version=__version__,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
-                      data=split.files, definition=spec.model_dump(mode="json")),
+                      data=split.files, definition=spec.definition()),
         model=ModelInfo(name=model_name, scheme=model_name.partition(":")[0] or "external",
                         identity={"predictions": source}),
         timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),

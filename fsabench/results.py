@@ -166,9 +166,12 @@ def model_dir_name(model_name: str) -> str:
     return f"{plain[:100]}-{hashlib.sha256(model_name.encode('utf-8')).hexdigest()[:10]}"
 
 
-def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None) -> Path:
+def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None,
+                prompt: str = "default") -> Path:
+    """`<out>/<model>/<task>[__prompt-NAME][__seedN].json` (the default prompt adds nothing)."""
+    variant = f"__prompt-{slug(prompt)}" if prompt != "default" else ""
     suffix = f"__seed{seed}" if seed is not None else ""
-    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{suffix}.json"
+    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{variant}{suffix}.json"
 
 
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:

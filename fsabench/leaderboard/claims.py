@@ -35,11 +35,13 @@ CHAT_PROTOCOLS = ("zero-shot", "few-shot")
 
 
 def canonical_definition(definition: dict[str, Any]) -> dict[str, Any]:
-    """A definition as TaskSpec.definition_hash() sees it: no description or tags, and keys added after
-    tasks were published left out while at their default (so older runs stay comparable)."""
+    """A definition as TaskSpec.definition_hash() sees it: no description, tags or prompt variants (a run
+    records the one it used in `prompt`), and keys added after tasks were published left out while at
+    their default (so older runs stay comparable)."""
     from fsabench.tasks.spec import _without_new_defaults
 
-    payload = json.loads(json.dumps({k: v for k, v in definition.items() if k not in ("description", "tags")}))
+    unscored = ("description", "tags", "prompts")
+    payload = json.loads(json.dumps({k: v for k, v in definition.items() if k not in unscored}))
     return _without_new_defaults(payload)
 
 

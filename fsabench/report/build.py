@@ -26,7 +26,8 @@ from fsabench.results import slug
 
 FORMATS = ("md", "latex", "html", "csv", "json")
 FIGURE_FORMATS = ("png", "svg", "pdf")
-PRESETS = {"paper": {"formats": FORMATS, "figures": FIGURE_FORMATS}}
+PRESETS = {"paper": {"formats": FORMATS, "figures": FIGURE_FORMATS},
+           "sweep": {"formats": ("md", "html", "csv", "json"), "figures": ()}}  # + the sweep section (report/sweep.py)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,11 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
             for name, caption, draw in section.figures if drawing else ():
                 jobs.append(FigureJob(name, caption, draw))
                 owner[name] = sections[-1]
+    from fsabench.report.sweep import is_sweep, sweep_section
+
+    if preset == "sweep" or is_sweep(loaded.results):
+        found = sweep_section(loaded.results, labels)
+        sections.append(RenderedSection(found.name, found.title, found.tables, found.missing))
     written = write_figures(jobs, out, figure_formats, "html" in formats, built)
     figures, inline = [], []
     for name, entry, picture in written:  # a section's figures are shown under it
