@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fsabench.leaderboard.spec import Leaderboard
+from fsabench.leaderboard.standings import Standings, rank_partial_in_effect, standing  # noqa: F401 (standing: re-exported)
 from fsabench.results import RunResult
 
 
@@ -49,55 +50,41 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return round(statistics.fmean(present), 2) if present and len(present) == len(values) else None
 
 
-def standing(row: dict[str, Any], rank_partial: bool = False) -> str:
-    """Why a row is or is not ranked: ranked | reference (baselines) | partial | awaiting audit | audit failed.
-
-    A partial entry (80 of 4,238 examples) is never ranked against full ones unless the board opts in
-    (`rank_partial`): its score is of another, easier or harder, test set."""
-    if row.get("ranked") is False:
-        return "reference"
-    if row.get("partial") and not rank_partial:
-        return "partial"
-    audit = (row.get("audit") or {}).get("status")
-    if audit == "failed":
-        return "audit failed"
-    if row.get("require_audit") and audit != "passed":
-        return "awaiting audit"
-    return "ranked"
-
-
 def rank(rows: Sequence[dict[str, Any]], board: Leaderboard | None = None) -> list[dict[str, Any]]:
-    """Rows ordered by score (best first, then by name). Ranked rows get a 1-based `rank` (equal scores
-    share it); with a board, 95% intervals (`ci`) and statistical ties (`tied_with`, the rank of the
-    group's best entry) from stats.py. Reference, failed-audit and unaudited rows get `rank: None`
-    and follow the ranked ones."""
+    """Rows in table order (standings.sort_key) from scratch. Ranked rows get a 1-based `rank` (equal
+    scores share it); with a board, 95% intervals (`ci`) and statistical ties (`tied_with`, the rank
+    of the group's best entry) from stats.py, computed from the rows' `counts`. Reference,
+    failed-audit and unaudited rows get `rank: None` and follow the ranked ones. The service keeps
+    the same standings incrementally (service.py); both run standings.Standings."""
     from fsabench.leaderboard import stats
 
-    key = lambda r: (-(r["score"] if r["score"] is not None else -1e9), r["name"].lower())  # noqa: E731
-    ordered = sorted(rows, key=key)
-    full = any(standing(r) == "ranked" for r in ordered)  # a board of partial runs only ranks them among themselves
-    rank_partial = bool(board is not None and board.spec.rank_partial) or not full
-    ranked_rows = [{**r, "standing": standing(r, rank_partial)} for r in ordered]
-    ranked_rows.sort(key=lambda r: r["standing"] != "ranked")  # stable: score order kept in each part
-    previous, place, position = object(), 0, 0
-    for row in ranked_rows:
-        row.setdefault("flags", [])
-        if row["standing"] != "ranked":
-            row["rank"], row["tied_with"] = None, None
-            continue
-        position += 1
-        if row["score"] != previous:
-            place, previous = position, row["score"]
-        row["rank"], row["tied_with"] = place, None
+    by_slug = {_slug(r, i): r for i, r in enumerate(rows)}
+    boots = {}
     if board is not None:
         tasks, metric = board.spec.tasks, board.spec.metric
-        for row in ranked_rows:
-            row["ci"] = stats.intervals(row, tasks, metric)
-        ranked = [r for r in ranked_rows if r["standing"] == "ranked"]
-        for row, leader in zip(ranked, stats.tie_groups(ranked, tasks, metric)):
-            if leader is not None and ranked[leader]["rank"] != row["rank"]:
-                row["tied_with"] = ranked[leader]["rank"]
-    return ranked_rows
+        boots = {slug: stats.bootstrap(r.get("counts"), tasks, metric) for slug, r in by_slug.items()}
+
+    def compare(a: str, b: str) -> float | None:
+        if board is None:
+            return None
+        return stats.compare(boots[a], boots[b], lambda: by_slug[a]["counts"], lambda: by_slug[b]["counts"],
+                             tasks, metric)
+
+    flag = rank_partial_in_effect(by_slug.values(), bool(board is not None and board.spec.rank_partial))
+    table = Standings(compare, rank_partial=flag).rebuild(by_slug.items())
+    out = []
+    for slug in table.order():
+        place = table.places[slug]
+        row = {**by_slug[slug], "standing": place.standing, "rank": place.rank, "tied_with": place.tied_with}
+        row.setdefault("flags", [])
+        if board is not None:
+            row["ci"] = boots[slug].ci if boots[slug] is not None else stats.no_intervals(tasks)
+        out.append(row)
+    return out
+
+
+def _slug(row: dict[str, Any], index: int) -> str:
+    return row.get("slug") or f"\0row-{index}"
 
 
 def columns(board: Leaderboard) -> list[dict[str, str]]:

@@ -1,7 +1,8 @@
 """The leaderboard service's HTTP routes (FastAPI), over a `service.LeaderboardApp`.
 
-Reads are `async` and answer from caches (the table and index per store version, an LRU of entry
-pages); a cache miss renders in the thread pool. A POST checks its token first, then the token's
+Reads are `async` and answer from what was rendered when the standings last changed (the table and
+index; an entry page's head is joined to its stored tail, in the thread pool, and kept in a byte-bounded
+LRU); no GET verifies or ranks. A POST checks its token first, then the token's
 rate limit, then reads the body and verifies it in the thread pool.
 """
 
@@ -44,7 +45,7 @@ def too_many(wait: int) -> JSONResponse:
 
 
 def send(request: Request, body: Body, media_type: str) -> Response:
-    """The cached body, gzipped when the client accepts it."""
+    """The cached body, gzipped when the client accepts it (the plain form of an entry page is re-made)."""
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(body.gz, media_type=media_type, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
     return Response(body.raw, media_type=media_type, headers={"Vary": "Accept-Encoding"})
@@ -56,7 +57,9 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
     @asynccontextmanager
     async def lifespan(_: Any):
         task = asyncio.create_task(rescan_forever(lb)) if lb.config.rescan_seconds > 0 else None
+        warm = asyncio.create_task(warm_soon(lb))
         yield
+        warm.cancel()
         if task is not None:
             task.cancel()
 
@@ -90,14 +93,12 @@ def missing(path: str) -> JSONResponse:
 @router.get("/")
 @router.get("/index.html", include_in_schema=False)
 async def index(request: Request) -> Response:
-    lb = _lb(request)
-    return send(request, await run_in_threadpool(lb.index_html), HTML)
+    return send(request, _lb(request).index_html(), HTML)
 
 
 @router.get("/api/leaderboard")
 async def table(request: Request) -> Response:
-    lb = _lb(request)
-    return send(request, lb.cached_table() or await run_in_threadpool(lb.table_json), "application/json")
+    return send(request, _lb(request).table_json(), "application/json")
 
 
 @router.get("/healthz")
@@ -131,11 +132,10 @@ async def asset(name: str) -> Response:
 
 @router.get("/api/entries/{slug}")
 async def entry(slug: str, request: Request) -> Response:
-    lb = _lb(request)
-    found = await run_in_threadpool(lb.store.get, lb.board.name, slug) if SLUG.match(slug) else None
+    found = _lb(request).entry(slug) if SLUG.match(slug) else None
     if not found:
         return missing(f"/api/entries/{slug}")
-    return JSONResponse({**found["row"], "slug": slug, "source": found["source"], "created": found["created"]})
+    return JSONResponse(found)
 
 
 @router.get("/models/{page}")
@@ -166,7 +166,24 @@ async def submit(request: Request) -> JSONResponse:
         return JSONResponse({"error": "Content-Length required"}, 411, {"Connection": "close"})
     raw = await request.body()
     status, payload = await run_in_threadpool(lb.submit, raw, submitter)
-    return JSONResponse(payload, status)
+    return JSONResponse(payload, status, server_timing(lb.last_change) if status in (200, 201) else None)
+
+
+def server_timing(change: dict[str, Any]) -> dict[str, str]:
+    """Where an accepted POST's time went (Server-Timing, as browsers' developer tools show it)."""
+    parts = [f"{name};dur={change[name] * 1000:.1f}" for name in ("verify", "prepare", "store", "rank", "render")
+             if name in change]
+    parts.append(f'tests;desc="{change.get("tests", 0)} paired tests, {change.get("changed", 0)} places changed"')
+    return {"Server-Timing": ", ".join(parts)}
+
+
+async def warm_soon(lb: LeaderboardApp, delay: float = 2.0) -> None:
+    """Load the gold and resamples a POST needs once the first readers have been answered."""
+    await asyncio.sleep(delay)
+    try:
+        await asyncio.to_thread(lb.warm)
+    except Exception as exc:  # noqa: BLE001 (a POST loads them itself and reports the problem)
+        LOG.warning("warming the verifier failed: %s", exc)
 
 
 async def rescan_forever(lb: LeaderboardApp) -> None:

@@ -13,14 +13,21 @@ from X-Forwarded-For only when the peer is a --trusted-proxy). Bodies over the l
 limit get 413 before they are read; a client has `request_timeout` s to send a whole request.
 
 Each entry is verified once per (slug, bundle sha256, rules): at submit, or at start when the
-rules (leaderboard spec, task definitions) changed since. The ranked row and the page's parts are
-stored with it, so a GET never re-verifies. Entries whose folder file disappears (checked at start
-and every `rescan_seconds`) or that fail verification under new rules drop out of the ranking with
-a logged reason; their pages answer 404.
+rules (leaderboard spec, task definitions) changed since. Its ranked row, bootstrap (stats.Boot),
+page parts and pre-rendered page tail are stored with it; accepting or dropping an entry updates the
+standings incrementally and stores every changed place in the same transaction; the table and index
+are rendered then, once (ledger.py holds that state; standings.py the ranking walk). A GET never
+verifies, ranks or renders more than an entry page's small head. At start the stored standings are
+read as they are, unless the rules or the ranking code changed (a fingerprint in the store's meta
+table): then the board is re-ranked once. Entries whose folder file disappears (checked at start and
+every `rescan_seconds`) or that fail verification under new rules drop out of the ranking with a
+logged reason; their pages answer 404. Connections over the per-client cap wait briefly for a slot
+(`fsabench.web.limits`, the leaderboard's defaults) before any 503.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -31,8 +38,8 @@ import platformdirs
 
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.state import (ASSET_TYPES, CSP, LOG, SECURITY_HEADERS, SLUG, TEMPLATES, TOKENS_ENV,  # noqa: F401
-                                        Body, LeaderboardApp, RateLimiter, ServiceConfig, load_tokens, page_parts,
-                                        rules_digest, token_digest)
+                                        Body, LeaderboardApp, RateLimiter, ServiceConfig, derived_fingerprint,
+                                        load_tokens, page_parts, rules_digest, tail_key, token_digest)
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.verify import Verifier
 from fsabench.web import Limits, bind, uvicorn_config
@@ -86,15 +93,16 @@ class LeaderboardServer:
 def make_server(board: Leaderboard, data_root: Path, host: str = "127.0.0.1", port: int = 0,
                 db_path: Path | None = None, tokens: set[str] | None = None, config: ServiceConfig | None = None,
                 import_files: list[Path] | None = None) -> LeaderboardServer:
-    """Verify what needs verifying (folder bundles, entries stored under other rules), then bind."""
+    """Verify what needs verifying (folder bundles, entries stored under other rules), read the stored
+    standings (re-ranking only when the rules or ranking code changed), render the table, then bind.
+    The gold is loaded when first needed, or by `warm()` shortly after the server starts."""
     verifier = Verifier(board, data_root)
-    for task in board.spec.tasks:  # load gold once, before the first request
-        verifier.split(task)
     config = config or ServiceConfig(max_body=board.spec.limits.max_submission_bytes)
     lb = LeaderboardApp(board, verifier, Store(db_path or default_db(board.name)),
                         load_tokens() if tokens is None else tokens, config)
     problems = lb.import_files(import_files) if import_files is not None else []
     dropped = lb.check_stored()
+    lb.ledger.load()
     return LeaderboardServer(lb, host, port, problems, dropped)
 
 
@@ -109,6 +117,7 @@ def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Pa
                            trusted_proxies=tuple(trusted_proxies), requests_per_minute=reads_per_minute,
                            posts_per_minute=posts_per_minute)
     server = make_server(board, data_root, host, port, db_path, tokens, config, import_files=import_files)
+    gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
     for problem in server.problems:
         sys.stderr.write(f"skipped folder submission: {problem}\n")
     bound_host, bound_port = server.server_address

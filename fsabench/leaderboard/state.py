@@ -1,5 +1,6 @@
-"""The leaderboard service's state: tokens, rate limits, the verified entries and their cached pages
-(no HTTP here: `routes.py` serves this over FastAPI, `service.py` binds and runs it)."""
+"""The leaderboard service's state: tokens, rate limits, verification and the ledger of ranked entries
+and their rendered pages (ledger.py) (no HTTP here: `routes.py` serves this over FastAPI, `service.py`
+binds and runs it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import re
 import sys
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,15 @@ from typing import Any
 import platformdirs
 
 from fsabench.errors import FsabenchError
-from fsabench.leaderboard.ranking import columns
-from fsabench.leaderboard.site import (TEMPLATES, compare_payload, examples_payload, inline_json, prediction_script,
-                                       provenance, render_compare, render_index, table_rows)
+from fsabench.leaderboard import stats
+from fsabench.leaderboard.ledger import (RANKING_VERSION, Ledger, View, derived_fingerprint,  # noqa: F401 (re-exported)
+                                         page_parts, tail_key)
+from fsabench.leaderboard.pages import Body
+from fsabench.leaderboard.site import TEMPLATES, compare_payload, render_compare
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.submission import SubmissionError, bundle_files, bundle_json_bytes, bundle_slug, read_bundle_bytes
-from fsabench.leaderboard.verify import Verified, Verifier
+from fsabench.leaderboard.verify import Verifier
 from fsabench.web.headers import security_headers
 
 LOG = logging.getLogger("fsabench.leaderboard")
@@ -48,6 +50,7 @@ class ServiceConfig:
     trusted_proxies: tuple[str, ...] = ()
     request_timeout: float = 25.0  # seconds to send a whole request (slowloris clients are dropped)
     rescan_seconds: float = 10.0  # how often the submissions folder is checked for removed files (0 = never)
+    page_cache_bytes: int = 64 * 2 ** 20  # composed entry pages kept (gzip; ~0.24 MB each for the fsa tasks)
 
 
 def token_digest(token: str) -> str:
@@ -97,31 +100,21 @@ class RateLimiter:
             return None
 
 
-def page_parts(verified: Verified) -> dict[str, Any]:
-    """What an entry's page needs from its verified runs, stored beside it (rendering needs no re-verify)."""
-    return {"runs": provenance(verified.results), "examples_json": inline_json(examples_payload(verified.results)),
-            "preds_js": prediction_script(verified.slug, verified.results)}  # for the comparison page
-
-
 class LeaderboardApp:
-    """What the HTTP routes call: verification, the store and rendering, no HTTP details."""
+    """What the HTTP routes call: verification, the ledger (stored standings and rendered views), no HTTP details."""
 
     def __init__(self, board: Leaderboard, verifier: Verifier, store: Store, tokens: set[str],
                  config: ServiceConfig) -> None:
         self.board, self.verifier, self.store, self.tokens, self.config = board, verifier, store, tokens, config
         self.rules = rules_digest(board)
+        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes)
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._submit_lock = threading.Lock()
-        self._cache: dict[str, tuple[int, Body]] = {}  # 'table' | 'index' -> (store version, body)
-        self._pages: OrderedDict[str, tuple[int, Body]] = OrderedDict()  # slug -> (store version, page): an LRU
+        self._compare_page: tuple[int, Body] | None = None
         self.folder_files: set[str] | None = None  # slugs imported from the folder (None: no folder import)
 
     # --- entries in --------------------------------------------------------------------------------
-    def _store(self, verified: Verified, raw: bytes, source: str, submitter: str | None) -> None:
-        self.store.put(self.board.name, verified.slug, verified.row, raw, source, submitter, self.rules,
-                       page_parts(verified))
-
     def import_files(self, paths: list[Path]) -> list[str]:
         """Load the folder's bundles (verified like any other, once per content and rules); return the problems."""
         problems, known = [], {e["slug"]: e for e in self.store.entries(self.board.name)}
@@ -146,7 +139,7 @@ class LeaderboardApp:
             except SubmissionError as exc:
                 problems.append(str(exc))
                 continue
-            self._store(verified, raw, "folder", None)
+            self.ledger.accept(verified, raw, "folder", None)
             self.folder_files.add(verified.slug)
         return problems
 
@@ -162,7 +155,9 @@ class LeaderboardApp:
             except SubmissionError as exc:
                 reasons.append(self._drop(entry["slug"], f"fails verification under the current rules: {exc}"))
                 continue
-            self.store.reverified(self.board.name, entry["slug"], verified.row, self.rules, page_parts(verified))
+            row = dict(verified.row)
+            counts = row.pop("counts", None)
+            self.store.reverified(self.board.name, entry["slug"], row, self.rules, page_parts(verified), counts)
         return reasons
 
     def rescan(self) -> list[str]:
@@ -180,7 +175,7 @@ class LeaderboardApp:
         return reasons
 
     def _drop(self, slug: str, reason: str) -> str:
-        self.store.drop(self.board.name, slug, reason)
+        self.ledger.drop(slug, reason)
         line = f"dropped entry {slug!r} from the ranking: {reason}"
         LOG.warning(line)
         if not self.config.quiet:
@@ -195,91 +190,62 @@ class LeaderboardApp:
         return digest if any(hmac.compare_digest(digest, known) for known in self.tokens) else None
 
     def submit(self, raw: bytes, submitter: str) -> tuple[int, dict[str, Any]]:
+        start = time.perf_counter()
         try:
             raw = bundle_json_bytes(raw, "submission", self.board.spec.limits)  # a gzipped body is stored as its JSON
             verified = self.verifier.verify_bytes(raw, "submission")
         except SubmissionError as exc:
             return 422, {"accepted": False, "error": str(exc)}
+        verify = time.perf_counter() - start
         with self._submit_lock:  # check-then-write as one step: two posts of one slug cannot both win
             owner = self.store.owner(self.board.name, verified.slug)
             if owner is not False and owner != submitter[:16]:
                 return 409, {"accepted": False, "error": f"entry {verified.slug!r} already exists and was "
                              "submitted by someone else", "hint": "choose another entry name"}
-            self._store(verified, raw, "post", submitter[:16])
-        return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": verified.row}
+            self.ledger.accept(verified, raw, "post", submitter[:16])
+            self.ledger.last_change["verify"] = verify
+        row = self.ledger.entry(verified.slug) or {k: v for k, v in verified.row.items() if k != "counts"}
+        return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": row}
 
-    # --- pages out (cached per store version; no verification here) -------------------------------------
-    def _cached(self, key: str, build) -> "Body":
-        version = self.store.version
-        hit = self._cache.get(key)
-        if hit is None or hit[0] != version:
-            hit = (version, Body(build()))
-            self._cache[key] = hit
+    def warm(self) -> None:
+        """Load what the first POST needs (the gold of every task, the shared resamples), off the start path."""
+        for task in self.board.spec.tasks:
+            size = len(self.verifier.split(task).examples)
+            stats.weights(task, self.board.spec.metric, size)
+
+    # --- pages out (rendered once per change by the ledger; no verification or ranking here) --------------
+    @property
+    def last_change(self) -> dict[str, Any]:
+        return self.ledger.last_change
+
+    def table_json(self) -> Body:
+        return self.ledger.view.table
+
+    def index_html(self) -> Body:
+        return self.ledger.view.index
+
+    def entry(self, slug: str) -> dict[str, Any] | None:
+        return self.ledger.entry(slug)
+
+    def cached_page(self, slug: str) -> Body | None:
+        return self.ledger.cached_page(slug)
+
+    def model_html(self, slug: str) -> Body | None:
+        return self.ledger.model_html(slug)
+
+    def compare_html(self) -> Body:
+        """The per-example comparison page (site.render_compare) over the verifier's test splits."""
+        view = self.ledger.view
+        hit = self._compare_page
+        if hit is None or hit[0] != view.number:
+            entries = [{"slug": r["slug"], "name": r["name"]} for r in view.rows.values()]
+            examples = {task: self.verifier.split(task).examples for task in self.board.spec.tasks}
+            hit = self._compare_page = (view.number, Body(render_compare(self.board, compare_payload(entries, examples))
+                                                          .encode("utf-8")))
         return hit[1]
 
-    def cached_table(self) -> "Body | None":
-        hit = self._cache.get("table")
-        return hit[1] if hit is not None and hit[0] == self.store.version else None
-
-    def _ranked(self) -> list[dict[str, Any]]:
-        return table_rows(self.board, self.store.rows(self.board.name))
-
-    def table_json(self) -> "Body":
-        def build() -> bytes:
-            table = {"leaderboard": self.board.name, "title": self.board.spec.title, "metric": self.board.spec.metric,
-                     "columns": columns(self.board), "entries": self._ranked()}
-            return json.dumps(table, ensure_ascii=False).encode("utf-8")
-        return self._cached("table", build)
-
-    def index_html(self) -> "Body":
-        return self._cached("index", lambda: render_index(self.board, self._ranked()).encode("utf-8"))
-
-    def compare_html(self) -> "Body":
-        """The per-example comparison page (site.render_compare) over the verifier's test splits."""
-        def build() -> bytes:
-            entries = [{"slug": r["slug"], "name": r["name"]} for r in self._ranked()]
-            examples = {task: self.verifier.split(task).examples for task in self.board.spec.tasks}
-            return render_compare(self.board, compare_payload(entries, examples)).encode("utf-8")
-        return self._cached("compare", build)
-
-    def prediction_js(self, slug: str) -> "Body | None":
+    def prediction_js(self, slug: str) -> Body | None:
         """assets/preds/<slug>.js: an entry's parsed predictions, stored with its page parts."""
         stored = self.store.page(self.board.name, slug)
         script = stored[1].get("preds_js") if stored is not None else None
         return Body(script.encode("utf-8")) if script else None
-
-    def cached_page(self, slug: str) -> "Body | None":
-        hit = self._pages.get(slug)
-        if hit is None or hit[0] != self.store.version:
-            return None
-        self._pages.move_to_end(slug)
-        return hit[1]
-
-    def model_html(self, slug: str) -> "Body | None":
-        """An entry's page from its stored parts and current rank (LRU of 32 rendered pages)."""
-        version = self.store.version
-        stored = self.store.page(self.board.name, slug)
-        row = next((r for r in self._ranked() if r["slug"] == slug), None)
-        if stored is None or row is None:
-            return None
-        from fsabench.leaderboard.site import _common, environment
-
-        _, parts = stored
-        html = environment().get_template("model.html.j2").render(
-            **_common(self.board, None), row=row, runs=parts["runs"], examples_json=parts["examples_json"])
-        body = Body(html.encode("utf-8"))
-        self._pages[slug] = (version, body)
-        self._pages.move_to_end(slug)
-        while len(self._pages) > 32:
-            self._pages.popitem(last=False)
-        return body
-
-
-class Body:
-    """A cached answer and its gzip form (browsers ask for gzip; an entry page shrinks ~10x)."""
-
-    def __init__(self, raw: bytes) -> None:
-        import gzip
-
-        self.raw = raw
-        self.gz = gzip.compress(raw, 6, mtime=0)

@@ -8,6 +8,7 @@ the re-computed one rejects the submission.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,17 +46,21 @@ class Verifier:
         self.data_root = data_root
         self._splits: dict[str, SplitData] = {}
         self._train: dict[str, list[Example]] = {}
+        self._loading = threading.Lock()  # a service warms the splits in the background while requests arrive
 
     def split(self, task: str) -> SplitData:
         if task not in self._splits:
-            self._splits[task] = load_split(self.board.tasks[task], self.data_root, self.board.spec.split)
+            with self._loading:
+                if task not in self._splits:
+                    self._splits[task] = load_split(self.board.tasks[task], self.data_root, self.board.spec.split)
         return self._splits[task]
 
     def train(self, task: str) -> list[Example]:
         """The train split (few-shot demonstrations are drawn from it when prompts are re-rendered)."""
         if task not in self._train:
-            spec = self.board.tasks[task]
-            self._train[task] = load_split(spec, self.data_root, "train").examples if "train" in spec.data.splits else []
+            with self._loading:
+                spec = self.board.tasks[task]
+                self._train[task] = load_split(spec, self.data_root, "train").examples if "train" in spec.data.splits else []
         return self._train[task]
 
     def verify_file(self, path: Path) -> Verified:
@@ -116,6 +121,12 @@ class Verifier:
         self.check_seeds(bundle, where)
         flags = claims.check_seeds_distinct(results, category, where)
         claims.check_not_gold(results, bundle.entry.category, category, where)
+        return self.accepted(bundle, results, flags)
+
+    def accepted(self, bundle: Submission, results: list[RunResult], flags: list[str]) -> Verified:
+        """The accepted entry and its table row, from runs that passed every check and were re-scored."""
+        spec = self.board.spec
+        category = spec.categories[bundle.entry.category]
         order = {task: i for i, task in enumerate(spec.tasks)}
         results.sort(key=lambda r: (order[r.task.name], r.seed))
         row = summarize(self.board, bundle.entry, results)

@@ -18,10 +18,12 @@ class Limits:
     request_timeout: float = 20.0  # seconds from connecting (or a request's first byte) to its last byte
     keep_alive: int = 5  # seconds an idle keep-alive connection stays open
     max_header_bytes: int = 16 * 1024  # request line + headers
-    max_connections: int = 1000  # beyond this, uvicorn answers 503
+    max_connections: int = 1000  # beyond this (and the queue), 503
     graceful_shutdown: float = 10.0  # seconds in-flight requests get after SIGINT/SIGTERM
     backlog: int = 2048
     max_connections_per_client: int = 64  # open connections from one peer address
+    connection_queue: int = 0  # connections over a limit that may wait (unread) for a slot (0: refused at once)
+    connection_queue_seconds: float = 5.0  # how long one waits before its 503
     max_json_containers: int | None = None  # '[' + '{' bytes in a body (None: unchecked); see BodyLimit
     unlimited_peers: tuple[str, ...] = ()  # peers exempt from that cap (a trusted reverse proxy)
 
@@ -42,8 +44,10 @@ APP_DEFAULTS: dict[str, dict[str, Any]] = {
     # an answer is a few hundred bytes and holds a few dozen containers; annotators are few
     "human": {"max_body": 256 * 1024, "max_connections": 200, "max_json_containers": 10_000,
               "graceful_shutdown": 5.0},
-    # the body cap comes from the leaderboard's own rules (max_submission_bytes), see leaderboard/service.py
-    "leaderboard": {},
+    # the body cap comes from the leaderboard's own rules (max_submission_bytes), see leaderboard/service.py;
+    # many readers' keep-alive connections (an office behind one NAT address, a benchmark's 64 clients) wait
+    # briefly for a slot instead of a 503
+    "leaderboard": {"max_connections_per_client": 128, "connection_queue": 512, "connection_queue_seconds": 5.0},
 }
 
 

@@ -6,13 +6,18 @@ uvicorn times out only idle keep-alive connections. Here, per connection:
 - a stall limit on sending: a client whose send buffer stays full for `request_timeout` s is
   aborted (it read nothing; close() alone would wait for it to read the buffered answer forever);
 - at most `max_connections` in all and `max_connections_per_client` per peer address (proxies in
-  `unlimited_peers` excepted), refused at connect with a JSON 503;
+  `unlimited_peers` excepted). A connection over either limit waits, unread, for a slot: up to
+  `connection_queue` connections in all, each for at most `connection_queue_seconds` (first come,
+  first admitted when any connection closes). Past the queue or the wait it gets a JSON 503. Apps
+  whose clients open many keep-alive connections at once (the leaderboard) set a queue; with the
+  default `connection_queue=0` the refusal is immediate;
 - JSON for uvicorn's own 400 (malformed request line or headers), in the app's error shape.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,35 +27,75 @@ from fsabench.web.limits import LOG, Limits, error_json
 
 def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = None) -> type:
     """uvicorn's h11 protocol plus the guards it lacks (module docstring): a deadline on receiving
-    each request (pipelined ones too), a stall limit on sending, a per-peer connection cap, JSON 400."""
+    each request (pipelined ones too), a stall limit on sending, connection caps with a short queue, JSON 400."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     request_timeout = limits.request_timeout
     shape = shape or error_json
 
+    admitted: dict[str, int] = {}  # peer -> connections let in (per server: one protocol class per server)
+    total = [0]
+    waiting: collections.deque = collections.deque()  # connections over a limit, waiting for a slot, oldest first
+
+    def room_for(peer: str) -> bool:
+        return total[0] < limits.max_connections and (
+            peer in limits.unlimited_peers or admitted.get(peer, 0) < limits.max_connections_per_client)
+
     class DeadlineProtocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _stalled: asyncio.TimerHandle | None = None
+        _queued: asyncio.TimerHandle | None = None
+        _admitted = False
 
         _framing: str | None = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self.conn.next_event = self._checked_next_event(self.conn.next_event)  # type: ignore[method-assign]
-            peer = (self.client or ("-",))[0]
-            if len(self.connections) > limits.max_connections:  # uvicorn's own 503 would be text/plain
-                self._write_error(503, f"the server is at its limit of {limits.max_connections} connections; "
-                                       "retry shortly")
-                return
-            cap = limits.max_connections_per_client
-            if peer not in limits.unlimited_peers and \
-                    sum(1 for c in self.connections if (c.client or ("-",))[0] == peer) > cap:
-                LOG.info("%s refused: over %d open connections from one client", peer, cap)
-                self._write_error(503, f"too many open connections from {peer} (at most "
-                                       f"{limits.max_connections_per_client}); close some and retry")
-                return
+            self._peer = (self.client or ("-",))[0]
+            if room_for(self._peer):
+                self._admit()
+            elif len(waiting) < limits.connection_queue:  # wait, unread, for a connection to close
+                transport.pause_reading()
+                waiting.append(self)
+                self._queued = self.loop.call_later(limits.connection_queue_seconds, self._give_up)
+            else:
+                self._refuse()
+
+        def _admit(self) -> None:
+            self._admitted = True
+            total[0] += 1
+            admitted[self._peer] = admitted.get(self._peer, 0) + 1
             self._arm()
+
+        def _refuse(self, waited: str = "") -> None:
+            if total[0] >= limits.max_connections:  # uvicorn's own 503 would be text/plain
+                self._write_error(503, f"the server is at its limit of {limits.max_connections} connections"
+                                       f"{waited}; retry shortly")
+                return
+            LOG.info("%s refused: over %d open connections from one client", self._peer,
+                     limits.max_connections_per_client)
+            self._write_error(503, f"too many open connections from {self._peer} (at most "
+                                   f"{limits.max_connections_per_client}){waited}; close some and retry")
+
+        def _give_up(self) -> None:
+            self._queued = None
+            if self in waiting:
+                waiting.remove(self)
+                self._refuse(f" and none closed within {limits.connection_queue_seconds:g} s")
+
+        def _let_in_waiting(self) -> None:
+            for conn in list(waiting):
+                if conn.transport.is_closing():
+                    continue
+                if room_for(conn._peer):
+                    waiting.remove(conn)
+                    if conn._queued is not None:
+                        conn._queued.cancel()
+                        conn._queued = None
+                    conn._admit()
+                    conn.transport.resume_reading()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -77,6 +122,19 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
                 self._stalled = None
 
         def connection_lost(self, exc: Exception | None) -> None:
+            if self._admitted:
+                self._admitted = False
+                total[0] -= 1
+                admitted[self._peer] -= 1
+                if not admitted[self._peer]:
+                    del admitted[self._peer]
+                if waiting:
+                    self._let_in_waiting()
+            elif self in waiting:
+                waiting.remove(self)
+            if self._queued is not None:
+                self._queued.cancel()
+                self._queued = None
             self._disarm()
             if self._stalled is not None:
                 self._stalled.cancel()

@@ -8,7 +8,8 @@ annotation server all face untrusted clients, so each needs the same guards, wri
   byte (or of connecting), pipelined requests included; a slowloris client is dropped (uvicorn
   itself only times out idle keep-alive connections). A client that reads nothing of its answer
   for as long is cut off. One peer address holds at most `Limits.max_connections_per_client`
-  connections (proxies in `unlimited_peers` excepted), so one client cannot fill `max_connections`.
+  connections (proxies in `unlimited_peers` excepted), so one client cannot fill `max_connections`;
+  a connection over a limit may wait for a slot (`Limits.connection_queue`), then gets 503.
 - Errors are JSON everywhere: a malformed request line or header (uvicorn's own 400), a full
   server (503) and an exception no handler expected (500, one line, no traceback to the client).
 - `BodyLimit`: a body over `Limits.max_body` gets 413 from its Content-Length before a byte of
@@ -267,7 +268,7 @@ def uvicorn_config(app: Any, limits: Limits, quiet: bool = True):
     shape = getattr(getattr(app, "state", None), "error_shape", None)  # the app's error JSON, for 400/503 too
     return uvicorn.Config(app, http=protocol_class(limits, shape), lifespan="on",
                           timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=limits.max_header_bytes,
-                          limit_concurrency=limits.max_connections + 1,  # ours answer first (JSON)
+                          limit_concurrency=limits.max_connections + limits.connection_queue + 1,  # ours answer first
                           backlog=limits.backlog,
                           timeout_graceful_shutdown=int(limits.graceful_shutdown), access_log=False,
                           log_level="warning" if quiet else "info", server_header=False,
