@@ -11,6 +11,10 @@
    fresh process: flat when the corpus streams from disk.
 
     FSABENCH_DATA_DIR=../shared/data .venv/bin/python scripts/bench_pretrain.py [--steps 20] [--repeats 3]
+    OMP_NUM_THREADS=1 FSABENCH_DATA_DIR=../shared/data .venv/bin/python scripts/bench_pretrain.py --quick --skip-memory
+
+`fsabench --batching random (before)` is the loop as it ran before issue 26 (the model's own loss over
+every padded position, the corpus re-tokenized every epoch); its losses are compared step by step.
 """
 
 from __future__ import annotations
@@ -40,13 +44,24 @@ def build_student(folder: Path) -> Path:
     return build_tiny_t5(texts, folder)
 
 
-def ours(student: Path, out: Path, args, batching: str = "bucket") -> float:
+def ours(student: Path, out: Path, args, batching: str = "bucket", before: bool = False,
+         losses: list | None = None) -> float:
+    """fsabench's loop; `before` = as it ran before issue 26 (the model's own full-vocabulary loss,
+    the corpus re-tokenized every epoch), for the speed-up and the identical-loss check."""
+    import fsabench.distill.data as data
     from fsabench.distill.pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
                          max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
-                         threads=args.threads, seed=0, batching=batching)
-    summary = pretrain(f"hf:{student}", TEACHER, out, cfg)
+                         threads=args.threads, seed=0, batching=batching, log_every=1)
+    cache_rows, data.TOKEN_CACHE_ROWS = data.TOKEN_CACHE_ROWS, 0 if before else data.TOKEN_CACHE_ROWS
+    try:
+        seen: list = []
+        summary = pretrain(f"hf:{student}", TEACHER, out, cfg, report=seen.append, selective_loss=not before)
+    finally:
+        data.TOKEN_CACHE_ROWS = cache_rows
+    if losses is not None:
+        losses.append([line["loss"] for line in seen])
     return summary["tokens"] / summary["train_seconds"]
 
 
@@ -91,22 +106,40 @@ def speed(args) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    results: dict[str, list[float]] = {"fsabench": [], "fsabench --batching random": [], "Seq2SeqTrainer": [],
+    random_name = "fsabench --batching random"
+    before_name = "fsabench --batching random (before)"
+    results: dict[str, list[float]] = {"fsabench": [], random_name: [], before_name: [], "Seq2SeqTrainer": [],
                                        "Seq2SeqTrainer group_by_length": []}
+    losses: dict[str, list] = {random_name: [], before_name: []}
     with tempfile.TemporaryDirectory() as tmp:
         student = build_student(Path(tmp) / "student")
-        for repeat in range(args.repeats):
+        for repeat in range(args.repeats):  # interleaved, so a change in machine load hits every variant
             results["fsabench"].append(ours(student, Path(tmp) / f"ours{repeat}", args))
-            results["fsabench --batching random"].append(ours(student, Path(tmp) / f"oursr{repeat}", args, "random"))
+            results[random_name].append(ours(student, Path(tmp) / f"oursr{repeat}", args, "random",
+                                             losses=losses[random_name]))
+            results[before_name].append(ours(student, Path(tmp) / f"oursb{repeat}", args, "random", before=True,
+                                             losses=losses[before_name]))
             results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, False))
             results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args, True))
-            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items()), flush=True)
+            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items())
+                  + f"  (load {_load()})", flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}
     print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
-          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s)):")
+          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}):")
     for name, value in medians.items():
-        print(f"  {name:34s} {value:10,.0f}   fsabench is {medians['fsabench'] / value:.2f}x")
+        print(f"  {name:38s} {value:10,.0f}   random is {medians[random_name] / value:.2f}x")
+    now, before = losses[random_name][0], losses[before_name][0]
+    gap = max(abs(a - b) for a, b in zip(now, before))
+    print(f"losses per step, --batching random now vs before (same seed): largest difference {gap:.2e} "
+          f"over {len(now)} steps (first {now[0]:.6f} vs {before[0]:.6f}, last {now[-1]:.6f} vs {before[-1]:.6f})")
     return medians
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 MEMORY_CHILD = """
@@ -155,7 +188,11 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=40)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a few minutes on a quiet machine: 8 steps, memory "
+                                                             "at 10 steps (same settings otherwise)")
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.memory_steps = 8, 10
     if not args.skip_speed:
         speed(args)
     if not args.skip_memory:
