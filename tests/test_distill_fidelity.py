@@ -125,7 +125,7 @@ def test_5_the_analysis_prompt_uses_the_scale_the_released_answers_show():
     from fsabench.distill.teacher import PROMPTS_DIR
 
     text = (PROMPTS_DIR / "analysis.j2").read_text()
-    assert "Very Negative, Negative, Mild, Positive, Very Positive" in text
+    assert "Very Negative, Negative, Mild Sentiment, Positive, Very Positive" in text  # the answers' words
     assert "not published" in text
     answers = [json.loads(line)["mixtral_response"]
                for line in TEACHER_FILE.read_text(encoding="utf-8-sig").splitlines() if line.strip()]

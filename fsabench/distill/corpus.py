@@ -25,6 +25,7 @@ from typing import Any
 
 from fsabench.distill.data import held_out, read_lines, response_key, row_key
 from fsabench.distill.filters import FilterSpec, FilterTally, check
+from fsabench.distill.formatcheck import ANALYSIS, check_analysis
 from fsabench.errors import DataError
 from fsabench.io import write_json_atomic
 
@@ -142,6 +143,8 @@ def finalize(folder: Path, filters: FilterSpec, valid_fraction: float, size: int
                 counts["over_size"] += 1
                 continue
             kinds[kept["prompt_type"]] += 1
+            if kept["prompt_type"] == "analysis":
+                counts["as_prompted"] += check_analysis(str(kept[response_key(kept)]), ANALYSIS) is None
             target = valid if held_out(kept, valid_fraction) else train
             counts["valid" if target is valid else "train"] += 1
             target.write(json.dumps(kept, ensure_ascii=False) + "\n")
@@ -149,7 +152,9 @@ def finalize(folder: Path, filters: FilterSpec, valid_fraction: float, size: int
         os.replace(path, folder / name)
     report = {"responses": counts["responses"], **tally.as_dict(), "kept": counts["train"] + counts["valid"],
               "train": counts["train"], "valid": counts["valid"], "by_prompt_type": dict(sorted(kinds.items())),
-              "valid_fraction": valid_fraction, "filters": filters.model_dump(mode="json")}
+              "valid_fraction": valid_fraction, "filters": filters.model_dump(mode="json"),
+              # analyses in the format the analysis prompt asks for (a count, not a filter)
+              "format": {"analyses": kinds["analysis"], "as_prompted": counts["as_prompted"]}}
     if size is not None:
         report.update({"size": size, "seed": seed, "left_out_by_size": counts["over_size"]})
     write_json_atomic(folder / REPORT, report)
