@@ -5,8 +5,10 @@
    T5, the same data (the 500 real Mixtral responses), the same optimizer (AdamWScale on the cosine
    schedule), batch, accumulation and steps. Tokens are real (non-padding) input + target tokens,
    counted in the batches each loop actually trained on. Runs alternate and the median is reported,
-   since other processes share this machine. Trainer is shown with its default random batches and
-   with `train_sampling_strategy="group_by_length"`.
+   since other processes share this machine. Trainer is shown on exactly fsabench's random micro-batches
+   (a batch sampler replaying its per-epoch permutation: the like-for-like comparison), with its own
+   random sampler (other batches, so other padding) and with `train_sampling_strategy="group_by_length"`.
+   Trainer tokenizes the corpus before its clock starts; fsabench's time includes reading and tokenizing.
 2. Peak memory (max RSS) of pretraining over the corpus at 1x, 10x and 100x its size, each in a
    fresh process: flat when the corpus streams from disk.
 
@@ -65,8 +67,31 @@ def ours(student: Path, out: Path, args, batching: str = "bucket", before: bool 
     return summary["tokens"] / summary["train_seconds"]
 
 
-def trainer(student: Path, out: Path, args, group_by_length: bool) -> float:
+class SameBatches:
+    """The micro-batches fsabench's random batching trains on (a permutation of the corpus per epoch,
+    seeded by (seed, epoch), cut into micro-batches that end at the epoch's end), as a batch sampler:
+    Trainer then trains on exactly the same sequences in the same order."""
+
+    def __init__(self, count: int, micro: int, seed: int = 0) -> None:
+        self.count, self.micro, self.seed, self.epoch = count, micro, seed, 0
+
+    def __len__(self) -> int:
+        return -(-self.count // self.micro)
+
+    def __iter__(self):
+        import numpy as np
+
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count).tolist()
+        self.epoch += 1
+        for i in range(0, self.count, self.micro):
+            yield order[i:i + self.micro]
+
+
+def trainer(student: Path, out: Path, args, sampling: str) -> float:
+    """Seq2SeqTrainer; sampling "same" = fsabench's random batches exactly, "random" = Trainer's own random
+    sampler, "group_by_length" = Trainer's length grouping."""
     import torch
+    from torch.utils.data import DataLoader
     from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer,
                               Seq2SeqTrainingArguments)
 
@@ -88,15 +113,20 @@ def trainer(student: Path, out: Path, args, group_by_length: bool) -> float:
         counted["tokens"] += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
         return batch
 
+    class SameBatchTrainer(Seq2SeqTrainer):
+        def get_train_dataloader(self):
+            return self.accelerator.prepare(DataLoader(self.train_dataset, batch_sampler=SameBatches(len(data), args.micro),
+                                                       collate_fn=self.data_collator, num_workers=0))
+
     optimizer = AdamWScale(param_groups(model, 0.0), lr=2e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, args.steps, 2e-2, 1e-5) / 2e-2)
     settings = Seq2SeqTrainingArguments(
         output_dir=str(out), max_steps=args.steps, per_device_train_batch_size=args.micro,
         gradient_accumulation_steps=args.batch // args.micro, max_grad_norm=1.0, logging_strategy="no",
         save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length" if group_by_length else "random")
-    run = Seq2SeqTrainer(model=model, args=settings, train_dataset=data, data_collator=collate,
-                         optimizers=(optimizer, schedule))
+        train_sampling_strategy="group_by_length" if sampling == "group_by_length" else "random")
+    kind = SameBatchTrainer if sampling == "same" else Seq2SeqTrainer
+    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule))
     clock = time.perf_counter()
     run.train()
     return counted["tokens"] / (time.perf_counter() - clock)
@@ -108,8 +138,9 @@ def speed(args) -> dict:
     hf_logging.set_verbosity_error()
     random_name = "fsabench --batching random"
     before_name = "fsabench --batching random (before)"
-    results: dict[str, list[float]] = {"fsabench": [], random_name: [], before_name: [], "Seq2SeqTrainer": [],
-                                       "Seq2SeqTrainer group_by_length": []}
+    same_name = "Seq2SeqTrainer (the same batches)"
+    results: dict[str, list[float]] = {"fsabench": [], random_name: [], before_name: [], same_name: [],
+                                       "Seq2SeqTrainer": [], "Seq2SeqTrainer group_by_length": []}
     losses: dict[str, list] = {random_name: [], before_name: []}
     with tempfile.TemporaryDirectory() as tmp:
         student = build_student(Path(tmp) / "student")
@@ -119,8 +150,10 @@ def speed(args) -> dict:
                                              losses=losses[random_name]))
             results[before_name].append(ours(student, Path(tmp) / f"oursb{repeat}", args, "random", before=True,
                                              losses=losses[before_name]))
-            results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, False))
-            results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args, True))
+            results[same_name].append(trainer(student, Path(tmp) / f"hfs{repeat}", args, "same"))
+            results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, "random"))
+            results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args,
+                                                                     "group_by_length"))
             print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items())
                   + f"  (load {_load()})", flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}

@@ -134,12 +134,24 @@ def distill_recipe(
     keep: Annotated[Optional[bool], typer.Option("--keep/--no-keep", help="keep fine-tuning checkpoints after testing")] = None,
     shared_dir: Annotated[Optional[Path], typer.Option("--shared-dir", help="ray: absolute folder every worker sees (student, data, outputs under it)")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="print every stage's fully resolved settings; run nothing")] = False,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="run once per value into OUT/KEY=VALUE, e.g. corpus.size=50000,100000 (the teacher is asked once)")] = None,
+    check: Annotated[bool, typer.Option("--check", help="GPU readiness on this CPU: the student built from its config runs pretraining micro-batches and a fine-tuning step at the recipe's shapes; memory per device")] = False,
     data_dir: DataDir = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ) -> None:
     """Run a recipe: corpus, student, pretraining, fine-tuning and evaluation, skipping finished stages."""
     from fsabench.commands.distill import recipe_command
+
+    if check:
+        from fsabench.distill.readiness import check_main
+
+        raise typer.Exit(check_main(recipe, overrides or [], data_dir, quiet, json_out))
+    if sweep:
+        from fsabench.distill.scaling import sweep_main
+
+        raise typer.Exit(sweep_main(recipe, overrides or [], sweep, output, data_dir, executor, workers, keep,
+                                    shared_dir, quiet, json_out))
 
     raise typer.Exit(recipe_command(recipe, overrides or [], output, ablation, executor, workers, keep, data_dir,
                                     quiet, json_out, shared_dir, plan))

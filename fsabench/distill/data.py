@@ -222,14 +222,10 @@ class CorpusStream:
                 pairs.append(pair_of(json.loads(line)))
         return pairs
 
-    def _window(self, epoch: int, start: int) -> list[tuple[str, str]]:
-        return self._read(self.order(epoch)[start:start + self.cfg.buffer_rows])
-
-    def _encoded(self, epoch: int, start: int) -> tuple[list, list]:
-        """Token ids (sources, targets) of the window at `start` of `epoch`. A corpus of at most
-        TOKEN_CACHE_ROWS rows is tokenized once and its ids kept (int32 arrays) for later epochs;
-        a larger one is read and tokenized window by window."""
-        rows = self.order(epoch)[start:start + self.cfg.buffer_rows]
+    def _encode_rows(self, rows) -> tuple[list, list]:
+        """Token ids (sources, targets) of these row indices. A corpus of at most TOKEN_CACHE_ROWS rows
+        keeps each row's ids (int32 arrays) once tokenized, for later epochs; a larger one is read and
+        tokenized as it goes."""
         if len(self.offsets) > TOKEN_CACHE_ROWS:
             return encode(self.tokenizer, self._read(rows), self.cfg)
         import numpy as np
@@ -249,19 +245,24 @@ class CorpusStream:
             if position.offset >= len(self.offsets):
                 position = Position(position.epoch + 1, 0, 0)  # end of the epoch: a new permutation
                 continue
-            sources, targets = self._encoded(position.epoch, position.offset)
-            if self.cfg.batching == "bucket":
+            rows = self.order(position.epoch)[position.offset:position.offset + self.cfg.buffer_rows]
+            if self.cfg.batching == "bucket":  # sorted by length: the whole window is tokenized first
+                sources, targets = self._encode_rows(rows)
                 rng = random.Random(f"{self.cfg.seed}:{position.epoch}:{position.offset}")
                 groups = bucketed(sources, targets, self.cfg.micro_batch_size, rng)
-            else:
-                groups = random_groups(len(sources), self.cfg.micro_batch_size)
+            else:  # random batches: each micro-batch is tokenized when it is needed
+                sources = targets = None
+                groups = random_groups(len(rows), self.cfg.micro_batch_size)
             for index in range(position.batch, len(groups)):
                 after = Position(position.epoch, position.offset, index + 1)
                 if index % world != rank:
                     continue
                 group = groups[index]
-                yield collate([sources[i] for i in group], [targets[i] for i in group], self.pad_id), after
-            position = Position(position.epoch, position.offset + len(sources), 0)
+                if sources is None:
+                    yield collate(*self._encode_rows(rows[group[0]:group[-1] + 1]), self.pad_id), after
+                else:
+                    yield collate([sources[i] for i in group], [targets[i] for i in group], self.pad_id), after
+            position = Position(position.epoch, position.offset + len(rows), 0)
 
 
 def valid_pairs(path: Path, fraction: float | None, max_rows: int) -> list[tuple[str, str]]:
