@@ -10,11 +10,14 @@ import pytest
 
 
 def test_tiny_check_runs_in_seconds(cli):
-    res = cli("distill", "recipe", "tiny.yaml", "--check", "--json", "--set", "pretrain.max_target_tokens=64")
+    res = cli("distill", "recipe", "tiny.yaml", "--check", "--json", "--set", "pretrain.max_target_tokens=64",
+              "--set", "finetune.max_input_tokens=32", "--set", "finetune.max_target_tokens=16")
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
-    assert report["pretrain"]["shape"] == "16 x 128 in, 64 out" and report["precision"] == "bfloat16"
-    assert [d["processes"] for d in report["per_device"]][:3] == [1, 2, 4]
+    assert report["pretrain"]["shape"] == "10 x 128 in, 64 out" and report["precision"] == "bfloat16"
+    assert report["finetune"]["shape"] == "16 x 32 in, 16 out" and report["parameters"] < 500_000
+    splits = {d["processes"]: (d["micro_batch_size"], d["accumulation"]) for d in report["per_device"]}
+    assert splits == {1: (10, 2), 2: (10, 1), 4: (5, 1), 5: (4, 1), 10: (2, 1)}  # every split of 20 sequences
 
 
 @pytest.mark.slow
