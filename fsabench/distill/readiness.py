@@ -15,6 +15,7 @@ The estimates leave out the CUDA context and allocator slack (add about 1 GiB).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -27,6 +28,18 @@ KNOWN_T5 = {"t5-small": dict(d_model=512, d_ff=2048, num_layers=6, num_heads=8, 
             "t5-large": dict(d_model=1024, d_ff=4096, num_layers=24, num_heads=16, d_kv=64)}
 T5_VOCAB_WITH_NL = 32101
 GIB = 2 ** 30
+TRANSIENT = 1.5  # peak over what autograd saves: gradients of activations live during the backward pass
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give (MemAvailable), or None where /proc/meminfo is missing."""
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def student_config(student) -> tuple[Any, str]:
@@ -103,25 +116,41 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
     built = time.perf_counter() - clock
     loss_fn = Seq2SeqLMLoss(model)
     optimizer = AdamWScale(param_groups(model, pre.weight_decay), lr=pre.lr)
-    saved, pretrain_runs = SavedBytes(), []
-    for index in range(micro_batches):
-        ids, mask, labels = _batch(config, micro, pre.max_input_tokens, pre.max_target_tokens, index)
+
+    def pretrain_pass(rows: int, seed: int, scale: float | None) -> tuple[float, float, int]:
+        """(loss, seconds, bytes autograd saved) of one micro-batch of `rows` sequences at full lengths."""
+        saved = SavedBytes()
+        ids, mask, labels = _batch(config, rows, pre.max_input_tokens, pre.max_target_tokens, seed)
         clock = time.perf_counter()
-        with torch.autograd.graph.saved_tensors_hooks(saved.pack if index == 0 else (lambda t: t), lambda t: t), \
+        with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t), \
                 torch.autocast("cpu", dtype=autocast or torch.float32, enabled=autocast is not None):
             loss = loss_fn(ids, mask, labels)
-        (loss / micro_batches).backward()
-        pretrain_runs.append({"loss": round(float(loss.detach()), 4), "seconds": round(time.perf_counter() - clock, 2)})
-        if not torch.isfinite(loss):
-            raise FsabenchError(f"pretraining micro-batch {index + 1}: loss is {float(loss)}",
+        if scale is not None:  # None: a probe, forward only (what autograd saves is known by then)
+            (loss * scale).backward()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FsabenchError(f"pretraining micro-batch: loss is {value}",
                                 hint="the student's config or the precision is broken")
+        return value, time.perf_counter() - clock, saved.total
+
+    # one sequence first: the activation memory per sequence says whether a whole micro-batch fits here
+    _, probe_seconds, per_row = pretrain_pass(1, 1000, None)
+    states = 16 * params  # float32 weights + gradients + two Adam moments
+    needed = states + TRANSIENT * per_row * micro
+    room = available_memory()
+    rows = micro if room is None or needed < 0.8 * room else \
+        max(1, min(micro, int((0.8 * room - states) / (TRANSIENT * per_row))))
+    pretrain_runs = []
+    for index in range(micro_batches):
+        loss, seconds, _ = pretrain_pass(rows, index, 1 / micro_batches)
+        pretrain_runs.append({"loss": round(loss, 4), "seconds": round(seconds, 2), "rows": rows})
+    pretrain_activations = per_row * micro
     torch.nn.utils.clip_grad_norm_(model.parameters(), pre.grad_clip)
     clock = time.perf_counter()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     step_seconds = time.perf_counter() - clock
-    pretrain_activations = saved.total
-    del optimizer, saved
+    del optimizer
 
     ft_optimizer = torch.optim.AdamW(model.parameters(), lr=ft.lr, eps=ft.adam_eps, weight_decay=ft.weight_decay)
     ft_autocast = torch.bfloat16 if ft.dtype in ("auto", "bfloat16") else (torch.float16 if ft.dtype == "float16" else None)
@@ -136,27 +165,28 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
     ft_optimizer.step()
     ft_seconds = time.perf_counter() - clock
 
-    states = 16 * params  # float32 weights + gradients + two Adam moments
     devices = []
     for world in [w for w in range(1, 17) if pre.batch_size % w == 0]:
         m, a = split_batch(pre.batch_size, pre.micro_batch_size, world)
         devices.append({"processes": world, "micro_batch_size": m, "accumulation": a,
-                        "pretrain_gib": round((states + pretrain_activations * m / micro) / GIB, 2)})
+                        "pretrain_gib": round((states + TRANSIENT * pretrain_activations * m / micro) / GIB, 2)})
     return {"recipe": recipe.name, "student": recipe.student.model or "tiny", "config": source,
             "parameters": params, "vocab_size": config.vocab_size, "build_seconds": round(built, 2),
             "precision": str(autocast).replace("torch.", "") if autocast else "float32",
             "threads": torch.get_num_threads(),
             "pretrain": {"shape": f"{micro} x {pre.max_input_tokens} in, {pre.max_target_tokens} out",
-                         "micro_batches": pretrain_runs, "optimizer_step_seconds": round(step_seconds, 2),
+                         "micro_batches": pretrain_runs, "one_sequence_seconds": round(probe_seconds, 2),
+                         "cpu_memory_needed_gib": round(needed / GIB, 2),
+                         "cpu_memory_available_gib": None if room is None else round(room / GIB, 2), "optimizer_step_seconds": round(step_seconds, 2),
                          "activations_gib_per_micro_batch": round(pretrain_activations / GIB, 3)},
             "finetune": {"shape": f"{ft.batch_size} x {ft.max_input_tokens} in, {ft.max_target_tokens} out",
                          "loss": round(float(ft_loss.detach()), 4), "seconds": round(ft_seconds, 2),
                          "activations_gib": round(ft_saved.total / GIB, 3),
-                         "per_device_gib": round((states + ft_saved.total) / GIB, 2)},
+                         "per_device_gib": round((states + TRANSIENT * ft_saved.total) / GIB, 2)},
             "model_states_gib": round(states / GIB, 2), "per_device": devices,
-            "note": "estimates: float32 weights, gradients and Adam moments (16 bytes a parameter) plus the "
-                    "activations autograd saved for one micro-batch at the worst-case lengths; add ~1 GiB for "
-                    "the CUDA context and allocator slack"}
+            "note": f"estimates: float32 weights, gradients and Adam moments (16 bytes a parameter) plus {TRANSIENT}x "
+                    "the activations autograd saved for one micro-batch at the worst-case lengths (gradients of "
+                    "activations live during the backward pass); add ~1 GiB for the CUDA context"}
 
 
 def render(report: dict[str, Any]) -> str:
@@ -165,8 +195,12 @@ def render(report: dict[str, Any]) -> str:
              f"{report['parameters']:,} parameters, vocab {report['vocab_size']:,}; {report['precision']} autocast, "
              f"{report['threads']} CPU thread(s)",
              f"pretraining micro-batches ({pre['shape']}): " + ", ".join(
-                 f"loss {r['loss']} in {r['seconds']} s" for r in pre["micro_batches"])
+                 f"{r['rows']} sequences, loss {r['loss']} in {r['seconds']} s" for r in pre["micro_batches"])
              + f"; optimizer step {pre['optimizer_step_seconds']} s: ok",
+             *([f"  (a whole micro-batch needs ~{pre['cpu_memory_needed_gib']} GiB here, "
+                f"{pre['cpu_memory_available_gib']} GiB available: ran fewer sequences at the full lengths; "
+                f"the memory figures scale per sequence)"] if pre["micro_batches"][0]["rows"] < int(pre["shape"].split()[0])
+               else []),
              f"fine-tuning step ({ft['shape']}): loss {ft['loss']} in {ft['seconds']} s: ok",
              f"memory per device: model states {report['model_states_gib']} GiB; activations "
              f"{pre['activations_gib_per_micro_batch']} GiB per pretraining micro-batch, {ft['activations_gib']} GiB "
