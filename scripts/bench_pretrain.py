@@ -144,28 +144,46 @@ def speed(args) -> dict:
     losses: dict[str, list] = {random_name: [], before_name: []}
     with tempfile.TemporaryDirectory() as tmp:
         student = build_student(Path(tmp) / "student")
-        for repeat in range(args.repeats):  # interleaved, so a change in machine load hits every variant
-            results["fsabench"].append(ours(student, Path(tmp) / f"ours{repeat}", args))
-            results[random_name].append(ours(student, Path(tmp) / f"oursr{repeat}", args, "random",
-                                             losses=losses[random_name]))
-            results[before_name].append(ours(student, Path(tmp) / f"oursb{repeat}", args, "random", before=True,
-                                             losses=losses[before_name]))
-            results[same_name].append(trainer(student, Path(tmp) / f"hfs{repeat}", args, "same"))
-            results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, "random"))
-            results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args,
-                                                                     "group_by_length"))
+        runs = {"fsabench": lambda r: ours(student, Path(tmp) / f"ours{r}", args),
+                random_name: lambda r: ours(student, Path(tmp) / f"oursr{r}", args, "random", losses=losses[random_name]),
+                before_name: lambda r: ours(student, Path(tmp) / f"oursb{r}", args, "random", before=True,
+                                            losses=losses[before_name]),
+                same_name: lambda r: trainer(student, Path(tmp) / f"hfs{r}", args, "same"),
+                "Seq2SeqTrainer": lambda r: trainer(student, Path(tmp) / f"hf{r}", args, "random"),
+                "Seq2SeqTrainer group_by_length": lambda r: trainer(student, Path(tmp) / f"hfg{r}", args,
+                                                                    "group_by_length")}
+        if args.only:
+            wanted = {VARIANTS[k.strip()] for k in args.only.split(",")}
+            results = {k: v for k, v in results.items() if k in wanted}
+        # one untimed run first: the process's one-time costs (lazy imports, kernel selection, allocator
+        # growth) would otherwise land on whichever variant comes first
+        ours(student, Path(tmp) / "warmup", argparse.Namespace(**{**vars(args), "steps": 2}), "random")
+        names = list(results)
+        for repeat in range(args.repeats):  # interleaved, the order rotated each repeat (load changes and
+            # position then hit every variant alike)
+            turn = (repeat + args.first) % len(names)
+            for name in names[turn:] + names[:turn]:
+                results[name].append(runs[name](repeat))
             print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items())
                   + f"  (load {_load()})", flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}
     print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
           f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}):")
     for name, value in medians.items():
-        print(f"  {name:38s} {value:10,.0f}   random is {medians[random_name] / value:.2f}x")
+        ratio = f"   random is {medians[random_name] / value:.2f}x" if random_name in medians else ""
+        print(f"  {name:38s} {value:10,.0f}{ratio}")
+    if not (losses[random_name] and losses[before_name]):
+        return medians
     now, before = losses[random_name][0], losses[before_name][0]
     gap = max(abs(a - b) for a, b in zip(now, before))
     print(f"losses per step, --batching random now vs before (same seed): largest difference {gap:.2e} "
           f"over {len(now)} steps (first {now[0]:.6f} vs {before[0]:.6f}, last {now[-1]:.6f} vs {before[-1]:.6f})")
     return medians
+
+
+VARIANTS = {"bucket": "fsabench", "random": "fsabench --batching random",
+            "before": "fsabench --batching random (before)", "same": "Seq2SeqTrainer (the same batches)",
+            "trainer": "Seq2SeqTrainer", "group": "Seq2SeqTrainer group_by_length"}
 
 
 def _load() -> str:
@@ -221,6 +239,9 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=40)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--first", type=int, default=0, help="start the rotation of the variants at this one "
+                                                               "(several processes: give each another)")
+    parser.add_argument("--only", help=f"comma-separated variants to run: {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="a few minutes on a quiet machine: 8 steps, memory "
                                                              "at 10 steps (same settings otherwise)")
     args = parser.parse_args()

@@ -27,7 +27,8 @@ def test_sweep_text_is_key_and_values():
 @pytest.mark.slow
 def test_corpus_size_sweep_runs_each_size_and_feeds_the_scaling_section(cli, tmp_path):
     out = tmp_path / "sweep"
-    res = cli("distill", "recipe", "tiny.yaml", "--sweep", "corpus.size=100,200", "--output", out, *SHORT, "--json")
+    res = cli("distill", "recipe", "tiny.yaml", "--sweep", "corpus.size=100,200", "--output", out, *SHORT, "--json",
+              timeout=1800)
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert [p["responses"] for p in summary["points"]] == [100, 200]
