@@ -212,18 +212,3 @@ def render(report: dict[str, Any]) -> str:
     lines.append(report["note"])
     return "\n".join(lines)
 
-
-def check_main(recipe: str, overrides: list[str], data_dir, quiet: bool, json_out: bool) -> int:
-    """The CLI's `--check`."""
-    from fsabench.console import emit_json, out
-    from fsabench.distill.recipe import load_recipe
-    from fsabench.models.hf import quiet_transformers
-
-    quiet_transformers()
-    spec, _ = load_recipe(recipe, overrides)
-    report = check_recipe(spec, threads=spec.pretrain.threads)
-    if json_out:
-        emit_json(report)
-    elif not quiet:
-        out.print(render(report), markup=False, highlight=False)
-    return 0

@@ -105,29 +105,3 @@ def sweep_table(summary: dict[str, Any]):
         table.add_row(point["value"], str(point["responses"]), *cells)
     return table
 
-
-def sweep_main(recipe: str, overrides: list[str], sweep: str, output: Path | None, data_dir: Path | None,
-               executor: str | None, workers: int | None, keep: bool | None, shared_dir: Path | None,
-               quiet: bool, json_out: bool) -> int:
-    """The CLI's `--sweep`: run, print progress to stderr, then the table (or JSON) to stdout."""
-    from fsabench.console import emit_json, err, library_notices, out
-    from fsabench.distill.recipe import load_recipe
-    from fsabench.distill.stages import run_recipe
-    from fsabench.settings import data_dir as resolve_data_dir
-
-    spec, _ = load_recipe(recipe, overrides)
-    target = Path(output or spec.out or f"runs/{spec.name}-sweep")
-    data = resolve_data_dir(data_dir)
-    say = (lambda _: None) if quiet or json_out else (lambda message: err.print(f"[dim]{message}[/dim]"))
-
-    def run_point(point, path: Path, folder: Path) -> dict[str, Any]:
-        return run_recipe(point, path, folder, data, say, None, executor, workers, keep, shared_dir=shared_dir)
-
-    with library_notices(quiet or json_out):
-        summary = run_sweep(recipe, overrides, sweep, target, data, say, run_point)
-    if json_out:
-        emit_json(summary)
-    elif not quiet:
-        out.print(sweep_table(summary))
-        out.print(f"[dim]the scaling section: {summary['report']}[/dim]")
-    return 1 if any(p["errors"] for p in summary["points"]) else 0
