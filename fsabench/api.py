@@ -398,8 +398,9 @@ def human_import(study: PathLike, file: PathLike) -> dict[str, int]:
     return import_label_studio(open_study(Path(study)), Path(file))
 
 
-def human_judge(options: JudgeOptions | None = None, **fields: Any):
-    """`fsabench human judge`: an LLM judge rates every item; returns its stats (`failed` > 0: re-run)."""
+def human_judge(options: JudgeOptions | None = None, progress=None, **fields: Any):
+    """`fsabench human judge`: an LLM judge rates every item; returns its stats (`failed` > 0: re-run).
+    `progress(asked, to_ask)` is called after each chunk of requests."""
     from fsabench.human.judge import judge_study
     from fsabench.human.study import open_study
     from fsabench.models import load_model
@@ -409,7 +410,7 @@ def human_judge(options: JudgeOptions | None = None, **fields: Any):
     opened = open_study(o.study)
     kwargs = {k: v for k, v in o.model.adapter_kwargs().items() if k != "seed"}
     adapter = maybe_cached(load_model(o.model_name, **kwargs), o.cache_dir, o.cache)
-    return judge_study(opened, adapter, max_cost=o.max_cost, overwrite=o.overwrite)
+    return judge_study(opened, adapter, max_cost=o.max_cost, overwrite=o.overwrite, progress=progress)
 
 
 def human_stats(options: StudyStatsOptions | None = None, **fields: Any) -> tuple[dict, Path]:

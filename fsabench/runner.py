@@ -86,14 +86,7 @@ def infer_protocol(adapter: ModelAdapter, num_shots: int, scoring: str = "genera
 
 
 def usage_of(completions: Sequence[Completion | None]) -> Usage:
-    done = [c for c in completions if c is not None]
-    return Usage(
-        prompt_tokens=sum(c.prompt_tokens or 0 for c in done),
-        completion_tokens=sum(c.completion_tokens or 0 for c in done),
-        cost_usd=round(sum(c.cost_usd or 0.0 for c in done), 6),
-        requests=sum(not c.cached for c in done), cached=sum(c.cached for c in done),
-        failed=sum(c.error is not None for c in done),
-    )
+    return Usage.of(completions)
 
 
 def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: RunOptions = RunOptions(),

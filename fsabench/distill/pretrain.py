@@ -29,7 +29,7 @@ from fsabench.distill import checkpoint
 from fsabench.distill.checkpoint import TrainState
 from fsabench.distill.corpus import CORPUS, VALID
 from fsabench.errors import DataError, FsabenchError
-from fsabench.io import write_json_atomic
+from fsabench.io import read_json_object, write_json_atomic
 
 SUMMARY = "pretrain.json"
 LOG = "train_log.jsonl"
@@ -118,7 +118,7 @@ def micro_weights(label_tokens: list[int], batching: str) -> list[float]:
 
 def is_complete(out: Path) -> bool:
     path = Path(out) / SUMMARY
-    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("complete", False)
+    return path.is_file() and read_json_object(path, "pretraining summary").get("complete", False) is True
 
 
 def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = PretrainConfig(),
@@ -132,7 +132,7 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
     fsabench.distill.lossfn)."""
     out = Path(out)
     if is_complete(out):
-        return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+        return read_json_object(out / SUMMARY, "pretraining summary")
     out.mkdir(parents=True, exist_ok=True)
     files = corpus_files(corpus, valid, cfg)
     run = Run.start(student, out, files, cfg, selective_loss)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from xml.sax.saxutils import quoteattr
 from fsabench.errors import DataError
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import Study
+from fsabench.io import read_json
 
 SPAN_LABEL = "hallucination"
 MAX_IMPORT_BYTES = 200_000_000
@@ -137,14 +137,8 @@ def answer_from_results(study: Study, item: dict, results: list, where: str) -> 
 
 def import_label_studio(study: Study, path: Path) -> dict[str, int]:
     """Read Label Studio's JSON export; store each (annotator, item) answer. Returns counts."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found", hint="export the Label Studio project as JSON")
-    if path.stat().st_size > MAX_IMPORT_BYTES:
-        raise DataError(f"{path}: larger than {MAX_IMPORT_BYTES} bytes", hint="export fewer tasks at a time")
-    try:
-        tasks = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not JSON ({exc})", hint="export the Label Studio project as JSON") from None
+    tasks = read_json(path, "Label Studio export", error=DataError, max_bytes=MAX_IMPORT_BYTES,
+                      missing="export the Label Studio project as JSON", hint="export the Label Studio project as JSON")
     if not isinstance(tasks, list):
         raise DataError(f"{path}: a Label Studio export is a list of tasks", hint="export the project as JSON (not JSON-MIN)")
     counts = {"answers": 0, "tasks": 0}

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import ResultError
+from fsabench.io import read_json
 
 DASH = "–"
 
@@ -17,11 +17,9 @@ def load_stats(path: Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "stats.json"
-    try:
-        stats = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultError(f"{path}: cannot read human-evaluation stats ({exc.__class__.__name__})",
-                          hint="run `fsabench human stats STUDY` first and pass STUDY/stats.json") from None
+    stats = read_json(path, "human-evaluation stats file", error=ResultError,
+                      missing="run `fsabench human stats STUDY` first and pass STUDY/stats.json",
+                      hint="pass the stats.json written by `fsabench human stats`")
     if not isinstance(stats, dict) or "models" not in stats or "agreement" not in stats:
         raise ResultError(f"{path}: not a human-evaluation stats file (no 'models' or 'agreement')",
                           hint="pass the stats.json written by `fsabench human stats`")

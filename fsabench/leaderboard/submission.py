@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from fsabench import __version__
 from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
-from fsabench.leaderboard.spec import Limits
+from fsabench.leaderboard.spec import SubmissionLimits
 from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.results import SCHEMA_VERSION, ModelInfo, RunResult, Timing, Usage
 
@@ -213,7 +213,7 @@ def bundle_json(bundle: Submission) -> str:
 
 # --- reading and text checks ----------------------------------------------------------------
 
-def bundle_json_bytes(raw: bytes, where: str, limits: Limits) -> bytes:
+def bundle_json_bytes(raw: bytes, where: str, limits: SubmissionLimits) -> bytes:
     """The bundle's JSON text: gzip (a `.json.gz` file or a gzipped POST body) is undone here, with the
     size limit applied to what it expands to, so a small gzip bomb stops at `max_submission_bytes`.
     Audits and the service hash these bytes, so gzipping a bundle keeps its audit."""
@@ -262,7 +262,7 @@ def bundle_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if bundle_slug(p) is not None and p.is_file())
 
 
-def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
+def read_bundle_bytes(path: Path, limits: SubmissionLimits) -> bytes:
     """A bundle file's JSON bytes (gunzipped when it is `.json.gz`), size-checked before reading."""
     try:
         size = path.stat().st_size
@@ -281,7 +281,7 @@ def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
     return bundle_json_bytes(raw, str(path), limits)
 
 
-def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
+def parse_bundle(raw: bytes, where: str, limits: SubmissionLimits) -> Submission:
     """Size limit, gzip, JSON, schema: the checks that need no task data."""
     raw = bundle_json_bytes(raw, where, limits)
     try:
@@ -333,7 +333,7 @@ def _free_text(path: str) -> bool:
     return not (path.endswith((".output", ".error")) or ".prompts." in path or ".task.definition" in path)
 
 
-def check_strings(payload: Any, where: str, limits: Limits) -> None:
+def check_strings(payload: Any, where: str, limits: SubmissionLimits) -> None:
     """Every string is clean: no control characters but tab and newline, bounded length (names: check_entry)."""
     stack: list[tuple[str, Any]] = [("", payload)]
     while stack:
@@ -355,7 +355,7 @@ def check_strings(payload: Any, where: str, limits: Limits) -> None:
                                       hint="names and free text must be plain visible text")
 
 
-def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[str]) -> None:
+def check_entry(entry: EntryInfo, where: str, limits: SubmissionLimits, categories: list[str]) -> None:
     """Names are plain text: no markup, no invisible formatting characters; links are http(s)."""
     for field in ("name", "base_model", "license"):
         value = getattr(entry, field)
@@ -388,5 +388,5 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
         raise SubmissionError(f"{where}: entry.date {entry.date} is in the future", hint="use the date of the runs")
 
 
-def read_bundle(path: Path, limits: Limits) -> Submission:
+def read_bundle(path: Path, limits: SubmissionLimits) -> Submission:
     return parse_bundle(read_bundle_bytes(path, limits), str(path), limits)

@@ -8,16 +8,16 @@ name has several variants, each gets its own label (e.g. ``atsa-rest14 [n=200]``
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsabench.errors import ResultError
+from fsabench.errors import FsabenchError, ResultError
 from fsabench.report.labels import Labels, display_names
 from fsabench.results import RunResult, find_results, load_result
+from fsabench.io import read_json
 
 
 @dataclass
@@ -42,8 +42,8 @@ def is_run_result(path: Path) -> bool:
     """True when the file is a JSON object with a schema_version (a RunResult, maybe damaged);
     invalid JSON is treated as a damaged RunResult so load_result names the problem."""
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        payload = read_json(path, "result file")
+    except FsabenchError:
         return True
     return isinstance(payload, dict) and "schema_version" in payload
 
