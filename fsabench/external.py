@@ -71,6 +71,13 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else _mapping(predictions)
     if any(not isinstance(v, str) for v in outputs.values()):
         raise PredictionsError(f"{source}: every output must be a string", hint="use \"\" for no aspects")
+    for key, value in outputs.items():
+        try:
+            value.encode("utf-8")  # type: ignore[union-attr]
+        except UnicodeEncodeError as exc:  # "\ud800" is valid JSON but no result file can store it
+            raise PredictionsError(f"{source}: the output of id {key!r} holds a lone surrogate "
+                                   f"U+{ord(value[exc.start]):04X} (cut in the middle of a character?)",  # type: ignore[index]
+                                   hint="write the output as valid Unicode text") from None
     ids = [e.id for e in split.examples]
     missing = [i for i in ids if i not in outputs]
     unknown = sorted(set(outputs) - set(ids))
@@ -86,7 +93,7 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     return RunResult(
         fsabench_version=__version__,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
-                      data=split.files, definition=spec.model_dump(mode="json")),
+                      data=split.files, definition=spec.definition()),
         model=ModelInfo(name=model_name, scheme=model_name.partition(":")[0] or "external",
                         identity={"predictions": source}),
         timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),

@@ -59,11 +59,34 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
     return write_text_atomic(path, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
 
 
+def as_path(value: Any, what: str) -> Path:
+    """A path argument from Python: str or os.PathLike, else one FsabenchError naming the argument."""
+    from fsabench.errors import FsabenchError
+
+    if isinstance(value, (str, os.PathLike)) and str(value) != "":
+        return Path(value)
+    raise FsabenchError(f"{what} must be a path (str or pathlib.Path), not {type(value).__name__} {value!r:.40}",
+                        hint=f"pass {what} as a string or Path")
+
+
+def as_paths(values: Any, what: str) -> list[Path]:
+    """One path or a list of paths: a lone string is one path, never iterated per character."""
+    from fsabench.errors import FsabenchError
+
+    if isinstance(values, (str, os.PathLike)):
+        return [as_path(values, what)]
+    if isinstance(values, (list, tuple, set, frozenset)) or (hasattr(values, "__iter__") and not isinstance(
+            values, (bytes, dict))):
+        return [as_path(v, what) for v in values]
+    raise FsabenchError(f"{what} must be a path or a list of paths, not {type(values).__name__}",
+                        hint=f"e.g. {what}=['runs/'] or {what}='runs/'")
+
+
 def files_under(paths: list[str | os.PathLike], pattern: str, missing: type[Exception], hint: str) -> list[Path]:
     """The files given plus every `pattern` file below the folders given (sorted; hidden and `_` bases
     skipped); a path that does not exist raises `missing(message, hint=...)`."""
     found: list[Path] = []
-    for raw in paths:
+    for raw in as_paths(paths, "paths"):
         path = Path(raw)
         if path.is_dir():
             found += sorted(q for q in path.rglob(pattern) if not q.name.startswith((".", "_")))

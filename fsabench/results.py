@@ -35,9 +35,9 @@ class Record(BaseModel):
     pieces: int = 0
     repairs: list[str] = Field(default_factory=list)
     error: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None
+    prompt_tokens: int | None = Field(None, ge=0)
+    completion_tokens: int | None = Field(None, ge=0)
+    cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
     cached: bool = False
 
 
@@ -99,12 +99,12 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    requests: int = 0
-    cached: int = 0
-    failed: int = 0
+    prompt_tokens: int = Field(0, ge=0)  # counts and cost are validated before they are summed or printed
+    completion_tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0, allow_inf_nan=False)
+    requests: int = Field(0, ge=0)
+    cached: int = Field(0, ge=0)
+    failed: int = Field(0, ge=0)
 
     def add(self, completion: Any, charge_cached: bool = True) -> None:
         """Count one answer (a models.base.Completion); `charge_cached=False` counts no cost for an answer
@@ -166,9 +166,12 @@ def model_dir_name(model_name: str) -> str:
     return f"{plain[:100]}-{hashlib.sha256(model_name.encode('utf-8')).hexdigest()[:10]}"
 
 
-def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None) -> Path:
+def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None,
+                prompt: str = "default") -> Path:
+    """`<out>/<model>/<task>[__prompt-NAME][__seedN].json` (the default prompt adds nothing)."""
+    variant = f"__prompt-{slug(prompt)}" if prompt != "default" else ""
     suffix = f"__seed{seed}" if seed is not None else ""
-    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{suffix}.json"
+    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{variant}{suffix}.json"
 
 
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:

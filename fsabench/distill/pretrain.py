@@ -38,7 +38,7 @@ LOG = "train_log.jsonl"
 class PretrainConfig(BaseModel):
     """Pretraining settings; the defaults are the paper's (t5-base student)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # `--lr inf` trains to NaN
 
     steps: int = Field(200_000, ge=1, description="optimizer steps")
     batch_size: int = Field(100, ge=1, description="sequences per optimizer step, over all processes")

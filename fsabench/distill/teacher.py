@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from fsabench.models.answers import answers_of
 from fsabench.distill.corpus import ResponseLog
 from fsabench.distill.data import row_key
 from fsabench.errors import SpecError
@@ -148,7 +149,7 @@ def generate(adapter: ModelAdapter, reviews: Iterable[dict[str, Any]], prompts: 
         if max_cost is not None and stats.cost_usd >= max_cost:
             stats.stopped_by_max_cost = True
             break
-        completions = adapter.generate([request_of(r, p, max_new_tokens, temperature) for r, p in chunk])
+        completions = answers_of(adapter, [request_of(r, p, max_new_tokens, temperature) for r, p in chunk])
         rows = []
         for (review, prompt), completion in zip(chunk, completions):
             stats.sent += 1

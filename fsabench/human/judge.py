@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsabench.models.answers import answers_of
 from fsabench.human.rubric import Rubric
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import Study
@@ -120,8 +121,8 @@ def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overw
                 stats.stopped_by_max_cost = True
                 break
             chunk = todo[start:start + chunk_size]
-            completions: Sequence[Completion] = adapter.generate([judge_request(study.rubric, i, max_new_tokens)
-                                                                  for i in chunk])
+            completions: Sequence[Completion] = answers_of(adapter, [judge_request(study.rubric, i, max_new_tokens)
+                                                                     for i in chunk])
             for item, completion in zip(chunk, completions):
                 stats.asked += 1
                 stats.usage.add(completion, charge_cached=False)

@@ -135,6 +135,7 @@ def create_study(folder: Path, item_files: list[Path], rubric: str | Path, sampl
         "sample": sample, "per_item": per_item,
         "items": [i.public() for i in chosen], "assignment": plan,
         "assignment_sha256": digest(plan), "key_sha256": file_sha256(folder / KEY_FILE),
+        "items_sha256": digest([i.public() for i in chosen]),
     }
     write_json_atomic(folder / STUDY_FILE, payload)
     return open_study(folder)
@@ -157,14 +158,25 @@ def open_study(folder: Path) -> Study:
     if not path.is_file():
         raise FsabenchError(f"{path}: no study here", hint="create one with `fsabench human create STUDY --items ...`")
     data = read_json(path, "study file", error=SpecError, max_bytes=MAX_STUDY_BYTES,
-                     hint="the file is damaged or hand-edited; create the study again")
+                     hint="the file is damaged or hand-edited; create the study again", max_values=20_000_000,
+                     max_depth=32)
     try:
         rubric = parse_rubric(data["rubric"], f"{path} (rubric)")
         items = {i["id"]: i for i in data["items"]}
         plan = {str(k): [str(x) for x in v] for k, v in data["assignment"].items()}
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise SpecError(f"{path}: not a study file ({type(exc).__name__}: {exc})",
+        seed, per_item = data["seed"], data["per_item"]
+        if type(seed) is not int or type(per_item) is not int or not all(
+                isinstance(i, dict) and isinstance(i.get("targets"), list) and isinstance(i.get("analysis"), str)
+                for i in data["items"]):
+            raise TypeError("seed, per_item or an item has the wrong type")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise SpecError(f"{path}: not a study file ({type(exc).__name__}: {str(exc)[:160]})",
                         hint="the file is damaged or hand-edited; create the study again") from None
+    for field, value in (("rubric", data["rubric"]), ("items", data["items"])):  # older studies lack items_sha256
+        stored = data.get(f"{field}_sha256")
+        if (stored is not None or field == "rubric") and (rubric.digest() if field == "rubric" else digest(value)) != stored:
+            raise SpecError(f"{path}: field '{field}' does not match '{field}_sha256' (edited after the study was "
+                            "created: a score, an anchor or an item's text)", hint="restore the study's own study.json")
     if digest(plan) != data.get("assignment_sha256"):
         raise SpecError(f"{path}: field 'assignment' does not match 'assignment_sha256'",
                         hint="the assignment was edited after the study was created; restore it")
@@ -175,4 +187,4 @@ def open_study(folder: Path) -> Study:
     key = read_json_object(key_path, "blinding key", error=SpecError, max_bytes=MAX_STUDY_BYTES).get("items")
     if not isinstance(key, dict):
         raise SpecError(f"{key_path}: field 'items' is missing or not an object", hint="restore the study's own key.json")
-    return Study(folder, rubric, items, plan, key, int(data["seed"]), int(data["per_item"]))
+    return Study(folder, rubric, items, plan, key, seed, per_item)

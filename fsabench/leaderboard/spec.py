@@ -65,6 +65,9 @@ class SubmissionLimits(Strict):
     max_string_chars: int = Field(20_000, ge=1, description="any other string in a bundle")
     max_name_chars: int = Field(120, ge=1, description="model name, base model, license")
     max_notes_chars: int = Field(2_000, ge=0)
+    max_json_values: int = Field(1_000_000, ge=1, description="JSON values in one bundle, counted before parsing "
+                                 "(a 10-seed entry on 4,238 examples holds ~230,000)")
+    max_json_depth: int = Field(16, ge=1, description="JSON nesting depth (a bundle nests 8 deep)")
 
 
 Limits = SubmissionLimits  # the old name, deprecated: kept for one release
@@ -94,6 +97,8 @@ class LeaderboardSpec(Strict):
     limits: SubmissionLimits = Field(default_factory=SubmissionLimits)
     allow_partial: bool = Field(False, description="accept runs made with --limit N (the first N test examples), "
                                                    "shown as partial")
+    rank_partial: bool = Field(False, description="rank partial entries (--limit runs) among full ones; by default "
+                                                   "they are shown apart, unranked")
     audit: AuditRule = Field(default_factory=AuditRule)
     references: list[Reference] = Field(default_factory=list, description="published results shown in their own "
                                         "rows, labelled 'published, not reproduced here', never ranked")

@@ -169,16 +169,20 @@ def task_labels(results: Iterable[RunResult]) -> dict[tuple[str, tuple[str, str,
     """(task name, variant) -> label: the plain name for a task's main rows, a definition or data tag
     when those differ, and `(partial, n=N)` for a smaller example set of the same task."""
     variants: dict[str, dict[tuple[str, str, str], RunResult]] = defaultdict(dict)
+    prompts: dict[tuple[str, str], set[str]] = defaultdict(set)  # (task, definition) -> prompt variants run
     for r in results:
         variants[r.task.name].setdefault(variant_of(r), r)
+        prompts[r.task.name, variant_of(r)[0]].add(str(r.meta.get("prompt") or "default"))
     labels = {}
     for name, found in variants.items():
         main = _main_variants(found)
         defs, datas = {v[0] for v in main.values()}, {v[1] for v in main.values()}
+        named = {d: next(iter(prompts[name, d])) for d in defs if len(prompts[name, d]) == 1}
+        by_prompt = len(named) == len(defs) and len(set(named.values())) == len(defs)  # one variant per definition
         for variant, sample in found.items():
             parts = []
             if len(defs) > 1:
-                parts.append(f"def {variant[0]}")
+                parts.append(f"prompt {named[variant[0]]}" if by_prompt else f"def {variant[0]}")
             if len(datas) > 1:
                 parts.append(f"data {variant[1]}")
             label = f"{name} [{', '.join(parts)}]" if parts else name
