@@ -549,6 +549,40 @@ def export_hub(results: PathLike | Sequence[PathLike | RunResult], output: PathL
     return export
 
 
+# --- distillation: readiness and sweeps (issue 26) ----------------------------------------------
+def check_recipe(options: RecipeOptions | None = None, micro_batches: int = 1, **fields: Any) -> dict[str, Any]:
+    """`fsabench distill recipe R.yaml --check`: the student built from its config (no weights) runs
+    pretraining micro-batches and a fine-tuning step at the recipe's shapes on this CPU; returns the
+    timings and the per-device memory estimates (fsabench.distill.readiness)."""
+    from fsabench.distill.readiness import check_recipe as check
+
+    o = _options(RecipeOptions, options, fields)
+    spec, _, _ = load_recipe(o)
+    return check(spec, micro_batches=micro_batches, threads=spec.pretrain.threads)
+
+
+def sweep_recipe(options: RecipeOptions | None = None, sweep: str = "", say=None, pretrain_report=None,
+                 on_done=None, **fields: Any) -> dict[str, Any]:
+    """`fsabench distill recipe R.yaml --sweep corpus.size=N1,N2,...`: the recipe once per value into
+    OUT/KEY=VALUE (the teacher asked once for corpus.size); returns and writes OUT/sweep.json
+    (fsabench.distill.scaling). The default OUT is runs/<name>-sweep."""
+    from fsabench.distill.scaling import run_sweep
+    from fsabench.distill.stages import run_recipe
+    from fsabench.settings import data_dir
+
+    o = _options(RecipeOptions, options, fields)
+    spec, _, _ = load_recipe(o)
+    target = Path(o.output or spec.out or f"runs/{spec.name}-sweep")
+    data = data_dir(o.data_dir)
+    say = say or (lambda _: None)
+
+    def run_point(point, path: Path, folder: Path) -> dict[str, Any]:
+        return run_recipe(point, path, folder, data, say, o.ablation, o.executor, o.workers, o.keep,
+                          pretrain_report=pretrain_report, on_done=on_done, shared_dir=o.shared_dir)
+
+    return run_sweep(o.recipe, list(o.overrides), sweep, target, data, say, run_point)
+
+
 # --- sweep (issue 24) -----------------------------------------------------------------------
 def sweep(sweep_file: PathLike | None = None, output_dir: PathLike | None = None, *, options=None, on_done=None,
           **fields: Any):

@@ -5,12 +5,18 @@
    T5, the same data (the 500 real Mixtral responses), the same optimizer (AdamWScale on the cosine
    schedule), batch, accumulation and steps. Tokens are real (non-padding) input + target tokens,
    counted in the batches each loop actually trained on. Runs alternate and the median is reported,
-   since other processes share this machine. Trainer is shown with its default random batches and
-   with `train_sampling_strategy="group_by_length"`.
+   since other processes share this machine. Trainer is shown on exactly fsabench's random micro-batches
+   (a batch sampler replaying its per-epoch permutation: the like-for-like comparison), with its own
+   random sampler (other batches, so other padding) and with `train_sampling_strategy="group_by_length"`.
+   Trainer tokenizes the corpus before its clock starts; fsabench's time includes reading and tokenizing.
 2. Peak memory (max RSS) of pretraining over the corpus at 1x, 10x and 100x its size, each in a
    fresh process: flat when the corpus streams from disk.
 
     FSABENCH_DATA_DIR=../shared/data .venv/bin/python scripts/bench_pretrain.py [--steps 20] [--repeats 3]
+    OMP_NUM_THREADS=1 FSABENCH_DATA_DIR=../shared/data .venv/bin/python scripts/bench_pretrain.py --quick --skip-memory
+
+`fsabench --batching random (before)` is the loop as it ran before issue 26 (the model's own loss over
+every padded position, the corpus re-tokenized every epoch); its losses are compared step by step.
 """
 
 from __future__ import annotations
@@ -40,18 +46,52 @@ def build_student(folder: Path) -> Path:
     return build_tiny_t5(texts, folder)
 
 
-def ours(student: Path, out: Path, args, batching: str = "bucket") -> float:
+def ours(student: Path, out: Path, args, batching: str = "bucket", before: bool = False,
+         losses: list | None = None) -> float:
+    """fsabench's loop; `before` = as it ran before issue 26 (the model's own full-vocabulary loss,
+    the corpus re-tokenized every epoch), for the speed-up and the identical-loss check."""
+    import fsabench.distill.data as data
     from fsabench.distill.pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
                          max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
-                         threads=args.threads, seed=0, batching=batching)
-    summary = pretrain(f"hf:{student}", TEACHER, out, cfg)
+                         threads=args.threads, seed=0, batching=batching, log_every=1)
+    cache_rows, data.TOKEN_CACHE_ROWS = data.TOKEN_CACHE_ROWS, 0 if before else data.TOKEN_CACHE_ROWS
+    try:
+        seen: list = []
+        summary = pretrain(f"hf:{student}", TEACHER, out, cfg, report=seen.append, selective_loss=not before)
+    finally:
+        data.TOKEN_CACHE_ROWS = cache_rows
+    if losses is not None:
+        losses.append([line["loss"] for line in seen])
     return summary["tokens"] / summary["train_seconds"]
 
 
-def trainer(student: Path, out: Path, args, group_by_length: bool) -> float:
+class SameBatches:
+    """The micro-batches fsabench's random batching trains on (a permutation of the corpus per epoch,
+    seeded by (seed, epoch), cut into micro-batches that end at the epoch's end), as a batch sampler:
+    Trainer then trains on exactly the same sequences in the same order."""
+
+    def __init__(self, count: int, micro: int, seed: int = 0) -> None:
+        self.count, self.micro, self.seed, self.epoch = count, micro, seed, 0
+
+    def __len__(self) -> int:
+        return -(-self.count // self.micro)
+
+    def __iter__(self):
+        import numpy as np
+
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count).tolist()
+        self.epoch += 1
+        for i in range(0, self.count, self.micro):
+            yield order[i:i + self.micro]
+
+
+def trainer(student: Path, out: Path, args, sampling: str) -> float:
+    """Seq2SeqTrainer; sampling "same" = fsabench's random batches exactly, "random" = Trainer's own random
+    sampler, "group_by_length" = Trainer's length grouping."""
     import torch
+    from torch.utils.data import DataLoader
     from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer,
                               Seq2SeqTrainingArguments)
 
@@ -73,15 +113,20 @@ def trainer(student: Path, out: Path, args, group_by_length: bool) -> float:
         counted["tokens"] += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
         return batch
 
+    class SameBatchTrainer(Seq2SeqTrainer):
+        def get_train_dataloader(self):
+            return self.accelerator.prepare(DataLoader(self.train_dataset, batch_sampler=SameBatches(len(data), args.micro),
+                                                       collate_fn=self.data_collator, num_workers=0))
+
     optimizer = AdamWScale(param_groups(model, 0.0), lr=2e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, args.steps, 2e-2, 1e-5) / 2e-2)
     settings = Seq2SeqTrainingArguments(
         output_dir=str(out), max_steps=args.steps, per_device_train_batch_size=args.micro,
         gradient_accumulation_steps=args.batch // args.micro, max_grad_norm=1.0, logging_strategy="no",
         save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length" if group_by_length else "random")
-    run = Seq2SeqTrainer(model=model, args=settings, train_dataset=data, data_collator=collate,
-                         optimizers=(optimizer, schedule))
+        train_sampling_strategy="group_by_length" if sampling == "group_by_length" else "random")
+    kind = SameBatchTrainer if sampling == "same" else Seq2SeqTrainer
+    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule))
     clock = time.perf_counter()
     run.train()
     return counted["tokens"] / (time.perf_counter() - clock)
@@ -91,22 +136,61 @@ def speed(args) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    results: dict[str, list[float]] = {"fsabench": [], "fsabench --batching random": [], "Seq2SeqTrainer": [],
-                                       "Seq2SeqTrainer group_by_length": []}
+    random_name = "fsabench --batching random"
+    before_name = "fsabench --batching random (before)"
+    same_name = "Seq2SeqTrainer (the same batches)"
+    results: dict[str, list[float]] = {"fsabench": [], random_name: [], before_name: [], same_name: [],
+                                       "Seq2SeqTrainer": [], "Seq2SeqTrainer group_by_length": []}
+    losses: dict[str, list] = {random_name: [], before_name: []}
     with tempfile.TemporaryDirectory() as tmp:
         student = build_student(Path(tmp) / "student")
-        for repeat in range(args.repeats):
-            results["fsabench"].append(ours(student, Path(tmp) / f"ours{repeat}", args))
-            results["fsabench --batching random"].append(ours(student, Path(tmp) / f"oursr{repeat}", args, "random"))
-            results["Seq2SeqTrainer"].append(trainer(student, Path(tmp) / f"hf{repeat}", args, False))
-            results["Seq2SeqTrainer group_by_length"].append(trainer(student, Path(tmp) / f"hfg{repeat}", args, True))
-            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items()), flush=True)
+        runs = {"fsabench": lambda r: ours(student, Path(tmp) / f"ours{r}", args),
+                random_name: lambda r: ours(student, Path(tmp) / f"oursr{r}", args, "random", losses=losses[random_name]),
+                before_name: lambda r: ours(student, Path(tmp) / f"oursb{r}", args, "random", before=True,
+                                            losses=losses[before_name]),
+                same_name: lambda r: trainer(student, Path(tmp) / f"hfs{r}", args, "same"),
+                "Seq2SeqTrainer": lambda r: trainer(student, Path(tmp) / f"hf{r}", args, "random"),
+                "Seq2SeqTrainer group_by_length": lambda r: trainer(student, Path(tmp) / f"hfg{r}", args,
+                                                                    "group_by_length")}
+        if args.only:
+            wanted = {VARIANTS[k.strip()] for k in args.only.split(",")}
+            results = {k: v for k, v in results.items() if k in wanted}
+        # one untimed run first: the process's one-time costs (lazy imports, kernel selection, allocator
+        # growth) would otherwise land on whichever variant comes first
+        ours(student, Path(tmp) / "warmup", argparse.Namespace(**{**vars(args), "steps": 2}), "random")
+        names = list(results)
+        for repeat in range(args.repeats):  # interleaved, the order rotated each repeat (load changes and
+            # position then hit every variant alike)
+            turn = (repeat + args.first) % len(names)
+            for name in names[turn:] + names[:turn]:
+                results[name].append(runs[name](repeat))
+            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items())
+                  + f"  (load {_load()})", flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}
     print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
-          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s)):")
+          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}):")
     for name, value in medians.items():
-        print(f"  {name:34s} {value:10,.0f}   fsabench is {medians['fsabench'] / value:.2f}x")
+        ratio = f"   random is {medians[random_name] / value:.2f}x" if random_name in medians else ""
+        print(f"  {name:38s} {value:10,.0f}{ratio}")
+    if not (losses[random_name] and losses[before_name]):
+        return medians
+    now, before = losses[random_name][0], losses[before_name][0]
+    gap = max(abs(a - b) for a, b in zip(now, before))
+    print(f"losses per step, --batching random now vs before (same seed): largest difference {gap:.2e} "
+          f"over {len(now)} steps (first {now[0]:.6f} vs {before[0]:.6f}, last {now[-1]:.6f} vs {before[-1]:.6f})")
     return medians
+
+
+VARIANTS = {"bucket": "fsabench", "random": "fsabench --batching random",
+            "before": "fsabench --batching random (before)", "same": "Seq2SeqTrainer (the same batches)",
+            "trainer": "Seq2SeqTrainer", "group": "Seq2SeqTrainer group_by_length"}
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 MEMORY_CHILD = """
@@ -155,7 +239,14 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=40)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--first", type=int, default=0, help="start the rotation of the variants at this one "
+                                                               "(several processes: give each another)")
+    parser.add_argument("--only", help=f"comma-separated variants to run: {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="a few minutes on a quiet machine: 8 steps, memory "
+                                                             "at 10 steps (same settings otherwise)")
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.memory_steps = 8, 10
     if not args.skip_speed:
         speed(args)
     if not args.skip_memory:

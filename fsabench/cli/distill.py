@@ -168,6 +168,8 @@ def distill_recipe(
     keep: Annotated[Optional[bool], typer.Option("--keep/--no-keep", help="keep fine-tuning checkpoints after testing")] = None,
     shared_dir: Annotated[Optional[Path], typer.Option("--shared-dir", help="ray: absolute folder every worker sees (student, data, outputs under it)")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="print every stage's fully resolved settings; run nothing")] = False,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="run once per value into OUT/KEY=VALUE, e.g. corpus.size=50000,100000 (the teacher is asked once)")] = None,
+    check: Annotated[bool, typer.Option("--check", help="GPU readiness on this CPU: the student built from its config runs pretraining micro-batches and a fine-tuning step at the recipe's shapes; memory per device")] = False,
     data_dir: DataDir = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
@@ -183,6 +185,28 @@ def distill_recipe(
     clock = time.perf_counter()
     options = RecipeOptions(recipe=recipe, overrides=tuple(overrides or ()), output=output, ablation=ablation,
                             executor=executor, workers=workers, keep=keep, shared_dir=shared_dir, data_dir=data_dir)
+    if check:
+        from fsabench.distill.readiness import render
+
+        with library_notices(quiet or json_out):
+            readiness = api.check_recipe(options)
+        emit_json(readiness) if json_out else (None if quiet else out.print(render(readiness), markup=False,
+                                                                               highlight=False))
+        return
+    if sweep:
+        from fsabench.distill.scaling import sweep_table
+
+        silent = quiet or json_out
+        with library_notices(silent):
+            summary = api.sweep_recipe(options, sweep, say=(lambda _: None) if silent else
+                                       (lambda message: err.print(f"[dim]{message}[/dim]")),
+                                       on_done=job_printer(silent))
+        if json_out:
+            emit_json(summary)
+        elif not quiet:
+            out.print(sweep_table(summary))
+            out.print(f"[dim]the scaling section: {summary['report']}[/dim]")
+        raise typer.Exit(1 if any(p["errors"] for p in summary["points"]) else 0)
     if plan:
         settings = api.plan_recipe(options)
         if json_out:

@@ -25,6 +25,7 @@ from typing import Any
 
 from fsabench.distill.data import held_out, read_lines, response_key, row_key
 from fsabench.distill.filters import FilterSpec, FilterTally, check
+from fsabench.distill.formatcheck import ANALYSIS, check_analysis
 from fsabench.errors import DataError
 from fsabench.io import write_json_atomic
 
@@ -99,28 +100,51 @@ def import_corpus(paths: Iterable[Path], folder: Path) -> int:
     return sum(log.append(import_rows(Path(p))) for p in paths)
 
 
-def finalize(folder: Path, filters: FilterSpec, valid_fraction: float) -> dict[str, Any]:
-    """Stream responses.jsonl through the filters into corpus.jsonl and valid.jsonl; write report.json."""
+def _filtered(source: Path, filters: FilterSpec, tally: FilterTally | None = None,
+              counts: Counter | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of responses.jsonl that pass the filters (first copy of each key), cut as the filters say."""
+    seen: set[str] = set()
+    for number, (row, _) in enumerate(read_lines(source), start=1):
+        if counts is not None:
+            counts["responses"] += 1
+        row = normalize(row, f"{source} row {number}")
+        if row_key(row) in seen:
+            if tally is not None:
+                tally.add("duplicate", False)
+            continue
+        seen.add(row_key(row))
+        kept, reason, cut = check(filters, row, response_key(row))
+        if tally is not None:
+            tally.add(reason, cut)
+        if kept is not None:
+            yield kept
+
+
+def finalize(folder: Path, filters: FilterSpec, valid_fraction: float, size: int | None = None,
+             seed: int = 42) -> dict[str, Any]:
+    """Stream responses.jsonl through the filters into corpus.jsonl and valid.jsonl; write report.json.
+    `size` keeps that many of the filtered responses, a seeded sample by hash of ID:prompt_type
+    (fsabench.distill.sampling: a smaller size is a subset of a larger one)."""
     source = folder / RESPONSES
     if not source.is_file():
         raise DataError(f"{source}: no responses to build a corpus from",
                         hint="generate with --teacher and --reviews, or --import a seed corpus file")
-    tally, kinds, seen = FilterTally(), Counter(), set()
+    chosen = None
+    if size is not None:
+        from fsabench.distill.sampling import bottom_k
+
+        chosen = bottom_k((row_key(r) for r in _filtered(source, filters)), size, seed)
+    tally, kinds = FilterTally(), Counter()
     counts = Counter()
     tmp = {name: folder / f".{name}.tmp" for name in (CORPUS, VALID)}
     with tmp[CORPUS].open("w", encoding="utf-8") as train, tmp[VALID].open("w", encoding="utf-8") as valid:
-        for number, (row, _) in enumerate(read_lines(source), start=1):
-            counts["responses"] += 1
-            row = normalize(row, f"{source} row {number}")
-            if row_key(row) in seen:
-                tally.add("duplicate", False)
-                continue
-            seen.add(row_key(row))
-            kept, reason, cut = check(filters, row, response_key(row))
-            tally.add(reason, cut)
-            if kept is None:
+        for index, kept in enumerate(_filtered(source, filters, tally, counts)):
+            if chosen is not None and index not in chosen:
+                counts["over_size"] += 1
                 continue
             kinds[kept["prompt_type"]] += 1
+            if kept["prompt_type"] == "analysis":
+                counts["as_prompted"] += check_analysis(str(kept[response_key(kept)]), ANALYSIS) is None
             target = valid if held_out(kept, valid_fraction) else train
             counts["valid" if target is valid else "train"] += 1
             target.write(json.dumps(kept, ensure_ascii=False) + "\n")
@@ -128,6 +152,10 @@ def finalize(folder: Path, filters: FilterSpec, valid_fraction: float) -> dict[s
         os.replace(path, folder / name)
     report = {"responses": counts["responses"], **tally.as_dict(), "kept": counts["train"] + counts["valid"],
               "train": counts["train"], "valid": counts["valid"], "by_prompt_type": dict(sorted(kinds.items())),
-              "valid_fraction": valid_fraction, "filters": filters.model_dump(mode="json")}
+              "valid_fraction": valid_fraction, "filters": filters.model_dump(mode="json"),
+              # analyses in the format the analysis prompt asks for (a count, not a filter)
+              "format": {"analyses": kinds["analysis"], "as_prompted": counts["as_prompted"]}}
+    if size is not None:
+        report.update({"size": size, "seed": seed, "left_out_by_size": counts["over_size"]})
     write_json_atomic(folder / REPORT, report)
     return report

@@ -31,6 +31,9 @@ from fsabench.io import iter_jsonl, parse_json
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
 
+TOKEN_CACHE_ROWS = 100_000  # corpora up to this size keep their token ids (about 1 KB a row) after epoch 1
+
+
 @dataclass(frozen=True)
 class Position:
     epoch: int = 0
@@ -125,8 +128,8 @@ def collate(sources: list[list[int]], targets: list[list[int]], pad_id: int) -> 
     input_ids = torch.full((len(sources), src_len), pad_id, dtype=torch.long)
     labels = torch.full((len(sources), tgt_len), -100, dtype=torch.long)
     for i, (s, t) in enumerate(zip(sources, targets)):
-        input_ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-        labels[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+        input_ids[i, :len(s)] = torch.as_tensor(s)
+        labels[i, :len(t)] = torch.as_tensor(t)
     mask = torch.zeros_like(input_ids)
     for i, s in enumerate(sources):
         mask[i, :len(s)] = 1
@@ -162,6 +165,7 @@ class CorpusStream:
         self.pad_id = tokenizer.pad_token_id
         self._offsets = None
         self._order: tuple[int, Any] | None = None  # (epoch, row order of that epoch)
+        self._tokens: dict[int, tuple[Any, Any]] = {}  # row index -> token ids (small corpora only)
 
     @property
     def offsets(self):
@@ -188,8 +192,7 @@ class CorpusStream:
             self._order = (epoch, rows)
         return self._order[1]
 
-    def _window(self, epoch: int, start: int) -> list[tuple[str, str]]:
-        rows = self.order(epoch)[start:start + self.cfg.buffer_rows]
+    def _read(self, rows) -> list[tuple[str, str]]:
         pairs = []
         with self.path.open("rb") as handle:
             for index in rows:
@@ -201,6 +204,21 @@ class CorpusStream:
                                                 error=DataError, line=True)))
         return pairs
 
+    def _encode_rows(self, rows) -> tuple[list, list]:
+        """Token ids (sources, targets) of these row indices. A corpus of at most TOKEN_CACHE_ROWS rows
+        keeps each row's ids (int32 arrays) once tokenized, for later epochs; a larger one is read and
+        tokenized as it goes."""
+        if len(self.offsets) > TOKEN_CACHE_ROWS:
+            return encode(self.tokenizer, self._read(rows), self.cfg)
+        import numpy as np
+
+        missing = [int(i) for i in rows if int(i) not in self._tokens]
+        if missing:
+            sources, targets = encode(self.tokenizer, self._read(missing), self.cfg)
+            for index, source, target in zip(missing, sources, targets):
+                self._tokens[index] = (np.asarray(source, dtype=np.int32), np.asarray(target, dtype=np.int32))
+        return [self._tokens[int(i)][0] for i in rows], [self._tokens[int(i)][1] for i in rows]
+
     def batches(self, start: Position = Position()) -> Iterator[tuple[Batch, Position]]:
         """Yield (micro-batch, position after it); save that position to resume right after."""
         position = start
@@ -209,20 +227,24 @@ class CorpusStream:
             if position.offset >= len(self.offsets):
                 position = Position(position.epoch + 1, 0, 0)  # end of the epoch: a new permutation
                 continue
-            pairs = self._window(position.epoch, position.offset)
-            sources, targets = encode(self.tokenizer, pairs, self.cfg)
-            if self.cfg.batching == "bucket":
+            rows = self.order(position.epoch)[position.offset:position.offset + self.cfg.buffer_rows]
+            if self.cfg.batching == "bucket":  # sorted by length: the whole window is tokenized first
+                sources, targets = self._encode_rows(rows)
                 rng = random.Random(f"{self.cfg.seed}:{position.epoch}:{position.offset}")
                 groups = bucketed(sources, targets, self.cfg.micro_batch_size, rng)
-            else:
-                groups = random_groups(len(pairs), self.cfg.micro_batch_size)
+            else:  # random batches: each micro-batch is tokenized when it is needed
+                sources = targets = None
+                groups = random_groups(len(rows), self.cfg.micro_batch_size)
             for index in range(position.batch, len(groups)):
                 after = Position(position.epoch, position.offset, index + 1)
                 if index % world != rank:
                     continue
                 group = groups[index]
-                yield collate([sources[i] for i in group], [targets[i] for i in group], self.pad_id), after
-            position = Position(position.epoch, position.offset + len(pairs), 0)
+                if sources is None:
+                    yield collate(*self._encode_rows(rows[group[0]:group[-1] + 1]), self.pad_id), after
+                else:
+                    yield collate([sources[i] for i in group], [targets[i] for i in group], self.pad_id), after
+            position = Position(position.epoch, position.offset + len(rows), 0)
 
 
 def valid_pairs(path: Path, fraction: float | None, max_rows: int) -> list[tuple[str, str]]:

@@ -20,12 +20,13 @@ def plan_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, ab
                 shared_dir: Path | None = None) -> dict[str, Any]:
     recipe_dir = recipe_path.resolve().parent
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    corpus = _corpus(recipe, recipe_dir, data_dir)
     return {"recipe": recipe.name, "file": str(recipe_path.resolve()), "out": str(Path(out).resolve()),
             "data_dir": str(data_dir), "ablation": ablation, "processes": world,
-            "stages": {"corpus": _corpus(recipe, recipe_dir, data_dir),
+            "stages": {"corpus": corpus,
                        "student": {**recipe.student.model_dump(mode="json"),
                                    "folder": str(Path(out).resolve() / "student-init")},
-                       "pretrain": _pretrain(recipe, world, ablation, out),
+                       "pretrain": _pretrain(recipe, world, ablation, out, corpus["responses"]),
                        "finetune": _finetune(recipe, executor, workers, keep, shared_dir)}}
 
 
@@ -35,12 +36,61 @@ def _corpus(recipe: Recipe, recipe_dir: Path, data_dir: Path) -> dict[str, Any]:
     settings["import"] = [str(resolve_path(p, recipe_dir, data_dir)) for p in stage.imports]
     for source, resolved in zip(settings["reviews"], stage.reviews):
         source["path"] = str(resolve_path(resolved.path, recipe_dir, data_dir).resolve())
-    settings["requests_per_review"] = len(stage.prompts) if stage.assign in ("both", "each") else 1
+    per_review = len(stage.prompts) if stage.assign in ("both", "each") else 1
+    settings["requests_per_review"] = per_review
     settings["filters_applied"] = stage.filters.enabled
+    counts = [source.sample or source.limit for source in stage.reviews]
+    reviews = sum(counts) if all(counts) else None  # a source without sample/limit: all of its rows (unknown)
+    settings["reviews"] = [{**s, "reviews": n} for s, n in zip(settings["reviews"], counts)]
+    settings["reviews_total"] = reviews
+    settings["requests"] = None if reviews is None else reviews * per_review
+    imported = _count_rows([resolve_path(p, recipe_dir, data_dir) for p in stage.imports])
+    settings["imported_rows"] = imported
+    known = None if settings["requests"] is None or imported is None else settings["requests"] + imported
+    # responses the corpus holds (before filters; `size` keeps at most that many after them)
+    settings["responses"] = known if stage.size is None or known is None else min(stage.size, known)
+    if stage.size is not None and known is None:
+        settings["responses"] = stage.size
+    settings["teacher_estimate"] = _teacher_estimate(stage, settings["requests"]) if stage.teacher else None
     return settings
 
 
-def _pretrain(recipe: Recipe, world: int, ablation: str | None, out: Path) -> dict[str, Any]:
+def _count_rows(paths: list[Path]) -> int | None:
+    """Non-blank lines of the files to import (None when one is missing)."""
+    total = 0
+    for path in paths:
+        if not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            total += sum(1 for line in handle if line.strip())
+    return total
+
+
+def _teacher_estimate(stage, requests: int | None) -> dict[str, Any] | None:
+    """Tokens (and USD, when a price is known) of asking the teacher, from typical lengths measured on
+    the 500 released Mixtral answers (reviews ~83 tokens, answers ~220), without reading the review
+    files; `distill corpus --dry-run` counts the real prompts."""
+    from fsabench.distill.teacher import (TYPICAL_RESPONSE_TOKENS, TYPICAL_REVIEW_TOKENS, litellm_prices,
+                                          load_prompts, render)
+
+    if requests is None:
+        return None
+    prompts = load_prompts(stage.prompts)
+    template = sum(len(render(p, {"Text": "", "Overall": None})) // 4 for p in prompts) / len(prompts)
+    prompt_tokens = int(requests * (template + TYPICAL_REVIEW_TOKENS))
+    typical, worst = requests * TYPICAL_RESPONSE_TOKENS, requests * stage.max_new_tokens
+    prices = stage.price_per_million or litellm_prices(stage.teacher)
+    cost = None if prices is None else {
+        "typical_usd": round((prompt_tokens * prices[0] + typical * prices[1]) / 1e6, 2),
+        "max_usd": round((prompt_tokens * prices[0] + worst * prices[1]) / 1e6, 2),
+        "usd_per_million_tokens": {"prompt": prices[0], "completion": prices[1]}}
+    return {"requests": requests, "prompt_tokens": prompt_tokens, "completion_tokens_typical": typical,
+            "completion_tokens_max": worst, "cost": cost,
+            "cost_note": None if cost else "no price known for this teacher: set corpus.price_per_million "
+                                           "[prompt, completion] USD, or count GPU hours from the token totals"}
+
+
+def _pretrain(recipe: Recipe, world: int, ablation: str | None, out: Path, responses: int | None) -> dict[str, Any]:
     from fsabench.distill.pretrain import split_batch
     from fsabench.distill.schedule import cosine_lr
 
@@ -55,6 +105,10 @@ def _pretrain(recipe: Recipe, world: int, ablation: str | None, out: Path) -> di
         "lr": {f"step {s}": cosine_lr(s, cfg.steps, cfg.lr, cfg.final_lr, cfg.warmup_steps)
                for s in (0, cfg.steps // 2, cfg.steps)},
         "loss_weighting": "mean of micro-batch token means" if cfg.batching == "random" else "every token alike",
+        "sequences_seen": cfg.steps * cfg.batch_size,
+        # steps x sequences per step / training responses (the corpus less its validation share)
+        "passes": None if not responses else
+        round(cfg.steps * cfg.batch_size / (responses * (1 - recipe.corpus.valid_fraction)), 2),
         **_precision(cfg.device, cfg.dtype)}
     return settings
 

@@ -123,17 +123,19 @@ def is_complete(out: Path) -> bool:
 
 def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = PretrainConfig(),
              valid: Path | None = None, report: Callable[[dict[str, Any]], None] | None = None,
-             stop_after: int | None = None) -> dict[str, Any]:
+             stop_after: int | None = None, selective_loss: bool = True) -> dict[str, Any]:
     """Train, resuming from the newest checkpoint in `out`; return the summary (also pretrain.json).
 
     `stop_after` ends this run after that many steps without a final save, as a crash would (tests
-    use it to show that resuming reaches the same loss)."""
+    use it to show that resuming reaches the same loss). `selective_loss=False` computes the loss as
+    the model's own forward does (every position projected onto the vocabulary; the same loss, slower:
+    fsabench.distill.lossfn)."""
     out = Path(out)
     if is_complete(out):
         return read_json_object(out / SUMMARY, "pretraining summary")
     out.mkdir(parents=True, exist_ok=True)
     files = corpus_files(corpus, valid, cfg)
-    run = Run.start(student, out, files, cfg)
+    run = Run.start(student, out, files, cfg, selective_loss)
     report = report or (lambda _: None)
     started = run.state.step
     clock = time.perf_counter()
@@ -169,7 +171,8 @@ class Run:
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of recent steps for tokens/s
 
     @classmethod
-    def start(cls, student: str, out: Path, files: CorpusFiles, cfg: PretrainConfig) -> "Run":
+    def start(cls, student: str, out: Path, files: CorpusFiles, cfg: PretrainConfig,
+              selective_loss: bool = True) -> "Run":
         import torch
 
         from fsabench.distill.data import CorpusStream, StreamConfig, valid_batches, valid_pairs
@@ -194,6 +197,9 @@ class Run:
         model.to(device).train()
         optimizer = AdamWScale(param_groups(model, cfg.weight_decay), lr=cfg.lr)
         state = checkpoint.load(resume, optimizer) if resume is not None else TrainState()
+        from fsabench.distill.lossfn import Seq2SeqLMLoss
+
+        model = Seq2SeqLMLoss(model, selective_loss)  # the student is `.model`; the loss projects label tokens only
         if accelerator:
             model, optimizer = accelerator.prepare(model, optimizer)
         shard = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
@@ -209,9 +215,13 @@ class Run:
                    autocast_dtype, accelerator)
 
     def _loss(self, batch):
-        from fsabench.distill.student import seq2seq_loss
+        import torch
 
-        return seq2seq_loss(self.model, batch, self.device, self.autocast_dtype)
+        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        with torch.autocast(device_type=device_type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            return self.model(batch.input_ids.to(self.device), batch.attention_mask.to(self.device),
+                              batch.labels.to(self.device))
 
     def train_step(self) -> None:
         import torch
@@ -283,7 +293,8 @@ class Run:
         return value
 
     def _unwrapped(self):
-        return self.accelerator.unwrap_model(self.model) if self.accelerator else self.model
+        """The student itself (self.model is its loss module, maybe wrapped by accelerate)."""
+        return (self.accelerator.unwrap_model(self.model) if self.accelerator else self.model).model
 
     def save_checkpoint(self) -> None:
         if self.accelerator:

@@ -35,7 +35,9 @@ class ReviewSource(Strict):
     path: str = Field(description="JSON Lines or CSV file of reviews")
     format: Literal["jsonl", "csv"] | None = Field(None, description="default: from the file suffix")
     fields: dict[str, str] = Field(default_factory=dict, description="id/text/overall -> column name")
-    limit: int | None = None
+    limit: int | None = Field(None, ge=1, description="read only the first N reviews of the file")
+    sample: int | None = Field(None, ge=1, description="a seeded random sample of N reviews (corpus.seed; "
+                                                       "streamed, independent of the file's order)")
 
 
 class CorpusStage(Strict):
@@ -55,6 +57,12 @@ class CorpusStage(Strict):
     imports: list[str] = Field(default_factory=list, alias="import", description="seed-format files to import")
     filters: FilterSpec = Field(default_factory=FilterSpec)
     valid_fraction: float = Field(0.01, ge=0, lt=1)
+    seed: int = Field(42, description="seeds the review samples (reviews[].sample) and corpus.size")
+    size: int | None = Field(None, ge=1, description="responses to keep after the filters, a seeded sample "
+                                                     "(the corpus-size analyses: --sweep corpus.size=...)")
+    price_per_million: tuple[float, float] | None = Field(
+        None, description="teacher USD per million (prompt, completion) tokens, for the plan's cost estimate "
+                          "(litellm: models default to litellm's price map)")
 
     @model_validator(mode="after")
     def _has_source(self) -> "CorpusStage":

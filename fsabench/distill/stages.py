@@ -44,7 +44,7 @@ def guard(folder: Path, stage: str, settings: dict[str, Any]) -> None:
 def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, say: Say,
                        progress=None) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
-    guard(folder, "corpus", stage.model_dump(mode="json"))
+    guard(folder, "corpus", corpus_settings(stage))
     if (folder / REPORT).is_file():
         say(f"corpus: {folder / REPORT} exists, skipping")
         return read_json_object(folder / REPORT, "corpus report", hint=f"delete {folder} to rebuild the corpus")
@@ -60,19 +60,30 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
             why = f"{stats.failed} requests failed" if stats.failed else f"stopped at max_cost ${stage.max_cost}"
             raise FsabenchError(f"corpus in {folder} is incomplete: {why}",
                                 hint="re-run to continue (answers already received are kept)")
-    return finalize(folder, stage.filters, stage.valid_fraction)
+    return finalize(folder, stage.filters, stage.valid_fraction, stage.size, stage.seed)
+
+
+def corpus_settings(stage: CorpusStage) -> dict[str, Any]:
+    """What the corpus stage's output depends on (the stage guard): the price is not, and keys added
+    later are left out at their defaults so a corpus built before them is not refused."""
+    settings = stage.model_dump(mode="json", exclude={"price_per_million"})
+    for key, default in (("seed", 42), ("size", None)):
+        if settings.get(key) == default:
+            settings.pop(key)
+    settings["reviews"] = [{k: v for k, v in source.items() if not (k == "sample" and v is None)}
+                           for source in settings["reviews"]]
+    return settings
 
 
 def ask_teacher(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Path, progress=None):
-    from fsabench.distill.reviews import Skipped, iter_reviews
+    from fsabench.distill.reviews import Skipped
     from fsabench.distill.teacher import generate, load_prompts, teacher_name_of
     from fsabench.models import load_model
     from fsabench.models.cache import maybe_cached
 
     prompts = load_prompts(stage.prompts)
     skipped = Skipped()
-    reviews = chain.from_iterable(iter_reviews(resolve_path(s.path, recipe_dir, data_dir), s.fields, s.format, s.limit,
-                                               skipped) for s in stage.reviews)
+    reviews = chain.from_iterable(source_reviews(stage, s, recipe_dir, data_dir, skipped) for s in stage.reviews)
     options = dict(stage.teacher_options)
     use_cache, cache_dir = options.pop("cache", True), options.pop("cache_dir", None)
     adapter = maybe_cached(load_model(stage.teacher, **options), cache_dir, use_cache)
@@ -80,6 +91,17 @@ def ask_teacher(stage: CorpusStage, folder: Path, recipe_dir: Path, data_dir: Pa
                      stage.assign, stage.max_new_tokens, stage.temperature, stage.max_cost, progress=progress)
     stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
     return stats
+
+
+def source_reviews(stage: CorpusStage, source, recipe_dir: Path, data_dir: Path, skipped):
+    """One source's reviews: a seeded random sample (`sample: N`), else the first `limit` (or all)."""
+    from fsabench.distill.reviews import iter_reviews
+    from fsabench.distill.sampling import sample_reviews
+
+    path = resolve_path(source.path, recipe_dir, data_dir)
+    if source.sample:
+        return sample_reviews(path, source.fields, source.format, source.sample, stage.seed, source.limit, skipped)
+    return iter_reviews(path, source.fields, source.format, source.limit, skipped)
 
 
 def corpus_texts(folder: Path) -> list[str]:

@@ -28,6 +28,7 @@ from fsabench.models.base import ModelAdapter, Request
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TYPICAL_RESPONSE_TOKENS = 220  # the 500 real Mixtral responses average ~164 words
+TYPICAL_REVIEW_TOKENS = 83  # their reviews average 333 characters (~4 a token)
 Progress = Callable[[int, int], None]
 ASSIGN = ("both", "each", "random")
 

@@ -4,7 +4,7 @@ Each section is drawn from whatever runs are given and says plainly which runs i
 ("missing runs: ...") instead of drawing an empty chart:
 
 - `scaling`:   F1 against the number of teacher responses the student was distilled from
-               (runs of `fsabench distill recipe ... --set corpus.size=N`, at two sizes or more);
+               (runs of `fsabench distill recipe ... --sweep corpus.size=N1,N2,...`, at two sizes or more);
 - `ablation`:  analysis-only vs rewrite-only vs both prompts, and no distillation pretraining;
 - `teachers`:  students distilled from different teachers;
 - `zero_shot`: the teacher (and other LLMs) zero-shot or few-shot against the distilled student;
@@ -120,13 +120,15 @@ def scaling_section(analysis: Analysis) -> Section:
     if len(sizes) < 2:
         found = f"found {', '.join(map(str, sizes))} responses" if sizes else "found none"
         section.missing.append("distilled students at two corpus sizes or more "
-                               f"(`fsabench distill recipe R.yaml --set corpus.size=N`; {found})")
+                               f"(`fsabench distill recipe R.yaml --sweep corpus.size=N1,N2,...`; {found})")
         return section
     tasks = list(dict.fromkeys(g.task for g in distilled))
     rows = []
     for g in distilled:
         mean, std, n = _score(g)
-        rows.append({"task": g.task, "model": f"recipe {(distill_of(g) or {}).get('recipe', '?')}",
+        info = distill_of(g) or {}
+        teacher = (info.get("corpus") or {}).get("teacher")  # one line per teacher: quality vs quantity
+        rows.append({"task": g.task, "model": f"recipe {info.get('recipe', '?')}" + (f", {teacher}" if teacher else ""),
                      "responses": int(_corpus(g)["responses"]),
                      "mean": mean, "std": std, "seeds": n})
     frame = pd.DataFrame(rows).sort_values(["task", "responses", "model"], kind="stable")

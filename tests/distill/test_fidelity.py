@@ -125,7 +125,7 @@ def test_5_the_analysis_prompt_uses_the_scale_the_released_answers_show():
     from fsabench.distill.teacher import PROMPTS_DIR
 
     text = (PROMPTS_DIR / "analysis.j2").read_text()
-    assert "Very Negative, Negative, Mild, Positive, Very Positive" in text
+    assert "Very Negative, Negative, Mild Sentiment, Positive, Very Positive" in text  # the answers' words
     assert "not published" in text
     answers = [json.loads(line)["mixtral_response"]
                for line in TEACHER_FILE.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
@@ -140,7 +140,7 @@ def test_6_the_paper_trains_on_raw_teacher_text(paper, tmp_path):
     from fsabench.distill.recipe import load_recipe
 
     assert paper.corpus.filters.enabled is False
-    assert load_recipe("tiny.yaml")[0].corpus.filters.enabled is True  # the tiny recipe keeps them
+    assert load_recipe("tiny.yaml")[0].corpus.filters.enabled is False  # the tiny recipe runs the same path (issue 26)
     import_corpus([TEACHER_FILE], tmp_path)
     report = finalize(tmp_path, paper.corpus.filters, 0.0)
     assert report["kept"] == 500 and report["dropped"] == {} and report["cut"] == {}
@@ -250,7 +250,7 @@ def test_plan_prints_every_stage_resolved_without_running(cli, tmp_path):
     assert not (tmp_path / "paper").exists()  # nothing ran
     two = cli("distill", "recipe", "tiny.yaml", "--plan", env={"WORLD_SIZE": "2"})  # as under accelerate launch
     assert two.returncode == 0, two.stderr
-    assert "processes: 2" in two.stdout and "accumulation: 1" in two.stdout and "sequences_per_step: 32" in two.stdout
+    assert "processes: 2" in two.stdout and "accumulation: 1" in two.stdout and "sequences_per_step: 20" in two.stdout
 
 
 def test_likelihood_runs_of_a_student_are_zero_shot(tiny_t5, data_dir):

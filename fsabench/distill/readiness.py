@@ -1,0 +1,214 @@
+"""`distill recipe paper.yaml --check`: will this recipe run on the GPUs, checked on this CPU first.
+
+No weights are needed: the student is built from its config (the local config when the model is on
+disk or in the Hugging Face cache, else the published shape of t5-small/base/large), with random
+token ids at the recipe's worst-case shapes (pretraining: micro-batch x max_input_tokens in,
+max_target_tokens out; fine-tuning: batch_size x max_input/target_tokens). It runs `micro_batches`
+pretraining micro-batches through the very loss and optimizer the pretraining loop uses (one
+optimizer step), and one fine-tuning step with the fine-tuning optimizer, under the precision the
+GPU will use (bf16 autocast for `dtype: auto`). What autograd saves for the backward pass is
+counted as it runs, which gives the activation memory of one micro-batch; with the weights,
+gradients and optimizer states (16 bytes a parameter: float32 weights and gradients, two Adam
+moments) that is the per-device memory for every number of processes the batch can be split over.
+The estimates leave out the CUDA context and allocator slack (add about 1 GiB).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from fsabench.errors import FsabenchError
+
+# the published shapes (config.json of google-t5/*) for when no config is on disk; vocab 32,100 sentencepiece
+# pieces plus [NL], as load_student resizes the embeddings to the tokenizer
+KNOWN_T5 = {"t5-small": dict(d_model=512, d_ff=2048, num_layers=6, num_heads=8, d_kv=64),
+            "t5-base": dict(d_model=768, d_ff=3072, num_layers=12, num_heads=12, d_kv=64),
+            "t5-large": dict(d_model=1024, d_ff=4096, num_layers=24, num_heads=16, d_kv=64)}
+T5_VOCAB_WITH_NL = 32101
+GIB = 2 ** 30
+TRANSIENT = 1.5  # peak over what autograd saves: gradients of activations live during the backward pass
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give (MemAvailable), or None where /proc/meminfo is missing."""
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def student_config(student) -> tuple[Any, str]:
+    """(T5Config, where it came from) for a recipe's StudentSpec, without loading weights."""
+    from transformers import AutoConfig, T5Config
+
+    if student.tiny is not None:
+        t = student.tiny
+        return T5Config(vocab_size=t.vocab_size + 1, d_model=t.d_model, d_kv=t.d_model // t.num_heads, d_ff=t.d_ff,
+                        num_layers=t.num_layers, num_heads=t.num_heads, pad_token_id=0, eos_token_id=1,
+                        decoder_start_token_id=0), "tiny: the recipe's shape"
+    from fsabench.distill.student import model_target
+
+    target = model_target(student.model)
+    try:
+        config = AutoConfig.from_pretrained(target, local_files_only=True)
+        return config, f"{target}: its config on disk"
+    except (OSError, ValueError):
+        pass
+    name = target.rstrip("/").split("/")[-1].lower()
+    if name not in KNOWN_T5:
+        raise FsabenchError(f"student {student.model!r}: no config on disk and not a known T5 shape",
+                            hint=f"download it once (huggingface-cli download {target} config.json) or use one "
+                                 f"of {', '.join(KNOWN_T5)}")
+    return T5Config(vocab_size=T5_VOCAB_WITH_NL, feed_forward_proj="relu", pad_token_id=0, eos_token_id=1,
+                    decoder_start_token_id=0, **KNOWN_T5[name]), f"{name}: its published shape (no config on disk)"
+
+
+class SavedBytes:
+    """Bytes autograd keeps for the backward pass (each storage counted once)."""
+
+    def __init__(self) -> None:
+        self.storages: dict[int, int] = {}
+
+    def pack(self, tensor):
+        storage = tensor.untyped_storage()
+        self.storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    @property
+    def total(self) -> int:
+        return sum(self.storages.values())
+
+
+def _batch(config, rows: int, src: int, tgt: int, seed: int):
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    high = min(config.vocab_size, 32000)
+    return (torch.randint(2, high, (rows, src), generator=generator), torch.ones(rows, src, dtype=torch.long),
+            torch.randint(2, high, (rows, tgt), generator=generator))
+
+
+def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> dict[str, Any]:
+    """Run the recipe's pretraining micro-batches and one fine-tuning step on this CPU; return timings,
+    the measured activation memory and per-device estimates for the batch splits the plan allows."""
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    from fsabench.distill.lossfn import Seq2SeqLMLoss
+    from fsabench.distill.optim import AdamWScale, param_groups
+    from fsabench.distill.pretrain import split_batch
+    from fsabench.threads import use_threads
+
+    use_threads(threads)
+    torch.manual_seed(0)
+    config, source = student_config(recipe.student)
+    pre, ft = recipe.pretrain, recipe.finetune
+    autocast = torch.bfloat16 if pre.dtype in ("auto", "bfloat16") else (torch.float16 if pre.dtype == "float16" else None)
+    micro, accum = split_batch(pre.batch_size, pre.micro_batch_size, 1)
+    clock = time.perf_counter()
+    model = T5ForConditionalGeneration(config).train()
+    params = sum(p.numel() for p in model.parameters())
+    built = time.perf_counter() - clock
+    loss_fn = Seq2SeqLMLoss(model)
+    optimizer = AdamWScale(param_groups(model, pre.weight_decay), lr=pre.lr)
+
+    def pretrain_pass(rows: int, seed: int, scale: float | None) -> tuple[float, float, int]:
+        """(loss, seconds, bytes autograd saved) of one micro-batch of `rows` sequences at full lengths."""
+        saved = SavedBytes()
+        ids, mask, labels = _batch(config, rows, pre.max_input_tokens, pre.max_target_tokens, seed)
+        clock = time.perf_counter()
+        with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t), \
+                torch.autocast("cpu", dtype=autocast or torch.float32, enabled=autocast is not None):
+            loss = loss_fn(ids, mask, labels)
+        if scale is not None:  # None: a probe, forward only (what autograd saves is known by then)
+            (loss * scale).backward()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FsabenchError(f"pretraining micro-batch: loss is {value}",
+                                hint="the student's config or the precision is broken")
+        return value, time.perf_counter() - clock, saved.total
+
+    # one sequence first: the activation memory per sequence says whether a whole micro-batch fits here
+    _, probe_seconds, per_row = pretrain_pass(1, 1000, None)
+    states = 16 * params  # float32 weights + gradients + two Adam moments
+    needed = states + TRANSIENT * per_row * micro
+    room = available_memory()
+    rows = micro if room is None or needed < 0.8 * room else \
+        max(1, min(micro, int((0.8 * room - states) / (TRANSIENT * per_row))))
+    pretrain_runs = []
+    for index in range(micro_batches):
+        loss, seconds, _ = pretrain_pass(rows, index, 1 / micro_batches)
+        pretrain_runs.append({"loss": round(loss, 4), "seconds": round(seconds, 2), "rows": rows})
+    pretrain_activations = per_row * micro
+    torch.nn.utils.clip_grad_norm_(model.parameters(), pre.grad_clip)
+    clock = time.perf_counter()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    step_seconds = time.perf_counter() - clock
+    del optimizer
+
+    ft_optimizer = torch.optim.AdamW(model.parameters(), lr=ft.lr, eps=ft.adam_eps, weight_decay=ft.weight_decay)
+    ft_autocast = torch.bfloat16 if ft.dtype in ("auto", "bfloat16") else (torch.float16 if ft.dtype == "float16" else None)
+    ids, mask, labels = _batch(config, ft.batch_size, ft.max_input_tokens, ft.max_target_tokens, 99)
+    ft_saved = SavedBytes()
+    clock = time.perf_counter()
+    with torch.autograd.graph.saved_tensors_hooks(ft_saved.pack, lambda t: t), \
+            torch.autocast("cpu", dtype=ft_autocast or torch.float32, enabled=ft_autocast is not None):
+        ft_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss  # the fine-tuning loop's own loss
+    ft_loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), ft.grad_clip)
+    ft_optimizer.step()
+    ft_seconds = time.perf_counter() - clock
+
+    devices = []
+    for world in [w for w in range(1, 17) if pre.batch_size % w == 0]:
+        m, a = split_batch(pre.batch_size, pre.micro_batch_size, world)
+        devices.append({"processes": world, "micro_batch_size": m, "accumulation": a,
+                        "pretrain_gib": round((states + TRANSIENT * pretrain_activations * m / micro) / GIB, 2)})
+    return {"recipe": recipe.name, "student": recipe.student.model or "tiny", "config": source,
+            "parameters": params, "vocab_size": config.vocab_size, "build_seconds": round(built, 2),
+            "precision": str(autocast).replace("torch.", "") if autocast else "float32",
+            "threads": torch.get_num_threads(),
+            "pretrain": {"shape": f"{micro} x {pre.max_input_tokens} in, {pre.max_target_tokens} out",
+                         "micro_batches": pretrain_runs, "one_sequence_seconds": round(probe_seconds, 2),
+                         "cpu_memory_needed_gib": round(needed / GIB, 2),
+                         "cpu_memory_available_gib": None if room is None else round(room / GIB, 2), "optimizer_step_seconds": round(step_seconds, 2),
+                         "activations_gib_per_micro_batch": round(pretrain_activations / GIB, 3)},
+            "finetune": {"shape": f"{ft.batch_size} x {ft.max_input_tokens} in, {ft.max_target_tokens} out",
+                         "loss": round(float(ft_loss.detach()), 4), "seconds": round(ft_seconds, 2),
+                         "activations_gib": round(ft_saved.total / GIB, 3),
+                         "per_device_gib": round((states + TRANSIENT * ft_saved.total) / GIB, 2)},
+            "model_states_gib": round(states / GIB, 2), "per_device": devices,
+            "note": f"estimates: float32 weights, gradients and Adam moments (16 bytes a parameter) plus {TRANSIENT}x "
+                    "the activations autograd saved for one micro-batch at the worst-case lengths (gradients of "
+                    "activations live during the backward pass); add ~1 GiB for the CUDA context"}
+
+
+def render(report: dict[str, Any]) -> str:
+    pre, ft = report["pretrain"], report["finetune"]
+    lines = [f"recipe {report['recipe']}: student {report['student']} ({report['config']}), "
+             f"{report['parameters']:,} parameters, vocab {report['vocab_size']:,}; {report['precision']} autocast, "
+             f"{report['threads']} CPU thread(s)",
+             f"pretraining micro-batches ({pre['shape']}): " + ", ".join(
+                 f"{r['rows']} sequences, loss {r['loss']} in {r['seconds']} s" for r in pre["micro_batches"])
+             + f"; optimizer step {pre['optimizer_step_seconds']} s: ok",
+             *([f"  (a whole micro-batch needs ~{pre['cpu_memory_needed_gib']} GiB here, "
+                f"{pre['cpu_memory_available_gib']} GiB available: ran fewer sequences at the full lengths; "
+                f"the memory figures scale per sequence)"] if pre["micro_batches"][0]["rows"] < int(pre["shape"].split()[0])
+               else []),
+             f"fine-tuning step ({ft['shape']}): loss {ft['loss']} in {ft['seconds']} s: ok",
+             f"memory per device: model states {report['model_states_gib']} GiB; activations "
+             f"{pre['activations_gib_per_micro_batch']} GiB per pretraining micro-batch, {ft['activations_gib']} GiB "
+             f"per fine-tuning batch",
+             "  processes  micro-batch  accumulation  pretraining GiB/device"]
+    for d in report["per_device"]:
+        lines.append(f"  {d['processes']:>9}  {d['micro_batch_size']:>11}  {d['accumulation']:>12}  {d['pretrain_gib']:>22}")
+    lines.append(f"  fine-tuning (one job per GPU): {ft['per_device_gib']} GiB")
+    lines.append(report["note"])
+    return "\n".join(lines)
+

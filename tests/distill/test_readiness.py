@@ -1,0 +1,35 @@
+"""`distill recipe paper.yaml --check`: a t5-base-shaped student from its config (no weights) runs a
+pretraining micro-batch at the paper's shapes and a fine-tuning step on this CPU, and the memory per
+device is estimated for every split of the 100-sequence batch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_tiny_check_runs_in_seconds(cli):
+    res = cli("distill", "recipe", "tiny.yaml", "--check", "--json", "--set", "pretrain.max_target_tokens=64",
+              "--set", "finetune.max_input_tokens=32", "--set", "finetune.max_target_tokens=16")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["pretrain"]["shape"] == "10 x 128 in, 64 out" and report["precision"] == "bfloat16"
+    assert report["finetune"]["shape"] == "16 x 32 in, 16 out" and report["parameters"] < 500_000
+    splits = {d["processes"]: (d["micro_batch_size"], d["accumulation"]) for d in report["per_device"]}
+    assert splits == {1: (10, 2), 2: (10, 1), 4: (5, 1), 5: (4, 1), 10: (2, 1)}  # every split of 20 sequences
+
+
+@pytest.mark.slow
+def test_paper_check_builds_t5_base_and_runs_the_paper_shapes(cli):
+    res = cli("distill", "recipe", "paper.yaml", "--check", "--json", timeout=3600)  # 154 s of CPU; 32 min wall at load 17
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["config"].startswith("t5-base") or "config on disk" in report["config"]
+    assert 222_000_000 < report["parameters"] < 224_000_000  # t5-base with the [NL] token
+    assert report["pretrain"]["shape"] == "20 x 128 in, 400 out" and report["finetune"]["shape"] == "16 x 128 in, 128 out"
+    assert all(0 < r["loss"] < 20 for r in report["pretrain"]["micro_batches"])
+    splits = {d["processes"]: (d["micro_batch_size"], d["accumulation"]) for d in report["per_device"]}
+    assert splits[1] == (20, 5) and splits[4] == (5, 5) and splits[10] == (10, 1) and 3 not in splits
+    gib = {d["processes"]: d["pretrain_gib"] for d in report["per_device"]}
+    assert report["model_states_gib"] == pytest.approx(3.3, abs=0.1) and gib[1] > gib[4] > report["model_states_gib"]
