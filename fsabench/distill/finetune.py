@@ -234,9 +234,12 @@ def _loss(model, sources, targets, pad_id: int, device: str, autocast_dtype):
 
 
 def dev_as_test(spec):
-    """The same task with its dev split in the test slot, so the runner scores dev exactly as test."""
+    """The same task with its dev split in the test slot, so the runner scores dev exactly as test. Only the
+    "all" subset is kept: epochs are selected on it, and the subset filters name test-only fields (the
+    paper's dev files carry no opinion words, which the test split's field check would rightly refuse)."""
     splits = {**spec.data.splits, "test": spec.data.splits["dev"]}
-    return spec.model_copy(update={"data": spec.data.model_copy(update={"splits": splits})})
+    subsets = {name: rule for name, rule in spec.subsets.items() if name == "all"}
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"splits": splits}), "subsets": subsets})
 
 
 def dev_score(dev_spec, adapter, job: FinetuneJob) -> float:
