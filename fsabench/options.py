@@ -34,6 +34,9 @@ class ModelOptions:
     prompt_style: str | None = None
     threads: int | None = None
     gguf_file: str | None = None
+    engine_bin: str | None = None  # vllm:/sglang: the engine's Python (its own venv) [env FSABENCH_VLLM_BIN ...]
+    engine_args: str | None = None  # vllm:/sglang: extra server arguments, passed through
+    launch: str | None = None  # openai-compat: the server command to start, with {port}
 
     def __post_init__(self) -> None:
         check_choice("--device", self.device, DEVICES)
