@@ -124,15 +124,7 @@ class OpenAICompatAdapter(AsyncAPIAdapter):
 
     async def _open(self) -> None:
         if self._session is None:
-            import aiohttp
-
-            headers = {"Content-Type": "application/json"}
-            key = os.environ.get("FSABENCH_API_KEY") or os.environ.get("OPENAI_API_KEY")
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, headers=headers,
-                                                  timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = open_session(self.concurrency, self.timeout)
 
     async def _close(self) -> None:
         if self._session is not None:
@@ -158,27 +150,44 @@ class OpenAICompatAdapter(AsyncAPIAdapter):
                 self._server_identity = entry["fsabench"]
 
     async def _call(self, request: Request) -> Completion:
-        import aiohttp
-
         if self.model is None:
             await self._fetch_models()
-        body: dict[str, Any] = {"model": self.model, "messages": messages_of(request),
-                                "max_tokens": request.max_new_tokens, "temperature": request.temperature}
-        if request.stop:
-            body["stop"] = list(request.stop)
-        try:
-            async with self._session.post(f"{self.api_base}/chat/completions", data=json.dumps(body)) as resp:
-                raw = await resp.read()
-                if resp.status != 200:
-                    message = f"HTTP {resp.status}: {raw[:200].decode('utf-8', 'replace')}"
-                    if retryable_status(resp.status):
-                        raise Transient(message, parse_retry_after(resp.headers.get("Retry-After")))
-                    raise Permanent(message, fatal=resp.status in FATAL_STATUSES)
-        except aiohttp.ClientConnectorError as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}".strip(), unreachable=True) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}".strip()) from None
-        return parse_chat_answer(raw)
+        return await post_chat(self._session, self.api_base, self.model, request)
+
+
+def open_session(concurrency: int, timeout: float, key_vars: tuple[str, ...] = ("FSABENCH_API_KEY", "OPENAI_API_KEY")):
+    """An aiohttp session with up to `concurrency` connections; a bearer key from the first env var set."""
+    import aiohttp
+
+    headers = {"Content-Type": "application/json"}
+    key = next((os.environ[v] for v in key_vars if os.environ.get(v)), None)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout))
+
+
+async def post_chat(session: Any, base: str, model: str | None, request: Request) -> Completion:
+    """POST one chat completion; HTTP and connection failures become Transient/Permanent for the engine."""
+    import aiohttp
+
+    body: dict[str, Any] = {"model": model, "messages": messages_of(request),
+                            "max_tokens": request.max_new_tokens, "temperature": request.temperature}
+    if request.stop:
+        body["stop"] = list(request.stop)
+    try:
+        async with session.post(f"{base}/chat/completions", data=json.dumps(body)) as resp:
+            raw = await resp.read()
+            if resp.status != 200:
+                message = f"HTTP {resp.status}: {raw[:200].decode('utf-8', 'replace')}"
+                if retryable_status(resp.status):
+                    raise Transient(message, parse_retry_after(resp.headers.get("Retry-After")))
+                raise Permanent(message, fatal=resp.status in FATAL_STATUSES)
+    except aiohttp.ClientConnectorError as exc:
+        raise Transient(f"{type(exc).__name__}: {exc}".strip(), unreachable=True) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise Transient(f"{type(exc).__name__}: {exc}".strip()) from None
+    return parse_chat_answer(raw)
 
 
 def launched_endpoint(target: str) -> tuple[str | None, str | None]:
