@@ -61,6 +61,11 @@ def engine_env(python: str) -> dict[str, str]:
             "FSABENCH_ENGINE_TIMEOUT": "900", "HF_HUB_OFFLINE": "1"}
 
 
+def normal(text: str) -> str:
+    """An answer as both engines would print it: no surrounding whitespace, no trailing partial character."""
+    return text.strip().rstrip("\ufffd").strip()
+
+
 def outputs(folder: Path) -> dict[str, str]:
     [path] = list(folder.rglob("sc-sst2.json"))
     return {e["id"]: e["output"] for e in json.loads(path.read_text())["examples"]}
@@ -80,14 +85,18 @@ def test_vllm_run_matches_hf_on_the_same_weights(tiny_llama, vllm_python, tmp_pa
     served, local = outputs(tmp_path / "vllm"), outputs(tmp_path / "hf")
     assert served.keys() == local.keys() and len(served) == 40
     same = sum(served[k] == local[k] for k in served)
+    agree = sum(normal(served[k]) == normal(local[k]) for k in served)
     result = json.loads(next((tmp_path / "vllm").rglob("sc-sst2.json")).read_text())
     identity = result["model"]["identity"]
     assert identity["engine"] == "vllm" and identity["engine_version"] != "unknown" and identity["fingerprint"]
-    print(f"\nvllm: {same}/40 greedy answers identical to hf: on the same float32 weights "
+    print(f"\nvllm vs hf: {agree}/40 greedy answers agree ({same}/40 byte for byte) on the same float32 weights "
           f"(vllm run {vllm_seconds:.0f} s incl. server start; load {open('/proc/loadavg').read().split()[:3]})")
-    # Greedy decoding of a random model: logits differ from transformers' in the last float32 bits (other
-    # kernels), so a near-tie can flip one token and the rest of that answer; most answers agree exactly.
-    assert same >= 30, {k: (served[k], local[k]) for k in served if served[k] != local[k]}
+    # Measured: 40/40 agree, 24/40 byte for byte, every answer with the same number of tokens. The other 16
+    # differ only where the two detokenize: `hf:` strips surrounding whitespace and prints an unfinished
+    # UTF-8 sequence at the end as U+FFFD, vLLM's incremental detokenizer keeps the whitespace and holds
+    # that partial character back. One near-tie in float32 logits (other kernels) may flip a token, so
+    # the bar leaves room for two.
+    assert agree >= 38, {k: (served[k], local[k]) for k in served if normal(served[k]) != normal(local[k])}
 
 
 def test_kill_9_of_fsabench_leaves_no_vllm_process(tiny_llama, vllm_python, tmp_path):
