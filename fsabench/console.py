@@ -203,3 +203,63 @@ def library_notices(quiet: bool = False) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate, _ = previous, logger.setLevel(level)
+
+
+@contextmanager
+def count_bar(enabled: bool, label: str) -> Iterator[Any]:
+    """One counter (`label done/total elapsed`) yielding update(done, total), or None when disabled."""
+    if not enabled:
+        yield None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
+        handle = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(handle, completed=done, total=total or None)
+
+
+@contextmanager
+def pretrain_progress(enabled: bool, total: int) -> Iterator[Any]:
+    """Step, loss, validation loss and tokens/s; yields the report callback the training loop calls.
+    The bar appears at the first report (a recipe may skip pretraining altogether)."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+               TextColumn("valid {task.fields[valid]}"), TextColumn("{task.fields[tps]} tok/s"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    progress = Progress(*columns, console=err, transient=False)
+    handle = None
+
+    def report(line: dict[str, Any]) -> None:
+        nonlocal handle
+        if handle is None:
+            progress.start()
+            handle = progress.add_task("pretrain", total=total, loss="-", valid="-", tps="-")
+        fields = {"loss": f"{line['loss']:.4f}", "tps": f"{line['tokens_per_second']:,.0f}"}
+        if "valid_loss" in line:
+            fields["valid"] = f"{line['valid_loss']:.4f}"
+        progress.update(handle, completed=line["step"], **fields)
+        if line["step"] >= total:  # the last report of a run (the validation line comes after the train line)
+            progress.refresh()
+
+    try:
+        yield report
+    finally:
+        progress.stop()
+
+
+@contextmanager
+def task_progress(enabled: bool) -> Iterator[Any]:
+    """`progress(task, done, total)` for `evaluate`: one bar (or log line) per task, or None when quiet."""
+    with progress_bar(enabled) as bar:
+        if bar is None:
+            yield None
+            return
+        handles: dict[str, Any] = {}
+
+        def progress(task: str, done: int, total: int) -> None:
+            if task not in handles:
+                handles[task] = bar.add_task(task, total=total)
+            bar.update(handles[task], completed=done, total=total)
+
+        yield progress

@@ -23,11 +23,13 @@ from fsabench.errors import FsabenchError
 from fsabench.examples import load_split
 from fsabench.models import load_model
 from fsabench.models.base import ModelAdapter
+from fsabench.models.batch import BatchAdapter, BatchPending, maybe_batch
 from fsabench.models.cache import open_cache, with_cache
 from fsabench.options import EvalOptions
 from fsabench.results import RunResult, result_path, save_result
 from fsabench.resume import reusable, run_key
 from fsabench.runner import RunOptions, run_task
+from fsabench.scoring import with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import TaskRegistry as Registry, build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -112,12 +114,12 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     """Run every task on the model, reusing stored results whose run key matches; see the module doc."""
     name = model_name_of(model)
     registry = build_registry(list(options.tasks_dir) or None)
-    specs = resolve_tasks(tasks, registry)
+    specs = [with_convention(spec, options.convention) for spec in resolve_tasks(tasks, registry)]
     root = resolve_data_dir(options.data_dir)
     splits = {spec.name: load_split(spec, root, "test") for spec in specs}  # gold checked before the model loads
     check_protocol(name, specs, options)
     check_output_dir(options.output_dir)
-    adapter = open_model(model, options)
+    adapter = maybe_batch(open_model(model, options), options.model, options.max_cost)
     try:
         return _evaluate_specs(name, adapter, specs, splits, root, options, progress)
     finally:
@@ -135,28 +137,51 @@ def _evaluate_specs(name: str, adapter: Any, specs: list[TaskSpec], splits: dict
     run_options = RunOptions(limit=options.limit, seed=options.seed, num_shots=options.num_shots,
                              scoring=options.scoring, max_cost=options.max_cost,
                              chunk_size=chunk_size(options))
-    results = []
+    results: dict[str, RunResult] = {}
+    pending = run_each(specs, adapter, options, run_options, splits, root, name, progress, results)
+    if pending and isinstance(adapter, BatchAdapter) and adapter.waits_after_submit():
+        adapter.wait = True  # every task's batches are submitted: now wait for them, task by task
+        pending = run_each([spec for spec, _ in pending], adapter, options, run_options, splits, root, name, progress, results)
+    if pending:
+        hints = dict.fromkeys(hint for _, hint in pending if hint)
+        log.warning(f"not scored yet: {', '.join(spec.name for spec, _ in pending)}; " +
+                    ("; ".join(hints) or "the same command scores them once their answers are in the cache"))
+    return [results[spec.name] for spec in specs if spec.name in results]
+
+
+def run_each(specs: Sequence[TaskSpec], adapter: Any, options: EvalOptions, run_options: RunOptions, splits: dict,
+             root: Path, name: str, progress: Progress | None,
+             results: dict[str, RunResult]) -> list[tuple[TaskSpec, str | None]]:
+    """Run (or reuse) each task into `results`; return the tasks whose batches have not ended yet (and what to do)."""
+    pending = []
     for spec in specs:
         key = run_key(adapter, spec.definition_hash(), splits[spec.name].files, options.limit, options.seed,
-                      options.num_shots, options.scoring)
+                      options.num_shots, options.scoring, spec.convention)
         path = result_path(options.output_dir, name, spec.name, options.seed or None) if options.output_dir else None
         previous = maybe_reuse(path, key, options.overwrite, spec.name)
         if previous is not None:
-            results.append(previous)
+            results[spec.name] = previous
             continue
         report = (lambda done, total, task=spec.name: progress(task, done, total)) if progress else None
-        result = run_task(spec, adapter, root, run_options, progress=report, test=splits[spec.name])
+        try:
+            result = run_task(spec, adapter, root, run_options, progress=report, test=splits[spec.name])
+        except BatchPending as exc:
+            log.info(f"{spec.name}: {exc.message}")
+            pending.append((spec, exc.hint))
+            continue
         result.meta["run_key"] = key
         if path is not None:
             save_result(result, path)
-        results.append(result)
+        results[spec.name] = result
         maybe_warn_partial(result, path)
-    return results
+    return pending
 
 
 def chunk_size(options: EvalOptions) -> int:
     """Requests per adapter call: a chunk waits for its slowest request, so API runs hand over many;
     with --max-cost smaller chunks bound the overshoot past the budget."""
+    if options.model.batch or options.model.batch_file or options.model.batch_results:
+        return 1 << 30  # a task's uncached requests go into its batches at once
     per_slot = 4 if options.max_cost is not None else 16
     return max(64, per_slot * options.model.concurrency)
 

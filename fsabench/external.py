@@ -11,7 +11,7 @@ from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
 from fsabench.jsonstrict import JSONProblem, loads
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
-from fsabench.scoring import score_record, score_records
+from fsabench.scoring import score_record, score_records, with_convention
 from fsabench.settings import data_dir as resolve_data_dir
 from fsabench.tasks.registry import build_registry
 from fsabench.tasks.spec import TaskSpec
@@ -74,9 +74,15 @@ def _mapping(predictions: Mapping[object, object]) -> dict[str, object]:
 
 def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str | Path, *,
                       model_name: str = "external:predictions", data_dir: str | Path | None = None,
-                      tasks_dir: Sequence[str | Path] = ()) -> RunResult:
-    """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else."""
+                      tasks_dir: Sequence[str | Path] = (), convention: str | None = None) -> RunResult:
+    """A RunResult for outputs made elsewhere; every test id answered exactly once, nothing else.
+    `convention` (capped | authors) scores triplet and quad tasks under that convention."""
     spec = task if isinstance(task, TaskSpec) else build_registry([str(d) for d in tasks_dir] or None).spec(task)
+    if convention is not None:
+        from fsabench.options import CONVENTIONS, check_choice
+
+        check_choice("--convention", convention, CONVENTIONS)
+        spec = with_convention(spec, convention)
     split = load_split(spec, resolve_data_dir(data_dir), "test")
     source = str(predictions) if isinstance(predictions, (str, Path)) else "predictions"
     outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else _mapping(predictions)
@@ -102,4 +108,5 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
                         identity={"predictions": source}),
         timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),
         examples=records, protocol="external",
+        meta={"convention": spec.convention} if spec.metric == "absa_f1" else {},
     )

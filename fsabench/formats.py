@@ -97,6 +97,26 @@ def parse_tuples(text: str, source: str, fields: Sequence[str], polarities: Sequ
     return Parsed(tuple(kept), pieces, len(dropped), dropped=tuple(dropped))
 
 
+def parse_tuples_authors(text: str, fields: Sequence[str]) -> Parsed:
+    """Our target format read as ABSA-QUAD's `extract_spans_para` reads its own (IsakZhang/ABSA-QUAD,
+    eval_utils.py): every piece of `text.split(';')` is one predicted tuple, so an empty output, an empty
+    piece (`a ; ; b`, a trailing ';') or a malformed one is a prediction that matches nothing. No case or
+    whitespace normalisation beyond stripping each piece and element: matching is exact, case-sensitive.
+    Malformed and empty pieces are returned as `dropped` and counted as `unparseable` (each is one wrong
+    prediction to `metrics.absa_f1`); a well-formed tuple with an unknown polarity is kept (it matches
+    nothing, as in the authors' code)."""
+    kept: list[Pair] = []
+    dropped: list[str] = []
+    pieces = text.split(";")
+    for piece in pieces:
+        parts = [part.strip() for part in piece.strip().split("|")]
+        if len(parts) == len(fields) and all(parts):
+            kept.append(tuple(parts))
+        else:
+            dropped.append(piece.strip())
+    return Parsed(tuple(kept), len(pieces), len(dropped), dropped=tuple(dropped))
+
+
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```", re.S)  # the rule; read by _fenced, never run
 _TAG = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 

@@ -72,7 +72,8 @@ class ABSAPRF:
     n_hit: int
 
 
-def absa_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], unparseable: Sequence[int] | None = None) -> ABSAPRF:
+def absa_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], unparseable: Sequence[int] | None = None,
+            convention: str = "capped") -> ABSAPRF:
     """Micro P/R/F1 over tuples as the ASQP authors' `compute_f1_scores` (IsakZhang/ABSA-QUAD,
     eval_utils.py): n_gold and n_pred count every tuple of every example, a hit is a predicted tuple
     that equals a gold tuple of the same example (every element, exact), P = hits / n_pred,
@@ -83,19 +84,28 @@ def absa_f1(gold: Sequence[Tuples], pred: Sequence[Tuples], unparseable: Sequenc
     twice. One rule changed: the authors count a predicted tuple as a hit each time it is repeated,
     so repeating a right tuple inflates recall (above 100%); here hits are the multiset intersection
     (min of the two counts per tuple), which equals theirs whenever no prediction repeats.
+    `convention="authors"` restores their rule exactly: every predicted tuple found among its example's
+    gold is a hit (`for t in pred_pt[i]: if t in gold_pt[i]: n_tp += 1`).
     With nothing on either side (no gold, no prediction) every score is undefined (None), never 0 or 100.
     """
     assert len(gold) == len(pred), "one prediction list per example"
     extra = list(unparseable) if unparseable is not None else [0] * len(pred)
     n_gold = sum(len(g) for g in gold)
     n_pred = sum(len(p) for p in pred) + sum(extra)
-    n_hit = sum(sum((Counter(g) & Counter(p)).values()) for g, p in zip(gold, pred))
+    n_hit = sum(hits(g, p, convention) for g, p in zip(gold, pred))
     if n_gold == 0 and n_pred == 0:
         return ABSAPRF(None, None, None, 0, 0, 0)
     precision = n_hit / n_pred if n_pred else 0.0
     recall = n_hit / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return ABSAPRF(precision, recall, f1, n_gold, n_pred, n_hit)
+
+
+def hits(gold: Tuples, pred: Tuples, convention: str = "capped") -> int:
+    """Hits of one example: capped = multiset intersection; authors = every predicted tuple found in gold."""
+    if convention == "authors":
+        return sum(t in gold for t in pred)
+    return sum((Counter(gold) & Counter(pred)).values())
 
 
 def project(tuples: Tuples, positions: Sequence[int]) -> list[tuple[str, ...]]:

@@ -16,9 +16,10 @@ from fsabench.results import RunResult
 
 
 def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: int | None, seed: int,
-            num_shots: int, scoring: str) -> dict[str, Any]:
-    """Everything that can change a run's answers or scores, as plain JSON."""
-    return {
+            num_shots: int, scoring: str, convention: str = "capped") -> dict[str, Any]:
+    """Everything that can change a run's answers or scores, as plain JSON. The scoring convention of
+    triplet and quad tasks is named only when it is not the default (so older keys still match)."""
+    key = {
         "model": model_key(adapter),
         "task_sha256": task_sha256,
         "data": dict(sorted(data_files.items())),
@@ -28,6 +29,9 @@ def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: i
         "scoring": scoring,
         "prompt_style": getattr(adapter, "prompt_style", None),
     }
+    if convention != "capped":
+        key["convention"] = convention
+    return key
 
 
 def differences(stored: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:

@@ -56,6 +56,8 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
             break
         chunk = requests[start:start + options.chunk_size]
         for offset, completion in enumerate(adapter.generate(chunk)):
+            if completion is None:  # a batch adapter left it unsent (over --max-cost)
+                continue
             completions[start + offset] = completion
             spent += 0.0 if completion.cached else (completion.cost_usd or 0.0)
         if progress:
@@ -123,7 +125,8 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         scores=score_records(spec, records),
         examples=records,
         complete=all(c is not None for c in completions),
-        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring},
+        meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring,
+              **({"convention": spec.convention} if spec.metric == "absa_f1" else {})},
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from fsabench.errors import FsabenchError
 from fsabench.examples import Example, parse_output
-from fsabench.formats import apply_repairs
+from fsabench.formats import apply_repairs, parse_tuples_authors
 from fsabench.metrics import absa_f1, accuracy_macro_f1, element_f1, pct, per_label_f1, tuple_f1
 from fsabench.results import Record, Score
 from fsabench.tasks.spec import TaskSpec
@@ -14,7 +15,10 @@ from fsabench.tasks.spec import TaskSpec
 
 def score_record(spec: TaskSpec, example: Example, output: str | None, error: str | None = None,
                  prompt: str | list | None = None) -> Record:
-    """Parse one model output against its example; a failed request predicts nothing."""
+    """Parse one model output against its example; a failed request predicts nothing (under the authors'
+    convention it is an empty output: one wrong prediction)."""
+    if spec.convention == "authors":
+        return _authors_record(spec, example, output, error, prompt)
     if output is None:
         parsed_pairs, pieces, unparseable, repairs = (), 0, 0, ()
     else:
@@ -26,6 +30,20 @@ def score_record(spec: TaskSpec, example: Example, output: str | None, error: st
         gold=[list(t) for t in example.gold], prompt=prompt, output=output,
         prediction=[list(t) for t in parsed_pairs], subsets=list(example.subsets),
         unparseable=unparseable, pieces=pieces, repairs=list(repairs), error=error,
+    )
+
+
+def _authors_record(spec: TaskSpec, example: Example, output: str | None, error: str | None,
+                    prompt: str | list | None) -> Record:
+    """ABSA-QUAD's reading: gold is the target text as written (case kept), the prediction every piece
+    of the output (see formats.parse_tuples_authors); the task's repairs still apply first."""
+    text, repairs = apply_repairs(output or "", spec.output.repairs)
+    parsed = parse_tuples_authors(text, spec.output.fields)
+    gold = parse_tuples_authors(example.target, spec.output.fields).pairs if example.target else ()
+    return Record(
+        id=example.id, input=example.input, target=example.target, gold=[list(t) for t in gold], prompt=prompt,
+        output=output, prediction=[list(t) for t in parsed.pairs], subsets=list(example.subsets),
+        unparseable=parsed.unparseable, pieces=parsed.pieces, repairs=list(repairs), error=error,
     )
 
 
@@ -76,14 +94,15 @@ def score_subset(spec: TaskSpec, records: Sequence[Record]) -> Score:
 def _absa_score(spec: TaskSpec, records: Sequence[Record], gold, pred, unparseable: float, failed: int,
                 repairs: dict[str, int]) -> Score:
     """ABSA-QUAD's scoring (unparseable pieces are wrong predictions) plus per-element F1."""
-    prf = absa_f1(gold, pred, [r.unparseable for r in records])
+    prf = absa_f1(gold, pred, [r.unparseable for r in records], spec.convention)
     fields = spec.output.fields
     polarity_at = fields.index("polarity") if "polarity" in fields else -1
     elements = {name: [fields.index(f) for f in names] for name, names in spec.elements.items()}
     return Score(
         n=len(records), precision=pct(prf.precision), recall=pct(prf.recall), f1=pct(prf.f1),
         unparseable=unparseable, failed=failed, n_gold=prf.n_gold, n_pred=prf.n_pred,
-        per_polarity=per_label_f1(gold, pred, _labels(spec), polarity_at, absa_f1),
+        per_polarity=per_label_f1(gold, pred, _labels(spec), polarity_at,
+                                  lambda g, p: absa_f1(g, p, convention=spec.convention)),
         per_element=element_f1(gold, pred, elements), repairs=repairs,
     )
 
@@ -114,3 +133,18 @@ def _legacy_empty_side(key: str, old: dict, new: dict) -> bool:
     a recall of no gold, as 100; it is now undefined. The same counts, so not a different score."""
     count = {"precision": "n_pred", "recall": "n_gold"}.get(key)
     return count is not None and new[key] is None and old[key] == 100.0 and new[count] == 0 == old[count]
+
+
+def with_convention(spec: TaskSpec, convention: str | None) -> TaskSpec:
+    """The task scored under `convention` (capped | authors); None keeps the task's own. The authors'
+    convention exists only for the triplet and quad tasks (metric absa_f1): asking it of another task is an error,
+    so a pair score is never labelled with a convention it was not scored under."""
+    if convention is None or convention == spec.convention:
+        return spec
+    if spec.metric != "absa_f1":
+        if convention == "capped":
+            return spec
+        raise FsabenchError(f"--convention {convention}: task {spec.name} is scored with {spec.metric}, not absa_f1",
+                            hint="the authors' convention applies to the triplet and quad tasks (aste, asqp); "
+                                 "run the other tasks without it")
+    return TaskSpec.model_validate({**spec.model_dump(), "convention": convention})

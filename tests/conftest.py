@@ -45,9 +45,40 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
+class CliResult(subprocess.CompletedProcess):
+    """What `cli(...)` returns: the CompletedProcess shape (returncode, stdout, stderr) of an in-process run."""
+
+
+def run_cli_in_process(*args: str, env: dict | None = None, cwd: Path | None = None,
+                       timeout: float | None = None) -> CliResult:
+    """`fsabench ARGS` through the real entry point (`fsabench.cli.main`: one-line errors, exit codes), in
+    this process with typer's CliRunner isolation (captured stdout/stderr, `env` applied and restored).
+    Fast (no interpreter start, no re-import); tests that need a real process use `run_cli`."""
+    from typer.testing import CliRunner
+
+    from fsabench.cli import main
+
+    argv = [str(a) for a in args]
+    runner = CliRunner()
+    with runner.isolation(env={k: str(v) for k, v in (env or {}).items()}) as (stdout, stderr, _):
+        previous = os.getcwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            os.chdir(previous)
+        out, err = stdout.getvalue().decode("utf-8", "replace"), stderr.getvalue().decode("utf-8", "replace")
+    return CliResult(["fsabench", *argv], code, out, err)
+
+
 @pytest.fixture
 def cli():
-    return run_cli
+    """Run the CLI in-process (see run_cli_in_process); `run_cli` is the real console script."""
+    return run_cli_in_process
 
 
 def read_train(task_dir: str, limit: int | None = None) -> list[dict]:

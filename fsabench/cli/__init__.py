@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from fsabench.cli import distill, human, leaderboard, report, run, serve, tasks  # noqa: F401  (registers the verbs)
+from fsabench.cli import data, diff, distill, export, human, leaderboard, report, run, score, serve, tasks  # noqa: F401  (registers the verbs)
 from fsabench.cli.common import app
 from fsabench.errors import FsabenchError
 

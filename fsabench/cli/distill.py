@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -41,14 +41,26 @@ def distill_corpus(
     json_out: JsonOut = False,
 ) -> None:
     """Build a teacher corpus: ask a teacher to analyse and rewrite reviews, and/or import seed-format files; filter."""
-    from fsabench.commands.distill import corpus_command
+    from fsabench.api import distill_corpus
+    from fsabench.console import count_bar, emit_json
+    from fsabench.options import CorpusOptions, ModelOptions
 
     price = (price_in or 0.0, price_out or 0.0) if price_in is not None or price_out is not None else None
-    options = {"concurrency": concurrency, "api_base": api_base, "timeout": timeout, "max_retries": max_retries,
-               "cache": not no_cache, "cache_dir": cache_dir}
-    raise typer.Exit(corpus_command(teacher, reviews or [], fields, prompts, assign, output, imports or [], filters,
-                                    valid_fraction, max_new_tokens, temperature, limit, dry_run, max_cost,
-                                    teacher_name, options, price, quiet, json_out))
+    options = CorpusOptions(output=output, teacher=teacher, reviews=tuple(reviews or ()), fields=fields, prompts=prompts,
+                            assign=assign, imports=tuple(imports or ()), filters=filters, valid_fraction=valid_fraction,
+                            max_new_tokens=max_new_tokens, temperature=temperature, limit=limit, dry_run=dry_run,
+                            max_cost=max_cost, teacher_name=teacher_name, price=price, cache=not no_cache,
+                            cache_dir=cache_dir, model=ModelOptions(concurrency=concurrency, api_base=api_base,
+                                                                    timeout=timeout, max_retries=max_retries))
+    with count_bar(not quiet and not json_out and not dry_run and teacher is not None, "teacher") as update:
+        payload = distill_corpus(options, progress=update)
+    if json_out:
+        emit_json(payload)
+    elif dry_run:
+        print_estimate(payload)
+    else:
+        print_corpus(payload, quiet)
+    raise typer.Exit(1 if payload.get("generation", {}).get("failed") else 0)
 
 
 @distill_app.command("pretrain")
@@ -78,14 +90,25 @@ def distill_pretrain(
     json_out: JsonOut = False,
 ) -> None:
     """Pretrain a student on teacher responses (review -> response), the paper's recipe; output loads as hf:OUT."""
-    from fsabench.commands.distill import pretrain_command
+    from fsabench.api import distill_pretrain, pretrain_steps
+    from fsabench.console import emit_json, out, pretrain_progress
+    from fsabench.options import PretrainOptions
 
     settings = {"steps": steps, "batch_size": batch_size, "micro_batch_size": micro_batch_size, "lr": lr,
                 "final_lr": final_lr, "warmup_steps": warmup_steps, "max_input_tokens": max_input_tokens,
                 "max_target_tokens": max_target_tokens, "save_every": save_every, "eval_every": eval_every,
                 "keep_checkpoints": keep_checkpoints, "seed": seed, "device": device, "dtype": dtype, "threads": threads,
                 "batching": batching, "shuffle": shuffle}
-    raise typer.Exit(pretrain_command(student, corpus, output, valid, settings, quiet, json_out))
+    options = PretrainOptions(student=student, corpus=corpus, output=output, valid=valid, settings=settings)
+    with pretrain_progress(not quiet and not json_out, pretrain_steps(options)) as report:
+        summary = distill_pretrain(options, report=report)
+    if json_out:
+        emit_json(summary)
+    elif not quiet:
+        valid_loss = summary["valid"][-1]["loss"] if summary["valid"] else None
+        out.print(f"pretrained {summary['steps']} steps: train loss {summary['final_loss']:.4f}, valid loss "
+                  f"{valid_loss}, {summary['tokens_per_second']} tokens/s")
+        out.print(f"[dim]student saved to {output}/ (evaluate or fine-tune it as hf:{output})[/dim]")
 
 
 @distill_app.command("finetune")
@@ -114,13 +137,24 @@ def distill_finetune(
     json_out: JsonOut = False,
 ) -> None:
     """Fine-tune over seeds, test each seed's best-dev epoch through the runner; RunResults + mean/std."""
-    from fsabench.commands.distill import finetune_command
+    from fsabench.api import distill_finetune
+    from fsabench.console import emit_json, library_notices, out
+    from fsabench.options import FinetuneOptions
 
     settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                 "train_limit": train_limit, "dev_limit": dev_limit, "test_limit": limit, "device": device,
                 "threads": threads}
-    raise typer.Exit(finetune_command(model, tasks, seeds, output, work, settings, executor, workers, keep,
-                                      data_dir, tasks_dir, quiet, json_out, shared_dir))
+    options = FinetuneOptions(model_name=model, tasks=tasks, seeds=seeds, output=output, work=work, settings=settings,
+                              executor=executor, workers=workers, keep=keep, shared_dir=shared_dir, data_dir=data_dir,
+                              tasks_dir=tuple(tasks_dir or ()))
+    with library_notices(quiet or json_out):  # epoch and dev score as each epoch ends
+        summary = distill_finetune(options, on_done=job_printer(quiet or json_out))
+    if json_out:
+        emit_json(summary)
+    elif not quiet:
+        out.print(aggregate_table(summary))
+        out.print(f"[dim]RunResults in {output}/, aggregate in {work}/aggregate.json[/dim]")
+    raise typer.Exit(1 if summary["errors"] else 0)
 
 
 @distill_app.command("recipe")
@@ -139,7 +173,96 @@ def distill_recipe(
     json_out: JsonOut = False,
 ) -> None:
     """Run a recipe: corpus, student, pretraining, fine-tuning and evaluation, skipping finished stages."""
-    from fsabench.commands.distill import recipe_command
+    import os
+    import time
 
-    raise typer.Exit(recipe_command(recipe, overrides or [], output, ablation, executor, workers, keep, data_dir,
-                                    quiet, json_out, shared_dir, plan))
+    from fsabench import api
+    from fsabench.console import emit_json, err, library_notices, out, pretrain_progress
+    from fsabench.options import RecipeOptions
+
+    clock = time.perf_counter()
+    options = RecipeOptions(recipe=recipe, overrides=tuple(overrides or ()), output=output, ablation=ablation,
+                            executor=executor, workers=workers, keep=keep, shared_dir=shared_dir, data_dir=data_dir)
+    if plan:
+        settings = api.plan_recipe(options)
+        if json_out:
+            emit_json(settings)
+        else:
+            import yaml
+
+            out.print(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True, width=110), markup=False,
+                      highlight=False)
+        return
+    spec, path, target = api.load_recipe(options)
+    silent = quiet or json_out
+    say = (lambda _: None) if silent else (lambda message: err.print(f"[dim]{message}[/dim]"))
+    say(f"recipe {spec.name} ({path}) -> {target}/")
+    main_rank = os.environ.get("RANK", "0") == "0"  # under accelerate launch, one bar and one table
+    with library_notices(silent or not main_rank), \
+            pretrain_progress(not silent and main_rank, spec.pretrain.steps) as report:
+        result = api.distill_recipe(options, say=say, pretrain_report=report, on_done=job_printer(silent))
+    result["wall_seconds"] = round(time.perf_counter() - clock, 1)
+    if result.get("finetune") is None:  # a rank other than 0 under accelerate launch: rank 0 reports
+        return
+    if json_out:
+        emit_json(result)
+    elif not quiet:
+        out.print(aggregate_table(result["finetune"]))
+        out.print(f"[dim]recipe {spec.name} finished in {result['wall_seconds']:.0f} s; outputs in {target}/[/dim]")
+    raise typer.Exit(1 if result["finetune"]["errors"] else 0)
+
+
+def print_estimate(plan: dict[str, Any]) -> None:
+    from fsabench.console import out
+
+    out.print(f"teacher {plan['teacher']}: {plan['requests']} requests to send ({plan['already_done']} already done)")
+    out.print(f"  prompt tokens ~{plan['prompt_tokens']:,}; completion tokens ~{plan['completion_tokens_typical']:,} "
+              f"typical, {plan['completion_tokens_max']:,} at most")
+    cost = plan["cost"]
+    out.print(f"  cost ~${cost['typical_usd']} typical, ${cost['max_usd']} at most" if cost else
+              "  cost: unknown for this model (give --price-in/--price-out in USD per million tokens)")
+
+
+def print_corpus(payload: dict[str, Any], quiet: bool) -> None:
+    from fsabench.console import out
+
+    if quiet:
+        return
+    report = payload["report"]
+    if "generation" in payload:
+        g = payload["generation"]
+        out.print(f"teacher: {g['written']} answers written, {g['failed']} failed, {g['cached']} cached, "
+                  f"${g['cost_usd']:.4f}" + (" (stopped by --max-cost)" if g["stopped_by_max_cost"] else ""))
+        if g["skipped_reviews"]:
+            out.print(f"reviews: skipped {g['skipped_reviews']} without text (first: {', '.join(g['skipped_where'])})")
+    out.print(f"corpus: {report['responses']} responses -> {report['kept']} kept ({report['train']} train, "
+              f"{report['valid']} valid); dropped {report['dropped'] or 'none'}; cut {report['cut'] or 'none'}")
+    out.print(f"[dim]written to {payload['out']}/[/dim]")
+
+
+def job_printer(quiet: bool):
+    """One stderr line per finished fine-tuning job (seed)."""
+    from fsabench.console import err
+
+    def done(outcome) -> None:
+        if quiet:
+            return
+        if outcome.error:
+            err.print(f"[red]{outcome.task} seed {outcome.seed} failed: {outcome.error}[/red]")
+            return
+        verb = "skipped (result exists)" if outcome.skipped else f"best epoch {outcome.best_epoch}"
+        err.print(f"[dim]{outcome.task} seed {outcome.seed}: {verb}, test {outcome.scores.get('all')}[/dim]")
+    return done
+
+
+def aggregate_table(summary: dict[str, Any]):
+    from rich.table import Table
+
+    table = Table(title=f"{summary['model']} ({summary['protocol']}, mean ± std over seeds)")
+    for column in ("task", "subset", "seeds", "mean", "std"):
+        table.add_column(column, justify="left" if column in ("task", "subset") else "right")
+    for task, info in summary["tasks"].items():
+        for subset, s in info["subsets"].items():
+            table.add_row(task, subset, str(len(s["values"])), "–" if s["mean"] is None else f"{s['mean']:.2f}",
+                          "–" if s["std"] is None else f"{s['std']:.2f}")
+    return table

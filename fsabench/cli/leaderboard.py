@@ -1,4 +1,4 @@
-"""`fsabench leaderboard submit|verify|audit|build|serve`."""
+"""`fsabench leaderboard submit|verify|audit|build|serve`: options -> `fsabench.api` -> printed lines."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from fsabench.cli.common import DataDir, JsonOut, TasksDir, group
 leaderboard_app = group("leaderboard", "Submit, verify, publish and host leaderboards of verified results.")
 LeaderboardsDir = Annotated[Optional[Path], typer.Option("--leaderboards-dir", envvar="FSABENCH_LEADERBOARDS_DIR",
                             help="folder holding <name>/leaderboard.yaml [env FSABENCH_LEADERBOARDS_DIR; default ./leaderboards]")]
+PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}  # names are data, not rich markup
+
+
+def _where(leaderboards_dir, data_dir, tasks_dir) -> dict:
+    return {"leaderboards_dir": leaderboards_dir, "data_dir": data_dir, "tasks_dir": tuple(tasks_dir or ())}
 
 
 @leaderboard_app.command("submit")
@@ -36,12 +41,20 @@ def leaderboard_submit(
     json_out: JsonOut = False,
 ) -> None:
     """Bundle RunResults with metadata, verify them (hashes, coverage, re-scored outputs) and write the submission."""
-    from fsabench.commands.leaderboard import submit_command
+    from fsabench.api import submit
+    from fsabench.console import emit_json, out
+    from fsabench.options import EntryFields, SubmitOptions
 
-    fields = {"name": name, "category": category, "parameters": parameters, "base_model": base_model, "link": link,
-              "license": license, "date": date, "notes": notes}
-    submit_command(runs, leaderboard, fields, output, overwrite, leaderboards_dir, data_dir, tasks_dir, json_out,
-                   gzip=gzip)
+    entry = EntryFields.model_construct(name=name, category=category, parameters=parameters, base_model=base_model,
+                                        link=link, license=license, date=date, notes=notes)
+    done = submit(SubmitOptions(runs=tuple(runs), leaderboard=leaderboard, entry=entry, output=output,
+                                overwrite=overwrite, gzip=gzip, **_where(leaderboards_dir, data_dir, tasks_dir)))
+    if json_out:
+        emit_json({"accepted": True, "file": str(done.path), "slug": done.verified.slug, "row": done.verified.row})
+        return
+    out.print(f"accepted: {done.entry.name} ({done.entry.category}) {done.board.spec.score.label} "
+              f"{done.verified.row['score']} from {done.runs} runs, re-scored from their outputs", **PLAIN)
+    out.print(f"wrote {done.path} ({done.size:,} bytes): open a pull request with it", **PLAIN)
 
 
 @leaderboard_app.command("verify")
@@ -54,9 +67,26 @@ def leaderboard_verify(
     json_out: JsonOut = False,
 ) -> None:
     """Re-check submissions (schema, hashes, coverage, re-scored outputs); exit 1 if any is rejected."""
-    from fsabench.commands.leaderboard import verify_command
+    from fsabench.api import verify
+    from fsabench.console import emit_json, err, out
+    from fsabench.leaderboard.actions import rejected_error
+    from fsabench.options import VerifyOptions
 
-    raise typer.Exit(verify_command(path, leaderboard, leaderboards_dir, data_dir, tasks_dir, json_out))
+    good, bad = verify(VerifyOptions(path=path, leaderboard=leaderboard,
+                                     **_where(leaderboards_dir, data_dir, tasks_dir)))
+    if json_out:
+        emit_json({"accepted": [{"file": str(f), "slug": v.slug, "score": v.row["score"]} for f, v in good],
+                   "rejected": [{"file": str(f), "error": e} for f, e in bad]})
+    else:
+        for file, verified in good:
+            out.print(f"ok       {file}  {verified.bundle.entry.name}  {verified.row['score']}", **PLAIN)
+        for file, message in bad:
+            out.print(f"REJECTED {message}", **PLAIN)
+        out.print(f"{len(good)} accepted, {len(bad)} rejected", markup=False, soft_wrap=True)
+    if not good and not bad:
+        err.print("no submissions found")
+    if bad:  # an error, not just an exit code: the CLI turns it into one line and exit code 1
+        raise rejected_error(good, bad)
 
 
 @leaderboard_app.command("audit")
@@ -72,9 +102,22 @@ def leaderboard_audit(
     json_out: JsonOut = False,
 ) -> None:
     """Re-run sampled examples through the claimed model; store the audit (badge on the site); exit 1 if it fails."""
-    from fsabench.commands.leaderboard_audit import audit_command
+    from fsabench.api import audit
+    from fsabench.console import emit_json, out
+    from fsabench.leaderboard.actions import audit_failure
+    from fsabench.options import AuditOptions
 
-    audit_command(submission, sample, seed, leaderboard, output, leaderboards_dir, data_dir, tasks_dir, json_out)
+    done = audit(AuditOptions(submission=submission, sample=sample, seed=seed, leaderboard=leaderboard, output=output,
+                              **_where(leaderboards_dir, data_dir, tasks_dir)))
+    a = done.audit
+    if json_out:
+        emit_json(done.summary())
+    else:
+        out.print(f"{a.badge()} ({done.verified.bundle.entry.name}); sample F1 submitted {a.f1_submitted}, "
+                  f"re-run {a.f1_reproduced}, agreement F1 {a.agreement_f1}", **PLAIN)
+        out.print(f"wrote {done.path}", **PLAIN)
+    if not a.passed:
+        raise audit_failure(submission, a)
 
 
 @leaderboard_app.command("build")
@@ -87,9 +130,16 @@ def leaderboard_build(
     json_out: JsonOut = False,
 ) -> None:
     """Verify every submission and render the static site (works from file://)."""
-    from fsabench.commands.leaderboard import build_command
+    from fsabench.api import build_site
+    from fsabench.console import emit_json, out
+    from fsabench.options import BuildOptions
 
-    build_command(name, output, leaderboards_dir, data_dir, tasks_dir, json_out)
+    index, entries = build_site(BuildOptions(name=name, output=output, **_where(leaderboards_dir, data_dir, tasks_dir)))
+    if json_out:
+        emit_json({"index": str(index), "entries": entries})
+    else:
+        out.print(f"built {index} ({entries} entries); open it in a browser (works from file://)",
+                  markup=False, soft_wrap=True)
 
 
 @leaderboard_app.command("serve")
@@ -112,7 +162,10 @@ def leaderboard_serve(
     tasks_dir: TasksDir = None,
 ) -> None:
     """Host the leaderboard: token-authenticated POST of bundles, ranked table as JSON and HTML (FastAPI; /docs)."""
-    from fsabench.commands.leaderboard import serve_command
+    from fsabench.api import serve_leaderboard
+    from fsabench.options import BoardServeOptions
 
-    serve_command(name, host, port, db, tokens_file, leaderboards_dir, data_dir, tasks_dir, import_folder,
-                  tuple(trusted_proxy or ()), quiet, reads_per_minute, posts_per_minute)
+    serve_leaderboard(BoardServeOptions(name=name, host=host, port=port, db=db, tokens_file=tokens_file,
+                                        import_folder=import_folder, trusted_proxies=tuple(trusted_proxy or ()),
+                                        reads_per_minute=reads_per_minute, posts_per_minute=posts_per_minute,
+                                        quiet=quiet, **_where(leaderboards_dir, data_dir, tasks_dir)))

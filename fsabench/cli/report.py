@@ -1,4 +1,4 @@
-"""`fsabench report`: tables and charts from RunResult files."""
+"""`fsabench report`: parse into ReportOptions, call `fsabench.api.report_files`, print what was written."""
 
 from __future__ import annotations
 
@@ -25,6 +25,29 @@ def report(
     json_out: JsonOut = False,
 ) -> None:
     """Tables (seed mean ± std, 95% CIs, paired tests) and charts from RunResult files."""
-    from fsabench.commands.report import report_command
+    from rich.markup import escape
 
-    report_command(runs, output, formats, baseline, preset, figures, bootstrap, json_out, human, label or [], labels)
+    from fsabench.api import report_files
+    from fsabench.console import emit_json, err, out
+    from fsabench.options import ReportOptions
+
+    o = ReportOptions(runs=tuple(runs), output=output, formats=formats, baseline=baseline, preset=preset,
+                      figures=figures, bootstrap=bootstrap, human=tuple(human or ()), label=tuple(label or ()),
+                      labels=labels)
+    built = report_files(o)
+    files = [p.as_posix() for p in built.files]
+    if json_out:
+        emit_json({"out": str(output), "files": files, "flags": built.flags, "notes": built.notes,
+                   "warnings": built.warnings})
+        return
+    for flag in built.flags:
+        err.print(f"[yellow]flag:[/yellow] {escape(flag)}", highlight=False, soft_wrap=True)
+    for note in built.notes:
+        kind = "[yellow]warning:[/yellow]" if note in built.warnings else "[cyan]note:[/cyan]"
+        err.print(f"{kind} {escape(note)}", highlight=False, soft_wrap=True)
+    summary = built.analysis.summary
+    out.print(f"report: {summary['model'].nunique()} models x {summary['task'].nunique()} tasks, "
+              f"{len(files)} files in {output}/", highlight=False)
+    for name in ("report.md", "report.html", "report.tex"):
+        if (output / name).exists() and any(f.endswith(name) for f in files):
+            out.print(f"  {output / name}", highlight=False)

@@ -1,14 +1,12 @@
-"""`fsabench serve` (a local model behind an OpenAI-compatible API) and `fsabench export lm-eval`."""
+"""`fsabench serve`: a local model behind an OpenAI-compatible API (ServeOptions -> `fsabench.api.serve_model`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import (BatchSize, DataDir, Device, Dtype, GgufFile, JsonOut, NumShots, Scoring, Seed, Tasks,
-                                 TasksDir, Threads, app, group, output_option)
+from fsabench.cli.common import BatchSize, Device, Dtype, GgufFile, Threads, app
 
 
 @app.command()
@@ -27,35 +25,18 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /docs)."""
-    from fsabench.commands.serve import serve_command
+    from fsabench.api import serve_model
+    from fsabench.console import err
+    from fsabench.options import ModelOptions, ServeOptions
 
-    serve_command(model, host, port, name, batch_size, batch_wait_ms,
-                  {"batch_size": batch_size, "device": device, "dtype": dtype, "gguf_file": gguf_file, "threads": threads},
-                  max_tokens, quiet)
+    options = ServeOptions(model_name=model, host=host, port=port, name=name, batch_wait_ms=batch_wait_ms,
+                           max_tokens=max_tokens, quiet=quiet,
+                           model=ModelOptions(batch_size=batch_size, device=device, dtype=dtype, gguf_file=gguf_file,
+                                              threads=threads))
 
+    def ready(url: str, server) -> None:
+        err.print(f"serving {model} as '{server.card['id']}' on {url}/v1 (docs {url}/docs; Ctrl-C to stop)",
+                  markup=False, highlight=False)
+        print(f"READY {url}/v1", flush=True)
 
-export_app = group("export", "Export tasks to other evaluation harnesses.")
-
-
-@export_app.command("lm-eval")
-def export_lm_eval(
-    out_dir: Annotated[Optional[Path], typer.Argument(help="folder for the lm-eval task YAMLs (or --output)")] = None,
-    output: Annotated[Optional[Path], output_option("folder for the lm-eval task YAMLs (pass it to --include_path)")] = None,
-    tasks: Tasks = "fsa",
-    prompt_style: Annotated[Literal["raw", "chat"], typer.Option("--prompt-style", help="raw (fine-tuned students) | chat (instruction LLMs)")] = "raw",
-    num_shots: NumShots = 0,
-    seed: Seed = 0,
-    scoring: Scoring = "generate",
-    seq2seq: Annotated[bool, typer.Option("--seq2seq", help="for seq2seq models: cap lm-eval's decoder at the task's token budget")] = False,
-    data_dir: DataDir = None,
-    tasks_dir: TasksDir = None,
-    json_out: JsonOut = False,
-) -> None:
-    """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
-    from fsabench.commands.export import export_lmeval_command
-    from fsabench.errors import FsabenchError
-
-    if (out_dir is None) == (output is None):
-        raise FsabenchError("export lm-eval needs one output folder", hint="pass OUT_DIR or --output/-o (not both)")
-    export_lmeval_command(out_dir or output, tasks, prompt_style, num_shots, seed, scoring, seq2seq, data_dir, tasks_dir,
-                          json_out)
+    serve_model(options, on_ready=ready)

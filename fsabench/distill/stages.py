@@ -19,6 +19,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from fsabench.distill.contamination import maybe_check_contamination
 from fsabench.distill.corpus import REPORT, finalize, import_corpus
 from fsabench.distill.recipe import ABLATIONS, CorpusStage, FinetuneStage, Recipe, StudentSpec, resolve_path
 from fsabench.errors import FsabenchError
@@ -177,14 +178,22 @@ def distill_info(recipe: Recipe, ablation: str | None, student: str, corpus_dir:
                                                                  ", ".join(teachers) or recipe.corpus.teacher)}}
 
 
-def stamp_results(results_dir: Path, student: str, info: dict[str, Any]) -> None:
-    """Add `meta.distill` to the RunResults fine-tuned from `student` (rewritten only when it changes)."""
+def stamp_results(results_dir: Path, student: str, info: dict[str, Any],
+                  contamination: dict[str, Any] | None = None) -> None:
+    """Add `meta.distill` (and `meta.contamination`, the test sentences found in the corpus and the clean
+    score) to the RunResults fine-tuned from `student` (rewritten only when it changes)."""
+    from fsabench.distill.contamination import contamination_meta
     from fsabench.results import load_result, save_result
 
     for path in sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []:
         result = load_result(path)
-        if result.meta.get("finetune", {}).get("student") == student and result.meta.get("distill") != info:
+        if result.meta.get("finetune", {}).get("student") != student:
+            continue
+        leak = contamination_meta(contamination, result) if contamination else None
+        if result.meta.get("distill") != info or (leak is not None and result.meta.get("contamination") != leak):
             result.meta["distill"] = info
+            if leak is not None:
+                result.meta["contamination"] = leak
             save_result(result, path)
 
 
@@ -204,6 +213,8 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
     recipe_dir = recipe_path.resolve().parent
     corpus_dir = out / "corpus"
     report = ranks.on_main("corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say))
+    leak = ranks.on_main("contamination", lambda: maybe_check_contamination(corpus_dir, list(recipe.finetune.tasks),
+                                                                             data_dir, say))
     initial = ranks.on_main("student", lambda: maybe_build_student(recipe.student, out / "student-init", corpus_dir,
                                                                     data_dir, say))
     if ablation == "no-pretrain":
@@ -220,9 +231,10 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
                 "rank": ranks.rank, "finetune": None}
     summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
                              executor, workers, keep, shared_dir)
-    stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report))
+    stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report), leak)
     result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
               "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
+              "contamination": {t: v["subsets"]["all"]["overlapping"] for t, v in (leak or {}).get("tasks", {}).items()},
               "finetune": summary}
     write_json_atomic(out / (f"summary-{ablation}.json" if ablation else "summary.json"), result)
     ranks.close()

@@ -12,31 +12,17 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from fsabench.leaderboard.service import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
-from fsabench.webserver import Limits, client_address, make_app
+from fsabench.leaderboard.state import ASSET_TYPES, SECURITY_HEADERS, SLUG, TEMPLATES, Body, LeaderboardApp
+from fsabench.web import Limits, client_address, make_app
+from fsabench.web.headers import SecurityHeaders
 
 HTML = "text/html; charset=utf-8"
 LOG = logging.getLogger("fsabench.leaderboard")
-
-
-class SecurityHeaders:
-    """nosniff + a strict CSP on every answer (pages run only the site's own script)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        async def with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 class ReadLimit:
@@ -65,6 +51,8 @@ def send(request: Request, body: Body, media_type: str) -> Response:
 
 
 def build_routes(lb: LeaderboardApp, limits: Limits):
+    """The FastAPI app over one LeaderboardApp (in `app.state.lb`): the module's router, its error
+    handler, the read limit and the security headers."""
     @asynccontextmanager
     async def lifespan(_: Any):
         task = asyncio.create_task(rescan_forever(lb)) if lb.config.rescan_seconds > 0 else None
@@ -75,83 +63,110 @@ def build_routes(lb: LeaderboardApp, limits: Limits):
     app = make_app(f"fsabench leaderboard: {lb.board.name}", limits, quiet=lb.config.quiet, lifespan=lifespan,
                    body_encodings=("identity", "gzip"),  # a gzipped bundle: submit() bounds what it expands to
                    error_shape=lambda status, text: {"error": text})  # the shape of every other answer here
+    app.state.lb = lb
     app.add_middleware(ReadLimit, lb=lb)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
+    app.add_exception_handler(HTTPException, not_found)
+    app.include_router(router)
+    return app
 
-    @app.exception_handler(HTTPException)
-    async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)},
-                            exc.status_code, getattr(exc, "headers", None))
 
-    def missing(path: str) -> JSONResponse:
-        return JSONResponse({"error": f"not found: {path}"}, 404)
+router = APIRouter()
 
-    @app.get("/")
-    @app.get("/index.html", include_in_schema=False)
-    async def index(request: Request) -> Response:
-        return send(request, await run_in_threadpool(lb.index_html), HTML)
 
-    @app.get("/api/leaderboard")
-    async def table(request: Request) -> Response:
-        return send(request, lb.cached_table() or await run_in_threadpool(lb.table_json), "application/json")
+def _lb(request: Request) -> LeaderboardApp:
+    return request.app.state.lb
 
-    @app.get("/healthz")
-    async def health() -> dict[str, Any]:
-        return {"ok": True, "leaderboard": lb.board.name}
 
-    @app.get("/compare.html")
-    async def compare(request: Request) -> Response:
-        return send(request, await run_in_threadpool(lb.compare_html), HTML)
+async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
+    return JSONResponse({"error": f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)},
+                        exc.status_code, getattr(exc, "headers", None))
 
-    @app.get("/assets/preds/{name}")
-    async def predictions(name: str, request: Request) -> Response:
-        slug = name[:-3] if name.endswith(".js") else ""
-        body = await run_in_threadpool(lb.prediction_js, slug) if SLUG.match(slug) else None
-        if body is None:
-            return missing(f"/assets/preds/{name}")
-        return send(request, body, "text/javascript; charset=utf-8")
 
-    @app.get("/assets/{name}")
-    async def asset(name: str) -> Response:
-        if name not in ASSET_TYPES:
-            return missing(f"/assets/{name}")
-        return Response((TEMPLATES / name).read_bytes(), media_type=ASSET_TYPES[name])
+def missing(path: str) -> JSONResponse:
+    return JSONResponse({"error": f"not found: {path}"}, 404)
 
-    @app.get("/api/entries/{slug}")
-    async def entry(slug: str) -> Response:
-        found = await run_in_threadpool(lb.store.get, lb.board.name, slug) if SLUG.match(slug) else None
-        if not found:
-            return missing(f"/api/entries/{slug}")
-        return JSONResponse({**found["row"], "slug": slug, "source": found["source"], "created": found["created"]})
 
-    @app.get("/models/{page}")
-    async def model_page(page: str, request: Request) -> Response:
-        slug = page[:-5] if page.endswith(".html") else ""
-        if not SLUG.match(slug):
-            return missing(f"/models/{page}")
-        body = lb.cached_page(slug) or await run_in_threadpool(lb.model_html, slug)
-        return send(request, body, HTML) if body is not None else missing(f"/models/{page}")
+@router.get("/")
+@router.get("/index.html", include_in_schema=False)
+async def index(request: Request) -> Response:
+    lb = _lb(request)
+    return send(request, await run_in_threadpool(lb.index_html), HTML)
 
-    @app.post("/api/submissions", status_code=201)
-    async def submit(request: Request) -> JSONResponse:
-        submitter = lb.authorized(request.headers.get("authorization"))
-        if submitter is None:  # counted per client, never against a token's budget
-            wait = lb.requests.retry_after(client_address(request.scope, lb.config.trusted_proxies))
-            if wait is not None:
-                return too_many(wait)
-            return JSONResponse({"error": "missing or invalid token", "hint": "send Authorization: Bearer <token>"},
-                                401, {"WWW-Authenticate": 'Bearer realm="fsabench-leaderboard"', "Connection": "close"})
-        wait = lb.posts.retry_after(submitter)
+
+@router.get("/api/leaderboard")
+async def table(request: Request) -> Response:
+    lb = _lb(request)
+    return send(request, lb.cached_table() or await run_in_threadpool(lb.table_json), "application/json")
+
+
+@router.get("/healthz")
+async def health(request: Request) -> dict[str, Any]:
+    lb = _lb(request)
+    return {"ok": True, "leaderboard": lb.board.name}
+
+
+@router.get("/compare.html")
+async def compare(request: Request) -> Response:
+    lb = _lb(request)
+    return send(request, await run_in_threadpool(lb.compare_html), HTML)
+
+
+@router.get("/assets/preds/{name}")
+async def predictions(name: str, request: Request) -> Response:
+    lb = _lb(request)
+    slug = name[:-3] if name.endswith(".js") else ""
+    body = await run_in_threadpool(lb.prediction_js, slug) if SLUG.match(slug) else None
+    if body is None:
+        return missing(f"/assets/preds/{name}")
+    return send(request, body, "text/javascript; charset=utf-8")
+
+
+@router.get("/assets/{name}")
+async def asset(name: str) -> Response:
+    if name not in ASSET_TYPES:
+        return missing(f"/assets/{name}")
+    return Response((TEMPLATES / name).read_bytes(), media_type=ASSET_TYPES[name])
+
+
+@router.get("/api/entries/{slug}")
+async def entry(slug: str, request: Request) -> Response:
+    lb = _lb(request)
+    found = await run_in_threadpool(lb.store.get, lb.board.name, slug) if SLUG.match(slug) else None
+    if not found:
+        return missing(f"/api/entries/{slug}")
+    return JSONResponse({**found["row"], "slug": slug, "source": found["source"], "created": found["created"]})
+
+
+@router.get("/models/{page}")
+async def model_page(page: str, request: Request) -> Response:
+    lb = _lb(request)
+    slug = page[:-5] if page.endswith(".html") else ""
+    if not SLUG.match(slug):
+        return missing(f"/models/{page}")
+    body = lb.cached_page(slug) or await run_in_threadpool(lb.model_html, slug)
+    return send(request, body, HTML) if body is not None else missing(f"/models/{page}")
+
+
+@router.post("/api/submissions", status_code=201)
+async def submit(request: Request) -> JSONResponse:
+    lb = _lb(request)
+    submitter = lb.authorized(request.headers.get("authorization"))
+    if submitter is None:  # counted per client, never against a token's budget
+        wait = lb.requests.retry_after(client_address(request.scope, lb.config.trusted_proxies))
         if wait is not None:
             return too_many(wait)
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            return JSONResponse({"error": "Content-Length required"}, 411, {"Connection": "close"})
-        raw = await request.body()
-        status, payload = await run_in_threadpool(lb.submit, raw, submitter)
-        return JSONResponse(payload, status)
-
-    return app
+        return JSONResponse({"error": "missing or invalid token", "hint": "send Authorization: Bearer <token>"},
+                            401, {"WWW-Authenticate": 'Bearer realm="fsabench-leaderboard"', "Connection": "close"})
+    wait = lb.posts.retry_after(submitter)
+    if wait is not None:
+        return too_many(wait)
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return JSONResponse({"error": "Content-Length required"}, 411, {"Connection": "close"})
+    raw = await request.body()
+    status, payload = await run_in_threadpool(lb.submit, raw, submitter)
+    return JSONResponse(payload, status)
 
 
 async def rescan_forever(lb: LeaderboardApp) -> None:

@@ -142,6 +142,26 @@ def table_rows(board: Leaderboard, rows: Sequence[dict[str, Any]]) -> list[dict[
     return ranked
 
 
+def reference_rows(board: Leaderboard) -> list[dict[str, Any]]:
+    """The board's published results as table rows (never ranked): a task column holds the published number,
+    the aggregate only when every task has one (the same mean over tasks), other subset columns nothing."""
+    from fsabench.leaderboard.submission import LINK
+
+    out = []
+    for ref in board.spec.references:
+        values = []
+        for col in columns(board):
+            kind, _, name = col["key"].partition(":")
+            if col["key"] == "score":
+                have = [ref.scores.get(t) for t in board.spec.tasks]
+                values.append(round(sum(have) / len(have), 2) if all(v is not None for v in have) else None)
+            else:
+                values.append(ref.scores.get(name) if kind == "task" else None)
+        out.append({"name": ref.name, "source": ref.source, "note": ref.note, "values": values,
+                    "href": ref.link if ref.link and LINK.match(ref.link) else None})
+    return out
+
+
 def _common(board: Leaderboard, built: dt.datetime | None) -> dict[str, Any]:
     return {"board": board.spec, "version": __version__,
             "built": (built or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")}
@@ -153,15 +173,24 @@ def render_index(board: Leaderboard, rows: Sequence[dict[str, Any]], chart_list:
     from fsabench.leaderboard.stats import METHOD
 
     return environment().get_template("index.html.j2").render(
-        **_common(board, built), rows=rows, columns=columns(board), charts=chart_list, method=METHOD)
+        **_common(board, built), rows=rows, columns=columns(board), charts=chart_list, method=METHOD,
+        references=reference_rows(board), conventions=board_conventions(board))
+
+
+def board_conventions(board: Leaderboard) -> list[str]:
+    """How the board's tuple tasks are scored (capped | authors), for the page to say."""
+    return sorted({t.convention for t in board.tasks.values() if t.metric == "absa_f1"})
 
 
 def render_model(board: Leaderboard, row: dict[str, Any], results: Sequence[RunResult],
                  built: dt.datetime | None = None) -> str:
     """One entry's page: metadata, the task x subset grid, the example browser and provenance."""
+    from fsabench.report.provenance import contamination_lines, convention_lines
+
     return environment().get_template("model.html.j2").render(
         **_common(board, built), row=row, runs=provenance(results),
-        examples_json=inline_json(examples_payload(results)))
+        examples_json=inline_json(examples_payload(results)),
+        contamination=contamination_lines(results), conventions=convention_lines(results)[0])
 
 
 def longest_runs(results: Sequence[RunResult]) -> dict[str, list[Record]]:

@@ -66,6 +66,17 @@ class Limits(Strict):
     max_notes_chars: int = Field(2_000, ge=0)
 
 
+class Reference(Strict):
+    """A published result shown beside the entries, never ranked: nothing of it was re-computed here."""
+
+    name: str = Field(min_length=1, max_length=200)
+    scores: dict[str, float] = Field(min_length=1, description="task -> the board's metric (x100) on the score "
+                                     "subset, as published")
+    source: str = Field(min_length=1, max_length=500, description="the paper or page the numbers come from")
+    note: str = Field("", max_length=1000, description="test set, metric or protocol differences")
+    link: str | None = Field(None, max_length=500, description="an http(s) URL of the source")
+
+
 class LeaderboardSpec(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     title: str
@@ -80,9 +91,17 @@ class LeaderboardSpec(Strict):
     allow_partial: bool = Field(False, description="accept runs made with --limit N (the first N test examples), "
                                                    "shown as partial")
     audit: AuditRule = Field(default_factory=AuditRule)
+    references: list[Reference] = Field(default_factory=list, description="published results shown in their own "
+                                        "rows, labelled 'published, not reproduced here', never ranked")
 
     @model_validator(mode="after")
     def _consistent(self) -> "LeaderboardSpec":
+        for ref in self.references:
+            unknown = sorted(set(ref.scores) - set(self.tasks))
+            if unknown:
+                raise ValueError(f"references: {ref.name!r} scores task {unknown[0]!r}, not one of tasks {self.tasks}")
+            if any(not 0 <= v <= 100 for v in ref.scores.values()):
+                raise ValueError(f"references: {ref.name!r} has a score outside 0-100 (scores are x100)")
         if len(set(self.tasks)) != len(self.tasks):
             raise ValueError("tasks lists a task twice")
         if self.score.subset not in self.subsets:

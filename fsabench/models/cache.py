@@ -31,7 +31,7 @@ CACHE_FILE = "responses.sqlite"
 # Settings that change speed, not answers: left out of the key so a re-run with another
 # --concurrency or --batch-size still hits.
 RUNTIME_SETTINGS = frozenset({"batch_size", "device", "concurrency", "timeout", "max_retries", "client",
-                              "prompt_style"})
+                              "prompt_style", "batch"})
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,

@@ -16,6 +16,8 @@ Names resolve lazily, so importing this package loads neither pandas nor matplot
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 from importlib import import_module
 
 _LAZY = {
@@ -38,3 +40,20 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(import_module(f"fsabench.report.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'fsabench.report' has no attribute {name!r}")
+
+
+class _CallableReport(_types.ModuleType):
+    """`fsabench.report(...)`, the old name of `fsabench.build_report(...)`: kept callable for one release,
+    whether or not this subpackage was imported first (the subpackage and the old function share a name)."""
+
+    def __call__(self, *args, **kwargs):
+        import warnings
+
+        from fsabench.report.make import make_report
+
+        warnings.warn("fsabench.report(...) is deprecated; call fsabench.build_report(...)", DeprecationWarning,
+                      stacklevel=2)
+        return make_report(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableReport

@@ -166,6 +166,15 @@ class RenderedSection:
     inline: list = field(default_factory=list)  # InlineFigure for the HTML page
 
 
+def maybe_add_provenance(analysis: Analysis, results) -> None:
+    """Notes on the authors' tuple convention and test-set contamination; mixed conventions are a flag."""
+    from fsabench.report.provenance import contamination_lines, convention_lines
+
+    notes, flags = convention_lines(results)
+    analysis.notes = [*analysis.notes, *notes, *contamination_lines(results)]
+    analysis.flags = [*analysis.flags, *flags]
+
+
 def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Sequence[str] = FORMATS,
                  baseline: str | None = None, preset: str | None = None,
                  figure_formats: str | Sequence[str] = ("png", "svg"), n_boot: int = 1000,
@@ -186,6 +195,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
     loaded = read_runs(paths, exclude=out)
     analysis = analyze(loaded.results, baseline, n_boot, labels=labels)
     analysis.notes = loaded.notes
+    maybe_add_provenance(analysis, loaded.results)
     built = Built(out, flags=analysis.flags, analysis=analysis)
     tables = tables_for(analysis, preset)
     models, tasks = analysis.summary["model"].nunique(), analysis.summary["task"].nunique()

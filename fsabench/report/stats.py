@@ -14,12 +14,12 @@ data: adding, removing or renaming another run never moves it.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from fsabench.metrics import hits as example_hits
 from fsabench.results import Record, RunResult
 
 BASE_SEED = 20241224
@@ -47,9 +47,11 @@ def metrics_of(result: RunResult) -> list[str]:
     return ["accuracy", "macro_f1"] if result.task.type == "classification" else ["f1"]
 
 
-def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[str], absa: bool = False) -> np.ndarray:
+def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[str], absa: bool = False,
+                   convention: str = "capped") -> np.ndarray:
     """One row of additive counts per example (see the module docstring); `absa` counts as
-    metrics.absa_f1 does (unparseable pieces are predictions, hits are a multiset intersection)."""
+    metrics.absa_f1 does (unparseable pieces are predictions, hits are a multiset intersection, or under
+    the authors' convention every predicted tuple found in gold)."""
     if task_type == "classification":
         rows = []
         for r in records:
@@ -65,11 +67,16 @@ def example_counts(records: Sequence[Record], task_type: str, labels: Sequence[s
     for r in records:
         gold, pred = [tuple(t) for t in r.gold], [tuple(t) for t in r.prediction]
         if absa:
-            hits = sum((Counter(gold) & Counter(pred)).values())
+            hits = example_hits(gold, pred, convention)
             rows.append([len(gold), len(pred) + r.unparseable, hits, hits])
             continue
         rows.append([len(gold), len(pred), sum(t in gold for t in pred), sum(t in pred for t in gold)])
     return np.asarray(rows, dtype=float).reshape(len(records), 4)
+
+
+def convention_of(result: RunResult) -> str:
+    """capped | authors: how the run's tuples were scored (results made before the option: capped)."""
+    return (result.task.definition or {}).get("convention") or "capped"
 
 
 def score_from_sums(sums: np.ndarray, task_type: str) -> dict[str, np.ndarray]:
@@ -100,7 +107,7 @@ def aligned_counts(runs: Sequence[RunResult], ids: Sequence[str], subset: str) -
     mats = []
     for run in runs:
         by_id = {r.id: r for r in run.examples}
-        mats.append(example_counts([by_id[i] for i in keep], task_type, labels, absa))
+        mats.append(example_counts([by_id[i] for i in keep], task_type, labels, absa, convention_of(run)))
     return mats, keep
 
 

@@ -17,12 +17,10 @@ import hashlib
 import json
 from typing import Any
 
-from fsabench.webserver import Limits, ServerThread, run_app
+from fsabench.web import Limits, ServerThread, run_app
 
 DEFAULT_CAP = 512  # --max-tokens: the most tokens one request may ask for
-LIMITS = Limits(max_body=4 * 2 ** 20, request_timeout=20.0,
-                max_connections_per_client=256,  # a benchmark client may run --concurrency 256 from one host
-                max_json_containers=100_000)  # 256 messages x 256 parts fit; 1.5M nested lists took 2 s to parse
+LIMITS = Limits.for_app("serve")  # see fsabench.web.limits.APP_DEFAULTS
 
 
 def model_card(adapter: Any, served_name: str, max_tokens: int = DEFAULT_CAP, window: int | None = None) -> dict[str, Any]:

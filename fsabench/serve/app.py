@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import APIRouter
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException
 from fsabench.models.base import Request
 from fsabench.serve.engine import Answer, BadRequest, Engine, Job
 from fsabench.serve.schemas import MAX_PROMPTS, ChatRequest, CompletionRequest
-from fsabench.webserver import Limits, make_app
+from fsabench.web import Limits, make_app
 
 DEFAULT_MAX_TOKENS = 256  # when a request names no budget (capped by --max-tokens)
 UNION_TAG = re.compile(r"^(int|float|str|bool|list|dict|none)(\[.*\])?$|^function-")  # pydantic's branch labels
@@ -53,133 +54,150 @@ def error_body(status: int, message: str, kind: str, param: str | None = None) -
 
 
 def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Limits, quiet: bool = False):
-    """The FastAPI app over one engine; `card` is the /v1/models entry of the served model."""
+    """The FastAPI app over one engine: the module's router and error handlers, the served state in
+    `app.state` (engine, card = the /v1/models entry of the served model, max_tokens = the cap)."""
     app = make_app("fsabench serve", limits, quiet=quiet, description="An OpenAI-compatible API over a local model.")
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(http: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors() or [{"loc": (), "msg": "invalid body"}]
-        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
-        if bad_json is not None:  # was "1: JSON decode error" with param "1" (the offset taken for a field)
-            where = bad_json.get("loc", ("body", "?"))[-1]
-            reason = (bad_json.get("ctx") or {}).get("error", "JSON decode error")
-            return JSONResponse(error_body(400, f"the body is not valid JSON: {reason} (at character {where})",
-                                           "invalid_request_error"), 400)
-        kind = http.headers.get("content-type", "")
-        if "json" not in kind.lower():  # FastAPI reads the body as JSON only when it is labelled so
-            return JSONResponse(error_body(415, f"send the body as JSON with Content-Type: application/json (it was "
-                                                f"{shown(kind[:60]) if kind else 'not labelled'})",
-                                           "invalid_request_error"), 415)
-        # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
-        # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
-        # (and at equal depth a broken rule, "at most 256 entries", says more than "should be a valid string")
-        first = max(errors, key=lambda e: (len(e.get("loc", ())), e.get("type") == "value_error"))
-        loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
-        field = ".".join(loc) or "body"
-        return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: HTTPRequest, exc: HTTPException) -> JSONResponse:
-        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
-        text = str(exc.detail)
-        if text == "There was an error parsing the body":  # FastAPI's words for any body json.loads raised on
-            text = ("the body could not be read as JSON: it must be UTF-8, nested fewer than 1,000 levels deep, "
-                    "with integers of fewer than 4,300 digits")
-        return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code, getattr(exc, "headers", None))
-
-    @app.exception_handler(BadRequest)
-    async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
-        return JSONResponse(error_body(400, str(exc), "invalid_request_error", exc.param), 400)
-
-    @app.exception_handler(ModelNotFound)
-    async def no_model(_: HTTPRequest, exc: ModelNotFound) -> JSONResponse:
-        return JSONResponse(error_body(404, str(exc), "invalid_request_error", "model"), 404)
-
-    @app.get("/health")
-    @app.get("/v1/health", include_in_schema=False)
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/v1/models")
-    @app.get("/models", include_in_schema=False)
-    async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [card]}
-
-    def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
-                 http: HTTPRequest, loop: asyncio.AbstractEventLoop) -> list[Job]:
-        """Check the request and count its prompts' tokens: called in the thread pool (tokenizing 256
-        prompts on the event loop stalled every other client for ~0.4 s)."""
-        if body.model not in (None, card["id"]):
-            raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
-        unsupported = body.unsupported()
-        if unsupported:
-            raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server decodes "
-                             "greedily, one answer per prompt (leave it out)", unsupported)
-        if body.min_tokens and not engine.local:
-            raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
-        client = http.client.host if http.client else ""
-        return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens),
-                    min(body.min_tokens or 0, r.max_new_tokens), body.stream, client=client)
-                for i, r in enumerate(requests)]
-
-    def budget_of(body: ChatRequest | CompletionRequest) -> int:
-        asked = body.budget()
-        field = "max_completion_tokens" if getattr(body, "max_completion_tokens", None) else "max_tokens"
-        if asked is not None and asked > max_tokens:
-            raise BadRequest(f"{field} = {asked} is over this server's cap of {max_tokens} tokens "
-                             "(fsabench serve --max-tokens)", field)
-        window = engine.window()
-        if asked is not None and window and asked > window:
-            raise BadRequest(f"{field} = {asked} is over the model's window of {window} tokens", field)
-        return asked or min(DEFAULT_MAX_TOKENS, max_tokens)
-
-    @app.post("/v1/chat/completions")
-    @app.post("/chat/completions", include_in_schema=False)
-    async def chat(body: ChatRequest, http: HTTPRequest):
-        messages = tuple({"role": m.role, "content": m.text()} for m in body.messages)
-        request = Request(id="", prompt="\n\n".join(m["content"] for m in messages), messages=messages,
-                          max_new_tokens=budget_of(body), stop=body.stops())
-        events: asyncio.Queue = asyncio.Queue()
-        jobs = await run_in_threadpool(jobs_for, body, [request], events, http, asyncio.get_running_loop())
-        return await respond(http, body, jobs, events, chat=True)
-
-    @app.post("/v1/completions")
-    @app.post("/completions", include_in_schema=False)
-    async def completions(body: CompletionRequest, http: HTTPRequest):
-        prompts = body.prompts()
-        if not prompts or len(prompts) > MAX_PROMPTS:
-            raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
-        budget, stops = budget_of(body), body.stops()
-        events: asyncio.Queue = asyncio.Queue()
-        jobs = await run_in_threadpool(jobs_for, body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops)
-                                                        for p in prompts], events, http, asyncio.get_running_loop())
-        return await respond(http, body, jobs, events, chat=False)
-
-    async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):
-        meta = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{time.time_ns():x}", "created": int(time.time()),
-                "model": card["id"]}
-        for job in jobs:
-            engine.submit(job)
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(stream(jobs, events, meta, chat, include_usage), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        answers = await collect(http, jobs, events)
-        if answers is None:  # the client left; nobody reads this
-            return JSONResponse(error_body(499, "client closed the request", "cancelled"), 499)
-        failed = next((a for a in answers if isinstance(a, str)), None)
-        if failed is not None:
-            return JSONResponse(error_body(500, f"model failed: {failed}", "server_error"), 500)
-        if chat:
-            choices = [{"index": 0, "message": {"role": "assistant", "content": answers[0].text},
-                        "finish_reason": answers[0].finish_reason}]
-        else:
-            choices = [{"index": i, "text": a.text, "finish_reason": a.finish_reason, "logprobs": None}
-                       for i, a in enumerate(answers)]
-        return {**meta, "object": "chat.completion" if chat else "text_completion", "choices": choices,
-                "usage": usage_of(answers)}
-
+    app.state.engine, app.state.card, app.state.max_tokens = engine, card, max_tokens
+    for kind, handler in ((RequestValidationError, invalid), (HTTPException, http_error), (BadRequest, bad),
+                          (ModelNotFound, no_model)):
+        app.add_exception_handler(kind, handler)
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+async def invalid(http: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors() or [{"loc": (), "msg": "invalid body"}]
+    bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:  # was "1: JSON decode error" with param "1" (the offset taken for a field)
+        where = bad_json.get("loc", ("body", "?"))[-1]
+        reason = (bad_json.get("ctx") or {}).get("error", "JSON decode error")
+        return JSONResponse(error_body(400, f"the body is not valid JSON: {reason} (at character {where})",
+                                       "invalid_request_error"), 400)
+    kind = http.headers.get("content-type", "")
+    if "json" not in kind.lower():  # FastAPI reads the body as JSON only when it is labelled so
+        return JSONResponse(error_body(415, f"send the body as JSON with Content-Type: application/json (it was "
+                                            f"{shown(kind[:60]) if kind else 'not labelled'})",
+                                       "invalid_request_error"), 415)
+    # in a union (a prompt string or a list of them) the branch that got deepest says what is wrong:
+    # ["ok", "\\ud800"] is "prompt.1: holds a lone surrogate", not "prompt: should be a valid string"
+    # (and at equal depth a broken rule, "at most 256 entries", says more than "should be a valid string")
+    first = max(errors, key=lambda e: (len(e.get("loc", ())), e.get("type") == "value_error"))
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and not UNION_TAG.match(str(p))]
+    field = ".".join(loc) or "body"
+    return JSONResponse(error_body(400, f"{field}: {first.get('msg')}", "invalid_request_error", field), 400)
+
+
+async def http_error(_: HTTPRequest, exc: HTTPException) -> JSONResponse:
+    kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+    text = str(exc.detail)
+    if text == "There was an error parsing the body":  # FastAPI's words for any body json.loads raised on
+        text = ("the body could not be read as JSON: it must be UTF-8, nested fewer than 1,000 levels deep, "
+                "with integers of fewer than 4,300 digits")
+    return JSONResponse(error_body(exc.status_code, text, kind), exc.status_code, getattr(exc, "headers", None))
+
+
+async def bad(_: HTTPRequest, exc: BadRequest) -> JSONResponse:
+    return JSONResponse(error_body(400, str(exc), "invalid_request_error", exc.param), 400)
+
+
+async def no_model(_: HTTPRequest, exc: ModelNotFound) -> JSONResponse:
+    return JSONResponse(error_body(404, str(exc), "invalid_request_error", "model"), 404)
+
+
+@router.get("/health")
+@router.get("/v1/health", include_in_schema=False)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/v1/models")
+@router.get("/models", include_in_schema=False)
+async def models(http: HTTPRequest) -> dict[str, Any]:
+    return {"object": "list", "data": [http.app.state.card]}
+
+
+def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
+             http: HTTPRequest, loop: asyncio.AbstractEventLoop) -> list[Job]:
+    """Check the request and count its prompts' tokens: called in the thread pool (tokenizing 256
+    prompts on the event loop stalled every other client for ~0.4 s)."""
+    engine, card = http.app.state.engine, http.app.state.card
+    if body.model not in (None, card["id"]):
+        raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
+    unsupported = body.unsupported()
+    if unsupported:
+        raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server decodes "
+                         "greedily, one answer per prompt (leave it out)", unsupported)
+    if body.min_tokens and not engine.local:
+        raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
+    client = http.client.host if http.client else ""
+    return [Job(r, i, events, loop, engine.prompt_tokens(r, r.max_new_tokens),
+                min(body.min_tokens or 0, r.max_new_tokens), body.stream, client=client)
+            for i, r in enumerate(requests)]
+
+
+def budget_of(body: ChatRequest | CompletionRequest, http: HTTPRequest) -> int:
+    max_tokens, engine = http.app.state.max_tokens, http.app.state.engine
+    asked = body.budget()
+    field = "max_completion_tokens" if getattr(body, "max_completion_tokens", None) else "max_tokens"
+    if asked is not None and asked > max_tokens:
+        raise BadRequest(f"{field} = {asked} is over this server's cap of {max_tokens} tokens "
+                         "(fsabench serve --max-tokens)", field)
+    window = engine.window()
+    if asked is not None and window and asked > window:
+        raise BadRequest(f"{field} = {asked} is over the model's window of {window} tokens", field)
+    return asked or min(DEFAULT_MAX_TOKENS, max_tokens)
+
+
+@router.post("/v1/chat/completions")
+@router.post("/chat/completions", include_in_schema=False)
+async def chat(body: ChatRequest, http: HTTPRequest):
+    messages = tuple({"role": m.role, "content": m.text()} for m in body.messages)
+    request = Request(id="", prompt="\n\n".join(m["content"] for m in messages), messages=messages,
+                      max_new_tokens=budget_of(body, http), stop=body.stops())
+    events: asyncio.Queue = asyncio.Queue()
+    jobs = await run_in_threadpool(jobs_for, body, [request], events, http, asyncio.get_running_loop())
+    return await respond(http, body, jobs, events, chat=True)
+
+
+@router.post("/v1/completions")
+@router.post("/completions", include_in_schema=False)
+async def completions(body: CompletionRequest, http: HTTPRequest):
+    prompts = body.prompts()
+    if not prompts or len(prompts) > MAX_PROMPTS:
+        raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
+    budget, stops = budget_of(body, http), body.stops()
+    events: asyncio.Queue = asyncio.Queue()
+    jobs = await run_in_threadpool(jobs_for, body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops)
+                                                    for p in prompts], events, http, asyncio.get_running_loop())
+    return await respond(http, body, jobs, events, chat=False)
+
+
+async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):
+    meta = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{time.time_ns():x}", "created": int(time.time()),
+            "model": http.app.state.card["id"]}
+    for job in jobs:
+        http.app.state.engine.submit(job)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(stream(jobs, events, meta, chat, include_usage), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    answers = await collect(http, jobs, events)
+    if answers is None:  # the client left; nobody reads this
+        return JSONResponse(error_body(499, "client closed the request", "cancelled"), 499)
+    failed = next((a for a in answers if isinstance(a, str)), None)
+    if failed is not None:
+        return JSONResponse(error_body(500, f"model failed: {failed}", "server_error"), 500)
+    if chat:
+        choices = [{"index": 0, "message": {"role": "assistant", "content": answers[0].text},
+                    "finish_reason": answers[0].finish_reason}]
+    else:
+        choices = [{"index": i, "text": a.text, "finish_reason": a.finish_reason, "logprobs": None}
+                   for i, a in enumerate(answers)]
+    return {**meta, "object": "chat.completion" if chat else "text_completion", "choices": choices,
+            "usage": usage_of(answers)}
 
 
 async def collect(http: Any, jobs: list[Job], events: asyncio.Queue) -> list[Answer | str] | None:

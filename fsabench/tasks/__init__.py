@@ -6,12 +6,16 @@ import types as _types
 
 
 class _CallableTasks(_types.ModuleType):
-    """`fsabench.tasks()` lists task names (the Python API), while `fsabench.tasks.registry` etc. stay modules."""
+    """`fsabench.tasks()`, the old name of `fsabench.list_tasks()`: kept callable for one release, while
+    `fsabench.tasks.registry` etc. stay modules."""
 
     def __call__(self, tasks_dir=()) -> list[str]:
-        from fsabench.api import tasks
+        import warnings
 
-        return tasks(tasks_dir)
+        from fsabench.tasks.registry import build_registry
+
+        warnings.warn("fsabench.tasks() is deprecated; call fsabench.list_tasks()", DeprecationWarning, stacklevel=2)
+        return sorted(build_registry([str(d) for d in tasks_dir] or None).tasks)
 
 
 _sys.modules[__name__].__class__ = _CallableTasks

@@ -148,6 +148,11 @@ class TaskSpec(Strict):
         "tuple_f1", description="tuple_f1: the FSA paper's F1Measure (pairs); absa_f1: ABSA-QUAD's "
         "compute_f1_scores (triplets, quads); accuracy: classification"
     )
+    convention: Literal["capped", "authors"] = Field(
+        "capped", description="absa_f1 only. capped: a repeated predicted tuple is a hit at most as often as gold "
+        "holds it, elements compared after output.normalize; authors: exactly ABSA-QUAD's compute_f1_scores "
+        "(every repeat is a hit, case-sensitive exact match, an empty output or piece is one wrong prediction)"
+    )
     elements: dict[str, list[str]] = Field(
         default_factory=dict, description="absa_f1: per-element F1 reported beside the tuple F1, "
         "name -> output.fields projected (e.g. pair: [aspect, opinion])"
@@ -175,6 +180,9 @@ class TaskSpec(Strict):
             raise ValueError("classification tasks use metric: accuracy")
         if self.type == "extraction" and self.metric not in ("tuple_f1", "absa_f1"):
             raise ValueError("extraction tasks use metric: tuple_f1 or absa_f1")
+        if self.convention == "authors" and (self.metric != "absa_f1" or self.output.parser != "tuples"):
+            raise ValueError("convention: authors needs metric: absa_f1 and output.parser: tuples (triplet and quad "
+                             "tasks); the FSA pair tasks are scored with the paper's tuple_f1")
         if self.output.parser == "tuples":
             self._check_tuples()
         elif self.elements:
@@ -240,4 +248,6 @@ def _without_new_defaults(payload: dict[str, Any]) -> dict[str, Any]:
             rule.pop("any_aspect_is", None)
     if not payload.get("elements"):
         payload.pop("elements", None)
+    if payload.get("convention", "capped") == "capped":
+        payload.pop("convention", None)
     return payload

@@ -112,7 +112,7 @@ class ScriptedServer:
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                keep = await self.route(method, path.split("?")[0], body, reader, writer)
+                keep = await self.route_full(method, path, headers, body, reader, writer)
                 if not keep:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -129,6 +129,10 @@ class ScriptedServer:
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()
+
+    async def route_full(self, method: str, path: str, headers: dict, raw: bytes, reader, writer) -> bool:
+        """The whole request line and headers (the batch server reads query strings and multipart bodies)."""
+        return await self.route(method, path.split("?")[0], raw, reader, writer)
 
     async def route(self, method: str, path: str, raw: bytes, reader, writer) -> bool:
         if method == "GET" and path == "/stats":

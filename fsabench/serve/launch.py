@@ -1,0 +1,39 @@
+"""`fsabench serve` as a library call: load the model, bind, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from fsabench.errors import FsabenchError
+from fsabench.models import load_model, split_model_name
+from fsabench.options import ServeOptions
+from fsabench.serve import ModelServer
+
+
+def served_name(model: str) -> str:
+    """The id clients send: the folder name of a local model, else the model string's last part."""
+    _, target = split_model_name(model)
+    return Path(target.rstrip("/")).name or target
+
+
+def open_server(options: ServeOptions) -> ModelServer:
+    """The model loaded (with its thread count) and wrapped in a ModelServer, not yet listening."""
+    from fsabench.threads import use_threads
+
+    threads = use_threads(options.model.threads)
+    adapter = load_model(options.model_name, **options.model.adapter_kwargs())
+    use_threads(threads)
+    return ModelServer(adapter, options.name or served_name(options.model_name), options.model.batch_size,
+                       options.batch_wait_ms / 1000.0, options.max_tokens, quiet=options.quiet)
+
+
+def serve_model(options: ServeOptions, on_ready: Callable[[str, ModelServer], None] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (graceful); `on_ready(url, server)` once the socket listens."""
+    server = open_server(options)
+    try:
+        server.run(options.host, options.port, quiet=options.quiet,
+                   on_ready=(lambda url: on_ready(url, server)) if on_ready else None)
+    except OSError as exc:
+        raise FsabenchError(f"cannot listen on {options.host}:{options.port} ({exc.strerror})",
+                            hint="pick another --port, or stop what uses it") from None
