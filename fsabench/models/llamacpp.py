@@ -164,7 +164,7 @@ class LlamaCppAdapter:
         params.n_ubatch = MAX_BATCH_TOKENS
         params.n_seq_max = self.slots
         params.n_threads = params.n_threads_batch = self.threads
-        params.kv_unified = True  # one pool: a sequence may use what a short one leaves free
+        params.kv_unified = False  # one KV stream per sequence: attention reads its own cells, not every slot's
         params.no_perf = True
         ctx = lib.llama_init_from_model(self.llm.model, params)
         if not ctx:
