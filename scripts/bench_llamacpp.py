@@ -100,7 +100,7 @@ def child(args: argparse.Namespace) -> None:
     results = evaluate(model, args.tasks, limit=args.limit, cache=False)
     done = time.perf_counter()
     outputs = {f"{r.task.name}/{e.id}": e.output for r in results for e in r.examples}
-    scores = {r.task.name: round(r.scores["all"].get("f1", r.scores["all"].get("accuracy", 0.0)) or 0.0, 2)
+    scores = {r.task.name: round(next((v for v in (r.scores["all"].f1, r.scores["all"].accuracy) if v is not None), 0.0), 2)
               for r in results}
     print(json.dumps({"examples": len(outputs), "load_s": loaded - started, "run_s": done - loaded,
                       "wall_s": done - started, "scores": scores, "outputs": outputs}))
