@@ -40,7 +40,17 @@ def _options(cls: type[O], options: O | None, fields: dict[str, Any]) -> O:
 
 
 def _dirs(tasks_dir: Sequence[PathLike]) -> list[str] | None:
-    return [str(d) for d in tasks_dir] or None
+    """A lone string is one folder (`tasks_dir="/x"` was iterated per character and walked `/`)."""
+    from fsabench.io import as_paths
+
+    return [str(d) for d in as_paths(tasks_dir, "tasks_dir")] or None
+
+
+def _path(value: PathLike | None, what: str) -> Path | None:
+    """None, or a path; anything else (`output_dir=5`) is one FsabenchError naming the argument."""
+    from fsabench.io import as_path
+
+    return None if value is None else as_path(value, what)
 
 
 # --- run, score, report ---------------------------------------------------------------------
@@ -48,7 +58,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
              num_shots: int = 0, scoring: str = "generate", output_dir: PathLike | None = None, cache: bool = True,
              overwrite: bool = False, cache_dir: PathLike | None = None, max_cost: float | None = None,
              data_dir: PathLike | None = None, tasks_dir: Sequence[PathLike] = (), progress=None,
-             options: EvalOptions | None = None, convention: str | None = None,
+             options: EvalOptions | None = None, convention: str | None = None, prompt: str = "default",
              **model_options: Any) -> list[RunResult]:
     """Run `tasks` (names or groups, a list or 'a,b') on `model` and return one RunResult per task (`fsabench run`).
 
@@ -60,17 +70,18 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
     model, data, task definition and settings. Failed requests are recorded in `result.usage.failed`.
     `progress(task, done, total)` is called between chunks. `convention="authors"` scores the triplet and
     quad tasks exactly as ABSA-QUAD's compute_f1_scores (published tables); the default is the capped one.
+    `prompt` names one of the tasks' prompt variants (TaskSpec.prompts; 'default' is the task's `prompt`).
     `options` (an EvalOptions) replaces every other keyword.
     """
     from fsabench.evaluation import evaluate_tasks
 
     if options is None:
         options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring,
-                              output_dir=Path(output_dir) if output_dir is not None else None, overwrite=overwrite,
-                              cache=cache, cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                              max_cost=max_cost, data_dir=Path(data_dir) if data_dir is not None else None,
-                              tasks_dir=tuple(str(d) for d in tasks_dir), model=split_model_options(model_options),
-                              convention=convention)
+                              output_dir=_path(output_dir, "output_dir"), overwrite=overwrite,
+                              cache=cache, cache_dir=_path(cache_dir, "cache_dir"),
+                              max_cost=max_cost, data_dir=_path(data_dir, "data_dir"),
+                              tasks_dir=tuple(_dirs(tasks_dir) or ()), model=split_model_options(model_options),
+                              convention=convention, prompt=prompt)
     return evaluate_tasks(model, tasks, options, progress)
 
 
@@ -83,10 +94,10 @@ def score(task: str | TaskSpec, predictions: Mapping[str, str] | PathLike, *, mo
     from fsabench.external import score_predictions
     from fsabench.results import save_result
 
-    result = score_predictions(task, predictions, model_name=model_name, data_dir=data_dir, tasks_dir=tasks_dir,
-                               convention=convention)
+    result = score_predictions(task, predictions, model_name=model_name, data_dir=_path(data_dir, "data_dir"),
+                               tasks_dir=_dirs(tasks_dir) or (), convention=convention)
     if output is not None:
-        save_result(result, Path(output))
+        save_result(result, _path(output, "output"))
     return result
 
 
@@ -94,8 +105,9 @@ def load_results(paths: PathLike | Iterable[PathLike]) -> list[RunResult]:
     """Every RunResult under the given files and folders (searched recursively), validated."""
     from fsabench.results import find_results, load_result
 
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return [load_result(p) for p in find_results(items)]
+    from fsabench.io import as_paths
+
+    return [load_result(p) for p in find_results(as_paths(paths, "paths"))]
 
 
 def build_report(results: Sequence[RunResult | PathLike], out_dir: PathLike, *,
@@ -398,8 +410,9 @@ def human_import(study: PathLike, file: PathLike) -> dict[str, int]:
     return import_label_studio(open_study(Path(study)), Path(file))
 
 
-def human_judge(options: JudgeOptions | None = None, **fields: Any):
-    """`fsabench human judge`: an LLM judge rates every item; returns its stats (`failed` > 0: re-run)."""
+def human_judge(options: JudgeOptions | None = None, progress=None, **fields: Any):
+    """`fsabench human judge`: an LLM judge rates every item; returns its stats (`failed` > 0: re-run).
+    `progress(asked, to_ask)` is called after each chunk of requests."""
     from fsabench.human.judge import judge_study
     from fsabench.human.study import open_study
     from fsabench.models import load_model
@@ -409,7 +422,7 @@ def human_judge(options: JudgeOptions | None = None, **fields: Any):
     opened = open_study(o.study)
     kwargs = {k: v for k, v in o.model.adapter_kwargs().items() if k != "seed"}
     adapter = maybe_cached(load_model(o.model_name, **kwargs), o.cache_dir, o.cache)
-    return judge_study(opened, adapter, max_cost=o.max_cost, overwrite=o.overwrite)
+    return judge_study(opened, adapter, max_cost=o.max_cost, overwrite=o.overwrite, progress=progress)
 
 
 def human_stats(options: StudyStatsOptions | None = None, **fields: Any) -> tuple[dict, Path]:
@@ -534,3 +547,40 @@ def export_hub(results: PathLike | Sequence[PathLike | RunResult], output: PathL
         export.eval_results = eval_results_files(runs, options.hub_dataset, verified)
     export.files = write_hub(export, options.output)
     return export
+
+
+# --- sweep (issue 24) -----------------------------------------------------------------------
+def sweep(sweep_file: PathLike | None = None, output_dir: PathLike | None = None, *, options=None, on_done=None,
+          **fields: Any):
+    """Run every cell (model x task x shots x seed x prompt) of SWEEP.yaml (`fsabench sweep`), each an ordinary
+    run with its own run key and RunResult under `output_dir/<model>/`; finished cells are skipped, failed ones
+    retried. `fields`: executor ("local" | "ray"), ray_address, max_parallel, dry_run, shared_dir, cache,
+    cache_dir, data_dir, tasks_dir (or pass a SweepOptions as `options`).
+
+    Returns a `fsabench.sweep.plan.SweepSummary` (`.counts`, `.failed` with causes), or with `dry_run` a
+    `DryRun` (the cells, how many are done, the estimated API cost). `on_done(outcome)` sees each cell end.
+    """
+    from fsabench.options import SweepOptions
+    from fsabench.sweep.plan import dry_run, run_sweep
+
+    if options is None:
+        given = {"sweep_file": sweep_file, "output_dir": output_dir}
+        fields = {**{k: v for k, v in given.items() if v is not None}, **fields}
+        if "tasks_dir" in fields:
+            fields["tasks_dir"] = tuple(str(d) for d in fields["tasks_dir"])
+    o = _options(SweepOptions, options, fields)
+    return dry_run(o) if o.dry_run else run_sweep(o, on_done)
+
+
+def hash_data_files(paths: Sequence[PathLike]) -> dict[str, str]:
+    """path -> sha256 of each file (`fsabench data hash`): what a task's `data.sha256` pins a file of your own with."""
+    from fsabench.data.sources import sha256_file
+    from fsabench.errors import DataError
+    from fsabench.io import as_paths
+
+    digests = {}
+    for path in as_paths(paths, "paths"):
+        if not path.is_file():
+            raise DataError(f"{path}: no such file", hint="pass the data files to hash")
+        digests[str(path)] = sha256_file(path)
+    return digests

@@ -2,8 +2,9 @@
 
 The score table fits the terminal (80 columns when output is not a terminal and COLUMNS is unset):
 optional columns go first, then long model names are shortened in the middle; numbers are never cut.
-Progress is a live bar on a terminal and a plain log line every few hundred examples or 30 s
-elsewhere (CI, nohup, a pipe), so a long run's log shows it is alive and when it will end.
+Progress (progress_display: run, evaluate, distill corpus, pretraining) is a live bar on a terminal and
+a plain log line every few hundred units or 30 s elsewhere (CI, nohup, a pipe), so a long job's log
+shows it is alive and when it will end.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich import box
@@ -109,22 +110,26 @@ def score_table(results: Sequence[RunResult], width: int | None = None) -> Table
 
 
 class LogProgress:
-    """Progress for a non-interactive stderr: one plain line per task every N examples or 30 s.
+    """Progress for a non-interactive stderr: one plain line per task every N units or 30 s.
 
-    Same three calls as rich's Progress (add_task, update, remove_task), so callers need not care.
-    """
+    Same three calls as rich's Progress (add_task, update, remove_task), so callers need not care;
+    extra keyword fields named in `fields` (label templates such as "loss {}") end the line."""
 
-    def __init__(self, console: Console, every: int = LOG_EVERY_EXAMPLES, seconds: float = LOG_EVERY_SECONDS) -> None:
-        self.console, self.every, self.seconds = console, every, seconds
+    def __init__(self, console: Console, every: int = LOG_EVERY_EXAMPLES, seconds: float = LOG_EVERY_SECONDS,
+                 unit: str = "ex", fields: dict[str, str] | None = None) -> None:
+        self.console, self.every, self.seconds, self.unit = console, every, seconds, unit
+        self.fields = fields or {}
         self.tasks: dict[int, dict[str, Any]] = {}
 
-    def add_task(self, description: str, total: int | None = None, **_: Any) -> int:
+    def add_task(self, description: str, total: int | None = None, **values: Any) -> int:
         handle = len(self.tasks)
-        self.tasks[handle] = {"name": description, "start": None, "last_time": None, "last_done": None}
+        self.tasks[handle] = {"name": description, "start": None, "last_time": None, "last_done": None,
+                              "values": {k: v for k, v in values.items() if k in self.fields}}
         return handle
 
-    def update(self, handle: int, completed: int = 0, total: int | None = None, **_: Any) -> None:
+    def update(self, handle: int, completed: int = 0, total: int | None = None, **values: Any) -> None:
         task, now = self.tasks[handle], time.monotonic()
+        task["values"].update((k, v) for k, v in values.items() if k in self.fields)
         if task["start"] is None:  # the clock starts at the first report (generation), not at data loading
             task["start"], task["first_done"] = now, completed
         due = (task["last_done"] is None or completed == total
@@ -132,8 +137,9 @@ class LogProgress:
         if not due or completed == task["last_done"]:
             return
         task["last_time"], task["last_done"] = now, completed
-        self.console.print(progress_line(task["name"], completed, total, now - task["start"], task["first_done"]),
-                           markup=False, highlight=False, soft_wrap=True)
+        line = progress_line(task["name"], completed, total, now - task["start"], task["first_done"], self.unit)
+        extra = " ".join(label.format(task["values"][k]) for k, label in self.fields.items() if k in task["values"])
+        self.console.print(f"{line} {extra}" if extra else line, markup=False, highlight=False, soft_wrap=True)
 
     def remove_task(self, handle: int) -> None:
         self.tasks.pop(handle, None)
@@ -144,31 +150,44 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def progress_line(name: str, done: int, total: int | None, elapsed: float, first_done: int = 0) -> str:
+def progress_line(name: str, done: int, total: int | None, elapsed: float, first_done: int = 0,
+                  unit: str = "ex") -> str:
     """`atsa-rest14: 512/1140 (45%) 38.2 ex/s elapsed 0:00:13 ETA 0:00:16`; the rate counts only
-    examples done since the clock started (a resumed run's earlier ones do not inflate it)."""
+    units done since the clock started (a resumed run's earlier ones do not inflate it)."""
     if not total:
         return f"{name}: {done} done, elapsed {_clock(elapsed)}"
     if done == first_done and done < total:
         return f"{name}: {done}/{total} started"
     rate = (done - first_done) / elapsed if elapsed > 0 and done > first_done else None
     eta = _clock((total - done) / rate) if rate else "?"
-    speed = f" {rate:.1f} ex/s" if rate else ""
+    speed = f" {rate:.1f} {unit}/s" if rate else ""
     return f"{name}: {done}/{total} ({100 * done // total}%){speed} elapsed {_clock(elapsed)} ETA {eta}"
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Progress | LogProgress | None]:
-    """A live bar with done/total and ETA on a terminal; log lines when stderr is not one; None when quiet."""
+def progress_display(enabled: bool, fields: dict[str, str] | None = None, unit: str = "ex", eta: bool = True,
+                     transient: bool = True) -> Iterator[Progress | LogProgress | None]:
+    """The one progress display of every long job: a live rich bar (description, bar, done/total,
+    the `fields` given as label templates such as "loss {}", elapsed, ETA) on a terminal; plain log
+    lines every few hundred units or 30 s when stderr is not one (CI, nohup, a pipe); None when quiet.
+    Either way the caller uses add_task(name, total, **fields) / update(handle, completed, total, **fields)."""
     if not enabled:
         yield None
         return
+    fields = fields or {}
     if not err.is_terminal:
-        yield LogProgress(err)
+        yield LogProgress(err, unit=unit, fields=fields)
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as progress:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn(label.replace("{}", f"{{task.fields[{key}]}}")) for key, label in fields.items()]
+    columns += [TimeElapsedColumn()] + ([TextColumn("ETA"), TimeRemainingColumn()] if eta else [])
+    with Progress(*columns, console=err, transient=transient) as progress:
         yield progress
+
+
+def progress_bar(enabled: bool) -> Any:
+    """progress_display for examples (run / evaluate)."""
+    return progress_display(enabled)
 
 
 def emit_json(payload: Any) -> None:
@@ -207,45 +226,43 @@ def library_notices(quiet: bool = False) -> Iterator[None]:
 
 @contextmanager
 def count_bar(enabled: bool, label: str) -> Iterator[Any]:
-    """One counter (`label done/total elapsed`) yielding update(done, total), or None when disabled."""
-    if not enabled:
-        yield None
-        return
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True) as progress:
-        handle = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(handle, completed=done, total=total or None)
+    """One counter (`label done/total elapsed`) yielding update(done, total), or None when disabled
+    (progress_display: log lines off a terminal)."""
+    with progress_display(enabled, unit="req", eta=False) as display:
+        if display is None:
+            yield None
+            return
+        handle = display.add_task(label, total=None)
+        yield lambda done, total: display.update(handle, completed=done, total=total or None)
+
+
+PRETRAIN_FIELDS = {"loss": "loss {}", "valid": "valid {}", "tps": "{} tok/s"}
 
 
 @contextmanager
 def pretrain_progress(enabled: bool, total: int) -> Iterator[Any]:
     """Step, loss, validation loss and tokens/s; yields the report callback the training loop calls.
-    The bar appears at the first report (a recipe may skip pretraining altogether)."""
+    The bar (or the first log line) appears at the first report (a recipe may skip pretraining altogether)."""
     if not enabled:
         yield None
         return
-    columns = (TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-               TextColumn("valid {task.fields[valid]}"), TextColumn("{task.fields[tps]} tok/s"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    progress = Progress(*columns, console=err, transient=False)
-    handle = None
+    with ExitStack() as stack:
+        display: Any = None
+        handle = None
 
-    def report(line: dict[str, Any]) -> None:
-        nonlocal handle
-        if handle is None:
-            progress.start()
-            handle = progress.add_task("pretrain", total=total, loss="-", valid="-", tps="-")
-        fields = {"loss": f"{line['loss']:.4f}", "tps": f"{line['tokens_per_second']:,.0f}"}
-        if "valid_loss" in line:
-            fields["valid"] = f"{line['valid_loss']:.4f}"
-        progress.update(handle, completed=line["step"], **fields)
-        if line["step"] >= total:  # the last report of a run (the validation line comes after the train line)
-            progress.refresh()
+        def report(line: dict[str, Any]) -> None:
+            nonlocal display, handle
+            if display is None:
+                display = stack.enter_context(progress_display(True, PRETRAIN_FIELDS, unit="steps", transient=False))
+                handle = display.add_task("pretrain", total=total, loss="-", valid="-", tps="-")
+            fields = {"loss": f"{line['loss']:.4f}", "tps": f"{line['tokens_per_second']:,.0f}"}
+            if "valid_loss" in line:
+                fields["valid"] = f"{line['valid_loss']:.4f}"
+            display.update(handle, completed=line["step"], total=total, **fields)
+            if line["step"] >= total and hasattr(display, "refresh"):  # the last report (validation comes after)
+                display.refresh()
 
-    try:
         yield report
-    finally:
-        progress.stop()
 
 
 @contextmanager

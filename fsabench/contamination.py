@@ -14,7 +14,6 @@ import bisect
 import csv
 import gzip
 import io
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fsabench.errors import FsabenchError
+from fsabench.io import parse_json
 
 WORD = re.compile(r"\w+")
 MAX_JSON_ARRAY_BYTES = 256 * 1024 * 1024  # a whole-file JSON array is read at once; larger ones must be JSONL
@@ -146,10 +146,10 @@ def stream_records(path: Path, fields: Sequence[str]) -> Iterator[tuple[int, str
             raise FsabenchError(f"--corpus {path}: a JSON array larger than {MAX_JSON_ARRAY_BYTES >> 20} MB",
                                 hint="write it as JSON Lines (one object per line), which is streamed")
         with _open_text(path) as handle:
-            try:
-                rows = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise FsabenchError(f"--corpus {path}: not valid JSON ({exc.msg})", hint="pass JSON Lines or a JSON array") from None
+            rows = parse_json(handle.read(), f"--corpus {path}", hint="pass JSON Lines or a JSON array")
+        if not isinstance(rows, list):
+            raise FsabenchError(f"--corpus {path}: a .json corpus starting with '[' must be one JSON array",
+                                hint="pass JSON Lines or a JSON array")
         for number, row in enumerate(rows, start=1):
             row = row if isinstance(row, dict) else {}
             yield number, _field_text(row, fields), list(row)
@@ -168,11 +168,8 @@ def stream_records(path: Path, fields: Sequence[str]) -> Iterator[tuple[int, str
                 continue
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FsabenchError(f"--corpus {path}:{number}: invalid JSON ({exc.msg})",
-                                    hint="one JSON object per line (JSONL), or a .csv/.txt file") from None
+            row = parse_json(line, f"--corpus {path}:{number}", line=True,
+                             hint="one JSON object per line (JSONL), or a .csv/.txt file")
             row = row if isinstance(row, dict) else {}
             yield number, _field_text(row, fields), list(row)
 

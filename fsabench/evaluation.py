@@ -114,7 +114,8 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     """Run every task on the model, reusing stored results whose run key matches; see the module doc."""
     name = model_name_of(model)
     registry = build_registry(list(options.tasks_dir) or None)
-    specs = [with_convention(spec, options.convention) for spec in resolve_tasks(tasks, registry)]
+    specs = [with_convention(spec, options.convention).with_prompt(options.prompt)
+             for spec in resolve_tasks(tasks, registry)]
     root = resolve_data_dir(options.data_dir)
     splits = {spec.name: load_split(spec, root, "test") for spec in specs}  # gold checked before the model loads
     check_protocol(name, specs, options)
@@ -136,7 +137,7 @@ def _evaluate_specs(name: str, adapter: Any, specs: list[TaskSpec], splits: dict
                             "would be silently dropped", hint="use --prompt-style chat for an instruction model, or --num-shots 0")
     run_options = RunOptions(limit=options.limit, seed=options.seed, num_shots=options.num_shots,
                              scoring=options.scoring, max_cost=options.max_cost,
-                             chunk_size=chunk_size(options))
+                             chunk_size=chunk_size(options), prompt=options.prompt)
     results: dict[str, RunResult] = {}
     pending = run_each(specs, adapter, options, run_options, splits, root, name, progress, results)
     if pending and isinstance(adapter, BatchAdapter) and adapter.waits_after_submit():
@@ -156,8 +157,9 @@ def run_each(specs: Sequence[TaskSpec], adapter: Any, options: EvalOptions, run_
     pending = []
     for spec in specs:
         key = run_key(adapter, spec.definition_hash(), splits[spec.name].files, options.limit, options.seed,
-                      options.num_shots, options.scoring, spec.convention)
-        path = result_path(options.output_dir, name, spec.name, options.seed or None) if options.output_dir else None
+                      options.num_shots, options.scoring, spec.convention, options.prompt)
+        path = (result_path(options.output_dir, name, spec.name, options.seed or None, options.prompt)
+                if options.output_dir else None)
         previous = maybe_reuse(path, key, options.overwrite, spec.name)
         if previous is not None:
             results[spec.name] = previous

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,9 +107,14 @@ def _check_sha(spec: TaskSpec, data_root: Path, path: Path) -> str:
         relpath = path.relative_to(data_root).as_posix()
     except ValueError:
         relpath = path.as_posix()
-    pinned = spec.data.sha256.get(path.name) or expected_sha256(relpath)
+    own = spec.data.sha256.get(path.name)
+    pinned = own or expected_sha256(relpath)
     if pinned and digest != pinned:
-        raise ChecksumError(f"{path}: sha256 {digest[:12]}... differs from the pinned {pinned[:12]}...",
+        if own:  # the task file's own pin: the user's data; `data pull` knows nothing of it
+            raise ChecksumError(f"{path}: sha256 {digest} differs from the pin {pinned} in task {spec.name}'s "
+                                f"data.sha256", hint=f"if the new file is right, set data.sha256.{path.name}: {digest} "
+                                "in the task file (`fsabench data hash FILE` prints it); else restore the file")
+        raise ChecksumError(f"{path}: sha256 {digest} differs from the pinned {pinned}",
                             hint="the file was changed or corrupted: run `fsabench data pull` to restore it")
     return digest
 
@@ -136,7 +141,39 @@ def load_split(spec: TaskSpec, data_root: Path, split: str = "test") -> SplitDat
         names = ", ".join(p.name for p in split_files(spec, data_root, split))
         raise DataError(f"task {spec.name}: the {split} split ({names}) holds no examples",
                         hint="check the file is the right one and holds records (a JSON array or JSON lines)")
+    if split == "test":  # scores per subset are test scores (the paper's train/dev files hold no opinion words)
+        check_subset_fields(spec, split, [e.record for e in examples])
     return SplitData(examples, files)
+
+
+def check_subset_fields(spec: TaskSpec, split: str, records: Sequence[Mapping[str, Any]]) -> None:
+    """Every field a subset filter names exists in some record (or aspect) of the split.
+
+    A misspelt field is missing everywhere, and a missing opinion field is "empty": `any_aspect_empty:
+    opinion_wordz` silently turned "implicit" into 946 of 1,140 examples. Refused here, so `run`, `score`
+    and `tasks validate --check-data` all see it."""
+    top = {key for record in records for key in record}
+    aspect_keys: dict[str, set[str]] = {}
+    for name, rule in spec.subsets.items():
+        named_top = list(rule.field_equals or {})
+        named_aspect = [f for f in (rule.any_aspect_empty, rule.min_distinct.field if rule.min_distinct else None)
+                        if f is not None] + list(rule.any_aspect_is or {})
+        if named_aspect:
+            named_top.append(rule.aspects_field)
+        for field in named_top:
+            if field not in top:
+                raise DataError(f"task {spec.name}: subsets.{name} names record field {field!r}, which no record of "
+                                f"the {split} split has", hint=f"fields of the records: {', '.join(sorted(top)[:12])}")
+        if named_aspect and rule.aspects_field not in aspect_keys:
+            aspect_keys[rule.aspects_field] = {key for record in records
+                                               for a in (record.get(rule.aspects_field) or [])
+                                               if isinstance(a, Mapping) for key in a}
+        for field in named_aspect:
+            known = aspect_keys[rule.aspects_field]
+            if field not in known:
+                raise DataError(f"task {spec.name}: subsets.{name} names aspect field {field!r}, which no aspect in "
+                                f"{rule.aspects_field!r} of the {split} split has",
+                                hint=f"aspect fields: {', '.join(sorted(known)[:12]) or '(none)'}")
 
 
 def _example_id(raw_id: Any, field_name: str, where: str) -> str:

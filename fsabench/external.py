@@ -9,7 +9,7 @@ from pathlib import Path
 from fsabench import __version__
 from fsabench.errors import PredictionsError
 from fsabench.examples import load_split
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.io import iter_jsonl
 from fsabench.results import ModelInfo, RunResult, TaskInfo, Timing
 from fsabench.scoring import score_record, score_records, with_convention
 from fsabench.settings import data_dir as resolve_data_dir
@@ -21,26 +21,9 @@ MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024  # a predictions file larger than this
 
 def read_predictions(path: Path) -> dict[str, str]:
     """id -> output; every line must be {"id": ..., "output": str}; ids unique."""
-    try:
-        if path.stat().st_size > MAX_PREDICTIONS_BYTES:
-            raise PredictionsError(f"{path}: larger than {MAX_PREDICTIONS_BYTES >> 20} MB",
-                                   hint="pass one JSON line per test example")
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise PredictionsError(f"{path}: predictions file not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise PredictionsError(f"{path}: is a folder", hint="pass the predictions JSONL file") from None
-    except UnicodeDecodeError:
-        raise PredictionsError(f"{path}: not UTF-8 text", hint="write the predictions as UTF-8 JSON Lines") from None
     outputs: dict[str, str] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = loads(line)
-        except JSONProblem as exc:
-            msg = exc.msg
-            raise PredictionsError(f"{path}:{number}: invalid JSON ({msg})", hint="one JSON object per line") from None
+    for number, _, _, row in iter_jsonl(path, "predictions file", error=PredictionsError,
+                                        max_bytes=MAX_PREDICTIONS_BYTES, hint="one JSON object per line"):
         if not isinstance(row, dict) or "id" not in row or "output" not in row:
             raise PredictionsError(f"{path}:{number}: expected an object with 'id' and 'output'",
                                    hint='write lines like {"id": "123", "output": "food | positive"}')
@@ -88,6 +71,13 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     outputs = read_predictions(Path(predictions)) if isinstance(predictions, (str, Path)) else _mapping(predictions)
     if any(not isinstance(v, str) for v in outputs.values()):
         raise PredictionsError(f"{source}: every output must be a string", hint="use \"\" for no aspects")
+    for key, value in outputs.items():
+        try:
+            value.encode("utf-8")  # type: ignore[union-attr]
+        except UnicodeEncodeError as exc:  # "\ud800" is valid JSON but no result file can store it
+            raise PredictionsError(f"{source}: the output of id {key!r} holds a lone surrogate "
+                                   f"U+{ord(value[exc.start]):04X} (cut in the middle of a character?)",  # type: ignore[index]
+                                   hint="write the output as valid Unicode text") from None
     ids = [e.id for e in split.examples]
     missing = [i for i in ids if i not in outputs]
     unknown = sorted(set(outputs) - set(ids))
@@ -103,7 +93,7 @@ def score_predictions(task: str | TaskSpec, predictions: Mapping[str, str] | str
     return RunResult(
         fsabench_version=__version__,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
-                      data=split.files, definition=spec.model_dump(mode="json")),
+                      data=split.files, definition=spec.definition()),
         model=ModelInfo(name=model_name, scheme=model_name.partition(":")[0] or "external",
                         identity={"predictions": source}),
         timing=Timing(started=now, finished=now, seconds=0.0), scores=score_records(spec, records),

@@ -163,6 +163,7 @@ class EvalOptions(Options):
     tasks_dir: tuple[str, ...] = ()
     model: ModelOptions = Field(default_factory=ModelOptions)
     convention: Optional[str] = None  # capped | authors (triplet/quad tasks); None = the task's own
+    prompt: str = "default"  # the task's named prompt variant (TaskSpec.prompts); changes answers
 
     @model_validator(mode="before")
     @classmethod
@@ -171,6 +172,8 @@ class EvalOptions(Options):
         if not v:
             return data
         check_choice("--scoring", v["scoring"], SCORING)
+        if not isinstance(v["prompt"], str) or not v["prompt"]:
+            raise FsabenchError(f"--prompt {v['prompt']!r} is not a variant name", hint="e.g. --prompt terse")
         if v["convention"] is not None:
             check_choice("--convention", v["convention"], CONVENTIONS)
         for option, value in (("--limit", v["limit"]), ("--seed", v["seed"]), ("--num-shots", v["num_shots"])):
@@ -585,3 +588,19 @@ class HubExportOptions(Options):
     leaderboard: Optional[str] = None  # a board whose passing audits mark results as verified
     leaderboards_dir: Optional[Path] = None
     hub_dataset: Optional[str] = Field(None, pattern=r"^[^/\s]+/[^/\s]+$")  # ORG/NAME of a Hub Benchmark dataset
+
+
+class SweepOptions(Options):
+    """`fsabench sweep`: which grid (SWEEP.yaml), where results go and what runs the cells."""
+
+    sweep_file: Path  # SWEEP.yaml: models, tasks, num_shots, seeds, prompts, limit, exclude
+    output_dir: Path  # one RunResult per cell under DIR/<model>/ (and the sweep.log.jsonl events)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: Optional[str] = None  # join this Ray cluster; default: start a local Ray head on 127.0.0.1
+    max_parallel: Optional[int] = Field(None, ge=1)  # workers at once (local) / CPUs of a local Ray head
+    dry_run: bool = False
+    shared_dir: Optional[Path] = None  # Ray: storage every worker mounts; holds the output (and the cache)
+    cache: bool = True
+    cache_dir: Optional[Path] = None
+    data_dir: Optional[Path] = None
+    tasks_dir: tuple[str, ...] = ()

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fsabench.errors import from_validation
 from fsabench.errors import ResultError
-from fsabench.io import write_json_atomic
+from fsabench.io import read_text, write_json_atomic
 from fsabench.jsonstrict import JSONProblem, loads
 
 SCHEMA_VERSION = 1
+MAX_RESULT_BYTES = 1 << 30  # a RunResult is read whole; a leaderboard bundle of many runs is capped at 64 MB
 
 
 class Record(BaseModel):
@@ -34,9 +35,9 @@ class Record(BaseModel):
     pieces: int = 0
     repairs: list[str] = Field(default_factory=list)
     error: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None
+    prompt_tokens: int | None = Field(None, ge=0)
+    completion_tokens: int | None = Field(None, ge=0)
+    cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
     cached: bool = False
 
 
@@ -92,14 +93,39 @@ class Timing(BaseModel):
 
 
 class Usage(BaseModel):
+    """What a run's requests used: the one usage counter (a RunResult's `usage`, a teacher's corpus
+    stats, a judge's stats; `leaderboard.submission.SubmittedUsage` is its bounded variant for bundles).
+    `requests` were sent to the model (not answered from the cache); `failed` came back with an error."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    requests: int = 0
-    cached: int = 0
-    failed: int = 0
+    prompt_tokens: int = Field(0, ge=0)  # counts and cost are validated before they are summed or printed
+    completion_tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0, allow_inf_nan=False)
+    requests: int = Field(0, ge=0)
+    cached: int = Field(0, ge=0)
+    failed: int = Field(0, ge=0)
+
+    def add(self, completion: Any, charge_cached: bool = True) -> None:
+        """Count one answer (a models.base.Completion); `charge_cached=False` counts no cost for an answer
+        from the cache (what a budget such as --max-cost should see)."""
+        self.prompt_tokens += completion.prompt_tokens or 0
+        self.completion_tokens += completion.completion_tokens or 0
+        if charge_cached or not completion.cached:
+            self.cost_usd += completion.cost_usd or 0.0
+        self.requests += not completion.cached
+        self.cached += bool(completion.cached)
+        self.failed += completion.error is not None
+
+    @classmethod
+    def of(cls, completions: Any) -> Usage:
+        """The usage of answers (None entries, never sent, are skipped); cost rounded to 6 places."""
+        usage = cls()
+        for completion in completions:
+            if completion is not None:
+                usage.add(completion)
+        usage.cost_usd = round(usage.cost_usd, 6)
+        return usage
 
 
 class RunResult(BaseModel):
@@ -140,9 +166,12 @@ def model_dir_name(model_name: str) -> str:
     return f"{plain[:100]}-{hashlib.sha256(model_name.encode('utf-8')).hexdigest()[:10]}"
 
 
-def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None) -> Path:
+def result_path(out_dir: Path, model_name: str, task_name: str, seed: int | None = None,
+                prompt: str = "default") -> Path:
+    """`<out>/<model>/<task>[__prompt-NAME][__seedN].json` (the default prompt adds nothing)."""
+    variant = f"__prompt-{slug(prompt)}" if prompt != "default" else ""
     suffix = f"__seed{seed}" if seed is not None else ""
-    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{suffix}.json"
+    return Path(out_dir) / model_dir_name(model_name) / f"{slug(task_name)}{variant}{suffix}.json"
 
 
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
@@ -153,12 +182,9 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
 def load_result(path: str | Path) -> RunResult:
     """Read and validate a RunResult file; any problem is one ResultError naming the file."""
     path = Path(path)
+    text = read_text(path, "result file", error=ResultError, max_bytes=MAX_RESULT_BYTES)
     try:
-        payload = loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ResultError(f"{path}: result file not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise ResultError(f"{path}: is a folder, not a result file", hint="pass a RunResult .json file") from None
+        payload = loads(text)
     except JSONProblem as exc:
         raise ResultError(f"{path}: not valid JSON ({exc.msg})", hint="the file is truncated or not a RunResult") from None
     if not isinstance(payload, dict) or "schema_version" not in payload:

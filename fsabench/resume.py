@@ -16,9 +16,10 @@ from fsabench.results import RunResult
 
 
 def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: int | None, seed: int,
-            num_shots: int, scoring: str, convention: str = "capped") -> dict[str, Any]:
+            num_shots: int, scoring: str, convention: str = "capped", prompt: str = "default") -> dict[str, Any]:
     """Everything that can change a run's answers or scores, as plain JSON. The scoring convention of
-    triplet and quad tasks is named only when it is not the default (so older keys still match)."""
+    triplet and quad tasks and the prompt variant are named only when they are not the default (so older
+    keys still match; a variant's templates are covered by the task hash either way)."""
     key = {
         "model": model_key(adapter),
         "task_sha256": task_sha256,
@@ -31,6 +32,8 @@ def run_key(adapter: Any, task_sha256: str, data_files: dict[str, str], limit: i
     }
     if convention != "capped":
         key["convention"] = convention
+    if prompt != "default":
+        key["prompt"] = prompt
     return key
 
 

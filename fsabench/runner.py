@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fsabench import __version__
 from fsabench.examples import Example, SplitData, load_split
+from fsabench.models.answers import answers_of
 from fsabench.models.base import Completion, ModelAdapter, TaskContext, maybe_prepare, parameter_count
 from fsabench.models import split_model_name
 from fsabench.prompts import build_requests
@@ -29,6 +30,19 @@ class RunOptions:
     protocol: str | None = None  # fine-tuned | zero-shot | few-shot | baseline; inferred when None
     max_cost: float | None = None  # stop cleanly once the run has cost this many USD
     scoring: str = "generate"  # generate | likelihood (classification: pick the likeliest verbalized label)
+    prompt: str = "default"  # the prompt variant `spec` was resolved with (TaskSpec.with_prompt), recorded
+
+    def __post_init__(self) -> None:
+        """A budget of NaN never stops (every comparison is false) and a negative one stops before the first
+        request: both are refused, from the CLI and from Python alike."""
+        import math
+
+        from fsabench.errors import FsabenchError
+
+        cost = self.max_cost
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost)
+                                 or cost < 0):
+            raise FsabenchError(f"--max-cost {cost!r} is not a finite amount of USD >= 0", hint="e.g. --max-cost 2.5")
 
 
 def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
@@ -38,8 +52,11 @@ def load_examples(spec: TaskSpec, data_root: Path, limit: int | None,
     return test, examples
 
 
-def task_context(spec: TaskSpec, data_root: Path, examples: Sequence[Example]) -> TaskContext:
-    train = load_split(spec, data_root, "train").examples if "train" in spec.data.splits else []
+def task_context(spec: TaskSpec, data_root: Path, examples: Sequence[Example],
+                 train_split: SplitData | None = None) -> TaskContext:
+    if train_split is None and "train" in spec.data.splits:
+        train_split = load_split(spec, data_root, "train")
+    train = train_split.examples if train_split is not None else []
     labels = spec.output.labels if spec.output.parser == "label" else spec.output.polarities
     return TaskContext(spec.name, spec.type, train, {e.id: e.target for e in examples}, labels,
                        tuple(spec.output.fields), spec.output.implicit)
@@ -55,7 +72,8 @@ def generate_all(adapter: ModelAdapter, requests, options: RunOptions, progress:
         if options.max_cost is not None and spent >= options.max_cost:
             break
         chunk = requests[start:start + options.chunk_size]
-        for offset, completion in enumerate(adapter.generate(chunk)):
+        # checked: bad answers are failures; None (unsent) only when --max-cost can explain it (batch adapters)
+        for offset, completion in enumerate(answers_of(adapter, chunk, unsent_ok=options.max_cost is not None)):
             if completion is None:  # a batch adapter left it unsent (over --max-cost)
                 continue
             completions[start + offset] = completion
@@ -86,22 +104,17 @@ def infer_protocol(adapter: ModelAdapter, num_shots: int, scoring: str = "genera
 
 
 def usage_of(completions: Sequence[Completion | None]) -> Usage:
-    done = [c for c in completions if c is not None]
-    return Usage(
-        prompt_tokens=sum(c.prompt_tokens or 0 for c in done),
-        completion_tokens=sum(c.completion_tokens or 0 for c in done),
-        cost_usd=round(sum(c.cost_usd or 0.0 for c in done), 6),
-        requests=sum(not c.cached for c in done), cached=sum(c.cached for c in done),
-        failed=sum(c.error is not None for c in done),
-    )
+    return Usage.of(completions)
 
 
 def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: RunOptions = RunOptions(),
-             progress: Progress | None = None, test: SplitData | None = None) -> RunResult:
-    """Run one task on one model and return its RunResult (not yet written); `test` saves re-reading it."""
+             progress: Progress | None = None, test: SplitData | None = None,
+             train: SplitData | None = None) -> RunResult:
+    """Run one task on one model and return its RunResult (not yet written); `test` and `train` (splits
+    already read, e.g. by a sweep worker running many cells of one task) save re-reading them."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     test, examples = load_examples(spec, data_root, options.limit, test)
-    context = task_context(spec, data_root, examples)
+    context = task_context(spec, data_root, examples, train)
     maybe_prepare(adapter, context)
     requests = build_requests(spec, examples, adapter.prompt_style, context.train, options.num_shots, options.seed)
     requests = maybe_add_choices(spec, requests, options.scoring)
@@ -112,7 +125,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
     return RunResult(
         fsabench_version=__version__,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, sha256=spec.definition_hash(),
-                      data=test.files, definition=spec.model_dump(mode="json")),
+                      data=test.files, definition=spec.definition()),
         model=ModelInfo(name=adapter.name, scheme=scheme, identity=adapter.identity(),
                         settings=adapter.settings(), parameters=parameter_count(adapter)),
         seed=options.seed,
@@ -126,7 +139,7 @@ def run_task(spec: TaskSpec, adapter: ModelAdapter, data_root: Path, options: Ru
         examples=records,
         complete=all(c is not None for c in completions),
         meta={"num_shots": options.num_shots, "limit": options.limit, "scoring": options.scoring,
-              **({"convention": spec.convention} if spec.metric == "absa_f1" else {})},
+              "prompt": options.prompt, **({"convention": spec.convention} if spec.metric == "absa_f1" else {})},
     )
 
 

@@ -12,8 +12,10 @@ APP = "fsabench"
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The data directory: --data-dir, else FSABENCH_DATA_DIR, else the user cache directory."""
-    if explicit:
-        return Path(explicit).expanduser()
+    if explicit is not None and explicit != "":
+        from fsabench.io import as_path
+
+        return as_path(explicit, "data_dir").expanduser()
     env = os.environ.get("FSABENCH_DATA_DIR")
     if env:
         return Path(env).expanduser()
@@ -32,7 +34,9 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 def extra_task_dirs(explicit: list[str] | None = None) -> list[Path]:
     """User task directories: every --tasks-dir, then FSABENCH_TASKS_PATH (os.pathsep separated)."""
-    dirs = [Path(d).expanduser() for d in (explicit or [])]
+    from fsabench.io import as_paths
+
+    dirs = [d.expanduser() for d in (as_paths(explicit, "tasks_dir") if explicit else [])]
     env = os.environ.get("FSABENCH_TASKS_PATH", "")
     dirs += [Path(d).expanduser() for d in env.split(os.pathsep) if d.strip()]
     return dirs

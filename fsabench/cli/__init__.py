@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from fsabench.cli import data, diff, distill, export, human, leaderboard, report, run, score, serve, tasks  # noqa: F401  (registers the verbs)
+from fsabench.cli import data, diff, distill, export, human, leaderboard, report, run, score, serve, sweep, tasks  # noqa: F401  (registers the verbs)
 from fsabench.cli.common import app
 from fsabench.errors import FsabenchError
 
@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {where}{exc.strerror or exc} (fix: check the path, its permissions and free space)",
                    err=True)
         sys.exit(1)
+    except ImportError as exc:  # a module of an extra that is not installed: name the extra (fsabench/extras.py)
+        from fsabench.extras import missing_extra
+
+        words = [a for a in args if not a.startswith("-")][:2]
+        verb = " ".join(words if words and words[0] in ("leaderboard", "human", "distill", "data", "tasks") else words[:1])
+        error = missing_extra(exc, f"`fsabench {verb}`" if verb else None, command=words[0] if words else None)
+        typer.echo(f"error: {error}" if error else f"internal error: {type(exc).__name__}: {exc} (please report it)",
+                   err=True)
+        sys.exit(1 if error else 2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         sys.exit(2)

@@ -16,6 +16,20 @@ app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions
                   help="Fine-grained sentiment analysis as a benchmark anyone can run, extend and publish.")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from fsabench import __version__
+
+        typer.echo(f"fsabench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="print the installed version and exit")] = False) -> None:
+    """Fine-grained sentiment analysis as a benchmark anyone can run, extend and publish."""
+
+
 def group(name: str, help: str) -> typer.Typer:
     """A sub-command group (`fsabench NAME VERB`) registered on the main app."""
     sub = typer.Typer(help=help, no_args_is_help=True, context_settings={"help_option_names": ["--help", "-h"]})

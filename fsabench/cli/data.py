@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,4 +55,18 @@ def data_path(data_dir: DataDir = None) -> None:
     """Print the data directory."""
     from fsabench.settings import data_dir as resolve
 
-    typer.echo(str(resolve(data_dir)))
+    typer.echo(str(resolve(data_dir).resolve()))  # absolute: where a relative --data-dir really points
+
+
+@data_app.command("hash")
+def data_hash(files: Annotated[list[Path], typer.Argument(help="data files of your own")], json_out: JsonOut = False) -> None:
+    """Print each FILE's sha256: the value to pin it with in a task's `data.sha256`."""
+    from fsabench.api import hash_data_files
+    from fsabench.console import emit_json
+
+    digests = hash_data_files(files)
+    if json_out:
+        emit_json(digests)
+    else:
+        for path, digest in digests.items():
+            typer.echo(f"{digest}  {path}")

@@ -148,13 +148,14 @@ def judge(
 ) -> None:
     """Rate every item with an LLM judge (stored as annotator judge:MODEL, apart from humans)."""
     from fsabench.api import human_judge
-    from fsabench.console import emit_json, err, out
+    from fsabench.console import count_bar, emit_json, err, out
     from fsabench.options import JudgeOptions, ModelOptions
 
-    stats = human_judge(JudgeOptions(study=study, model_name=model, max_cost=max_cost, cache=not no_cache,
-                                     cache_dir=cache_dir, overwrite=overwrite,
-                                     model=ModelOptions(api_base=api_base, concurrency=concurrency, timeout=timeout,
-                                                        max_retries=max_retries)))
+    options = JudgeOptions(study=study, model_name=model, max_cost=max_cost, cache=not no_cache, cache_dir=cache_dir,
+                           overwrite=overwrite, model=ModelOptions(api_base=api_base, concurrency=concurrency,
+                                                                   timeout=timeout, max_retries=max_retries))
+    with count_bar(not json_out, "judge") as update:
+        stats = human_judge(options, progress=update)
     if json_out:
         emit_json({"judge": stats.judge, "asked": stats.asked, "stored": stats.stored,
                    "already_done": stats.skipped_done, "failed": stats.failed, "cached": stats.cached,

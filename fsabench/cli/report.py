@@ -16,7 +16,7 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the report")] = Path("report"),
     formats: Annotated[str, typer.Option("--format", help="comma-separated: md, latex, html, csv, json")] = "md,latex,html,csv,json",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="model name every row is compared with")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="paper: every format, PDF figures, per-subset tables")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="paper: every format, PDF figures, per-subset tables; sweep: md, html, csv, json and the prompt/seed sensitivity section")] = None,
     figures: Annotated[str, typer.Option("--figures", help="figure files: comma-separated png, svg, pdf, or none")] = "png,svg",
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for CIs and paired tests (0 = off)")] = 1000,
     human: Annotated[Optional[list[Path]], typer.Option("--human", help="a human-evaluation stats.json (`fsabench human stats`) to add as a table and chart (repeatable)")] = None,

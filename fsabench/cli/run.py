@@ -56,6 +56,8 @@ def run(
     cache_dir: CacheDir = None,
     scoring: Scoring = "generate",
     prompt_style: PromptStyle = None,
+    prompt: Annotated[str, typer.Option("--prompt", help="the task's named prompt variant (e.g. terse; `fsabench "
+                                        "tasks show TASK` lists them)")] = "default",
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     convention: Convention = None,
@@ -82,7 +84,7 @@ def run(
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),
-                          model=model_options, convention=convention)
+                          model=model_options, convention=convention, prompt=prompt)
     quiet = quiet or json_out
     with library_notices(quiet), task_progress(not quiet) as progress:
         results = evaluate(model, tasks, options=options, progress=progress)
@@ -98,7 +100,7 @@ def print_run(model: str, results, options, quiet: bool, json_out: bool) -> int:
     answered = [r for r in results if r.examples and r.usage.failed < len(r.examples)]
     if json_out:
         emit_json([{"task": r.task.name, "model": r.model.name, "complete": r.complete, "failed": r.usage.failed,
-                    "file": str(result_path(options.output_dir, model, r.task.name, options.seed or None)),
+                    "file": str(result_path(options.output_dir, model, r.task.name, options.seed or None, options.prompt)),
                     "scores": {k: v.model_dump(exclude_none=True) for k, v in r.scores.items()}} for r in results])
     elif not quiet and answered:
         out.print(score_table(answered))

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import ast
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.io import iter_jsonl, parse_json, read_csv, read_text
 
 FORMATS = ("json", "jsonl", "csv", "tuple_lines")
 LINE_SEPARATOR = "####"
@@ -18,62 +17,28 @@ MAX_LINE_CHARS = 100_000  # bounds the literal parser's work on an untrusted lin
 MAX_TUPLES = 1_000
 
 
+PULL = "run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR"
+
+
 def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: data file not found",
-                        hint="run `fsabench data pull`, or set --data-dir / FSABENCH_DATA_DIR") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 (byte {exc.start})", hint="re-save the file as UTF-8") from None
+    return read_text(path, "data file", error=DataError, missing=PULL)
 
 
 def _json_array(path: Path) -> list[Any]:
-    try:
-        data = loads(_text(path))
-    except JSONProblem as exc:
-        raise DataError(f"{path}{f':{exc.lineno}' if exc.lineno else ''}: invalid JSON ({exc.msg})",
-                        hint="fix the file or re-download it with `fsabench data pull`") from None
+    data = parse_json(_text(path), str(path), error=DataError,
+                      hint="fix the file or re-download it with `fsabench data pull`")
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON array of records", hint="use format: jsonl for JSON Lines")
     return data
 
 
 def _json_lines(path: Path) -> list[Any]:
-    records = []
-    for number, line in enumerate(_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(loads(line))
-        except JSONProblem as exc:
-            raise DataError(f"{path}:{number}: invalid JSON line ({exc.msg})", hint="fix that line") from None
-    return records
+    return [line.value for line in iter_jsonl(path, "data file", error=DataError, missing=PULL, hint="fix that line")]
 
 
 def _csv_rows(path: Path) -> list[Any]:
-    """Rows as {column: value}. DictReader quietly keeps the last of two equal column names, fills a short
-    row with None and files a long row's extra cells under the key None: each would become a wrong or
-    misleading gold ('gold label None'), so each is refused with the line."""
-    reader = csv.DictReader(_text(path).splitlines())
-    try:
-        header = reader.fieldnames
-        if not header:
-            raise DataError(f"{path}: CSV has no header row", hint="add a header naming the columns")
-        twice = sorted({name for name in header if header.count(name) > 1})
-        if twice:
-            raise DataError(f"{path}:1: column {twice[0]!r} appears twice in the header",
-                            hint="give every column its own name")
-        rows = []
-        for row in reader:
-            if None in row or None in row.values():
-                cells = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
-                raise DataError(f"{path}:{reader.line_num}: row has {cells} cells, the header {len(header)}",
-                                hint="quote cells that hold commas, and give every row one cell per column")
-            rows.append(row)
-        return rows
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: invalid CSV ({exc})", hint="fix that line") from None
+    """Rows as {column: value}; a repeated column name, a short or a long row is refused with its line (io.read_csv)."""
+    return [row for _, row in read_csv(path, "data file", error=DataError, missing=PULL)]
 
 
 def _literal(text: str, where: str) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.distill.data import Position
+from fsabench.io import read_json_object
 
 FOLDER = "checkpoints"
 DATA_ORDER = 2  # Position = index in the epoch's permutation (1: byte offset in file order)
@@ -103,7 +104,8 @@ def load(path: Path, optimizer) -> TrainState:
     from_pretrained, before the optimizer is built); return its TrainState."""
     import torch
 
-    state = TrainState.from_dict(json.loads((path / "state.json").read_text(encoding="utf-8")), path)
+    state = TrainState.from_dict(read_json_object(path / "state.json", "checkpoint state",
+                                                  hint=f"remove the damaged checkpoint {path}"), path)
     trainer = torch.load(path / "trainer.pt", weights_only=False)
     optimizer.load_state_dict(trainer["optimizer"])
     restore_rng(trainer["rng"])

@@ -7,11 +7,11 @@ task and the score on the clean rest, so a reader sees both the number and how m
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
-from fsabench.io import write_json_atomic
+from fsabench.errors import FsabenchError
+from fsabench.io import iter_jsonl, read_json_object, write_json_atomic
 
 FILE = "contamination.json"
 NGRAM = 13
@@ -19,12 +19,11 @@ NGRAM = 13
 
 def corpus_fields(corpus: Path) -> list[str]:
     """`Text` plus every `<teacher>_response` field of the corpus's first row."""
-    with corpus.open(encoding="utf-8") as handle:
-        first = handle.readline()
     try:
-        row = json.loads(first) if first.strip() else {}
-    except json.JSONDecodeError:
-        row = {}
+        first = next(iter_jsonl(corpus, "corpus file"), None)
+    except FsabenchError:
+        first = None
+    row = first.value if first is not None and isinstance(first.value, dict) else {}
     return ["Text"] + sorted(k for k in row if isinstance(k, str) and k.endswith("_response"))
 
 
@@ -41,7 +40,7 @@ def maybe_check_contamination(corpus_dir: Path, tasks: list[str], data_dir: Path
     settings = {"tasks": list(tasks), "ngram": ngram, "corpus_bytes": stat.st_size, "corpus_mtime": stat.st_mtime_ns}
     path = corpus_dir / FILE
     if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = read_json_object(path, "contamination record", hint=f"delete {path} to check again")
         if stored.get("settings") == settings:
             return stored
     registry = build_registry()

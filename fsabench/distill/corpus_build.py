@@ -63,6 +63,6 @@ def build_corpus(options: CorpusOptions, progress: Progress | None = None) -> di
                          options.teacher_name or teacher_name_of(options.teacher), options.assign,
                          options.max_new_tokens, options.temperature, options.max_cost, progress=progress)
         stats.skipped_reviews, stats.skipped_where = skipped.missing_text, skipped.where
-        payload["generation"] = stats.__dict__
+        payload["generation"] = stats.as_dict()
     payload["report"] = finalize(out_dir, filters, options.valid_fraction)
     return payload

@@ -19,7 +19,6 @@ become the `[NL]` token on both sides, as the paper's data module does.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
+from fsabench.io import iter_jsonl, parse_json
 
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
@@ -98,30 +98,11 @@ def held_out(row: dict[str, Any], fraction: float) -> bool:
 
 def scan_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], int, int]]:
     """(row, byte offset of its line, byte offset after it) from `offset` on; BOM, CRLF and blank
-    lines tolerated."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: corpus file not found", hint="run `fsabench distill corpus` or check --corpus") from None
-    with handle:
-        handle.seek(offset)
-        while True:
-            begin = handle.tell()
-            line = handle.readline()
-            if not line:
-                return
-            if begin == 0 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            offset = handle.tell()
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise DataError(f"{path} (line at byte {begin}): invalid JSON ({exc})",
-                                hint="fix or remove that line") from None
-            if isinstance(row, dict):
-                yield row, begin, offset
+    lines tolerated, a line that is not an object skipped (io.iter_jsonl reads them strictly)."""
+    for line in iter_jsonl(path, "corpus file", error=DataError, start=offset, hint="fix or remove that line",
+                           missing="run `fsabench distill corpus` or check --corpus"):
+        if isinstance(line.value, dict):
+            yield line.value, line.begin, line.end
 
 
 def read_lines(path: Path, offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
@@ -216,7 +197,8 @@ class CorpusStream:
                 line = handle.readline()
                 if line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
-                pairs.append(pair_of(json.loads(line)))
+                pairs.append(pair_of(parse_json(line, f"{self.path} (line at byte {int(self.offsets[index])})",
+                                                error=DataError, line=True)))
         return pairs
 
     def batches(self, start: Position = Position()) -> Iterator[tuple[Batch, Position]]:

@@ -31,19 +31,31 @@ PAPER_SEEDS = (42, 52, 62, 72, 82, 142, 152, 162, 172, 182)
 
 
 class FinetuneConfig(BaseModel):
-    """Fine-tuning settings; the defaults are the paper's."""
+    """Fine-tuning settings; the defaults are the paper's. Numbers are finite and bounded (`--lr inf` trained
+    to NaN and exited 0), and a bad value is one FsabenchError naming it, from the CLI, `--set`, a recipe,
+    `--plan` or Python alike."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(3e-4, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    adam_eps: float = Field(1e-6, gt=0, description="AdamW epsilon (the seed's adam_epsilon; torch's default is 1e-8)")
+    def __init__(self, **data: Any) -> None:
+        from pydantic import ValidationError
+
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            from fsabench.errors import from_validation
+
+            raise from_validation("fine-tuning settings", exc, "see `fsabench distill finetune --help`") from None
+
+    epochs: int = Field(20, ge=1, le=100_000)
+    batch_size: int = Field(16, ge=1, le=1_000_000)
+    lr: float = Field(3e-4, gt=0, le=10)
+    weight_decay: float = Field(0.01, ge=0, le=10)
+    adam_eps: float = Field(1e-6, gt=0, le=1, description="AdamW epsilon (the seed's adam_epsilon; torch's default is 1e-8)")
     decay_all: bool = Field(True, description="weight decay on every parameter, as the seed's AdamW(model.parameters()); "
                                               "false exempts layer norms and biases (nanoT5's pretraining groups)")
     warmup_steps: int = Field(0, ge=0)
-    grad_clip: float = Field(1.0, gt=0)
+    grad_clip: float = Field(1.0, gt=0, le=1e6)
     max_input_tokens: int = Field(128, ge=1)
     max_target_tokens: int = Field(128, ge=1)
     eval_batch_size: int = Field(64, ge=1)

@@ -29,7 +29,7 @@ from fsabench.distill import checkpoint
 from fsabench.distill.checkpoint import TrainState
 from fsabench.distill.corpus import CORPUS, VALID
 from fsabench.errors import DataError, FsabenchError
-from fsabench.io import write_json_atomic
+from fsabench.io import read_json_object, write_json_atomic
 
 SUMMARY = "pretrain.json"
 LOG = "train_log.jsonl"
@@ -38,7 +38,7 @@ LOG = "train_log.jsonl"
 class PretrainConfig(BaseModel):
     """Pretraining settings; the defaults are the paper's (t5-base student)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # `--lr inf` trains to NaN
 
     steps: int = Field(200_000, ge=1, description="optimizer steps")
     batch_size: int = Field(100, ge=1, description="sequences per optimizer step, over all processes")
@@ -118,7 +118,7 @@ def micro_weights(label_tokens: list[int], batching: str) -> list[float]:
 
 def is_complete(out: Path) -> bool:
     path = Path(out) / SUMMARY
-    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("complete", False)
+    return path.is_file() and read_json_object(path, "pretraining summary").get("complete", False) is True
 
 
 def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = PretrainConfig(),
@@ -130,7 +130,7 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
     use it to show that resuming reaches the same loss)."""
     out = Path(out)
     if is_complete(out):
-        return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+        return read_json_object(out / SUMMARY, "pretraining summary")
     out.mkdir(parents=True, exist_ok=True)
     files = corpus_files(corpus, valid, cfg)
     run = Run.start(student, out, files, cfg)

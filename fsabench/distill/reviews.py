@@ -7,14 +7,13 @@ seed corpus names (Text, ID, Overall), so the teacher file itself reads as a rev
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fsabench.errors import DataError
+from fsabench.io import iter_csv, iter_jsonl
 
 FIELDS = {"id": "ID", "text": "Text", "overall": "Overall"}
 
@@ -56,25 +55,14 @@ def _format_of(path: Path, fmt: str | None) -> str:
 
 
 def _records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise DataError(f"{path}: reviews file not found", hint="check --reviews") from None
-    with handle:
-        if fmt == "csv":
-            for number, record in enumerate(csv.DictReader(handle), start=2):
-                yield number, record
-            return
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: invalid JSON line ({exc.msg})",
-                                hint="reviews must be JSON Lines (one object per line) or CSV") from None
-            if isinstance(record, dict):
-                yield number, record
+    missing = "check --reviews"
+    if fmt == "csv":
+        yield from iter_csv(path, "reviews file", error=DataError, missing=missing)
+        return
+    for line in iter_jsonl(path, "reviews file", error=DataError, missing=missing,
+                           hint="reviews must be JSON Lines (one object per line) or CSV"):
+        if isinstance(line.value, dict):
+            yield line.number, line.value
 
 
 def iter_reviews(path: str | Path, fields: Mapping[str, str] | None = None, fmt: str | None = None,

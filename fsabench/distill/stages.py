@@ -13,7 +13,6 @@ stale output or mixing two settings in one run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
@@ -23,7 +22,7 @@ from fsabench.distill.contamination import maybe_check_contamination
 from fsabench.distill.corpus import REPORT, finalize, import_corpus
 from fsabench.distill.recipe import ABLATIONS, CorpusStage, FinetuneStage, Recipe, StudentSpec, resolve_path
 from fsabench.errors import FsabenchError
-from fsabench.io import write_json_atomic
+from fsabench.io import iter_jsonl, read_json_object, write_json_atomic
 
 Say = Callable[[str], None]
 STAGE_FILE = ".stage.json"
@@ -33,7 +32,7 @@ def guard(folder: Path, stage: str, settings: dict[str, Any]) -> None:
     """Refuse to continue a stage in `folder` that was started with different settings."""
     path = folder / STAGE_FILE
     if path.is_file():
-        before = json.loads(path.read_text(encoding="utf-8"))
+        before = read_json_object(path, "stage record", hint=f"delete {folder} to redo the stage")
         changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
         if changed:
             raise FsabenchError(f"{folder}: stage '{stage}' ran with other settings (changed: {', '.join(changed)})",
@@ -48,7 +47,7 @@ def maybe_build_corpus(stage: CorpusStage, folder: Path, recipe_dir: Path, data_
     guard(folder, "corpus", stage.model_dump(mode="json"))
     if (folder / REPORT).is_file():
         say(f"corpus: {folder / REPORT} exists, skipping")
-        return json.loads((folder / REPORT).read_text(encoding="utf-8"))
+        return read_json_object(folder / REPORT, "corpus report", hint=f"delete {folder} to rebuild the corpus")
     if stage.imports:
         added = import_corpus([resolve_path(p, recipe_dir, data_dir) for p in stage.imports], folder)
         say(f"corpus: imported {added} responses")
@@ -164,11 +163,10 @@ def distill_info(recipe: Recipe, ablation: str | None, student: str, corpus_dir:
     teachers: list[str] = []
     responses = corpus_dir / "responses.jsonl"
     if responses.is_file():
-        with responses.open(encoding="utf-8") as handle:
-            first = handle.readline()
         try:
-            teachers = sorted(k[: -len("_response")] for k in json.loads(first) if k.endswith("_response"))
-        except (json.JSONDecodeError, AttributeError):
+            first = next(iter_jsonl(responses, "corpus file"), None)
+            teachers = sorted(k[: -len("_response")] for k in first.value if k.endswith("_response"))
+        except (FsabenchError, AttributeError, TypeError):
             teachers = []
     by_prompt = report.get("by_prompt_type") or {}
     return {"recipe": recipe.name, "ablation": ablation, "student": student,

@@ -32,6 +32,9 @@ class SweepOptions:
     shared_dir: Path | None = None  # ray: storage every worker sees (absolute)
 
 
+MAX_SEED = 2**63 - 1
+
+
 def plan_jobs(model: str, label: str, tasks: Sequence[str], seeds: Sequence[int], output: Path, work: Path,
               data_dir: Path, config: FinetuneConfig, tasks_dir: Sequence[str] = (), keep: bool = False) -> list[FinetuneJob]:
     """One job per (task, seed); task groups expand, every task must have a dev split."""
@@ -47,6 +50,13 @@ def plan_jobs(model: str, label: str, tasks: Sequence[str], seeds: Sequence[int]
             raise FsabenchError(f"task {name} has no dev split", hint="best-epoch selection needs data.splits.dev")
     if not seeds:
         raise FsabenchError("no seeds given", hint="pass --seeds, e.g. 42,52,62")
+    for seed in seeds:  # torch.manual_seed takes at most 64 bits; a bool or "7" is not a seed
+        if type(seed) is not int or not 0 <= seed <= MAX_SEED:
+            raise FsabenchError(f"seed {seed!r} is not an integer from 0 to {MAX_SEED}", hint="e.g. --seeds 42,52,62")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:  # `--seeds 1,1` reported a two-seed mean of one run with std 0.0
+        raise FsabenchError(f"seed {repeated[0]} is given twice", hint="give each seed once: the mean and std are "
+                            "over distinct runs")
     return [FinetuneJob(model, label, name, seed, Path(output), Path(work), Path(data_dir), config,
                         tuple(tasks_dir), keep) for name in names for seed in seeds]
 

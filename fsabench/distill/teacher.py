@@ -19,9 +19,11 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from fsabench.models.answers import answers_of
 from fsabench.distill.corpus import ResponseLog
 from fsabench.distill.data import row_key
 from fsabench.errors import SpecError
+from fsabench.results import Usage
 from fsabench.models.base import ModelAdapter, Request
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
@@ -38,17 +40,28 @@ class TeacherPrompt:
 
 @dataclass
 class GenerationStats:
+    """A teacher pass: its requests' usage (results.Usage, the one usage counter) plus what was written."""
+
     sent: int = 0
     written: int = 0
-    failed: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
     stopped_by_max_cost: bool = False
     errors: list[str] = field(default_factory=list)
     skipped_reviews: int = 0  # reviews without a text field (filled in by the caller that read them)
     skipped_where: list[str] = field(default_factory=list)
+
+    failed = property(lambda self: self.usage.failed)  # requests that failed after retries (not written)
+    cached = property(lambda self: self.usage.cached)
+    prompt_tokens = property(lambda self: self.usage.prompt_tokens)
+    completion_tokens = property(lambda self: self.usage.completion_tokens)
+    cost_usd = property(lambda self: self.usage.cost_usd)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The corpus payload's `generation` keys (flat, as before the usage moved into results.Usage)."""
+        return {"sent": self.sent, "written": self.written, "failed": self.failed, "cached": self.cached,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "cost_usd": self.cost_usd, "stopped_by_max_cost": self.stopped_by_max_cost, "errors": self.errors,
+                "skipped_reviews": self.skipped_reviews, "skipped_where": self.skipped_where}
 
 
 def load_prompts(names: Sequence[str]) -> list[TeacherPrompt]:
@@ -135,16 +148,13 @@ def generate(adapter: ModelAdapter, reviews: Iterable[dict[str, Any]], prompts: 
         if max_cost is not None and stats.cost_usd >= max_cost:
             stats.stopped_by_max_cost = True
             break
-        completions = adapter.generate([request_of(r, p, max_new_tokens, temperature) for r, p in chunk])
+        completions = answers_of(adapter, [request_of(r, p, max_new_tokens, temperature) for r, p in chunk])
         rows = []
         for (review, prompt), completion in zip(chunk, completions):
             stats.sent += 1
-            stats.cached += completion.cached
-            stats.prompt_tokens += completion.prompt_tokens or 0
-            stats.completion_tokens += completion.completion_tokens or 0
-            stats.cost_usd += completion.cost_usd or 0.0
+            stats.usage.add(completion)
             if completion.text is None:  # failed after retries: not written, asked again next run
-                stats.failed += 1
+                stats.usage.failed += completion.error is None  # add() counted it when it names an error
                 if len(stats.errors) < 5 and completion.error:
                     stats.errors.append(completion.error)
                 continue

@@ -11,13 +11,13 @@ Formats, detected from the content:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from fsabench.errors import DataError
+from fsabench.io import read_json
 
 MAX_TARGETS = 12  # per-target questions per item: bounds the work one long analysis causes
 MAX_TEXT = 20_000  # characters of review or analysis kept (longer text is refused, not cut)
@@ -138,9 +138,7 @@ def file_items(path: Path) -> Iterator[Item]:
     with path.open("rb") as handle:
         head = handle.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
     if path.suffix == ".json" and head.startswith(b"{") and b'"schema_version"' in head:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise DataError(f"{path}: RunResult larger than {MAX_JSON_BYTES} bytes", hint="split the run")
-        yield from run_items(path, json.loads(path.read_text(encoding="utf-8")))
+        yield from run_items(path, read_json(path, "RunResult", error=DataError, max_bytes=MAX_JSON_BYTES))
     else:
         yield from corpus_items(path)
 

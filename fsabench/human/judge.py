@@ -15,10 +15,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsabench.models.answers import answers_of
 from fsabench.human.rubric import Rubric
 from fsabench.human.store import check_answer, store_of
 from fsabench.human.study import Study
 from fsabench.models.base import Completion, Request
+from fsabench.results import Usage
 
 SYSTEM = ("You are a careful annotator evaluating a sentiment analysis that a system wrote about a "
           "customer review. Follow the rubric exactly and answer with one JSON object only.")
@@ -26,15 +28,20 @@ SYSTEM = ("You are a careful annotator evaluating a sentiment analysis that a sy
 
 @dataclass
 class JudgeStats:
+    """A judge pass: its requests' usage (results.Usage, the one usage counter; no cost for cached
+    answers) plus the answers stored and those that failed (a failed request or an unusable answer)."""
+
     judge: str
     asked: int = 0
     stored: int = 0
     skipped_done: int = 0
     failed: int = 0
-    cost_usd: float = 0.0
-    cached: int = 0
+    usage: Usage = field(default_factory=Usage)
     stopped_by_max_cost: bool = False
     errors: list[str] = field(default_factory=list)
+
+    cost_usd = property(lambda self: self.usage.cost_usd)
+    cached = property(lambda self: self.usage.cached)
 
 
 def rubric_text(rubric: Rubric) -> str:
@@ -100,8 +107,9 @@ def parse_judgement(rubric: Rubric, item: dict, text: str) -> dict[str, Any]:
 
 
 def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overwrite: bool = False,
-                chunk_size: int = 16, max_new_tokens: int = 400) -> JudgeStats:
-    """Ask the judge about every item it has not rated yet; store each parsed answer as it arrives."""
+                chunk_size: int = 16, max_new_tokens: int = 400, progress=None) -> JudgeStats:
+    """Ask the judge about every item it has not rated yet; store each parsed answer as it arrives;
+    `progress(asked, to_ask)` after each chunk."""
     name = f"judge:{adapter.name}"
     stats = JudgeStats(name)
     with closing(store_of(study)) as store:
@@ -113,12 +121,11 @@ def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overw
                 stats.stopped_by_max_cost = True
                 break
             chunk = todo[start:start + chunk_size]
-            completions: Sequence[Completion] = adapter.generate([judge_request(study.rubric, i, max_new_tokens)
-                                                                  for i in chunk])
+            completions: Sequence[Completion] = answers_of(adapter, [judge_request(study.rubric, i, max_new_tokens)
+                                                                     for i in chunk])
             for item, completion in zip(chunk, completions):
                 stats.asked += 1
-                stats.cached += completion.cached
-                stats.cost_usd += 0.0 if completion.cached else (completion.cost_usd or 0.0)
+                stats.usage.add(completion, charge_cached=False)
                 try:
                     if completion.text is None:
                         raise ValueError(completion.error or "request failed")
@@ -130,4 +137,6 @@ def judge_study(study: Study, adapter: Any, max_cost: float | None = None, overw
                     continue
                 store.save(name, item["id"], "judge", status, answer)
                 stats.stored += 1
+            if progress:
+                progress(stats.asked, len(todo))
     return stats

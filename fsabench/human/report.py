@@ -4,28 +4,114 @@
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fsabench.errors import ResultError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fsabench.errors import ResultError, from_validation
+from fsabench.io import read_json
 
 DASH = "–"
+MAX_STATS_BYTES = 50_000_000
+Finite = Field(None, allow_inf_nan=False)
+
+
+class _Read(BaseModel):
+    """The fields the report reads are typed; the rest of the file (disagreements, kappa pairs) is kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)  # "3.5" is not the number 3.5
+
+
+class ModelRow(_Read):
+    model: str
+    dimension: str
+    statistic: Literal["mean", "rate"]
+    n_items: int = Field(strict=True, ge=0)
+    value: float | None = Finite
+    ci_low: float | None = Finite
+    ci_high: float | None = Finite
+
+    @model_validator(mode="after")
+    def _interval(self) -> "ModelRow":
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("ci_low and ci_high are both numbers or both null")
+        if self.ci_low is not None and self.value is not None and not self.ci_low <= self.value <= self.ci_high:
+            raise ValueError(f"interval [{self.ci_low}, {self.ci_high}] does not hold the value {self.value} "
+                             "(reversed or hand-edited)")
+        if self.statistic == "rate" and self.value is not None and not 0 <= self.value <= 1:
+            raise ValueError(f"a rate of {self.value} is not between 0 and 1")
+        return self
+
+
+class AgreementRow(_Read):
+    dimension: str
+    alpha: float | None = Field(None, le=1, allow_inf_nan=False)  # at most 1 (perfect); below -1 in tiny samples
+
+
+class JudgeRow(_Read):
+    judge: str
+    dimension: str
+    kappa_mean: float | None = Field(None, ge=-1, le=1, allow_inf_nan=False)
+    human_kappa_mean: float | None = Field(None, ge=-1, le=1, allow_inf_nan=False)
+    consensus_agreement: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+
+
+class DimensionInfo(_Read):
+    name: str
+    title: str
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _range(self) -> "DimensionInfo":
+        if not self.min < self.max:
+            raise ValueError(f"scale min {self.min} is not below max {self.max}")
+        return self
+
+
+class RubricInfo(_Read):
+    dimensions: list[DimensionInfo]
+
+
+class StatsFile(_Read):
+    """What `fsabench human stats` writes, as `report --human` reads it."""
+
+    models: list[ModelRow]
+    agreement: list[AgreementRow]
+    rubric: RubricInfo
+    judges_vs_humans: list[JudgeRow] = Field(default_factory=list)
+    humans: list[str] = Field(default_factory=list)
+    items: int | None = Field(None, strict=True, ge=0)
+
+    @model_validator(mode="after")
+    def _means_on_the_scale(self) -> "StatsFile":
+        ranges = {d.name: (d.min, d.max) for d in self.rubric.dimensions}
+        for row in self.models:
+            if row.statistic == "mean" and row.value is not None and row.dimension in ranges:
+                low, high = ranges[row.dimension]
+                if not low <= row.value <= high:
+                    raise ValueError(f"model {row.model!r} {row.dimension} mean {row.value} is off the scale "
+                                     f"{low:g}..{high:g}")
+        return self
 
 
 def load_stats(path: Path) -> dict[str, Any]:
+    """A stats file, checked: finite numbers, intervals that hold their value, alpha and kappa in [-1, 1]."""
     path = Path(path)
     if path.is_dir():
         path = path / "stats.json"
-    try:
-        stats = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultError(f"{path}: cannot read human-evaluation stats ({exc.__class__.__name__})",
-                          hint="run `fsabench human stats STUDY` first and pass STUDY/stats.json") from None
+    stats = read_json(path, "human-evaluation stats file", error=ResultError, max_bytes=MAX_STATS_BYTES,
+                      missing="run `fsabench human stats STUDY` first and pass STUDY/stats.json",
+                      hint="pass the stats.json written by `fsabench human stats`", max_values=5_000_000, max_depth=32)
     if not isinstance(stats, dict) or "models" not in stats or "agreement" not in stats:
         raise ResultError(f"{path}: not a human-evaluation stats file (no 'models' or 'agreement')",
                           hint="pass the stats.json written by `fsabench human stats`")
-    return stats
+    try:
+        return StatsFile.model_validate(stats).model_dump()
+    except ValidationError as exc:
+        raise from_validation(str(path), exc, "re-write it with `fsabench human stats STUDY`", ResultError) from None
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -76,8 +162,15 @@ def human_chart(stats: dict):
     dims = [d for d in stats["rubric"]["dimensions"]
             if any(r["dimension"] == d["name"] and r["statistic"] == "mean" for r in stats["models"])]
     models = sorted({r["model"] for r in stats["models"]})
-    fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(3.2 * max(len(dims), 1), 0.5 + 0.45 * len(models) + 1),
-                             squeeze=False)
+    # at most two panels a row, 7 in wide (a paper's text width): four dimensions side by side were 12.8 in
+    # wide with overlapping ticks
+    ncols = min(max(len(dims), 1), 2)
+    nrows = math.ceil(max(len(dims), 1) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(7.0, nrows * (0.9 + 0.3 * len(models))), squeeze=False)
+    panels = [ax for row in grid for ax in row]
+    for ax in panels[len(dims):]:
+        ax.set_visible(False)
+    axes = [panels]
     for ax, dim in zip(axes[0], dims):
         rows = {r["model"]: r for r in stats["models"] if r["dimension"] == dim["name"] and r["statistic"] == "mean"}
         for y, model in enumerate(models):
@@ -89,7 +182,9 @@ def human_chart(stats: dict):
             ax.errorbar([row["value"]], [y], xerr=[[row["value"] - low], [high - row["value"]]], fmt="o",
                         color="#2f6fdb", capsize=3)
         ax.set_xlim(dim["min"] - 0.05 * (dim["max"] - dim["min"]), dim["max"] + 0.05 * (dim["max"] - dim["min"]))
-        ax.set_yticks(range(len(models)), models if ax is axes[0][0] else [""] * len(models))
+        ax.set_yticks(range(len(models)), models if panels.index(ax) % ncols == 0 else [""] * len(models), fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.locator_params(axis="x", nbins=5)
         ax.set_ylim(-0.6, len(models) - 0.4)
         ax.set_title(dim["title"], fontsize=10)
         ax.grid(axis="x", alpha=0.3)

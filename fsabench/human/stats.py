@@ -6,11 +6,11 @@ answers give the same file).
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Sequence
 
 from fsabench import __version__
+from fsabench.bootstrap import mean_interval
 from fsabench.human.agreement import alpha, consensus, cohen_kappa, mean_of, pairwise_kappa
 from fsabench.human.rubric import Dimension
 from fsabench.human.store import Row
@@ -41,13 +41,8 @@ def unit_values(study: Study, rows: Sequence[Row], dim: Dimension) -> dict[str, 
 
 
 def bootstrap_ci(values: Sequence[float], n_boot: int, seed: int) -> tuple[float | None, float | None]:
-    """Percentile 95% interval of the mean, resampling items (the unit a study samples)."""
-    if len(values) < 2 or n_boot <= 0:
-        return None, None
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(n_boot))
-    return means[int(0.025 * (n_boot - 1))], means[int(0.975 * (n_boot - 1))]
+    """Percentile 95% interval of the mean, resampling items (the unit a study samples): fsabench.bootstrap."""
+    return mean_interval(values, n_boot, seed)
 
 
 def per_item(study: Study, table: dict[str, dict[str, str]], measure) -> dict[str, list[float]]:

@@ -126,6 +126,17 @@ class AnswerStore:
                         "kind=excluded.kind, status=excluded.status, answer=excluded.answer, updated=excluded.updated",
                         (annotator, item, kind, status, json.dumps(payload, ensure_ascii=False), time.time()))
 
+    def save_many(self, rows: list[tuple[str, str, Kind, str, Answer | dict]]) -> None:
+        """Every row or none: one transaction (an import refused half-way stores nothing)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for row in rows:
+                self.save(*row)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def rows(self, annotator: str | None = None, kind: str | None = None) -> list[Row]:
         sql, args = "SELECT annotator, item, kind, status, answer, updated FROM answers", []
         where = [(c, v) for c, v in (("annotator", annotator), ("kind", kind)) if v is not None]
@@ -133,7 +144,18 @@ class AnswerStore:
             sql += " WHERE " + " AND ".join(f"{c}=?" for c, _ in where)
             args = [v for _, v in where]
         rows = self.db.execute(sql + " ORDER BY annotator, item", args).fetchall()
-        return [Row(a, i, k, s, json.loads(ans), u) for a, i, k, s, ans, u in rows]
+        return [Row(a, i, k, s, self._answer(a, i, k, s, ans), u) for a, i, k, s, ans, u in rows]
+
+    def _answer(self, annotator: str, item: str, kind: str, status: str, text: str) -> dict:
+        """A stored row, checked: statistics never read a row edited into another shape."""
+        try:
+            if kind not in ("human", "judge") or status not in ("done", "open", "skipped"):
+                raise ValueError(f"kind {kind!r} / status {status!r}")
+            return Answer.model_validate(json.loads(text)).model_dump(mode="json")
+        except (ValueError, TypeError, ValidationError) as exc:
+            reason = str(exc).splitlines()[0][:120]
+            raise FsabenchError(f"{self.path}: the answer of {annotator!r} on item {item!r} is damaged ({reason})",
+                                hint="restore answers.sqlite from a backup, or delete that row") from None
 
     def close(self) -> None:
         self.db.close()

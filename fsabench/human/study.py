@@ -26,7 +26,7 @@ from fsabench import __version__
 from fsabench.errors import FsabenchError, SpecError
 from fsabench.human.items import Item, load_items
 from fsabench.human.rubric import Rubric, load_rubric, parse_rubric
-from fsabench.io import write_json_atomic, write_text_atomic
+from fsabench.io import read_json, read_json_object, write_json_atomic, write_text_atomic
 
 STUDY_FILE, KEY_FILE, TOKENS_FILE, ANSWERS_FILE = "study.json", "key.json", "tokens.json", "answers.sqlite"
 SCHEMA_VERSION = 1
@@ -57,11 +57,8 @@ class Study:
     def tokens(self) -> dict[str, str]:
         """annotator -> private link token; every annotator of the assignment must have one."""
         path = self.folder / TOKENS_FILE
-        try:
-            tokens = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FsabenchError(f"{path}: cannot read the annotators' link tokens ({type(exc).__name__})",
-                                hint="restore tokens.json from the study folder (it is written by `fsabench human create`)") from None
+        restore = "restore tokens.json from the study folder (it is written by `fsabench human create`)"
+        tokens = read_json(path, "link tokens file", max_bytes=MAX_STUDY_BYTES, missing=restore, hint=restore)
         missing = [a for a in self.assignment if not isinstance(tokens, dict) or not isinstance(tokens.get(a), str)
                    or len(tokens[a]) < 16]
         if missing:
@@ -138,6 +135,7 @@ def create_study(folder: Path, item_files: list[Path], rubric: str | Path, sampl
         "sample": sample, "per_item": per_item,
         "items": [i.public() for i in chosen], "assignment": plan,
         "assignment_sha256": digest(plan), "key_sha256": file_sha256(folder / KEY_FILE),
+        "items_sha256": digest([i.public() for i in chosen]),
     }
     write_json_atomic(folder / STUDY_FILE, payload)
     return open_study(folder)
@@ -159,16 +157,26 @@ def open_study(folder: Path) -> Study:
     path = folder / STUDY_FILE
     if not path.is_file():
         raise FsabenchError(f"{path}: no study here", hint="create one with `fsabench human create STUDY --items ...`")
-    if path.stat().st_size > MAX_STUDY_BYTES:
-        raise SpecError(f"{path}: larger than {MAX_STUDY_BYTES} bytes", hint="a study file this big was not written by fsabench")
+    data = read_json(path, "study file", error=SpecError, max_bytes=MAX_STUDY_BYTES,
+                     hint="the file is damaged or hand-edited; create the study again", max_values=20_000_000,
+                     max_depth=32)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         rubric = parse_rubric(data["rubric"], f"{path} (rubric)")
         items = {i["id"]: i for i in data["items"]}
         plan = {str(k): [str(x) for x in v] for k, v in data["assignment"].items()}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise SpecError(f"{path}: not a study file ({type(exc).__name__}: {exc})",
+        seed, per_item = data["seed"], data["per_item"]
+        if type(seed) is not int or type(per_item) is not int or not all(
+                isinstance(i, dict) and isinstance(i.get("targets"), list) and isinstance(i.get("analysis"), str)
+                for i in data["items"]):
+            raise TypeError("seed, per_item or an item has the wrong type")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise SpecError(f"{path}: not a study file ({type(exc).__name__}: {str(exc)[:160]})",
                         hint="the file is damaged or hand-edited; create the study again") from None
+    for field, value in (("rubric", data["rubric"]), ("items", data["items"])):  # older studies lack items_sha256
+        stored = data.get(f"{field}_sha256")
+        if (stored is not None or field == "rubric") and (rubric.digest() if field == "rubric" else digest(value)) != stored:
+            raise SpecError(f"{path}: field '{field}' does not match '{field}_sha256' (edited after the study was "
+                            "created: a score, an anchor or an item's text)", hint="restore the study's own study.json")
     if digest(plan) != data.get("assignment_sha256"):
         raise SpecError(f"{path}: field 'assignment' does not match 'assignment_sha256'",
                         hint="the assignment was edited after the study was created; restore it")
@@ -176,5 +184,7 @@ def open_study(folder: Path) -> Study:
     if not key_path.is_file() or file_sha256(key_path) != data.get("key_sha256"):
         raise SpecError(f"{key_path}: missing or does not match 'key_sha256' in {path}",
                         hint="restore the study's own key.json (the blinding key is part of the study)")
-    key = json.loads(key_path.read_text(encoding="utf-8"))["items"]
-    return Study(folder, rubric, items, plan, key, int(data["seed"]), int(data["per_item"]))
+    key = read_json_object(key_path, "blinding key", error=SpecError, max_bytes=MAX_STUDY_BYTES).get("items")
+    if not isinstance(key, dict):
+        raise SpecError(f"{key_path}: field 'items' is missing or not an object", hint="restore the study's own key.json")
+    return Study(folder, rubric, items, plan, key, seed, per_item)

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from fsabench.errors import from_validation
-from fsabench.io import write_bytes_atomic, write_text_atomic
-from fsabench.leaderboard.spec import Leaderboard, Limits, available, leaderboards_dir, load_leaderboard
+from fsabench.io import parse_json, write_bytes_atomic, write_text_atomic
+from fsabench.leaderboard.spec import Leaderboard, SubmissionLimits, available, leaderboards_dir, load_leaderboard
 from fsabench.leaderboard.submission import (EntryInfo, SubmissionError, build_bundle, bundle_files, bundle_gzip,
                                              bundle_json, read_bundle_bytes)
 from fsabench.leaderboard.verify import Verified, Verifier
@@ -118,7 +118,7 @@ def bundle_leaderboard(path: Path) -> str:
     if path.parent.name == "submissions" and (folder / "leaderboard.yaml").is_file():
         return folder.name
     try:
-        name = json.loads(read_bundle_bytes(path, Limits())).get("leaderboard")
+        name = parse_json(read_bundle_bytes(path, SubmissionLimits()), str(path), error=SubmissionError).get("leaderboard")
         if isinstance(name, str) and name:
             return name
     except (OSError, ValueError, AttributeError, SubmissionError):

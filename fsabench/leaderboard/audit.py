@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fsabench.models.answers import answers_of
 from fsabench import __version__
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.submission import SubmissionError
@@ -159,7 +160,7 @@ def reproduce(board: Leaderboard, data_root: Path, results: Sequence[RunResult],
                 mismatched.append(name)
             requests = build_requests(spec, examples, adapter.prompt_style, context.train,
                                       result.meta.get("num_shots") or 0, result.seed)
-            for j, completion in zip(indexes, adapter.generate(requests)):
+            for j, completion in zip(indexes, answers_of(adapter, requests)):
                 done[(i, j)] = completion
     finally:
         for adapter in adapters.values():

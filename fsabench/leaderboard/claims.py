@@ -35,11 +35,13 @@ CHAT_PROTOCOLS = ("zero-shot", "few-shot")
 
 
 def canonical_definition(definition: dict[str, Any]) -> dict[str, Any]:
-    """A definition as TaskSpec.definition_hash() sees it: no description or tags, and keys added after
-    tasks were published left out while at their default (so older runs stay comparable)."""
+    """A definition as TaskSpec.definition_hash() sees it: no description, tags or prompt variants (a run
+    records the one it used in `prompt`), and keys added after tasks were published left out while at
+    their default (so older runs stay comparable)."""
     from fsabench.tasks.spec import _without_new_defaults
 
-    payload = json.loads(json.dumps({k: v for k, v in definition.items() if k not in ("description", "tags")}))
+    unscored = ("description", "tags", "prompts")
+    payload = json.loads(json.dumps({k: v for k, v in definition.items() if k not in unscored}))
     return _without_new_defaults(payload)
 
 
@@ -239,6 +241,19 @@ def flag_duplicates(rows: Sequence[dict[str, Any]]) -> None:
                 row["flags"].append(note)
 
 
+def seeds_claim(results: Sequence[RunResult]) -> str:
+    """What the seeds verifiably are: 'no two answer identically' only when that holds on every task
+    (two collapsed checkpoints that answer one constant string are allowed through, and flagged)."""
+    by_task: dict[str, list[RunResult]] = defaultdict(list)
+    for r in results:
+        by_task[r.task.name].append(r)
+    identical = sum(_outputs(a) == _outputs(b) for runs in by_task.values() for a, b in combinations(runs, 2))
+    seeds = len({r.seed for r in results})
+    if identical:
+        return f"{seeds} seed(s); {identical} seed pair(s) answer identically on a task (see the flags)"
+    return f"{seeds} seed(s); no two seeds answer identically" if seeds > 1 else "1 seed"
+
+
 def claims_table(results: Sequence[RunResult], entry) -> list[dict[str, str]]:
     """What the site shows as 'verified' (re-derived here) and as 'claimed' (the submitter's word)."""
     cost = sum(r.usage.cost_usd for r in results)
@@ -248,7 +263,7 @@ def claims_table(results: Sequence[RunResult], entry) -> list[dict[str, str]]:
         ("protocol", "agrees with the model scheme; prompts re-rendered from task, seed and shots match"),
         ("model", "the same name and identity in every run" if len({r.model.name for r in results}) == 1
          else "one scheme; each run's name agrees with its identity"),
-        ("seeds", f"{len({r.seed for r in results})} seed(s); no two seeds answer identically"),
+        ("seeds", seeds_claim(results)),
     ]
     claimed = [
         ("parameters", "–" if entry.parameters is None else f"{entry.parameters:,}"),

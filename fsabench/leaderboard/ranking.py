@@ -49,10 +49,15 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return round(statistics.fmean(present), 2) if present and len(present) == len(values) else None
 
 
-def standing(row: dict[str, Any]) -> str:
-    """Why a row is or is not ranked: ranked | reference (baselines) | awaiting audit | audit failed."""
+def standing(row: dict[str, Any], rank_partial: bool = False) -> str:
+    """Why a row is or is not ranked: ranked | reference (baselines) | partial | awaiting audit | audit failed.
+
+    A partial entry (80 of 4,238 examples) is never ranked against full ones unless the board opts in
+    (`rank_partial`): its score is of another, easier or harder, test set."""
     if row.get("ranked") is False:
         return "reference"
+    if row.get("partial") and not rank_partial:
+        return "partial"
     audit = (row.get("audit") or {}).get("status")
     if audit == "failed":
         return "audit failed"
@@ -70,7 +75,9 @@ def rank(rows: Sequence[dict[str, Any]], board: Leaderboard | None = None) -> li
 
     key = lambda r: (-(r["score"] if r["score"] is not None else -1e9), r["name"].lower())  # noqa: E731
     ordered = sorted(rows, key=key)
-    ranked_rows = [{**r, "standing": standing(r)} for r in ordered]
+    full = any(standing(r) == "ranked" for r in ordered)  # a board of partial runs only ranks them among themselves
+    rank_partial = bool(board is not None and board.spec.rank_partial) or not full
+    ranked_rows = [{**r, "standing": standing(r, rank_partial)} for r in ordered]
     ranked_rows.sort(key=lambda r: r["standing"] != "ranked")  # stable: score order kept in each part
     previous, place, position = object(), 0, 0
     for row in ranked_rows:

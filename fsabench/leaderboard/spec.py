@@ -54,8 +54,9 @@ class ScoreRule(Strict):
     label: str = "Score"
 
 
-class Limits(Strict):
-    """What a submission may weigh; anything larger is refused before it is parsed further."""
+class SubmissionLimits(Strict):
+    """What a submission may weigh; anything larger is refused before it is parsed further. (The web
+    servers' limits are the one `fsabench.web.Limits`; this is a leaderboard.yaml's `limits:` block.)"""
 
     max_submission_bytes: int = Field(64_000_000, ge=1)
     max_runs: int = Field(200, ge=1)
@@ -64,6 +65,12 @@ class Limits(Strict):
     max_string_chars: int = Field(20_000, ge=1, description="any other string in a bundle")
     max_name_chars: int = Field(120, ge=1, description="model name, base model, license")
     max_notes_chars: int = Field(2_000, ge=0)
+    max_json_values: int = Field(1_000_000, ge=1, description="JSON values in one bundle, counted before parsing "
+                                 "(a 10-seed entry on 4,238 examples holds ~230,000)")
+    max_json_depth: int = Field(16, ge=1, description="JSON nesting depth (a bundle nests 8 deep)")
+
+
+Limits = SubmissionLimits  # the old name, deprecated: kept for one release
 
 
 class Reference(Strict):
@@ -87,9 +94,11 @@ class LeaderboardSpec(Strict):
     subsets: list[str] = Field(default_factory=lambda: ["all"], description="per-subset columns, in order")
     score: ScoreRule = Field(default_factory=ScoreRule)
     categories: dict[str, Category] = Field(min_length=1)
-    limits: Limits = Field(default_factory=Limits)
+    limits: SubmissionLimits = Field(default_factory=SubmissionLimits)
     allow_partial: bool = Field(False, description="accept runs made with --limit N (the first N test examples), "
                                                    "shown as partial")
+    rank_partial: bool = Field(False, description="rank partial entries (--limit runs) among full ones; by default "
+                                                   "they are shown apart, unranked")
     audit: AuditRule = Field(default_factory=AuditRule)
     references: list[Reference] = Field(default_factory=list, description="published results shown in their own "
                                         "rows, labelled 'published, not reproduced here', never ranked")

@@ -47,9 +47,9 @@ def _mats(row: dict[str, Any], task: str, n: int | None = None) -> list[np.ndarr
 
 
 def _replicates(mats: Sequence[np.ndarray], metric: str, task_type: str, seed: int) -> np.ndarray:
-    from fsabench.report.stats import _resampled
+    from fsabench.bootstrap import metric_replicates
 
-    return _resampled(mats, metric, task_type, np.random.default_rng(seed), N_BOOT)
+    return metric_replicates(mats, metric, task_type, np.random.default_rng(seed), N_BOOT)
 
 
 def _has_counts(row: dict[str, Any], tasks: Sequence[str]) -> bool:

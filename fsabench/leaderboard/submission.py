@@ -23,8 +23,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from fsabench import __version__
 from fsabench.errors import from_validation
 from fsabench.errors import FsabenchError
-from fsabench.leaderboard.spec import Limits
-from fsabench.jsonstrict import JSONProblem, loads
+from fsabench.leaderboard.lookalike import skeleton
+from fsabench.leaderboard.spec import SubmissionLimits
+from fsabench.jsonstrict import JSONProblem, check_bounds, loads
 from fsabench.results import SCHEMA_VERSION, ModelInfo, RunResult, Timing, Usage
 
 BUNDLE_KIND = "fsabench-leaderboard-submission"
@@ -129,7 +130,7 @@ class SubmittedRun(RunResult):
     model: SubmittedModel  # type: ignore[assignment]
     timing: SubmittedTiming  # type: ignore[assignment]
     usage: SubmittedUsage = Field(default_factory=SubmittedUsage)  # type: ignore[assignment]
-    examples: list[SubmittedExample]  # type: ignore[assignment]
+    examples: list[SubmittedExample] = Field(fail_fast=True)  # type: ignore[assignment]
     prompts: PromptDigest | None = Field(None, description="bundle v2: the digest of the recorded prompts")
 
     @field_validator("meta")
@@ -152,17 +153,21 @@ class Submission(BaseModel):
     leaderboard: str
     fsabench_version: str = Field(__version__, description="the fsabench that built the bundle")
     entry: EntryInfo
-    runs: list[SubmittedRun]
+    runs: list[SubmittedRun] = Field(fail_fast=True)
 
 
 def entry_slug(name: str) -> str:
-    """The file name stem of an entry: NFKC-folded lower case, runs of other characters become one '-'.
+    """The file name stem of an entry: its look-alike skeleton (lookalike.py) in lower case, runs of other
+    characters become one '-'.
 
     NFKC first, so a compatibility look-alike of an existing name (fullwidth 'Ｌｅｘｉｃｏｎ', ligature 'ﬁ',
     superscripts) gets that entry's slug and collides with it (one file, one owner) instead of showing a
-    second, identical-looking row. A name with no letter or digit of a-z, 0-9 at all (e.g. all Japanese)
-    gets a short hash of its folded form, so two such names never share one slug."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
+    second, identical-looking row; then TR39 look-alikes (Cyrillic 'Lеxicon'), the same way. A name with a
+    letter or digit that is not a-z, 0-9 even then (e.g. Japanese) gets a short hash of its skeleton, so
+    two such names never share a slug made of their few Latin letters."""
+    folded = skeleton(name)
+    if any(ch.isalnum() and not ch.isascii() for ch in folded):
+        return "entry-" + hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()[:12]
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:80]
     return slug or "entry-" + hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()[:12]
 
@@ -213,7 +218,7 @@ def bundle_json(bundle: Submission) -> str:
 
 # --- reading and text checks ----------------------------------------------------------------
 
-def bundle_json_bytes(raw: bytes, where: str, limits: Limits) -> bytes:
+def bundle_json_bytes(raw: bytes, where: str, limits: SubmissionLimits) -> bytes:
     """The bundle's JSON text: gzip (a `.json.gz` file or a gzipped POST body) is undone here, with the
     size limit applied to what it expands to, so a small gzip bomb stops at `max_submission_bytes`.
     Audits and the service hash these bytes, so gzipping a bundle keeps its audit."""
@@ -262,7 +267,7 @@ def bundle_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if bundle_slug(p) is not None and p.is_file())
 
 
-def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
+def read_bundle_bytes(path: Path, limits: SubmissionLimits) -> bytes:
     """A bundle file's JSON bytes (gunzipped when it is `.json.gz`), size-checked before reading."""
     try:
         size = path.stat().st_size
@@ -281,13 +286,18 @@ def read_bundle_bytes(path: Path, limits: Limits) -> bytes:
     return bundle_json_bytes(raw, str(path), limits)
 
 
-def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
+def parse_bundle(raw: bytes, where: str, limits: SubmissionLimits) -> Submission:
     """Size limit, gzip, JSON, schema: the checks that need no task data."""
     raw = bundle_json_bytes(raw, where, limits)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SubmissionError(f"{where}: not UTF-8 text", hint="write the bundle with `fsabench leaderboard submit`") from None
+    try:  # counted before any object is built: a small gzip of `{},{},...` must not become gigabytes
+        check_bounds(raw, limits.max_json_values, limits.max_json_depth)
+    except JSONProblem as exc:
+        raise SubmissionError(f"{where}: the bundle {exc.msg}", hint="submit only the runs and examples the "
+                              "protocol asks for (limits: the leaderboard's max_json_values, max_json_depth)") from None
     try:  # duplicate keys too: two readers must not see two different bundles in one file
         payload = loads(text)
     except JSONProblem as exc:
@@ -301,11 +311,25 @@ def parse_bundle(raw: bytes, where: str, limits: Limits) -> Submission:
         raise SubmissionError(f"{where}: bundle_version {payload.get('bundle_version')!r} is not {BUNDLE_VERSION} "
                               "(older bundles do not record the prompts, so their protocol cannot be checked)",
                               hint="rebuild it from the runs with `fsabench leaderboard submit`")
+    check_counts(payload, where, limits)
     check_strings(payload, where, limits)
     try:
         return Submission.model_validate(payload)
     except ValidationError as exc:
         raise from_validation(str(where), exc, "the bundle is damaged or hand-edited", SubmissionError) from None
+
+
+def check_counts(payload: dict[str, Any], where: str, limits: SubmissionLimits) -> None:
+    """Runs and examples per run counted before the schema builds a model (and an error) for each one."""
+    runs = payload.get("runs")
+    if isinstance(runs, list) and len(runs) > limits.max_runs:
+        raise SubmissionError(f"{where}: {len(runs):,} runs, over the limit of {limits.max_runs}",
+                              hint="submit only the runs the protocol asks for")
+    for index, run in enumerate(runs if isinstance(runs, list) else []):
+        examples = run.get("examples") if isinstance(run, dict) else None
+        if isinstance(examples, list) and len(examples) > limits.max_examples_per_run:
+            raise SubmissionError(f"{where}: run {index} has {len(examples):,} examples, over the limit of "
+                                  f"{limits.max_examples_per_run:,}", hint="submit the test split only")
 
 
 def _bad_char(text: str, allow: str, invisible: bool = False) -> str | None:
@@ -333,7 +357,7 @@ def _free_text(path: str) -> bool:
     return not (path.endswith((".output", ".error")) or ".prompts." in path or ".task.definition" in path)
 
 
-def check_strings(payload: Any, where: str, limits: Limits) -> None:
+def check_strings(payload: Any, where: str, limits: SubmissionLimits) -> None:
     """Every string is clean: no control characters but tab and newline, bounded length (names: check_entry)."""
     stack: list[tuple[str, Any]] = [("", payload)]
     while stack:
@@ -355,7 +379,21 @@ def check_strings(payload: Any, where: str, limits: Limits) -> None:
                                       hint="names and free text must be plain visible text")
 
 
-def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[str]) -> None:
+def plain_link(link: str) -> bool:
+    """http(s), a host, and no user info: `https://huggingface.co@evil.example/x` goes to evil.example."""
+    from urllib.parse import urlsplit
+
+    if not LINK.match(link):
+        return False
+    try:
+        parts = urlsplit(link)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and "@" not in parts.netloc
+
+
+def check_entry(entry: EntryInfo, where: str, limits: SubmissionLimits, categories: list[str]) -> None:
     """Names are plain text: no markup, no invisible formatting characters; links are http(s)."""
     for field in ("name", "base_model", "license"):
         value = getattr(entry, field)
@@ -374,8 +412,9 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
         if value != value.strip():
             raise SubmissionError(f"{where}: entry.{field} {value!r} has leading or trailing spaces",
                                   hint="use plain printable text")
-    if entry.link is not None and not LINK.match(entry.link):
-        raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL", hint="e.g. https://example.org/model")
+    if entry.link is not None and not plain_link(entry.link):
+        raise SubmissionError(f"{where}: entry.link {entry.link!r} is not a plain http(s) URL (no user info, a host)",
+                              hint="e.g. https://example.org/model")
     bad = _bad_char(entry.notes, "\n", invisible=True)
     if bad is not None:
         raise SubmissionError(f"{where}: entry.notes holds {describe_char(bad)}", hint="free text must be plain visible text")
@@ -388,5 +427,5 @@ def check_entry(entry: EntryInfo, where: str, limits: Limits, categories: list[s
         raise SubmissionError(f"{where}: entry.date {entry.date} is in the future", hint="use the date of the runs")
 
 
-def read_bundle(path: Path, limits: Limits) -> Submission:
+def read_bundle(path: Path, limits: SubmissionLimits) -> Submission:
     return parse_bundle(read_bundle_bytes(path, limits), str(path), limits)

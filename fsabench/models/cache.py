@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fsabench.errors import FsabenchError
+from fsabench.models.answers import answers_of, check_completion
 from fsabench.models.base import Completion, Request
 
 CACHE_FILE = "responses.sqlite"
@@ -154,7 +155,7 @@ class ResponseCache:
         try:
             with self.lock:
                 self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", row)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: text SQLite cannot hold
             self._fail("write", exc)
 
     def count(self) -> int:
@@ -195,13 +196,14 @@ class CachedAdapter:
             return results  # type: ignore[return-value]
         misses = [requests[i] for i in todo]
 
-        def store(index: int, completion: Completion) -> None:
-            self.cache.put(keys[todo[index]], self.name, misses[index], completion)
+        def store(index: int, completion: Completion | None) -> None:
+            if completion is not None:  # None: left unsent (a batch adapter at --max-cost); the runner judges it
+                self.cache.put(keys[todo[index]], self.name, misses[index], check_completion(completion))
 
         if _streams(self.inner):
-            answers = self.inner.generate(misses, on_completion=store)
+            answers = answers_of(self.inner, misses, on_completion=store, unsent_ok=True)
         else:
-            answers = self.inner.generate(misses)
+            answers = answers_of(self.inner, misses, unsent_ok=True)
             for index, completion in enumerate(answers):
                 store(index, completion)
         for index, completion in zip(todo, answers):

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 from fsabench.errors import ModelError
+from fsabench.jsonstrict import loads
 from fsabench.models.engine import FATAL_STATUSES, AsyncAPIAdapter, Permanent, Transient, messages_of, parse_retry_after, \
     retryable_status
 from fsabench.models.base import Completion, Request
@@ -201,13 +202,13 @@ def launched_endpoint(target: str) -> tuple[str | None, str | None]:
 
 def parse_chat_answer(raw: bytes) -> Completion:
     """The text and token counts of a chat completion; a malformed body is a transient failure."""
-    try:
-        payload = json.loads(raw)
+    try:  # strict and bounded: a deeply nested or NaN-laden body is a malformed answer, not a crash
+        payload = loads(raw, max_values=100_000, max_depth=32)
         text = payload["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise Transient(f"malformed answer: {raw[:120].decode('utf-8', 'replace')!r}") from None
     if not isinstance(text, str):
         raise Transient("answer has no message content")
-    usage = payload.get("usage") or {}
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
     return Completion(text=text, prompt_tokens=usage.get("prompt_tokens"),
                       completion_tokens=usage.get("completion_tokens"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fsabench.extras import available, require
 from fsabench import __version__
 from fsabench.errors import FsabenchError, UnknownName
 from fsabench.io import write_json_atomic, write_text_atomic
@@ -26,7 +27,8 @@ from fsabench.results import slug
 
 FORMATS = ("md", "latex", "html", "csv", "json")
 FIGURE_FORMATS = ("png", "svg", "pdf")
-PRESETS = {"paper": {"formats": FORMATS, "figures": FIGURE_FORMATS}}
+PRESETS = {"paper": {"formats": FORMATS, "figures": FIGURE_FORMATS},
+           "sweep": {"formats": ("md", "html", "csv", "json"), "figures": ()}}  # + the sweep section (report/sweep.py)
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,11 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
              f"{n_boot} bootstrap resamples; every score re-computed from the stored examples.")
     skipped: list[str] = []
     drawing = bool(figure_formats) or "html" in formats
+    if drawing and list(figure_formats) in ([], ["png", "svg"]) and not available("matplotlib"):
+        drawing = False  # the default figures on the core install: the tables still come out (docs/report.md)
+        skipped.append("figures were not drawn: matplotlib is not installed (pip install 'fsabench[report]')")
+    if drawing:
+        require("matplotlib", "report", "--figures")
     jobs = list(figures_for(analysis, preset, skipped)) if drawing else []
     sections, owner = [], {}
     if preset == "paper" or human:
@@ -215,6 +222,11 @@ def build_report(paths: Sequence[str | Path], out: str | Path, formats: str | Se
             for name, caption, draw in section.figures if drawing else ():
                 jobs.append(FigureJob(name, caption, draw))
                 owner[name] = sections[-1]
+    from fsabench.report.sweep import is_sweep, sweep_section
+
+    if preset == "sweep" or is_sweep(loaded.results):
+        found = sweep_section(loaded.results, labels)
+        sections.append(RenderedSection(found.name, found.title, found.tables, found.missing))
     written = write_figures(jobs, out, figure_formats, "html" in formats, built)
     figures, inline = [], []
     for name, entry, picture in written:  # a section's figures are shown under it
@@ -263,11 +275,6 @@ def write_figures(jobs: Sequence[FigureJob], out: Path, figure_formats: Sequence
     Returns (job name, (path, caption) or None, InlineFigure or None) per chart."""
     if not jobs or (not figure_formats and not want_inline):
         return []
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise FsabenchError("figures need matplotlib, which is not installed",
-                            hint="pip install 'fsabench[report]', or pass --figures none --format md,latex,csv,json") from None
     from fsabench.report.charts import figure_bytes, write_bytes
     from fsabench.report.html import InlineFigure
 

@@ -148,6 +148,7 @@ def display_names(models: Sequence[str], labels: Labels | None = None,
     local = local or {}
     models = list(dict.fromkeys(models))
     names = {m: labels.names[m] for m in models if m in labels.names}
+    check_unique_labels(names)
     rest = [m for m in models if m not in names]
     for depth in (1, 2, 3, 4):
         for m in rest:
@@ -162,6 +163,18 @@ def display_names(models: Sequence[str], labels: Labels | None = None,
 
         names[m] = f"{names[m]} [{hashlib.sha256(m.encode('utf-8')).hexdigest()[:6]}]"
     return names
+
+
+def check_unique_labels(names: Mapping[str, str]) -> None:
+    """Rows are grouped by display name, so two models given one name (by --label or labels.yaml, or two
+    long names cut to the same MAX_NAME characters) would become one row and one score would vanish."""
+    first: dict[str, str] = {}
+    for model, name in names.items():
+        key = name.casefold()
+        if key in first:
+            raise LabelsError(f"models {first[key]!r} and {model!r} are both labelled {name!r}; one report row "
+                              "would hold both", hint="give each model its own name (--label MODEL=NAME or labels.yaml)")
+        first[key] = model
 
 
 def display_name(model: str, labels: Labels | None = None) -> str:

@@ -8,16 +8,16 @@ name has several variants, each gets its own label (e.g. ``atsa-rest14 [n=200]``
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsabench.errors import ResultError
+from fsabench.errors import FsabenchError, ResultError
 from fsabench.report.labels import Labels, display_names
 from fsabench.results import RunResult, find_results, load_result
+from fsabench.io import read_json
 
 
 @dataclass
@@ -42,8 +42,8 @@ def is_run_result(path: Path) -> bool:
     """True when the file is a JSON object with a schema_version (a RunResult, maybe damaged);
     invalid JSON is treated as a damaged RunResult so load_result names the problem."""
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        payload = read_json(path, "result file")
+    except FsabenchError:
         return True
     return isinstance(payload, dict) and "schema_version" in payload
 
@@ -169,16 +169,20 @@ def task_labels(results: Iterable[RunResult]) -> dict[tuple[str, tuple[str, str,
     """(task name, variant) -> label: the plain name for a task's main rows, a definition or data tag
     when those differ, and `(partial, n=N)` for a smaller example set of the same task."""
     variants: dict[str, dict[tuple[str, str, str], RunResult]] = defaultdict(dict)
+    prompts: dict[tuple[str, str], set[str]] = defaultdict(set)  # (task, definition) -> prompt variants run
     for r in results:
         variants[r.task.name].setdefault(variant_of(r), r)
+        prompts[r.task.name, variant_of(r)[0]].add(str(r.meta.get("prompt") or "default"))
     labels = {}
     for name, found in variants.items():
         main = _main_variants(found)
         defs, datas = {v[0] for v in main.values()}, {v[1] for v in main.values()}
+        named = {d: next(iter(prompts[name, d])) for d in defs if len(prompts[name, d]) == 1}
+        by_prompt = len(named) == len(defs) and len(set(named.values())) == len(defs)  # one variant per definition
         for variant, sample in found.items():
             parts = []
             if len(defs) > 1:
-                parts.append(f"def {variant[0]}")
+                parts.append(f"prompt {named[variant[0]]}" if by_prompt else f"def {variant[0]}")
             if len(datas) > 1:
                 parts.append(f"data {variant[1]}")
             label = f"{name} [{', '.join(parts)}]" if parts else name

@@ -18,9 +18,19 @@ def make_report(results: Sequence[RunResult | str | Path], out_dir: str | Path, 
     from fsabench.report.build import build_report
     from fsabench.report.labels import Labels, load_labels
 
+    from fsabench.io import as_path
+
     fmt = formats if isinstance(formats, str) else ",".join(formats)
-    paths = [Path(r) for r in results if not isinstance(r, RunResult)]
+    if isinstance(results, (str, Path, RunResult)):
+        results = [results]
+    if not isinstance(results, (list, tuple)):
+        from fsabench.errors import FsabenchError
+
+        raise FsabenchError(f"results must be a list of RunResults or result paths, not {type(results).__name__}",
+                            hint="e.g. build_report(fsabench.evaluate(...), 'report/')")
+    paths = [as_path(r, "results") for r in results if not isinstance(r, RunResult)]
     objects = [r for r in results if isinstance(r, RunResult)]
+    out_dir = as_path(out_dir, "out_dir")
     names = labels if isinstance(labels, Labels) or labels is None else load_labels(labels)
     with tempfile.TemporaryDirectory(prefix="fsabench-report-") as tmp:
         for index, result in enumerate(objects):

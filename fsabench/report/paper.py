@@ -158,7 +158,14 @@ def ablation_section(analysis: Analysis) -> Section:
                 "analysis only": "`distill recipe R.yaml --set corpus.prompts=[analysis]`",
                 "rewrite only": "`distill recipe R.yaml --set corpus.prompts=[rewrite]`",
                 "no pretraining": "`distill recipe R.yaml --ablation no-pretrain`"}
-    section.missing += [f"{v} ({commands[v]})" for v in wanted if v not in by_variant]
+    partial: dict[str, list[int]] = {}  # variants found only on fewer examples: set aside, and said so
+    for g in analysis.groups:
+        if g.partial and distill_of(g):
+            partial.setdefault(variant_of(g), []).append(g.n)
+    section.missing += [f"{v} ({commands[v]}" + (f"; only partial runs were found (n={min(partial[v])} examples, "
+                                                  "--limit): set aside, re-run on the full test sets)"
+                                                  if v in partial else ")")
+                        for v in wanted if v not in by_variant]
     if not by_variant:
         return section
     tasks = list(dict.fromkeys(g.task for g in distilled))

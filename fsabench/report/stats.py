@@ -1,4 +1,5 @@
-"""Bootstrap confidence intervals and paired bootstrap tests, re-scored from stored examples.
+"""Bootstrap confidence intervals and paired bootstrap tests of RunResults, re-scored from stored examples
+(the resampling itself is fsabench.bootstrap, shared with the leaderboard and human studies).
 
 Every metric here is a function of per-example counts that add up over examples, so a bootstrap
 resample is a weight vector over examples and its score is `weights @ counts`. For tuple F1 the
@@ -13,28 +14,15 @@ data: adding, removing or renaming another run never moves it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from fsabench.bootstrap import (CHUNK, ids_digest, metric_replicates, percentile_interval, point,  # noqa: F401
+                                score_from_sums, shifted_null_p, stable_seed)
 from fsabench.metrics import hits as example_hits
 from fsabench.results import Record, RunResult
-
-BASE_SEED = 20241224
-CHUNK = 250  # resamples per matrix product (bounds memory on large test sets)
-
-
-def ids_digest(ids: Sequence[str]) -> str:
-    """A fingerprint of the example ids a bootstrap resamples (order-free)."""
-    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
-
-
-def stable_seed(*parts: object) -> int:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return BASE_SEED ^ int.from_bytes(digest[:4], "big")
-
 
 def labels_of(result: RunResult) -> list[str]:
     """The closed label set the task scores (from the stored definition), else the gold labels seen."""
@@ -79,25 +67,6 @@ def convention_of(result: RunResult) -> str:
     return (result.task.definition or {}).get("convention") or "capped"
 
 
-def score_from_sums(sums: np.ndarray, task_type: str) -> dict[str, np.ndarray]:
-    """Metric values x100 from summed counts (shape (..., k)); mirrors metrics.tuple_f1 / accuracy_macro_f1."""
-    if task_type == "classification":
-        n, correct = sums[..., 0], sums[..., 1]
-        tp, fp, fn = sums[..., 2::3], sums[..., 3::3], sums[..., 4::3]
-        accuracy = np.divide(correct, n, out=np.zeros_like(n), where=n > 0)
-        denom = 2 * tp + fp + fn
-        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-        used = (denom > 0).sum(-1)
-        macro = np.divide(f1.sum(-1), used, out=np.zeros_like(n), where=used > 0)
-        return {"accuracy": 100 * accuracy, "macro_f1": 100 * macro}
-    n_gold, n_pred, hit_pred, hit_gold = (sums[..., i] for i in range(4))
-    precision = np.divide(hit_pred, n_pred, out=np.ones_like(n_pred), where=n_pred > 0)
-    recall = np.divide(hit_gold, n_gold, out=np.ones_like(n_gold), where=n_gold > 0)
-    total = precision + recall
-    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
-    return {"f1": 100 * f1, "precision": 100 * precision, "recall": 100 * recall}
-
-
 def aligned_counts(runs: Sequence[RunResult], ids: Sequence[str], subset: str) -> tuple[list[np.ndarray], list[str]]:
     """Per-run count matrices over the given ids (in that order) restricted to one subset."""
     first = {r.id: r for r in runs[0].examples}
@@ -117,20 +86,7 @@ def common_ids(runs: Sequence[RunResult]) -> list[str]:
     return [r.id for r in runs[0].examples if r.id in shared]
 
 
-def _resampled(mats: Sequence[np.ndarray], metric: str, task_type: str, rng: np.random.Generator,
-               n_boot: int) -> np.ndarray:
-    """Seed-averaged metric for n_boot resamples of the shared example axis."""
-    n = mats[0].shape[0]
-    out = []
-    for start in range(0, n_boot, CHUNK):
-        size = min(CHUNK, n_boot - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
-        out.append(np.mean([score_from_sums(weights @ m, task_type)[metric] for m in mats], axis=0))
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def point(mats: Sequence[np.ndarray], metric: str, task_type: str) -> float:
-    return float(np.mean([score_from_sums(m.sum(0), task_type)[metric] for m in mats]))
+_resampled = metric_replicates  # the old private name (leaderboard.stats on older branches)
 
 
 @dataclass(frozen=True)
@@ -148,10 +104,8 @@ def bootstrap_ci(runs: Sequence[RunResult], subset: str, metric: str, n_boot: in
     if not ids or n_boot <= 0:
         return None
     rng = np.random.default_rng(stable_seed("ci", ids_digest(ids), subset, metric))
-    values = _resampled(mats, metric, runs[0].task.type, rng, n_boot)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return Interval(round(float(low), 2), round(float(high), 2), len(ids))
+    low, high = percentile_interval(metric_replicates(mats, metric, runs[0].task.type, rng, n_boot), level)
+    return Interval(round(low, 2), round(high, 2), len(ids))
 
 
 @dataclass(frozen=True)
@@ -178,10 +132,8 @@ def paired_bootstrap(runs_a: Sequence[RunResult], runs_b: Sequence[RunResult], s
     task_type = runs_a[0].task.type
     delta = point(mats_a, metric, task_type) - point(mats_b, metric, task_type)
     seed = stable_seed("paired", ids_digest(keep), subset, metric)
-    diffs = (_resampled(mats_a, metric, task_type, np.random.default_rng(seed), n_boot)
-             - _resampled(mats_b, metric, task_type, np.random.default_rng(seed), n_boot))
-    alpha = (1 - level) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    extreme = int(np.sum(np.abs(diffs - delta) >= abs(delta) - 1e-9))
-    p_value = (extreme + 1) / (n_boot + 1)
-    return PairedTest(round(delta, 2), round(float(low), 2), round(float(high), 2), round(p_value, 4), len(keep))
+    diffs = (metric_replicates(mats_a, metric, task_type, np.random.default_rng(seed), n_boot)
+             - metric_replicates(mats_b, metric, task_type, np.random.default_rng(seed), n_boot))
+    low, high = percentile_interval(diffs, level)
+    p_value = shifted_null_p(diffs, delta)
+    return PairedTest(round(delta, 2), round(low, 2), round(high, 2), round(p_value, 4), len(keep))

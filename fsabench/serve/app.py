@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from fsabench.web.jsonbody import strict_route_class
 from fsabench.models.base import Request
 from fsabench.serve.engine import Answer, BadRequest, Engine, Job
 from fsabench.serve.schemas import MAX_PROMPTS, ChatRequest, CompletionRequest
@@ -65,7 +66,7 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
     return app
 
 
-router = APIRouter()
+router = APIRouter(route_class=strict_route_class())  # duplicate keys, NaN: a 400, as the leaderboard refuses them
 
 
 async def invalid(http: HTTPRequest, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,9 @@ SAMPLE_INPUT = "The food was great but the service was slow."
 def check_task(spec: TaskSpec, where: str) -> None:
     """Strict gold params, then compile and render every template on a stand-in example."""
     gold.check_params(spec.gold.builder, spec.gold.params, where)
-    check_prompts(spec, where, SAMPLE_INPUT, SAMPLE_INPUT, "")
+    for name in spec.prompt_names:  # every variant, so a bad one fails at load, not mid-sweep
+        check_prompts(spec.with_prompt(name), where if name == "default" else f"{where}: prompts.{name}",
+                      SAMPLE_INPUT, SAMPLE_INPUT, "")
 
 
 def check_prompts(spec: TaskSpec, where: str, query_input: str, shot_input: str, shot_target: str,

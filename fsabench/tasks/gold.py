@@ -45,6 +45,9 @@ def atsa_terms(record: Mapping[str, Any], params: Mapping[str, Any], where: str)
         if not isinstance(term, str) or not isinstance(polarity, str):
             raise DataError(f"{where}: aspect {term_field!r}/{polarity_field!r} must be strings",
                             hint="fix the data file")
+        if not term.strip():  # a gold pair no model can write: the parser drops an empty term
+            raise DataError(f"{where}: aspect {term_field!r} is empty", hint="write the term, or NULL (skipped) for "
+                            "an aspect without one")
         loc = (_offset(aspect.get("from")), _offset(aspect.get("to")))
         entries.add((term, polarity, loc))
     try:
@@ -68,6 +71,8 @@ def acsa_categories(record: Mapping[str, Any], params: Mapping[str, Any], where:
         if not isinstance(category, str) or not isinstance(polarity, str):
             raise DataError(f"{where}: aspect {category_field!r}/{polarity_field!r} must be strings",
                             hint="fix the data file")
+        if not category.strip():
+            raise DataError(f"{where}: aspect {category_field!r} is empty", hint="write the category")
         if lowercase:
             category = category.lower()
         for old, new in replace.items():

@@ -167,6 +167,9 @@ class TaskRegistry:
         return sorted(set(self.tasks) | set(self.groups))
 
     def spec(self, name: str) -> TaskSpec:
+        if not isinstance(name, str):
+            raise SpecError(f"a task name must be text, not {type(name).__name__} {name!r:.40}",
+                            hint=f"e.g. 'atsa-rest14' (known: {', '.join(self.names()[:6])}, ...)")
         if name not in self.tasks:
             raise UnknownName("task", name, self.names())
         spec = load_spec_file(self.tasks[name], self.roots)

@@ -105,7 +105,8 @@ class OutputSpec(Strict):
 
 class DistinctRule(Strict):
     field: str
-    count: int = 2
+    count: int = Field(2, strict=True, ge=1, le=1000, description="distinct values needed (0 would admit every "
+                       "example: 'multi' would silently equal 'all')")
 
 
 class SubsetFilter(Strict):
@@ -136,9 +137,23 @@ class PromptSpec(Strict):
     system: str | None = None
 
 
+class PromptVariant(Strict):
+    """A named prompt variant: the keys it gives replace the default prompt's, the rest are inherited."""
+
+    instruction: str | None = None
+    template: str | None = None
+    shot_template: str | None = None
+    shot_separator: str | None = None
+    system: str | None = None
+
+
+DEFAULT_PROMPT = "default"
+PROMPT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
 class TaskSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    version: int = 1
+    version: int = Field(1, strict=True, ge=1)
     description: str = ""
     type: Literal["extraction", "classification"] = "extraction"
     data: DataSpec
@@ -159,9 +174,35 @@ class TaskSpec(Strict):
     )
     subsets: dict[str, SubsetFilter] = Field(default_factory=lambda: {"all": SubsetFilter()})
     prompt: PromptSpec = Field(default_factory=PromptSpec)
-    max_new_tokens: int = Field(100, ge=1, le=131_072, description="generation budget; the paper uses 100 "
+    prompts: dict[str, PromptVariant] = Field(
+        default_factory=dict, description="named prompt variants (`run --prompt NAME`, a sweep's `prompts:`); each "
+        "overrides keys of `prompt`, which is the variant named 'default'")
+    max_new_tokens: int = Field(100, strict=True, ge=1, le=131_072, description="generation budget; the paper uses 100 "
                                 "(at most 128K: a task file from someone else cannot order an endless generation)")
     tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_variant(cls, data: Any) -> Any:
+        """`prompts: {default: ...}` is another spelling of `prompt:` (one of the two, not both)."""
+        if isinstance(data, dict) and isinstance(data.get("prompts"), dict) and DEFAULT_PROMPT in data["prompts"]:
+            if "prompt" in data:
+                raise ValueError("give the default prompt once: as `prompt:` or as `prompts.default`, not both")
+            data = dict(data)
+            prompts = dict(data["prompts"])
+            data["prompt"] = prompts.pop(DEFAULT_PROMPT)
+            data["prompts"] = prompts
+        return data
+
+    @field_validator("prompts")
+    @classmethod
+    def _variant_names(cls, prompts: dict[str, PromptVariant]) -> dict[str, PromptVariant]:
+        import re
+
+        for name in prompts:
+            if not re.match(PROMPT_NAME, name):
+                raise ValueError(f"prompt variant name {name!r} must be letters, digits, '.', '_' or '-'")
+        return prompts
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
@@ -208,9 +249,38 @@ class TaskSpec(Strict):
         """pairs | triplets | quads | tuples | labels: how reports group tasks."""
         return structure_of(self.model_dump(mode="json"))
 
+    @property
+    def prompt_names(self) -> list[str]:
+        """'default' and every declared variant, in file order."""
+        return [DEFAULT_PROMPT, *self.prompts]
+
+    def with_prompt(self, name: str = DEFAULT_PROMPT) -> "TaskSpec":
+        """The task as run under prompt variant `name`: its templates in `prompt`, no variants left.
+
+        The default variant is the task unchanged but for `prompts`, so its definition hash (which never
+        covers `prompts`) is the one published before variants existed."""
+        if name == DEFAULT_PROMPT:
+            return self.model_copy(update={"prompts": {}})
+        if name not in self.prompts:
+            import difflib
+
+            from fsabench.errors import SpecError
+
+            close = difflib.get_close_matches(name, self.prompt_names, n=1)
+            raise SpecError(f"task {self.name} has no prompt variant {name!r}",
+                            hint=(f"did you mean {close[0]!r}? " if close else "")
+                            + f"its variants: {', '.join(self.prompt_names)}")
+        merged = {**self.prompt.model_dump(), **self.prompts[name].model_dump(exclude_none=True)}
+        return self.model_copy(update={"prompt": PromptSpec(**merged), "prompts": {}})
+
+    def definition(self) -> dict[str, Any]:
+        """The definition a RunResult stores: without the variants that were not run."""
+        return self.model_dump(mode="json", exclude={"prompts"})
+
     def definition_hash(self) -> str:
-        """sha256 of the canonical definition; the description and tags do not change what is scored."""
-        payload = _without_new_defaults(self.model_dump(mode="json", exclude={"description", "tags"}))
+        """sha256 of the canonical definition; the description and tags do not change what is scored, and
+        `prompts` (variants) does not either: a run uses one variant, resolved into `prompt` (with_prompt)."""
+        payload = _without_new_defaults(self.model_dump(mode="json", exclude={"description", "tags", "prompts"}))
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

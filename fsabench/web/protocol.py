@@ -33,8 +33,11 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
         _deadline: asyncio.TimerHandle | None = None
         _stalled: asyncio.TimerHandle | None = None
 
+        _framing: str | None = None
+
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self.conn.next_event = self._checked_next_event(self.conn.next_event)  # type: ignore[method-assign]
             peer = (self.client or ("-",))[0]
             if len(self.connections) > limits.max_connections:  # uvicorn's own 503 would be text/plain
                 self._write_error(503, f"the server is at its limit of {limits.max_connections} connections; "
@@ -81,7 +84,22 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:  # uvicorn's own answer to a malformed request
-            self._write_error(400, "malformed HTTP request (request line or headers)")
+            self._write_error(400, self._framing or "malformed HTTP request (request line or headers)")
+
+        def _checked_next_event(self, next_event: Callable[[], Any]) -> Callable[[], Any]:
+            """h11 reads a request carrying both Transfer-Encoding and Content-Length by the chunks and
+            keeps the connection: a proxy in front that trusts Content-Length sees another request boundary
+            (request smuggling). RFC 9112 section 6.3: refused, and the connection closed."""
+            def checked() -> Any:
+                event = next_event()
+                if isinstance(event, h11.Request):
+                    names = {name.lower() for name, _ in event.headers}
+                    if b"transfer-encoding" in names and b"content-length" in names:
+                        self._framing = ("the request has both Transfer-Encoding and Content-Length (RFC 9112 "
+                                         "section 6.3); send one of them")
+                        raise h11.RemoteProtocolError(self._framing)
+                return event
+            return checked
 
         def _write_error(self, status: int, text: str) -> None:
             body = json.dumps(shape(status, text)).encode()

@@ -79,3 +79,25 @@ def test_tasks_ids_lists_what_score_needs(cli, tmp_path, data_dir):
     assert cli("score", "--task", "atsa-rest14", preds, "--json").returncode == 0
     bad = cli("tasks", "ids", "atsa-rest14", "--subset", "hardd")
     assert bad.returncode == 1 and "did you mean hard?" in bad.stderr
+
+
+def test_every_long_job_logs_plain_lines_off_a_terminal(monkeypatch):
+    """One progress display: the teacher counter and pretraining fall back to log lines like `run` does."""
+    import fsabench.console as console
+    from fsabench.console import count_bar, pretrain_progress
+
+    sink = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=sink, width=200, color_system=None))
+    with pretrain_progress(True, 3) as report:
+        for step in (1, 2, 3):
+            report({"step": step, "loss": 2.0 / step, "tokens_per_second": 1234.5,
+                    **({"valid_loss": 1.5} if step == 3 else {})})
+    with count_bar(True, "teacher") as update:
+        update(0, 10)
+        update(10, 10)
+    lines = sink.getvalue().splitlines()
+    assert lines[0] == "pretrain: 1/3 started loss 2.0000 valid - 1,234 tok/s"
+    assert lines[1].startswith("pretrain: 3/3 (100%)") and "steps/s" in lines[1]
+    assert lines[1].endswith("loss 0.6667 valid 1.5000 1,234 tok/s")
+    assert lines[2:] == ["teacher: 0/10 started", lines[3]] and lines[3].startswith("teacher: 10/10 (100%)")
+    assert not any("\x1b" in line for line in lines)

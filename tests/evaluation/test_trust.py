@@ -40,7 +40,7 @@ output: {{parser: pairs, polarities: [positive, neutral, negative], require_in_i
 metric: tuple_f1
 subsets:
   all: {{}}
-  nothing: {{field_equals: {{kind: never}}}}
+  nothing: {{field_equals: {{uid: -1}}}}
 prompt:
   template: "Sentence: {{{{ input }}}}\\nAnswer:"
 """

@@ -128,6 +128,8 @@ def test_judge_runs_through_the_openai_compatible_adapter(scripted, tmp_path):
     capped = json.loads(run_cli("human", "judge", study.folder, "--model", model, "--overwrite", "--max-cost", "0",
                                 "--json").stdout)
     assert capped["stopped_by_max_cost"] and capped["asked"] == 0
+    shown = run_cli("human", "judge", study.folder, "--model", model, "--overwrite")  # not --json: progress shows
+    assert shown.returncode == 0 and "judge: 8/8 (100%)" in shown.stderr, shown.stderr
     # humans answer like the judge on half the items: judge-vs-human agreement is reported apart
     store = store_of(study)
     for name in ("ana", "ben"):

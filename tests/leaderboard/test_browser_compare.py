@@ -131,6 +131,16 @@ TIMED = """([selector, action]) => {
 }"""
 
 
+def test_the_url_order_is_the_a_b_order(entries, site, page):
+    """Issue 22 class 15: compare.html#e=model-b,model-a puts B first (it took the list's order)."""
+    page.goto((site / "compare.html").as_uri() + "#e=model-b,model-a&task=atsa-rest14")
+    page.wait_for_selector("body[data-ready='1']")
+    heads = page.eval_on_selector_all("#cmp-head th", "cells => cells.map(c => c.textContent)")
+    assert heads[3:] == ["A: Model B", "B: Model A"]
+    assert page.text_content("#cmp-ab") == "A = Model B, B = Model A"
+    assert "e=model-b,model-a" in page.url
+
+
 def test_thousand_entries_filter_sort_and_compare_under_200_ms(entries, page, tmp_path):
     big_site(entries, tmp_path)
     page.goto((tmp_path / "index.html").as_uri())

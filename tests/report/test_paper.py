@@ -70,3 +70,17 @@ def test_paper_preset_without_distillation_runs_says_missing_runs(report_runs, t
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [s["name"] for s in report["sections"]] == ["scaling", "ablation", "teachers", "zero_shot", "human"]
     assert all(s["missing"] and not s["figures"] for s in report["sections"])
+
+
+def test_an_ablation_found_only_as_partial_runs_is_said_to_be_set_aside(report_runs, tmp_path):
+    """Issue 22 class 15: 'Missing runs: ... --ablation no-pretrain' right after that run (on --limit) misled."""
+    runs = _students(report_runs, tmp_path, {"full": _distill(500), "ablation": _distill(500, ablation="no-pretrain")})
+    for path in (runs / "ablation").glob("*.json"):  # the ablation was run on the first examples only
+        result = load_result(path)
+        result.examples = result.examples[:5]
+        result.scores = {"all": result.scores["all"].model_copy(update={"n": 5})}  # re-scored when read
+        save_result(result, path)
+
+    sections = {s.name: s for s in paper_sections(analyze(load_runs([runs]), n_boot=0, tests=False))}
+    note = next(m for m in sections["ablation"].missing if m.startswith("no pretraining"))
+    assert "only partial runs were found (n=5 examples, --limit): set aside" in note

@@ -12,9 +12,13 @@
   var names = {};
   data.entries.forEach(function (e) { names[e.slug] = e.name; });
 
+  var order = [];  /* A, B, ...: as the URL gives them, then in the order they are picked (not list order) */
   function picked() {
-    return Array.prototype.filter.call(el("cmp-entries").options, function (o) { return o.selected; })
+    var selected = Array.prototype.filter.call(el("cmp-entries").options, function (o) { return o.selected; })
       .map(function (o) { return o.value; });
+    order = order.filter(function (s) { return selected.indexOf(s) >= 0; });
+    selected.forEach(function (s) { if (order.indexOf(s) < 0) order.push(s); });
+    return order.slice();
   }
   function readHash() {
     var params = {};
@@ -23,6 +27,7 @@
     });
     var chosen = (params.e || "").split(",").filter(Boolean);
     Array.prototype.forEach.call(el("cmp-entries").options, function (o) { o.selected = chosen.indexOf(o.value) >= 0; });
+    order = chosen.filter(function (s) { return names[s] !== undefined; });
     if (params.task) el("cmp-task").value = params.task;
     el("cmp-subset").value = params.subset || "";
     el("cmp-filter").value = params.show || "";
