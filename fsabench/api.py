@@ -65,7 +65,7 @@ def evaluate(model: str | ModelAdapter, tasks: str | Sequence[str], *, limit: in
     `model` is a model string (`hf:PATH`, `litellm:openai/gpt-4o-mini`, `baseline:lexicon`, ...) or an
     adapter object living in your process (see `fsabench.models.base.ModelAdapter`). `model_options` are
     the adapter settings (batch_size, device, dtype, max_new_tokens, concurrency, api_base, timeout,
-    max_retries, prompt_style, threads, gguf_file). With `output_dir`, each result is written to
+    max_retries, prompt_style, threads, gguf_file, engine_bin, engine_args, launch). With `output_dir`, each result is written to
     `output_dir/<model>/<task>.json`, and a stored result is reused only when it was made with the same
     model, data, task definition and settings. Failed requests are recorded in `result.usage.failed`.
     `progress(task, done, total)` is called between chunks. `convention="authors"` scores the triplet and

@@ -121,6 +121,17 @@ def evaluate_tasks(model: str | ModelAdapter, tasks: str | Sequence[str], option
     check_protocol(name, specs, options)
     check_output_dir(options.output_dir)
     adapter = maybe_batch(open_model(model, options), options.model, options.max_cost)
+    try:
+        return _evaluate_specs(name, adapter, specs, splits, root, options, progress)
+    finally:
+        if isinstance(model, str):  # we opened it: stop what it started (a launched engine server)
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
+
+
+def _evaluate_specs(name: str, adapter: Any, specs: list[TaskSpec], splits: dict, root: Path, options: EvalOptions,
+                    progress: Progress | None) -> list[RunResult]:
     if options.num_shots and adapter.prompt_style == "raw":
         raise FsabenchError(f"--num-shots {options.num_shots}: {name} takes the raw input (no prompt), so shots "
                             "would be silently dropped", hint="use --prompt-style chat for an instruction model, or --num-shots 0")

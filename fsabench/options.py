@@ -115,6 +115,9 @@ class ModelOptions(Options):
     retry_failed: bool = False
     batch_file: Optional[Union[Path, str]] = None
     batch_results: Optional[Union[Path, str]] = None
+    engine_bin: Optional[str] = None  # vllm:/sglang: the engine's Python or venv [env FSABENCH_VLLM_BIN / _SGLANG_BIN]
+    engine_args: Optional[str] = None  # vllm:/sglang: extra server arguments, passed through
+    launch: Optional[str] = None  # openai-compat: the server command to start, with {port}
 
     @model_validator(mode="before")
     @classmethod

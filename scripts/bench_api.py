@@ -69,6 +69,14 @@ def run_fsabench(model: str, url: str, tasks_dir: Path, cache: Path, n: int, con
     return seconds
 
 
+def without_lean(run):
+    os.environ["FSABENCH_LITELLM_LEAN"] = "0"
+    try:
+        return run()
+    finally:
+        os.environ.pop("FSABENCH_LITELLM_LEAN", None)
+
+
 def run_lm_eval(url: str, export_dir: Path, n: int, concurrency: int) -> float:
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -88,6 +96,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", default="16,64")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-lm-eval", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     tasks_dir = work / "tasks"
@@ -106,10 +115,15 @@ def main() -> None:
             clients = [("fsabench openai-compat", lambda c=concurrency: run_fsabench(
                 f"openai-compat:{url}#scripted", url, tasks_dir, work / f"cache-oc-{c}", n, c))]
             if not args.skip_litellm:
-                clients.append(("fsabench litellm", lambda c=concurrency: run_fsabench(
+                # litellm:openai/NAME at a local --api-base takes the lean client (models/api.py); "before" is
+                # the same run through litellm itself (FSABENCH_LITELLM_LEAN=0)
+                clients.append(("fsabench litellm (lean route)", lambda c=concurrency: run_fsabench(
                     "litellm:openai/scripted", url, tasks_dir, work / f"cache-ll-{c}", n, c)))
-            clients.append(("lm-eval local-chat-completions",
-                            lambda c=concurrency: run_lm_eval(url, work / "lmeval", n, c)))
+                clients.append(("fsabench litellm (via litellm)", lambda c=concurrency: without_lean(lambda: run_fsabench(
+                    "litellm:openai/scripted", url, tasks_dir, work / f"cache-ll0-{c}", n, c))))
+            if not args.skip_lm_eval:
+                clients.append(("lm-eval local-chat-completions",
+                                lambda c=concurrency: run_lm_eval(url, work / "lmeval", n, c)))
             for label, run in clients:
                 before = server_stats(url)["requests"]
                 seconds = run()

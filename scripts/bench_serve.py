@@ -5,11 +5,12 @@
     OMP_NUM_THREADS=1 python scripts/bench_serve.py --model ./runs/student
 
 The in-process run is `run_task` on `hf:` (batch size 16). The served runs start the real
-`fsabench serve` command in a subprocess (batch size 32) and score the same 1,140 atsa-rest14
+`fsabench serve` command in a subprocess (the same batch size) and score the same 1,140 atsa-rest14
 examples through the `openai-compat:` adapter at concurrency 1, 8 and 32, timing each HTTP call
 for p50/p99 latency. Every served run must give the in-process outputs exactly (checked), and
 the prompt style comes from the server's /v1/models (no --prompt-style). Goal: served throughput
-at concurrency 32 >= 0.8x in-process.
+at concurrency 32 >= 0.8x in-process, same batch size both sides (--batch-size, default 16), and p99
+latency at concurrency 1 under 3x its p50.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a seq2seq model folder [default: train a tiny T5]")
     parser.add_argument("--steps", type=int, default=200, help="training steps for the tiny T5")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--batch-size", type=int, default=16, help="both sides: in-process batch and serve --batch-size")
+    parser.add_argument("--limit", type=int, default=None, help="examples (default: all 1,140)")
     args = parser.parse_args()
 
     from fsabench.models import load_model
@@ -81,26 +84,26 @@ def main() -> None:
 
             model = tiny_student(Path(tmp), args.steps)
         spec = build_registry().spec("atsa-rest14")
-        local = load_model(f"hf:{model}", batch_size=16, device="cpu")
+        local = load_model(f"hf:{model}", batch_size=args.batch_size, device="cpu")
         run_task(spec, local, data_dir(), RunOptions(limit=32))  # warm-up
         start = time.perf_counter()
-        reference = run_task(spec, local, data_dir(), RunOptions())
+        reference = run_task(spec, local, data_dir(), RunOptions(limit=args.limit))
         base = time.perf_counter() - start
         n = len(reference.examples)
         outputs = [e.output for e in reference.examples]
         print(f"load: {os.getloadavg()[0]:.1f} (1-min load average; 2-core CPU shared with other agents)")
-        print(f"in-process hf: (batch 16): {n} examples in {base:.2f} s = {n / base:.1f} examples/s")
+        print(f"in-process hf: (batch {args.batch_size}): {n} examples in {base:.2f} s = {n / base:.1f} examples/s")
         print("| path | concurrency | examples/s | vs in-process | p50 ms | p99 ms | same outputs |")
         print("|---|---|---|---|---|---|---|")
-        print(f"| hf: in-process | - | {n / base:.1f} | 1.00x | - | - | - |")
-        proc, url = start_serve(model, 32)
+        print(f"| hf: in-process (batch {args.batch_size}) | - | {n / base:.1f} | 1.00x | - | - | - |")
+        proc, url = start_serve(model, args.batch_size)
         try:
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 client, latencies = timed_client(url, concurrency)
                 run_task(spec, client, data_dir(), RunOptions(limit=16))  # warm-up (connections, /models)
                 latencies.clear()
                 start = time.perf_counter()
-                served = run_task(spec, client, data_dir(), RunOptions())
+                served = run_task(spec, client, data_dir(), RunOptions(limit=args.limit))
                 seconds = time.perf_counter() - start
                 same = [e.output for e in served.examples] == outputs and served.scores == reference.scores
                 lat = sorted(latencies)

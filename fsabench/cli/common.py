@@ -76,3 +76,9 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="bypass the response c
 CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", envvar="FSABENCH_CACHE_DIR",
                                                   help="response cache folder [env FSABENCH_CACHE_DIR]")]
 GgufFile = Annotated[Optional[str], typer.Option("--gguf-file", help="hf: a GGUF file inside the model folder")]
+EngineBin = Annotated[Optional[str], typer.Option("--engine-bin", help="vllm:/sglang: the engine's Python or venv "
+                                                  "[env FSABENCH_VLLM_BIN / FSABENCH_SGLANG_BIN]")]
+EngineArgs = Annotated[Optional[str], typer.Option("--engine-args", help='vllm:/sglang: extra server arguments, '
+                                                   'e.g. "--max-model-len 4096 --tensor-parallel-size 2"')]
+Launch = Annotated[Optional[str], typer.Option("--launch", help='openai-compat: start this server command first '
+                                               '(on a free port written {port}) and stop it after')]

@@ -8,9 +8,9 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from fsabench.cli.common import (ApiBase, BatchSize, CacheDir, Concurrency, DataDir, Device, Dtype, GgufFile, JsonOut,
-                                 Limit, MaxCost, MaxNewTokens, MaxRetries, NoCache, NumShots, PromptStyle, Quiet,
-                                 Scoring, Seed, Tasks, TasksDir, Threads, Timeout, app, output_option)
+from fsabench.cli.common import (ApiBase, BatchSize, CacheDir, Concurrency, DataDir, Device, Dtype, EngineArgs, EngineBin,
+                                 GgufFile, JsonOut, Launch, Limit, MaxCost, MaxNewTokens, MaxRetries, NoCache, NumShots,
+                                 PromptStyle, Quiet, Scoring, Seed, Tasks, TasksDir, Threads, Timeout, app, output_option)
 
 # --- provider batch APIs (issue 23) --------------------------------------------------------------
 Batch = Annotated[bool, typer.Option("--batch", help="send uncached requests through the provider's batch API "
@@ -42,6 +42,9 @@ def run(
     dtype: Dtype = "auto",
     threads: Threads = None,
     gguf_file: GgufFile = None,
+    engine_bin: EngineBin = None,
+    engine_args: EngineArgs = None,
+    launch: Launch = None,
     max_new_tokens: MaxNewTokens = None,
     concurrency: Concurrency = 16,
     api_base: ApiBase = None,
@@ -76,7 +79,8 @@ def run(
                                  concurrency=concurrency, api_base=api_base, timeout=timeout, max_retries=max_retries,
                                  prompt_style=prompt_style, threads=threads, gguf_file=gguf_file,
                                  batch=batch, no_wait=no_wait, retry_failed=retry_failed, batch_poll=batch_poll,
-                                 batch_file=batch_file, batch_results=batch_results)
+                                 batch_file=batch_file, batch_results=batch_results,
+                                 engine_bin=engine_bin, engine_args=engine_args, launch=launch)
     options = EvalOptions(limit=limit, seed=seed, num_shots=num_shots, scoring=scoring, output_dir=output,
                           overwrite=overwrite, cache=not no_cache, cache_dir=cache_dir, max_cost=max_cost,
                           allow_failures=allow_failures, data_dir=data_dir, tasks_dir=tuple(tasks_dir or ()),

@@ -19,7 +19,12 @@ SCHEMES: dict[str, str] = {
     "litellm": "fsabench.models.api:LiteLLMAdapter",
     "openai-compat": "fsabench.models.openai_compat:OpenAICompatAdapter",
     "lm-eval": "fsabench.models.lmeval:LMEvalAdapter",
+    "vllm": "fsabench.models.engines:VLLMAdapter",
+    "sglang": "fsabench.models.engines:SGLangAdapter",
+    "llamacpp": "fsabench.models.llamacpp:LlamaCppAdapter",
 }
+# Options that only some schemes read: given to another scheme they would be silently ignored.
+SCHEME_OPTIONS = {"launch": ("openai-compat",), "engine_bin": ("vllm", "sglang"), "engine_args": ("vllm", "sglang")}
 
 DEFAULT_MODEL = "baseline:lexicon"
 
@@ -47,7 +52,8 @@ def adapter_class(scheme: str) -> type:
     try:
         return getattr(import_module(module), attr)
     except ImportError as exc:
-        extra = {"hf": "hf", "litellm": "api", "openai-compat": "api", "lm-eval": "lmeval"}.get(scheme, "all")
+        extra = {"hf": "hf", "litellm": "api", "openai-compat": "api", "vllm": "api", "sglang": "api",
+                 "lm-eval": "lmeval", "llamacpp": "gguf"}.get(scheme, "all")
         raise FsabenchError(f"model scheme {scheme!r} needs a package that is not installed ({exc.name})",
                             hint=f"pip install 'fsabench[{extra}]'") from None
 
@@ -58,4 +64,9 @@ def load_model(name: str, **options: Any) -> ModelAdapter:
     Each adapter takes `(name, target, **options)` and ignores options it does not use.
     """
     scheme, target = split_model_name(name)
+    for option, schemes in SCHEME_OPTIONS.items():
+        if options.get(option) and scheme not in schemes:
+            flag = "--" + option.replace("_", "-")
+            raise FsabenchError(f"{flag} is for {' and '.join(s + ':' for s in schemes)} models, not {scheme}:",
+                                hint=f"drop {flag}, or use a {schemes[0]}: model")
     return adapter_class(scheme)(name=name, target=target, **options)

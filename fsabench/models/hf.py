@@ -3,7 +3,6 @@ generation over length-sorted batches. Users load from the hub; tests load a tin
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
+from fsabench.models.fingerprint import local_fingerprint  # noqa: F401  (re-exported)
 
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
@@ -70,20 +70,6 @@ def autocast_context(device: str, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
-
-
-def local_fingerprint(path: Path) -> str:
-    """Hash of config/tokenizer contents and weight file sizes + mtimes: a retrained model in the same
-    folder gets a new identity, so a cache never serves an old model's answers."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        stat = file.stat()
-        digest.update(file.relative_to(path).as_posix().encode())
-        if file.suffix in (".json", ".txt", ".model") and stat.st_size < 50_000_000:
-            digest.update(file.read_bytes())
-        else:
-            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
 
 
 def check_local_path(target: str) -> None:

