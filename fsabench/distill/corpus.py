@@ -59,6 +59,14 @@ def import_rows(path: Path) -> Iterator[dict[str, Any]]:
         yield normalize(row, f"{path} row {number}")
 
 
+def released_share(path: Path, fmt=None) -> tuple[int, int]:
+    """(accepted, analyses): how many analyses of a seed-format teacher file the format check accepts
+    (`python scripts/format_share.py` prints it for the released answers under each prompt format)."""
+    from fsabench.distill.formatcheck import accepted_share
+
+    return accepted_share(import_rows(Path(path)), fmt or ANALYSIS)
+
+
 def done_keys(responses: Path) -> set[str]:
     """Keys (ID:prompt_type) already in responses.jsonl: what generation must not ask again."""
     return {row_key(row) for row, _ in read_lines(responses)} if responses.is_file() else set()

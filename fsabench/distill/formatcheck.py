@@ -91,36 +91,15 @@ def check_analysis(text: str, fmt: AnalysisFormat = ANALYSIS) -> str | None:
     return None
 
 
-def released_share(path, fmt: AnalysisFormat = ANALYSIS) -> tuple[int, int]:
-    """(accepted, analyses) among the rows of a seed-format teacher file."""
-    from fsabench.distill.corpus import import_rows
+def accepted_share(rows, fmt: AnalysisFormat = ANALYSIS) -> tuple[int, int]:
+    """(accepted, analyses) among seed-format teacher rows (dicts with prompt_type and a response field);
+    `fsabench.distill.corpus.released_share` reads them from a file."""
     from fsabench.distill.data import response_key
 
     accepted = total = 0
-    for row in import_rows(path):
+    for row in rows:
         if row.get("prompt_type") != "analysis":
             continue
         total += 1
         accepted += check_analysis(str(row.get(response_key(row)) or ""), fmt) is None
     return accepted, total
-
-
-if __name__ == "__main__":  # the share of the released analyses each format accepts
-    import sys
-    from collections import Counter
-    from pathlib import Path
-
-    from fsabench.settings import data_dir
-
-    paths = [a for a in sys.argv[1:] if a != "-v"]
-    file = Path(paths[0]) if paths else \
-        data_dir(None) / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"
-    for fmt in (BEFORE_26, ANALYSIS):
-        ok, total = released_share(file, fmt)
-        print(f"{fmt.name}: {ok} of {total} released analyses accepted ({100 * ok / total:.1f}%)")
-        if "-v" in sys.argv:
-            from fsabench.distill.corpus import import_rows
-
-            reasons = Counter(re.sub(r"'.*'|\d+", "_", check_analysis(r["mixtral_response"], fmt) or "ok")
-                              for r in import_rows(file) if r["prompt_type"] == "analysis")
-            print("   ", reasons.most_common(8))

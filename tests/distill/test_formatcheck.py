@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fsabench.distill.formatcheck import ANALYSIS, BEFORE_26, check_analysis, released_share
+from fsabench.distill.corpus import released_share
+from fsabench.distill.formatcheck import ANALYSIS, BEFORE_26, check_analysis
 from fsabench.distill.teacher import load_prompts, render
 from tests.conftest import DATA_DIR
 
