@@ -11,7 +11,11 @@ uvicorn times out only idle keep-alive connections. Here, per connection:
   first admitted when any connection closes). Past the queue or the wait it gets a JSON 503. Apps
   whose clients open many keep-alive connections at once (the leaderboard) set a queue; with the
   default `connection_queue=0` the refusal is immediate;
-- JSON for uvicorn's own 400 (malformed request line or headers), in the app's error shape.
+- JSON for uvicorn's own 400 (malformed request line or headers), in the app's error shape;
+- a lingering close: an answer given before the client finished sending its body (a 413 from
+  Content-Length) is followed by FIN, and what the client still sends is read and dropped (at most
+  `LINGER_BYTES`, `LINGER_SECONDS`) before the socket closes. Closing over unread data makes the kernel
+  send RST, and the client sees "connection reset" instead of the 413 (RFC 9112 section 9.6).
 """
 
 from __future__ import annotations
@@ -23,6 +27,34 @@ from collections.abc import Callable
 from typing import Any
 
 from fsabench.web.limits import LOG, Limits, error_json
+
+
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 16 * 2 ** 20
+
+
+class LingeringTransport:
+    """The transport uvicorn sees: `close()` while the client is still sending its body half-closes and
+    lets the protocol drain (module docstring); everything else is the real transport's."""
+
+    def __init__(self, transport: Any, protocol: Any) -> None:
+        self._transport, self._protocol = transport, protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        import h11
+
+        real, protocol = self._transport, self._protocol
+        if protocol._lingering is not None or real.is_closing() or protocol.conn.their_state is not h11.SEND_BODY \
+                or not real.can_write_eof():
+            real.close()
+            return
+        protocol._lingering = 0
+        real.write_eof()  # FIN after the answer: the client reads it
+        real.resume_reading()
+        protocol._linger_timer = protocol.loop.call_later(LINGER_SECONDS, real.close)
 
 
 def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = None) -> type:
@@ -49,9 +81,11 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
         _admitted = False
 
         _framing: str | None = None
+        _lingering: int | None = None  # bytes drained after a lingering close began
+        _linger_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            super().connection_made(LingeringTransport(transport, self))
             self.conn.next_event = self._checked_next_event(self.conn.next_event)  # type: ignore[method-assign]
             self._peer = (self.client or ("-",))[0]
             if room_for(self._peer):
@@ -98,6 +132,11 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
                     conn.transport.resume_reading()
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering is not None:  # the answer is sent: drop the rest of the body, bounded
+                self._lingering += len(data)
+                if self._lingering > LINGER_BYTES:
+                    self.transport._transport.close()
+                return
             super().data_received(data)
             if self.conn.their_state is h11.DONE or self.transport.is_closing():
                 self._disarm()
@@ -139,6 +178,9 @@ def protocol_class(limits: Limits, shape: Callable[[int, str], dict] | None = No
             if self._stalled is not None:
                 self._stalled.cancel()
                 self._stalled = None
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:  # uvicorn's own answer to a malformed request
