@@ -55,14 +55,25 @@ def data_env() -> dict[str, str]:
     return env
 
 
+def data_ready(env: dict[str, str]) -> int:
+    """0 when the data is there: FSABENCH_DATA_DIR (or the workspace copy), else `fsabench data pull`
+    into the user cache (what the tests' conftest then finds through `fsabench data path`)."""
+    if "FSABENCH_DATA_DIR" in env:
+        return 0
+    pulled = sh(str(BIN / "fsabench"), "data", "pull", env=env)
+    if pulled == 0:
+        found = subprocess.run([str(BIN / "fsabench"), "data", "path"], env=env, capture_output=True, text=True)
+        env["FSABENCH_DATA_DIR"] = found.stdout.strip()
+    return pulled  # `data pull` said why in one line (offline: it names FSABENCH_DATA_DIR)
+
+
 def run(args: list[str]) -> int:
     ensure_venv()
     pip_install("-e", str(ROOT))
     env = data_env()
-    if "FSABENCH_DATA_DIR" not in env:
-        pulled = sh(str(BIN / "fsabench"), "data", "pull", env=env)
-        if pulled != 0:
-            return pulled  # `data pull` said why in one line (offline: it names FSABENCH_DATA_DIR)
+    pulled = data_ready(env)
+    if pulled != 0:
+        return pulled
     return subprocess.run([str(BIN / "fsabench"), "run", *args], env=env).returncode
 
 
@@ -80,6 +91,9 @@ def test(args: list[str]) -> int:
         if path.exists() and shutil.which("bash"):
             subprocess.run(["bash", str(path)], check=False)
     env = data_env()
+    pulled = data_ready(env)  # a fresh machine outside the workspace: the tests need the data too
+    if pulled != 0:
+        return pulled
     # the FULL suite: `-m ""` lifts pyproject's default `-m "not slow"` (plain `pytest` is the fast loop)
     full = ["-m", "", "--durations=15", f"--timeout={TEST_TIMEOUT}"]
     return subprocess.run([str(BIN / "python"), "-m", "pytest", "-q", *full, *args], cwd=ROOT, env=env).returncode
