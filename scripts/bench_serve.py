@@ -2,20 +2,29 @@
 """Serving speed: `openai-compat:` through `fsabench serve` vs `hf:` in-process, same tiny model and task.
 
     OMP_NUM_THREADS=1 python scripts/bench_serve.py                 # trains a tiny T5 first (~1-3 min)
-    OMP_NUM_THREADS=1 python scripts/bench_serve.py --model ./runs/student
+    # the data: FSABENCH_DATA_DIR, else ../shared/data beside the checkout, else fsabench's data dir
+    OMP_NUM_THREADS=1 python scripts/bench_serve.py --model ./runs/student --limit 400 --json
 
-The in-process run is `run_task` on `hf:` (batch size 16). The served runs start the real
-`fsabench serve` command in a subprocess (the same batch size) and score the same 1,140 atsa-rest14
-examples through the `openai-compat:` adapter at concurrency 1, 8 and 32, timing each HTTP call
-for p50/p99 latency. Every served run must give the in-process outputs exactly (checked), and
-the prompt style comes from the server's /v1/models (no --prompt-style). Goal: served throughput
-at concurrency 32 >= 0.8x in-process, same batch size both sides (--batch-size, default 16), and p99
-latency at concurrency 1 under 3x its p50.
+The in-process run is `run_task` on `hf:`. The served runs start the real `fsabench serve` command in
+a subprocess with the same batch size and the same torch thread count (--batch-size, --threads;
+default: this process's torch threads) and score the same atsa-rest14 examples through the
+`openai-compat:` adapter at each concurrency, timing each HTTP call for p50/p99 latency. Every
+served run must give the in-process outputs exactly (checked), and the prompt style comes from the
+server's /v1/models (no --prompt-style).
+
+On a shared machine the load changes from minute to minute, so the in-process run is repeated right
+before each served run and each ratio is taken against that neighbour; the load average is printed
+beside every row. `server CPU ms/ex` is the serving process's CPU time per example (user + system),
+a figure the load moves less than wall time.
+
+Goal (issue 28): served throughput at concurrency 32 >= 0.8x in-process, and p99 latency at
+concurrency 1 under 3x its p50.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -26,16 +35,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+if not os.environ.get("FSABENCH_DATA_DIR") and (ROOT.parent / "shared" / "data").is_dir():
+    os.environ["FSABENCH_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def start_serve(model: Path, batch_size: int) -> tuple[subprocess.Popen, str]:
+def load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_serve(model: Path, batch_size: int, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str]:
     exe = Path(sys.executable).parent / "fsabench"
     proc = subprocess.Popen([str(exe), "serve", "--model", f"hf:{model}", "--port", "0", "--name", "student",
-                             "--batch-size", str(batch_size), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                             "--batch-size", str(batch_size), "--threads", str(threads), "--quiet", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if not line.startswith("READY "):
         proc.kill()
@@ -44,11 +70,11 @@ def start_serve(model: Path, batch_size: int) -> tuple[subprocess.Popen, str]:
 
 
 def timed_client(url: str, concurrency: int):
-    """The openai-compat adapter with each HTTP call timed (latencies in seconds)."""
+    """The openai-compat adapter with each HTTP call timed: {prompt: seconds}."""
     from fsabench.models import load_model
 
     client = load_model(f"openai-compat:{url}#student", concurrency=concurrency)
-    latencies: list[float] = []
+    latencies: dict[str, float] = {}
     inner = client._call
 
     async def call(request):
@@ -56,10 +82,39 @@ def timed_client(url: str, concurrency: int):
         try:
             return await inner(request)
         finally:
-            latencies.append(time.perf_counter() - start)
+            latencies[request.prompt] = time.perf_counter() - start
 
     client._call = call
     return client, latencies
+
+
+def one_at_a_time(local, run) -> dict[str, float]:
+    """The model alone, in-process, one request per `generate` call: {prompt: seconds}. What a lone
+    request costs without any server, so the served latency at concurrency 1 can be split into the
+    model's own time and the server's overhead (this tiny student answers most sentences with a
+    token or two and a few with its whole 100-token budget: its own p99 is many times its p50)."""
+    latencies: dict[str, float] = {}
+    inner, size = local._generate_batch, local.batch_size
+
+    def timed(texts, *rest, **kw):
+        start = time.perf_counter()
+        try:
+            return inner(texts, *rest, **kw)
+        finally:
+            latencies[texts[0]] = time.perf_counter() - start
+
+    local._generate_batch, local.batch_size = timed, 1
+    try:
+        run()
+    finally:
+        del local._generate_batch
+        local.batch_size = size
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
@@ -68,13 +123,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="training steps for the tiny T5")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--batch-size", type=int, default=16, help="both sides: in-process batch and serve --batch-size")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="both sides: torch threads [default: this process's, i.e. OMP_NUM_THREADS]")
     parser.add_argument("--limit", type=int, default=None, help="examples (default: all 1,140)")
+    parser.add_argument("--serve-args", default="", help="extra `fsabench serve` options, e.g. '--batch-wait-ms 2'")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON (the table goes to stderr)")
     args = parser.parse_args()
+
+    import torch
 
     from fsabench.models import load_model
     from fsabench.runner import RunOptions, run_task
     from fsabench.settings import data_dir
     from fsabench.tasks.registry import build_registry
+
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    out = sys.stderr if args.json else sys.stdout
+
+    def show(line: str) -> None:
+        print(line, file=out, flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
@@ -86,36 +154,68 @@ def main() -> None:
         spec = build_registry().spec("atsa-rest14")
         local = load_model(f"hf:{model}", batch_size=args.batch_size, device="cpu")
         run_task(spec, local, data_dir(), RunOptions(limit=32))  # warm-up
-        start = time.perf_counter()
-        reference = run_task(spec, local, data_dir(), RunOptions(limit=args.limit))
-        base = time.perf_counter() - start
+
+        def in_process():
+            start, cpu = time.perf_counter(), time.process_time()
+            result = run_task(spec, local, data_dir(), RunOptions(limit=args.limit))
+            return result, time.perf_counter() - start, time.process_time() - cpu
+
+        reference, _, _ = in_process()
         n = len(reference.examples)
         outputs = [e.output for e in reference.examples]
-        print(f"load: {os.getloadavg()[0]:.1f} (1-min load average; 2-core CPU shared with other agents)")
-        print(f"in-process hf: (batch {args.batch_size}): {n} examples in {base:.2f} s = {n / base:.1f} examples/s")
-        print("| path | concurrency | examples/s | vs in-process | p50 ms | p99 ms | same outputs |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| hf: in-process (batch {args.batch_size}) | - | {n / base:.1f} | 1.00x | - | - | - |")
-        proc, url = start_serve(model, args.batch_size)
+        report = {"examples": n, "batch_size": args.batch_size, "threads": threads, "load_before": load(),
+                  "serve_args": args.serve_args, "rows": []}
+        show(f"{n} atsa-rest14 examples; batch size {args.batch_size} and {threads} torch thread(s) on both sides; "
+             f"load average {load()} (1/5/15 min; 2-core machine)")
+        alone = one_at_a_time(local, lambda: run_task(spec, local, data_dir(), RunOptions(limit=args.limit)))
+        a50, a99 = statistics.median(alone.values()), percentile(list(alone.values()), 0.99)
+        report["model_alone"] = {"p50_ms": round(a50 * 1000, 1), "p99_ms": round(a99 * 1000, 1),
+                                 "p99_over_p50": round(a99 / a50, 2), "load": load()}
+        show(f"the model alone, in-process, one request per generate call: p50 {a50 * 1000:.1f} ms, p99 "
+             f"{a99 * 1000:.1f} ms (p99/p50 {a99 / a50:.2f}); load {load().split()[0]}")
+        show("| concurrency | in-process ex/s | served ex/s | served / in-process | p50 ms | p99 ms | p99 / p50 "
+             "| overhead p50/p99 ms | server CPU ms/ex | in-process CPU ms/ex | same outputs | load (1 min) |")
+        show("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        proc, url = start_serve(model, args.batch_size, threads, args.serve_args.split())
         try:
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                _, base, base_cpu = in_process()  # the neighbouring baseline: the load drifts between rows
                 client, latencies = timed_client(url, concurrency)
                 run_task(spec, client, data_dir(), RunOptions(limit=16))  # warm-up (connections, /models)
                 latencies.clear()
-                start = time.perf_counter()
+                cpu_start, start = cpu_seconds(proc.pid), time.perf_counter()
                 served = run_task(spec, client, data_dir(), RunOptions(limit=args.limit))
                 seconds = time.perf_counter() - start
-                same = [e.output for e in served.examples] == outputs and served.scores == reference.scores
-                lat = sorted(latencies)
-                p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-                print(f"| openai-compat via serve ({client.prompt_style}) | {concurrency} | {n / seconds:.1f} | "
-                      f"{base / seconds:.2f}x | {statistics.median(lat) * 1000:.1f} | {p99 * 1000:.1f} | {same} |",
-                      flush=True)
+                cpu_end = cpu_seconds(proc.pid)
                 client.close()
+                same = [e.output for e in served.examples] == outputs and served.scores == reference.scores
+                lat = list(latencies.values())
+                p50, p99 = statistics.median(lat), percentile(lat, 0.99)
+                cpu = (cpu_end - cpu_start) / n * 1000 if cpu_start is not None and cpu_end is not None else None
+                row = {"concurrency": concurrency, "in_process_per_s": round(n / base, 1),
+                       "served_per_s": round(n / seconds, 1), "ratio": round(base / seconds, 3),
+                       "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
+                       "p99_over_p50": round(p99 / p50, 2), "server_cpu_ms_per_example": cpu and round(cpu, 2),
+                       "in_process_cpu_ms_per_example": round(base_cpu / n * 1000, 2),
+                       "same_outputs": same, "load": load()}
+                overhead = "-"
+                if concurrency == 1:  # served minus the model alone, request by request
+                    extra = [latencies[p] - alone[p] for p in latencies if p in alone]
+                    row["overhead_p50_ms"] = round(statistics.median(extra) * 1000, 1)
+                    row["overhead_p99_ms"] = round(percentile(extra, 0.99) * 1000, 1)
+                    overhead = f"{row['overhead_p50_ms']} / {row['overhead_p99_ms']}"
+                report["rows"].append(row)
+                show(f"| {concurrency} | {row['in_process_per_s']} | {row['served_per_s']} | {row['ratio']:.2f}x | "
+                     f"{row['p50_ms']} | {row['p99_ms']} | {row['p99_over_p50']:.2f} | {overhead} | "
+                     f"{'-' if cpu is None else f'{cpu:.1f}'} | {row['in_process_cpu_ms_per_example']:.1f} | {same} | "
+                     f"{row['load'].split()[0]} |")
         finally:
             proc.terminate()
             proc.wait(30)
-        print(f"load after: {os.getloadavg()[0]:.1f}")
+        report["load_after"] = load()
+        show(f"load average after: {report['load_after']}")
+        if args.json:
+            print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import BatchSize, Device, Dtype, GgufFile, Threads, app
+from fsabench.cli.common import BatchSize, Device, Dtype, GgufFile, app
+
+Threads = Annotated[Optional[int], typer.Option("--threads", min=1, envvar="FSABENCH_THREADS",
+                                                help="torch CPU threads [env FSABENCH_THREADS; default: physical "
+                                                     "cores minus one, so the HTTP loop keeps a core]")]
 
 
 @app.command()
