@@ -14,6 +14,9 @@ Why it is shaped this way:
 - A client that disconnects sets `Job.cancelled`; its row stops at the next decoding step (the
   per-step hook returns True for it) and a job still queued is dropped unanswered.
 - Streaming jobs get text deltas per step on their asyncio queue (thread-safe hand-off).
+- A batch waits (at most `batch_wait`) for more jobs only while requests are on their way: the
+  HTTP handlers announce a request (`expect`) before checking and tokenizing it and hand its jobs
+  over with `submit_all`. A lone request starts at once; it used to pay the whole batch-fill wait.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class FairQueue:
         self._clients: OrderedDict[str, deque] = OrderedDict()
         self._ready = threading.Condition()
         self._closed = False
+        self._expected = 0  # requests announced (being checked and tokenized) whose jobs are not queued yet
 
     def put(self, job: "Job | None") -> None:
         with self._ready:
@@ -98,6 +102,31 @@ class FairQueue:
             else:
                 self._clients.setdefault(job.client, deque()).append(job)
             self._ready.notify()
+
+    def expect(self, change: int) -> None:
+        """+1: a request is on its way to this lane; -1: it was refused (no jobs will come)."""
+        with self._ready:
+            self._expected = max(0, self._expected + change)
+            self._ready.notify()
+
+    def put_all(self, jobs: "list[Job]") -> None:
+        """Queue an announced request's jobs, all at once (one wake-up of the worker)."""
+        with self._ready:
+            for job in jobs:
+                self._clients.setdefault(job.client, deque()).append(job)
+            self._expected = max(0, self._expected - 1)
+            self._ready.notify()
+
+    def get_more(self, deadline: float) -> "Job | None":
+        """The next job for a batch being filled: one already queued, else wait until `deadline` but only
+        while announced requests are still on their way; raises queue.Empty when none comes."""
+        with self._ready:
+            while not self._clients and not self._closed and self._expected > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._ready.wait(remaining)
+        return self.get_nowait()
 
     def get(self, block: bool = True, timeout: float | None = None) -> "Job | None":
         with self._ready:
@@ -170,8 +199,23 @@ class Engine:
                              f"{window} tokens", "max_tokens")
         return count
 
+    def lane(self, budget: int) -> FairQueue:
+        return self.lanes["long" if budget > self.long_budget else "short"]
+
     def submit(self, job: Job) -> None:
-        self.lanes["long" if job.request.max_new_tokens > self.long_budget else "short"].put(job)
+        self.lane(job.request.max_new_tokens).put(job)
+
+    def expect(self, budget: int) -> None:
+        """A request with this budget is on its way: a batch being filled in its lane waits for it."""
+        self.lane(budget).expect(+1)
+
+    def refused(self, budget: int) -> None:
+        """The announced request was refused before any job was made."""
+        self.lane(budget).expect(-1)
+
+    def submit_all(self, jobs: list[Job], budget: int) -> None:
+        """Queue the jobs of an announced request (one budget, so one lane)."""
+        self.lane(budget).put_all(jobs)
 
     def close(self) -> None:
         for q in self.lanes.values():
@@ -185,9 +229,8 @@ class Engine:
         batch = [first]
         deadline = time.monotonic() + self.batch_wait
         while len(batch) < self.batch_size:
-            remaining = deadline - time.monotonic()
             try:
-                job = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
+                job = q.get_more(deadline)  # no wait unless a request is being checked right now
             except queue.Empty:
                 break
             if job is None:
