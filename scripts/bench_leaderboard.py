@@ -157,7 +157,7 @@ def make_shard(job: tuple) -> str:
     board = load_leaderboard("fsa", boards)
     verifier = Verifier(board, data_dir())
     synth = Synth(board, verifier)
-    app = LeaderboardApp(board, verifier, Store(Path(path)), set(), ServiceConfig(max_body=1, quiet=True))
+    app = LeaderboardApp(board, verifier, Store(Path(path)), set(), ServiceConfig(max_body=1, quiet=True, compose_pages=False))
     start = time.perf_counter()
     for done, (index, combo) in enumerate(jobs, 1):
         raw, verified = synth.make(index, combo)
@@ -205,7 +205,7 @@ def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Pa
         for path in paths:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-        app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True))
+        app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True, compose_pages=False))
         app.ledger.load()  # rank once, as a service start would
         app.store.close()
         os.replace(partial, target)

@@ -51,6 +51,7 @@ class ServiceConfig:
     request_timeout: float = 25.0  # seconds to send a whole request (slowloris clients are dropped)
     rescan_seconds: float = 10.0  # how often the submissions folder is checked for removed files (0 = never)
     page_cache_bytes: int = 64 * 2 ** 20  # composed entry pages kept (gzip; ~0.24 MB each for the fsa tasks)
+    compose_pages: bool = True  # compose entry pages per change in the background (shelf.py); off for tools
 
 
 def token_digest(token: str) -> str:
@@ -107,7 +108,7 @@ class LeaderboardApp:
                  config: ServiceConfig) -> None:
         self.board, self.verifier, self.store, self.tokens, self.config = board, verifier, store, tokens, config
         self.rules = rules_digest(board)
-        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes)
+        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes, config.compose_pages)
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._submit_lock = threading.Lock()
