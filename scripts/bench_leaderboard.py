@@ -303,6 +303,19 @@ def load_test(port: int, slugs: list[str], concurrency: int, seconds: float, pat
                       for kind, v in by_kind.items()}}
 
 
+def pages_settled(port: int, limit: float = 120.0) -> tuple[float, int]:
+    """Seconds until the service's background composer has every entry page ready (GET /healthz
+    `pages_pending` reaches 0), and how many were pending at the first look."""
+    start, first = time.perf_counter(), None
+    while time.perf_counter() - start < limit:
+        pending = json.loads(request(port, "GET", "/healthz", timeout=10)[2]).get("pages_pending", 0)
+        first = pending if first is None else first
+        if pending == 0:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start, first or 0
+
+
 def probe_limits(port: int, config: ServiceConfig) -> str:
     """Fill one client's connection cap, then: 16 more wait and are answered when 16 close; past the queue, 503."""
     limits = limits_of(config)
@@ -394,6 +407,9 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         print(f"start (spawn -> first answer): {ready:.2f} s (baseline: `fsabench leaderboard serve --help` {imports:.2f} s) | cold first GET /api/leaderboard: {first_table * 1000:.0f} ms "
               f"({len(body) / 1e3:.0f} kB gzip, {ties} entries tied with a better one) | cold first entry page: "
               f"{first_page * 1000:.0f} ms ({len(page) / 1e3:.0f} kB gzip) | {load()}")
+        settled, pending = pages_settled(port)
+        print(f"entry pages composed in the background: {pending} pending after the first GETs, all ready "
+              f"{settled:.2f} s later | {load()}")
         synth = Synth(board, verifier)
         fresh = combos(entries + args.posts, len(synth.payload["runs"]))[entries:]  # combinations not in the db
         for i in range(args.posts):
@@ -408,6 +424,9 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
                   f"{', tied with #%s' % row['tied_with'] if row['tied_with'] else ''} | {load()}")
         status, _, body, after = request(port, "GET", "/api/leaderboard", headers={"Accept-Encoding": "gzip"})
         print(f"GET /api/leaderboard after the POSTs: {after * 1000:.0f} ms ({len(json.loads(gzip.decompress(body))['entries'])} entries)")
+        settled, pending = pages_settled(port)
+        print(f"entry pages re-composed after the POSTs: {pending} pending, all ready {settled:.2f} s later "
+              "(until then a page asked for is composed on its GET)")
         result = load_test(port, slugs, args.concurrency, args.duration)
         floor = load_test(port, slugs, args.concurrency, max(3.0, args.duration / 3), paths=["/healthz"])
         errors = ", ".join(f"{s}: {n}" for s, n in sorted(result["errors"].items())) or "none"

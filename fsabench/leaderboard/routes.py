@@ -118,7 +118,9 @@ async def compare(request: Request) -> Response:
 async def predictions(name: str, request: Request) -> Response:
     lb = _lb(request)
     slug = name[:-3] if name.endswith(".js") else ""
-    body = await run_in_threadpool(lb.prediction_js, slug) if SLUG.match(slug) else None
+    if not SLUG.match(slug):
+        return missing(f"/assets/preds/{name}")
+    body = lb.cached_prediction_js(slug) or await run_in_threadpool(lb.prediction_js, slug)
     if body is None:
         return missing(f"/assets/preds/{name}")
     return send(request, body, "text/javascript; charset=utf-8")

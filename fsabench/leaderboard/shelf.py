@@ -21,6 +21,7 @@ page never shows an older place than the table; the composer's lag is `pending()
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import struct
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fsabench.leaderboard.pages import (GZIP_HEADER, Body, PageCache, crc32_combine, deflate_head, render_head,
+from fsabench.leaderboard.pages import (GZIP_HEADER, LEVEL, Body, PageCache, crc32_combine, deflate_head, render_head,
                                         render_tail)
 from fsabench.leaderboard.spec import Leaderboard
 from fsabench.leaderboard.store import Store
@@ -56,6 +57,7 @@ class PageShelf:
         self.page_row = page_row  # ledger._page_row: the row a tail is rendered with
         self.cache = PageCache(cache_bytes)
         self._prepared: dict[str, Prepared] = {}
+        self._preds: dict[str, Path] = {}  # slug -> its predictions script (gzip), for the comparison page
         self._view: Any = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # guards _view / _thread
@@ -82,6 +84,26 @@ class PageShelf:
         body = Body(gz=b"".join((prepared.prefix, tail, prepared.trailer)))
         self.cache.put(slug, generation, body)
         return body
+
+    def preds(self, view: Any, slug: str) -> Body | None:
+        """assets/preds/<slug>.js (gzip), when prepared (else None)."""
+        path = self._preds.get(slug)
+        if path is None or slug not in view.rows:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return Body(gz=f.read())
+        except OSError:
+            return None
+
+    def prepare_preds(self, view: Any, slug: str) -> Body | None:
+        """Make an entry's predictions script file now (a GET before the composer got to it; thread pool)."""
+        if slug not in view.rows:
+            return None
+        if slug not in self._preds:
+            self._compose(view, slug, None)  # its tail first: the script's file is named after it
+            self._make_preds(slug, self.store.tail_meta(self.board.name, slug).get(slug))
+        return self.preds(view, slug)
 
     def prepare(self, view: Any, slug: str) -> Body | None:
         """Compose one entry's page now (a GET that came before the composer; thread pool), then serve it."""
@@ -112,6 +134,7 @@ class PageShelf:
     def forget(self, slug: str) -> None:
         """A dropped or re-submitted entry: its prepared page and tail files go."""
         self._prepared.pop(slug, None)
+        self._preds.pop(slug, None)
         for path in self._tail_files(slug):
             path.unlink(missing_ok=True)
 
@@ -131,6 +154,11 @@ class PageShelf:
                     if self._closed or self._view is not view:
                         break  # a newer view: start over with it (what is done stays done)
                     self._compose(view, slug, metas.get(slug))
+                for slug in list(view.rows):  # then the comparison page's scripts (once per entry's bundle)
+                    if self._closed or self._view is not view:
+                        break
+                    if slug not in self._preds:
+                        self._make_preds(slug, metas.get(slug))
             except Exception as exc:  # noqa: BLE001 (a GET composes what the composer could not)
                 if not self._closed:
                     LOG.warning("composing entry pages failed: %s", exc)
@@ -151,6 +179,19 @@ class PageShelf:
             head, head_crc, head_len = deflate_head(render_head(self.board, row))
             trailer = struct.pack("<II", crc32_combine(head_crc, crc, length), (head_len + length) & 0xFFFFFFFF)
             self._prepared[slug] = Prepared(generation, GZIP_HEADER + head, trailer, path)
+
+    def _make_preds(self, slug: str, meta: tuple[int, int, str] | None) -> None:
+        """The predictions script from the stored page parts (a 2 MB read: once per bundle, then a file)."""
+        if meta is None:
+            return
+        path = self.folder / f"{slug}.{meta[0]:08x}-{meta[1]:x}.preds.js.gz"
+        if not path.exists():
+            stored = self.store.page(self.board.name, slug)
+            script = stored[1].get("preds_js") if stored is not None else None
+            if not script:
+                return
+            self._write(path, gzip.compress(script.encode("utf-8"), LEVEL, mtime=0))
+        self._preds[slug] = path
 
     def _tail(self, slug: str, row: dict[str, Any], meta: tuple[int, int, str] | None) -> tuple[int, int, Path]:
         """(crc32, length, file) of the entry's tail; the file written from the store when missing, the
@@ -184,13 +225,18 @@ class PageShelf:
             return []
 
     def _write_tail(self, slug: str, crc: int, length: int, deflated: bytes) -> Path:
-        """Atomically (a temp file, then rename); older tails of the slug are removed."""
-        path = self._tail_path(slug, crc, length)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(deflated)
-        os.replace(temp, path)
+        """Written atomically; the slug's files of older tails (and their scripts) are removed."""
+        path = self._write(self._tail_path(slug, crc, length), deflated)
+        stem = path.name[:-len(".gz")] + "."
         for old in self._tail_files(slug):
-            if old != path:
+            if old != path and not old.name.startswith(stem):
                 old.unlink(missing_ok=True)
+        return path
+
+    def _write(self, path: Path, data: bytes) -> Path:
+        """Atomically: a temp file, then a rename."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
         return path

@@ -246,7 +246,11 @@ class LeaderboardApp:
         return hit[1]
 
     def prediction_js(self, slug: str) -> Body | None:
-        """assets/preds/<slug>.js: an entry's parsed predictions, stored with its page parts."""
-        stored = self.store.page(self.board.name, slug)
-        script = stored[1].get("preds_js") if stored is not None else None
-        return Body(script.encode("utf-8")) if script else None
+        """assets/preds/<slug>.js: an entry's parsed predictions (stored with its page parts), made into a
+        file once per bundle by the page composer, or now when it has not got to it yet (shelf.py)."""
+        view = self.ledger.view
+        return self.ledger.shelf.prepare_preds(view, slug) if view is not None else None
+
+    def cached_prediction_js(self, slug: str) -> Body | None:
+        view = self.ledger.view
+        return self.ledger.shelf.preds(view, slug) if view is not None else None
