@@ -111,7 +111,7 @@ async def health(request: Request) -> dict[str, Any]:
 @router.get("/compare.html")
 async def compare(request: Request) -> Response:
     lb = _lb(request)
-    return send(request, await run_in_threadpool(lb.compare_html), HTML)
+    return send(request, lb.cached_compare_html() or await run_in_threadpool(lb.compare_html), HTML)
 
 
 @router.get("/assets/preds/{name}")

@@ -28,6 +28,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from fsabench.leaderboard.pages import (GZIP_HEADER, LEVEL, Body, PageCache, crc32_combine, deflate_head, render_head,
@@ -63,6 +64,8 @@ class PageShelf:
         self._lock = threading.Lock()  # guards _view / _thread
         self._compose_lock = threading.Lock()  # one composition at a time (composer thread or an on-demand GET)
         self._closed = False
+        self._finished: Any = None  # the last view the composer went all through
+        self.after_pass: Callable[[Any], None] | None = None  # more to prepare per view (the comparison page)
 
     # --- the GET path --------------------------------------------------------------------------------
     def body(self, view: Any, slug: str) -> Body | None:
@@ -115,7 +118,7 @@ class PageShelf:
     def pending(self) -> int:
         """Entries of the current view whose page is not composed for their current place yet."""
         view = self._view
-        if view is None:
+        if view is None or view is self._finished:
             return 0
         return sum(1 for slug, gen in view.generation.items()
                    if (p := self._prepared.get(slug)) is None or p.generation != gen)
@@ -159,6 +162,10 @@ class PageShelf:
                         break
                     if slug not in self._preds:
                         self._make_preds(slug, metas.get(slug))
+                if self.after_pass is not None and not self._closed and self._view is view:
+                    self.after_pass(view)
+                if self._view is view:
+                    self._finished = view
             except Exception as exc:  # noqa: BLE001 (a GET composes what the composer could not)
                 if not self._closed:
                     LOG.warning("composing entry pages failed: %s", exc)
