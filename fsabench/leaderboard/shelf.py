@@ -26,9 +26,9 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from fsabench.leaderboard.pages import (GZIP_HEADER, LEVEL, Body, PageCache, crc32_combine, deflate_head, render_head,
