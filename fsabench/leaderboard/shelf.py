@@ -152,6 +152,8 @@ class PageShelf:
             with self._lock:
                 view = self._view
             try:
+                if self._finished is None:
+                    self._sweep(view)
                 metas = self.store.tail_meta(self.board.name)
                 for slug in list(view.rows):
                     if self._closed or self._view is not view:
@@ -173,6 +175,16 @@ class PageShelf:
                 if self._closed or self._view is view:
                     self._thread = None
                     return
+
+    def _sweep(self, view: Any) -> None:
+        """At start: files of entries no longer ranked (dropped while the service was down) go."""
+        try:
+            found = list(self.folder.iterdir())
+        except OSError:
+            return
+        for path in found:
+            if path.name.split(".", 1)[0] not in view.rows:
+                path.unlink(missing_ok=True)
 
     def _compose(self, view: Any, slug: str, meta: tuple[int, int, str] | None) -> None:
         row, generation = view.rows.get(slug), view.generation.get(slug)
