@@ -183,7 +183,7 @@ class PageShelf:
         except OSError:
             return
         for path in found:
-            if path.name.split(".", 1)[0] not in view.rows:
+            if not path.name.startswith(".") and path.name.split(".", 1)[0] not in view.rows:  # not a temp file
                 path.unlink(missing_ok=True)
 
     def _compose(self, view: Any, slug: str, meta: tuple[int, int, str] | None) -> None:
