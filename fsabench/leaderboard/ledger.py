@@ -124,6 +124,8 @@ class Ledger:
                 raise
             stored = time.perf_counter()
             if self.live:
+                if self.compose_pages:
+                    self.shelf.accepted(slug, tail[1], tail[2], parts["preds_js"])
                 self._refresh(renewed={slug})  # a re-submission may keep its row but not its page
             self.last_change = {"prepare": prepared - start, "store": stored - prepared - ranking, "rank": ranking,
                                 "render": time.perf_counter() - stored, "tests": self.standings.tests,

@@ -17,6 +17,10 @@ Work per change: one head per entry whose place changed (at most every entry: a 
 all ranks), in the background; the POST that caused it does not wait. Until the composer reaches an
 entry, its page is composed on demand (the same step, done once: the composer then skips it), so a
 page never shows an older place than the table; the composer's lag is `pending()` (GET /healthz).
+
+Also here: the comparison page's per-entry prediction scripts (`preds`: a file written when the entry
+is accepted, or made once from the stored parts when first asked for) and, through `after_pass`, the
+comparison page itself (state.py renders it again after a pass when the list of entries changed).
 """
 
 from __future__ import annotations
@@ -120,8 +124,10 @@ class PageShelf:
         view = self._view
         if view is None or view is self._finished:
             return 0
-        return sum(1 for slug, gen in view.generation.items()
-                   if (p := self._prepared.get(slug)) is None or p.generation != gen)
+        count = sum(1 for slug, gen in view.generation.items()
+                    if (p := self._prepared.get(slug)) is None or p.generation != gen)
+        thread = self._thread
+        return count or int(thread is not None and thread.is_alive())  # the comparison page is still being made
 
     # --- changes -------------------------------------------------------------------------------------
     def changed(self, view: Any) -> None:
@@ -159,11 +165,6 @@ class PageShelf:
                     if self._closed or self._view is not view:
                         break  # a newer view: start over with it (what is done stays done)
                     self._compose(view, slug, metas.get(slug))
-                for slug in list(view.rows):  # then the comparison page's scripts (once per entry's bundle)
-                    if self._closed or self._view is not view:
-                        break
-                    if slug not in self._preds:
-                        self._make_preds(slug, metas.get(slug))
                 if self.after_pass is not None and not self._closed and self._view is view:
                     self.after_pass(view)
                 if self._view is view:
@@ -199,14 +200,20 @@ class PageShelf:
             trailer = struct.pack("<II", crc32_combine(head_crc, crc, length), (head_len + length) & 0xFFFFFFFF)
             self._prepared[slug] = Prepared(generation, GZIP_HEADER + head, trailer, path)
 
-    def _make_preds(self, slug: str, meta: tuple[int, int, str] | None) -> None:
-        """The predictions script from the stored page parts (a 2 MB read: once per bundle, then a file)."""
+    def accepted(self, slug: str, crc: int, length: int, script: str) -> None:
+        """A newly accepted entry: its predictions script becomes a file at once (the parts are at hand)."""
+        self._make_preds(slug, (crc, length, self.tail_key), script)
+
+    def _make_preds(self, slug: str, meta: tuple[int, int, str] | None, script: str | None = None) -> None:
+        """The predictions script (from the stored page parts when not given: a 2 MB read, so it is made when
+        first asked for, once per bundle, then kept as a file; the comparison page asks for 2-3 entries)."""
         if meta is None:
             return
         path = self.folder / f"{slug}.{meta[0]:08x}-{meta[1]:x}.preds.js.gz"
         if not path.exists():
-            stored = self.store.page(self.board.name, slug)
-            script = stored[1].get("preds_js") if stored is not None else None
+            if script is None:
+                stored = self.store.page(self.board.name, slug)
+                script = stored[1].get("preds_js") if stored is not None else None
             if not script:
                 return
             self._write(path, gzip.compress(script.encode("utf-8"), LEVEL, mtime=0))
