@@ -16,7 +16,9 @@ and every POSTed one, goes through the full verification too. The database is ca
 copied for each run, so a second run starts at once.
 
 Per entry count it prints: the time from spawning `fsabench leaderboard serve` to its first answer;
-the cold first GET /api/leaderboard and first entry page; the POST of new entries (total, and the
+the cold first GET /api/leaderboard and first entry page; how long the service's background composer
+takes to have every entry page ready (GET /healthz `pages_pending`; the bench waits for it before the
+POSTs and again before the load, and says so); the POST of new entries (total, and the
 verify / rank / render parts the service reports in Server-Timing, with the paired tests made);
 `--concurrency` keep-alive clients for `--duration` s alternating GET /api/leaderboard and a random
 entry's page (gzip, as browsers ask): requests/s, p50/p99, errors by status; the connection limits
