@@ -18,7 +18,8 @@ page parts and pre-rendered page tail are stored with it; accepting or dropping 
 standings incrementally and stores every changed place in the same transaction; the table and index
 are rendered then, once, and the changed entry pages are composed in the background (ledger.py holds
 that state, standings.py the ranking walk, shelf.py the pages). A GET never verifies or ranks; it looks
-up prepared bytes (only a page asked for before the composer reached it is composed on the GET). At start the stored standings are
+up prepared bytes (only a page asked for before the composer reached it is composed on the GET). Page
+tails and prediction scripts live as files in `<db>.pages/` (derived from the database: safe to delete). At start the stored standings are
 read as they are, unless the rules or the ranking code changed (a fingerprint in the store's meta
 table): then the board is re-ranked once. Entries whose folder file disappears (checked at start and
 every `rescan_seconds`) or that fail verification under new rules drop out of the ranking with a
