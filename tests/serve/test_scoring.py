@@ -3,7 +3,6 @@ lm-eval's `local-completions` likelihood requests answered as `hf:` likelihood s
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -129,4 +128,13 @@ def test_lm_eval_likelihood_export_through_serve_scores_as_hf(served_llama, tiny
             name = metric if subset == "all" else f"{metric}_{subset}"
             value, want = theirs.get(f"{name},none"), getattr(score, metric)
             assert (value is None or math.isnan(value)) if want is None else value == want, (name, value, want)
-    assert json.dumps(theirs)  # plain numbers
+    # per example: lm-eval's choice log-likelihoods (it moves the template's trailing "\n" into every choice,
+    # adding the same log p("\n") to each) differ between choices exactly as hf: likelihood's do
+    adapter, samples = served_llama[0], results["samples"]["fsabench_sc_sst2"]
+    mine = adapter.score_choices([Request(id="", prompt=s["doc"]["prompt"], choices=tuple(s["doc"]["choices"]),
+                                          messages=({"role": "user", "content": s["doc"]["prompt"]},))
+                                  for s in samples])
+    assert len(samples) == LIMIT
+    for sample, completion in zip(samples, mine):
+        lls = [float(r[0]) for r in sample["filtered_resps"]]
+        assert math.isclose(lls[1] - lls[0], completion.logprobs[1] - completion.logprobs[0], abs_tol=1e-4)
