@@ -131,8 +131,17 @@ class ChatRequest(Common):
                 "tool_choice": (None, "none", "auto"), "response_format": (None, {"type": "text"})}
 
 
-TokenId = Annotated[StrictInt, Field(ge=0)]
-TokenIds = Annotated[list[TokenId], at_most(MAX_PROMPT_TOKENS)]
+def _token_ids(value: Any) -> Any:
+    """A list of token ids checked in one pass with one error: item by item, a 4 MB body of 900,000
+    non-integers collected 900,000 errors (3 s on the event loop)."""
+    if isinstance(value, list):
+        bad = next((k for k, t in enumerate(value) if type(t) is not int or t < 0), None)
+        if bad is not None:
+            raise ValueError(f"token ids are integers >= 0; item {bad} is {str(value[bad])[:20]!r}")
+    return value
+
+
+TokenIds = Annotated[list, BeforeValidator(_token_ids), at_most(MAX_PROMPT_TOKENS)]  # at_most runs first; items: _token_ids
 
 
 class CompletionRequest(Common):

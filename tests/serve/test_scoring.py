@@ -61,6 +61,8 @@ def test_echo_logprobs_equal_hf_likelihood(served_llama):
     ({"prompt": [[]]}, "prompt", "is empty"),
     ({"logprobs": 21}, "logprobs", "less than or equal to 20"),
     ({"prompt": [1, "a"]}, "prompt", ""),
+    ({"prompt": [[1] * 10 + ["x"] * 30_000]}, "prompt", "token ids are integers >= 0; item 10 is 'x'"),  # 1 error
+    ({"prompt": [[1] * 32_769]}, "prompt", "at most 32768 entries"),
     ({"stream": True}, "stream", "not supported"),
     ({"echo": False, "max_tokens": 4}, "prompt", "token-id prompts are only scored"),
     ({"echo": False, "prompt": "Great.", "logprobs": None, "max_tokens": 0}, "max_tokens", "only for prompt scoring"),
