@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-MAX_PASS_TOKENS = 2048  # padded positions in one forward pass: logits are positions x vocabulary floats
+MAX_PASS_TOKENS = 1024  # padded positions in one forward pass (rows are grouped up to this)
+MAX_LOGIT_FLOATS = 2 ** 28  # logits are positions x vocabulary float32s: 1 GiB at most (see max_row_tokens)
+
+
+def max_row_tokens(vocab: int) -> int:
+    """The longest row one forward pass may hold: its logits alone are length x vocabulary floats
+    (a 150k vocabulary at 2,048 tokens is 1.2 GB), so long rows on big vocabularies are refused."""
+    return max(1, MAX_LOGIT_FLOATS // max(1, vocab))
 
 
 @dataclass(frozen=True)
@@ -58,10 +65,10 @@ def score_rows(adapter: Any, rows: Sequence[Sequence[int]], top: int = 0) -> lis
             ids = torch.tensor([list(rows[i]) + [pad] * (width - len(rows[i])) for i in group], device=adapter.device)
             mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in group],
                                 device=adapter.device)
-            logits = adapter.model(input_ids=ids, attention_mask=mask).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for k, i in enumerate(group):
-                results[i] = _row(logp[k, :len(rows[i])], rows[i], top)
+            logits = adapter.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+            for k, i in enumerate(group):  # row by row: one row's log_softmax copy at a time
+                results[i] = _row(torch.log_softmax(logits[k, :len(rows[i])].float(), dim=-1), rows[i], top)
+            del logits
     return [r for r in results if r is not None]
 
 

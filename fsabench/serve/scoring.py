@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fsabench.models.prompt_scores import max_row_tokens
 from fsabench.serve.engine import BadRequest
 from fsabench.serve.schemas import CompletionRequest
 
@@ -55,7 +56,8 @@ def rows_of(body: CompletionRequest, engine: Any) -> list[list[int]]:
     """The prompts as token ids (text prompts tokenized as generation tokenizes them), checked."""
     adapter, window = engine.adapter, engine.window() or 0
     prompts = body.prompts()
-    vocab = len(adapter.tokenizer)
+    vocab = min(len(adapter.tokenizer), getattr(adapter.model.config, "vocab_size", None) or len(adapter.tokenizer))
+    longest = min(window, max_row_tokens(vocab))
     rows: list[list[int]] = []
     for i, prompt in enumerate(prompts):
         if isinstance(prompt, str):
@@ -66,9 +68,10 @@ def rows_of(body: CompletionRequest, engine: Any) -> list[list[int]]:
                 prompt = adapter.tokenizer(prompt, add_special_tokens=adapter._special_tokens()).input_ids
         if not prompt:
             raise BadRequest(f"prompt {i} is empty: a scored prompt needs at least 1 token", "prompt")
-        if len(prompt) > window:
-            raise BadRequest(f"prompt {i} of {len(prompt)} tokens is longer than the model's window of {window} "
-                             "tokens", "prompt")
+        if len(prompt) > longest:
+            why = f"the model's window of {window} tokens" if longest == window else \
+                f"the {longest} tokens one prompt may hold for scoring with this model's vocabulary"
+            raise BadRequest(f"prompt {i} of {len(prompt)} tokens is longer than {why}", "prompt")
         bad = next((t for t in prompt if t >= vocab), None)
         if bad is not None:
             raise BadRequest(f"prompt {i} holds token id {bad}, outside the model's vocabulary of {vocab}", "prompt")
@@ -82,7 +85,7 @@ def rows_of(body: CompletionRequest, engine: Any) -> list[list[int]]:
 
 def score(body: CompletionRequest, engine: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The choices and usage of a scoring request (runs in the thread pool)."""
-    from fsabench.models.prompt_scores import score_rows
+    from fsabench.models.prompt_scores import score_rows  # torch, on first use
 
     check(body, engine)
     rows = rows_of(body, engine)

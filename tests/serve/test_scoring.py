@@ -140,3 +140,15 @@ def test_lm_eval_likelihood_export_through_serve_scores_as_hf(served_llama, tiny
     for sample, completion in zip(samples, mine):
         lls = [float(r[0]) for r in sample["filtered_resps"]]
         assert math.isclose(lls[1] - lls[0], completion.logprobs[1] - completion.logprobs[0], abs_tol=1e-4)
+
+
+def test_forward_passes_are_bounded(served_llama, monkeypatch):
+    from fsabench.models import prompt_scores
+
+    assert prompt_scores.passes([3, 10, 5, 2], budget=20) == [[1, 2], [0, 3]]  # longest first, padded <= 20
+    assert prompt_scores.passes([50, 4], budget=20) == [[0], [1]]  # a row over the budget goes alone
+    adapter, server = served_llama
+    monkeypatch.setattr(prompt_scores, "MAX_LOGIT_FLOATS", len(adapter.tokenizer) * 4)  # 4 positions of logits
+    status, error = post(f"{server.url}/completions", lmeval_payload([[5, 6, 7, 8, 9]]))
+    assert status == 400 and "the 4 tokens one prompt may hold for scoring" in error["error"]["message"]
+    assert post(f"{server.url}/completions", lmeval_payload([[5, 6, 7, 8]]))[0] == 200
