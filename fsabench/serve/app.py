@@ -4,7 +4,7 @@
     GET  /v1/models             GET  /v1/models/{id}   GET /health    GET /docs (OpenAPI)
 
 /v1/completions also scores prompts (`echo` + `logprobs`, token-id prompts: lm-eval's loglikelihood
-requests), see scoring.py.
+requests), see scoring.py; /tokenizer_info, /tokenize and /detokenize are in tokens.py.
 
 Errors use OpenAI's shape, {"error": {"message", "type", "param", "code"}}: 400 for a body that
 fails validation (the field is named) or asks for what the server cannot do, 404 for an unknown
@@ -66,6 +66,10 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
                           (ModelNotFound, no_model)):
         app.add_exception_handler(kind, handler)
     app.include_router(router)
+    from fsabench.serve.tokens import NoTokenizer, router as tokenizer_router  # /tokenize, for lm-eval
+
+    app.add_exception_handler(NoTokenizer, no_model)
+    app.include_router(tokenizer_router)
     return app
 
 

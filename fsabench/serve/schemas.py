@@ -174,3 +174,18 @@ class CompletionRequest(Common):
     def _extra_neutral(self) -> dict[str, tuple]:
         scoring = (None, self.logprobs) if self.echo else (None, 0)  # logprobs of generated text: not done
         return {"echo": (None, False, True), "logprobs": scoring, "best_of": (None, 1), "suffix": (None, "")}
+
+
+class TokenizeRequest(Strict):
+    """POST /tokenize (vLLM's route; lm-eval's remote tokenizer sends `prompt` and `add_special_tokens`)."""
+
+    prompt: Text
+    add_special_tokens: StrictBool = True
+    model: Optional[Text] = None
+
+
+class DetokenizeRequest(Strict):
+    """POST /detokenize: token ids back to text (special tokens kept, as vLLM answers)."""
+
+    tokens: TokenIds
+    model: Optional[Text] = None

@@ -152,3 +152,23 @@ def test_forward_passes_are_bounded(served_llama, monkeypatch):
     status, error = post(f"{server.url}/completions", lmeval_payload([[5, 6, 7, 8, 9]]))
     assert status == 400 and "the 4 tokens one prompt may hold for scoring" in error["error"]["message"]
     assert post(f"{server.url}/completions", lmeval_payload([[5, 6, 7, 8]]))[0] == 200
+
+
+def test_lm_eval_finds_the_served_tokenizer(served_llama):
+    """lm-eval's `tokenizer_backend=auto` probes /tokenizer_info and /tokenize and then uses them: a
+    likelihood run needs no local tokenizer."""
+    from lm_eval.utils import RemoteTokenizer, check_remote_tokenizer_support
+
+    adapter, server = served_llama
+    completions = f"{server.url}/completions"
+    assert check_remote_tokenizer_support(completions, max_retries=1)
+    remote, local = RemoteTokenizer(completions, max_retries=1), adapter.tokenizer
+    text = "Text: the pasta was cold\nSentiment: negative"
+    ids = local(text, add_special_tokens=False).input_ids
+    assert remote.encode(text) == ids and remote.decode(ids) == local.decode(ids)
+    assert remote.eos_token_id == local.eos_token_id and remote.tokenizer_info["model_max_length"] == 1024
+    chat = [{"role": "user", "content": "Hi"}]
+    assert remote.apply_chat_template(chat) == local.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    status, error = post(f"{server.url.removesuffix('/v1')}/detokenize", {"tokens": [1, 10 ** 6]})
+    assert status == 400 and error["error"]["param"] == "tokens"
+    assert post(f"{server.url.removesuffix('/v1')}/tokenize", {"prompt": "x", "model": "gpt-4o"})[0] == 404
