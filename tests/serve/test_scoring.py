@@ -108,9 +108,10 @@ def test_models_retrieve_with_the_openai_client(served_llama):
 def test_lm_eval_likelihood_export_through_serve_scores_as_hf(served_llama, tiny_llama, cli, tmp_path):  # noqa: F811
     """`fsabench export lm-eval --scoring likelihood` run by lm-eval's local-completions against
     `fsabench serve` gives the scores `fsabench run --scoring likelihood` gives with hf: on the same weights."""
-    import fsabench
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
+
+    import fsabench
 
     _, server = served_llama
     exported = tmp_path / "lmeval"
