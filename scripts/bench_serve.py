@@ -15,7 +15,9 @@ server's /v1/models (no --prompt-style).
 On a shared machine the load changes from minute to minute, so the in-process run is repeated right
 before each served run and each ratio is taken against that neighbour; the load average is printed
 beside every row. `server CPU ms/ex` is the serving process's CPU time per example (user + system),
-a figure the load moves less than wall time.
+a figure the load moves less than wall time; `client CPU ms/ex` is this process's (the HTTP client).
+`overhead` (concurrency 1) is each request's served latency minus the model's own time for the same
+prompt, in-process, one request per generate call.
 
 Goal (issue 28): served throughput at concurrency 32 >= 0.8x in-process, and p99 latency at
 concurrency 1 under 3x its p50.
@@ -174,8 +176,9 @@ def main() -> None:
         show(f"the model alone, in-process, one request per generate call: p50 {a50 * 1000:.1f} ms, p99 "
              f"{a99 * 1000:.1f} ms (p99/p50 {a99 / a50:.2f}); load {load().split()[0]}")
         show("| concurrency | in-process ex/s | served ex/s | served / in-process | p50 ms | p99 ms | p99 / p50 "
-             "| overhead p50/p99 ms | server CPU ms/ex | in-process CPU ms/ex | same outputs | load (1 min) |")
-        show("|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "| overhead p50/p99 ms | server CPU ms/ex | client CPU ms/ex | in-process CPU ms/ex | same outputs "
+             "| load (1 min) |")
+        show("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         proc, url = start_serve(model, args.batch_size, threads, args.serve_args.split())
         try:
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
@@ -183,10 +186,10 @@ def main() -> None:
                 client, latencies = timed_client(url, concurrency)
                 run_task(spec, client, data_dir(), RunOptions(limit=16))  # warm-up (connections, /models)
                 latencies.clear()
-                cpu_start, start = cpu_seconds(proc.pid), time.perf_counter()
+                cpu_start, start, client_cpu = cpu_seconds(proc.pid), time.perf_counter(), time.process_time()
                 served = run_task(spec, client, data_dir(), RunOptions(limit=args.limit))
                 seconds = time.perf_counter() - start
-                cpu_end = cpu_seconds(proc.pid)
+                cpu_end, client_cpu = cpu_seconds(proc.pid), time.process_time() - client_cpu
                 client.close()
                 same = [e.output for e in served.examples] == outputs and served.scores == reference.scores
                 lat = list(latencies.values())
@@ -197,6 +200,7 @@ def main() -> None:
                        "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
                        "p99_over_p50": round(p99 / p50, 2), "server_cpu_ms_per_example": cpu and round(cpu, 2),
                        "in_process_cpu_ms_per_example": round(base_cpu / n * 1000, 2),
+                       "client_cpu_ms_per_example": round(client_cpu / n * 1000, 2),
                        "same_outputs": same, "load": load()}
                 overhead = "-"
                 if concurrency == 1:  # served minus the model alone, request by request
@@ -207,7 +211,8 @@ def main() -> None:
                 report["rows"].append(row)
                 show(f"| {concurrency} | {row['in_process_per_s']} | {row['served_per_s']} | {row['ratio']:.2f}x | "
                      f"{row['p50_ms']} | {row['p99_ms']} | {row['p99_over_p50']:.2f} | {overhead} | "
-                     f"{'-' if cpu is None else f'{cpu:.1f}'} | {row['in_process_cpu_ms_per_example']:.1f} | {same} | "
+                     f"{'-' if cpu is None else f'{cpu:.1f}'} | {row['client_cpu_ms_per_example']:.1f} | "
+                     f"{row['in_process_cpu_ms_per_example']:.1f} | {same} | "
                      f"{row['load'].split()[0]} |")
         finally:
             proc.terminate()
