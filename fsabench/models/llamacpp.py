@@ -52,23 +52,18 @@ class LlamaCppAdapter:
         self.max_new_tokens_override = max_new_tokens
         self.threads = _threads()
         self._lib = llama_cpp
-        try:
-            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_batch=64, n_threads=self.threads,
-                                       n_threads_batch=self.threads, verbose=False)
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"llamacpp: cannot load {target}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
-                             hint="is it a GGUF file this llama.cpp version reads?") from None
+        self.model = _load(llama_cpp, path, target)
         self.version = getattr(llama_cpp, "__version__", "unknown")
-        self.n_ctx_train = self.llm._model.n_ctx_train()
-        self.template = self.llm.metadata.get("tokenizer.chat_template")
+        self.n_ctx_train = self.model.n_ctx_train()
+        self.template = self.model.metadata().get("tokenizer.chat_template")
         self.formatter = None
         if self.template:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            eos, bos = self.llm.token_eos(), self.llm.token_bos()
+            eos, bos = self.model.token_eos(), self.model.token_bos()
             self.formatter = Jinja2ChatFormatter(
-                template=self.template, eos_token=self.llm._model.token_get_text(eos) if eos != -1 else "",
-                bos_token=self.llm._model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
+                template=self.template, eos_token=self.model.token_get_text(eos) if eos != -1 else "",
+                bos_token=self.model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
         self.prompt_style = prompt_style or ("chat" if self.formatter else "raw")
         self._ctx: Streams | None = None
         self._fingerprint: str | None = None
@@ -88,13 +83,14 @@ class LlamaCppAdapter:
 
     def parameter_count(self) -> int | None:
         try:
-            return int(self._lib.llama_model_n_params(self.llm.model))
+            return int(self._lib.llama_model_n_params(self.model.model))
         except (AttributeError, TypeError):
             return None
 
     def close(self) -> None:
         with self.lock:
             self._free_context()
+            self.model.close()
 
     # --- prompts -------------------------------------------------------------------------------
     def render(self, request: Request) -> str:
@@ -107,7 +103,7 @@ class LlamaCppAdapter:
         text = self.render(request)
         chat = self.prompt_style == "chat" and self.formatter is not None
         # a chat template writes its own BOS (llama-cpp-python: add_bos = not added_special)
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=not chat, special=True)
+        return self.model.tokenize(text.encode("utf-8"), add_bos=not chat, special=True)
 
     # --- generation ----------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
@@ -140,7 +136,7 @@ class LlamaCppAdapter:
         return [r for r in results if r is not None]
 
     def _completion(self, request: Request, prompt: list[int], generated: list[int]) -> Completion:
-        text = self.llm.detokenize(generated).decode("utf-8", errors="replace").strip()
+        text = self.model.detokenize(generated).decode("utf-8", errors="replace").strip()
         return Completion(text=_cut_at_stop(text, request.stop), prompt_tokens=len(prompt),
                           completion_tokens=len(generated))
 
@@ -150,13 +146,13 @@ class LlamaCppAdapter:
         cells = min(self.n_ctx_train, longest_prompt + ANSWER_ROOM)
         if self._ctx is None or self._ctx.cells < cells:
             self._free_context()
-            self._ctx = Streams(self._lib, self.llm.model, self.slots, cells, self.threads)
+            self._ctx = Streams(self._lib, self.model.model, self.slots, cells, self.threads)
         return self._ctx
 
     def _alone(self, todo: list[int], prompts: list[list[int]], budgets: list[int]):
         """Requests whose stream filled up, one at a time in a context big enough for each."""
         for i in todo:
-            streams = Streams(self._lib, self.llm.model, 1, min(self.n_ctx_train, len(prompts[i]) + budgets[i] + 1),
+            streams = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, len(prompts[i]) + budgets[i] + 1),
                               self.threads)
             try:
                 for _, generated, _ in streams.run([i], prompts, budgets):
@@ -168,6 +164,25 @@ class LlamaCppAdapter:
         if self._ctx is not None:
             self._ctx.close()
             self._ctx = None
+
+
+def _load(llama_cpp: Any, path: Path, target: str) -> Any:
+    """The model alone (llama-cpp-python's LlamaModel: vocabulary, metadata, weights memory-mapped), loaded
+    as its `Llama` loads it; the contexts are ours (a `Llama` would add one more KV cache and buffers)."""
+    from llama_cpp._internals import LlamaModel
+    from llama_cpp._logger import set_verbose
+
+    set_verbose(False)
+    llama_cpp.llama_backend_init()
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = 0
+    params.load_mode = getattr(llama_cpp, "LLAMA_LOAD_MODE_MMAP", params.load_mode)
+    try:
+        return LlamaModel(path_model=str(path), params=params, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"llamacpp: cannot load {target}: {first}",
+                         hint="is it a GGUF file this llama.cpp version reads?") from None
 
 
 def _threads() -> int:
