@@ -165,7 +165,9 @@ class Run:
         self.model, self.tokenizer, self.optimizer = model, tokenizer, optimizer
         self.valid_set, self.state, self.cfg, self.out, self.student = valid, state, cfg, out, student
         self.device, self.autocast_dtype, self.accelerator = device, autocast_dtype, accelerator
-        self.batches = stream.batches(state.position)
+        from fsabench.distill.data import prefetched
+
+        self.batches = prefetched(stream.batches(state.position))  # the next micro-batches made during the step
         self.world = accelerator.num_processes if accelerator else 1
         self.micro, self.accum = split_batch(cfg.batch_size, cfg.micro_batch_size, self.world)
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of recent steps for tokens/s
