@@ -18,38 +18,22 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+from benchkit import start_test_server, write_bench_task  # noqa: E402  (puts ROOT on sys.path)
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-TASK = """name: bench-sst2
-type: classification
-data: {format: json, dir: sentibench/sc/sst2, splits: {test: [train.json]}, id_field: null}
-gold: {builder: label}
-output: {parser: label, labels: [negative, positive]}
-metric: accuracy
-prompt:
-  instruction: Classify the sentiment of the text as positive or negative.
-  template: "Text: {{ input }}\\nSentiment:"
-max_new_tokens: 8
-"""
+os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-key")  # litellm refuses openai/ without one
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.scripted", "--port", "0", "--latency", str(latency)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("PORT "), line
-    return proc, f"http://127.0.0.1:{line.split()[1]}/v1"
+    proc, root = start_test_server("scripted", "--latency", str(latency))
+    return proc, root + "/v1"
 
 
 def server_stats(url: str) -> dict:
@@ -65,7 +49,9 @@ def run_fsabench(model: str, url: str, tasks_dir: Path, cache: Path, n: int, con
     results = fsabench.evaluate(model, "bench-sst2", limit=n, output_dir=out, overwrite=True, cache_dir=cache,
                                 tasks_dir=[str(tasks_dir)], concurrency=concurrency, api_base=url, timeout=30.0)
     seconds = time.perf_counter() - started
-    assert all(r.usage.failed == 0 for r in results), "fsabench run failed"
+    failed = [e.error for r in results for e in r.examples if e.error]
+    if failed:
+        raise SystemExit(f"{model}: {len(failed)} requests failed, first: {failed[0]}")
     return seconds
 
 
@@ -101,7 +87,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     tasks_dir = work / "tasks"
     tasks_dir.mkdir()
-    (tasks_dir / "bench-sst2.yaml").write_text(TASK, encoding="utf-8")
+    write_bench_task(tasks_dir)
     from fsabench.export.lmeval import export_lmeval
     from fsabench.settings import data_dir
     from fsabench.tasks.registry import build_registry

@@ -26,31 +26,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+from benchkit import ROOT, loadavg, start_test_server, stop, write_bench_task  # noqa: E402
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-key")
 
-TASK = """name: bench-sst2
-type: classification
-data: {format: json, dir: sentibench/sc/sst2, splits: {test: [train.json]}, id_field: null}
-gold: {builder: label}
-output: {parser: label, labels: [negative, positive]}
-metric: accuracy
-prompt:
-  instruction: Classify the sentiment of the text as positive or negative.
-  template: "Text: {{ input }}\\nSentiment:"
-max_new_tokens: 8
-"""
-
 
 def start_server(latency: float, delays: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.batches", "--port", "0", "--latency", str(latency),
-                             "--delays", delays, "--model", "gpt-4o-mini"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("PORT "), line
-    return proc, f"http://127.0.0.1:{line.split()[1]}"
+    return start_test_server("batches", "--latency", str(latency), "--delays", delays, "--model", "gpt-4o-mini")
 
 
 def call(root: str, path: str, body: dict | None = None) -> dict:
@@ -94,18 +77,15 @@ def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            tasks_dir = Path(tmp) / "tasks"
-            tasks_dir.mkdir()
-            (tasks_dir / "bench-sst2.yaml").write_text(TASK)
+            tasks_dir = write_bench_task(Path(tmp) / "tasks")
             for model in ("openai-compat:" + root + "/v1#gpt-4o-mini", "litellm:openai/gpt-4o-mini"):
                 for batch in (False, True):
                     tag = f"{len(rows)}"
                     rows.append(run(model, root, tasks_dir, Path(tmp) / f"cache{tag}", Path(tmp) / f"out{tag}",
                                     args.requests, batch))
     finally:
-        proc.terminate()
-        proc.wait(10)
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+        stop(proc)
+    load = loadavg()
     print(f"{'model':34} {'mode':6} {'http':>6} {'online':>7} {'batches':>7} {'in batch':>8} {'cost USD':>10} "
           f"{'wall s':>7} {'acc':>6}")
     for row in rows:

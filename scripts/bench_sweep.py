@@ -27,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FSABENCH_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+from benchkit import ROOT, start_test_server  # noqa: E402
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 TASKS = ["atsa-rest14", "atsa-laptop14", "acsa-rest16", "acsa-laptop16"]
 SHOTS = [0, 2]
@@ -41,11 +40,8 @@ def loadavg() -> str:
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.scripted", "--port", "0", "--latency", str(latency)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("PORT "), line
-    return proc, f"http://127.0.0.1:{line.split()[1]}/v1"
+    proc, root = start_test_server("scripted", "--latency", str(latency))
+    return proc, root + "/v1"
 
 
 def env() -> dict:

@@ -6,6 +6,7 @@ library and prints. Nothing here does work of its own.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -28,6 +29,9 @@ def _print_version(value: bool) -> None:
 def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                                 help="print the installed version and exit")] = False) -> None:
     """Fine-grained sentiment analysis as a benchmark anyone can run, extend and publish."""
+    console = sys.modules.get("fsabench.console")
+    if console is not None:  # an earlier in-process call's --quiet must not silence this one
+        console.out.quiet = False
 
 
 def group(name: str, help: str) -> typer.Typer:
@@ -50,7 +54,20 @@ DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar="FSABENCH_
 TasksDir = Annotated[Optional[list[str]], typer.Option("--tasks-dir", help="extra task YAML folder (repeatable; "
                                                        "also FSABENCH_TASKS_PATH)")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars or tables")]
+
+
+def quiet_console(quiet: bool) -> bool:
+    """`--quiet` in every command: progress, tables and summaries off (errors, warnings and `--json` stay).
+
+    Run as the option's callback on every invocation, so it also resets an earlier in-process call."""
+    from fsabench.console import out
+
+    out.quiet = bool(quiet)
+    return quiet
+
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", callback=quiet_console,
+                                     help="no progress, tables or summaries (errors and --json still print)")]
 Tasks = Annotated[str, typer.Option("--tasks", "-t", help="comma-separated task or group names")]
 Seed = Annotated[int, typer.Option(help="seed recorded in results and used to draw few-shot examples")]
 NumShots = Annotated[int, typer.Option("--num-shots", min=0, help="demonstrations per prompt (chat models)")]

@@ -7,20 +7,21 @@ from typing import Annotated
 
 import typer
 
-from fsabench.cli.common import DataDir, JsonOut, group
+from fsabench.cli.common import DataDir, JsonOut, Quiet, group
 
 data_app = group("data", "Download, verify and locate benchmark data.")
 Bundles = Annotated[str, typer.Option("--bundles", help="comma-separated: fsa, sentibench, aste-v2, asqp, all")]
 
 
 @data_app.command("pull")
-def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False) -> None:
+def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False,
+              quiet: Quiet = False) -> None:
     """Download the pinned benchmark files, verify each sha256 (idempotent, resumes)."""
     from fsabench.api import pull_data
     from fsabench.console import emit_json, err, out
     from fsabench.options import DataOptions
 
-    show = (lambda s: err.print(f"{s.state:<10} {s.path}", highlight=False)) if not json_out else None
+    show = (lambda s: err.print(f"{s.state:<10} {s.path}", highlight=False)) if not (json_out or quiet) else None
     root, statuses = pull_data(DataOptions(data_dir=data_dir, bundles=bundles), on_file=show)
     if json_out:
         emit_json({"data_dir": str(root), "files": [s.__dict__ for s in statuses]})
@@ -30,7 +31,8 @@ def data_pull(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-
 
 
 @data_app.command("verify")
-def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False) -> None:
+def data_verify(data_dir: DataDir = None, bundles: Bundles = "fsa,sentibench,aste-v2,asqp", json_out: JsonOut = False,
+                quiet: Quiet = False) -> None:
     """Re-check every pinned file's sha256; exit 1 if any is missing or changed."""
     from fsabench.api import verify_data
     from fsabench.console import emit_json, err, out

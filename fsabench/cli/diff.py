@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import JsonOut, app, output_option
+from fsabench.cli.common import JsonOut, Quiet, app, output_option
 
 
 @app.command()
@@ -22,6 +22,7 @@ def diff(
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=1, help="paired bootstrap resamples")] = 1000,
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="significance level")] = 0.05,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Per task and subset: examples A gets right and B wrong (and the reverse), B - A with a paired bootstrap
     interval and p-value, and the flipped examples (text, gold, both outputs) with -o."""

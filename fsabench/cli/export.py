@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from fsabench.cli.common import DataDir, JsonOut, NumShots, Scoring, Seed, Tasks, TasksDir, group, output_option
+from fsabench.cli.common import DataDir, JsonOut, NumShots, Quiet, Scoring, Seed, Tasks, TasksDir, group, output_option
 
 export_app = group("export", "Export tasks to other evaluation harnesses.")
 
@@ -25,6 +25,7 @@ def export_lm_eval(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Write lm-eval task YAMLs + helper so `lm_eval --include_path OUT_DIR` runs the same benchmark."""
     from fsabench import api
@@ -60,6 +61,7 @@ def export_hub(
     hub_dataset: Annotated[Optional[str], typer.Option("--hub-dataset", help="ORG/NAME of a Hub Benchmark dataset: "
                                                        "also write .eval_results/<task>.yaml")] = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """A model's results as Hugging Face model-card metadata (model-index), audited board entries verified."""
     from fsabench.api import export_hub as run_export

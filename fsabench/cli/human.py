@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from fsabench.cli.common import ApiBase, CacheDir, Concurrency, JsonOut, MaxCost, MaxRetries, NoCache, Timeout, group, output_option
+from fsabench.cli.common import ApiBase, CacheDir, Concurrency, JsonOut, MaxCost, MaxRetries, NoCache, Quiet, Timeout, group, output_option
 
 human_app = group("human", "Human evaluation of LLM analyses: studies, an annotation page, judges, agreement.")
 Study = Annotated[Path, typer.Argument(help="the study folder")]
@@ -27,6 +27,7 @@ def create(
     per_item: Annotated[int, typer.Option("--per-item", help="annotators per item")] = 2,
     seed: Annotated[int, typer.Option("--seed", help="seed of the sample, the assignment and each annotator's order")] = 0,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Sample items, blind them and assign each to --per-item annotators; write the study folder."""
     from fsabench.api import human_create
@@ -53,6 +54,7 @@ def create(
 def rubric(
     name: Annotated[str, typer.Argument(help="a shipped rubric name (analysis) or a YAML path")] = "analysis",
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Validate and show a rubric (its dimensions, scales and keyboard shortcuts)."""
     from fsabench.api import human_rubric
@@ -96,6 +98,7 @@ def export(
     output: Annotated[Optional[Path], output_option("folder (label-studio; default STUDY/label-studio) or file "
                                                     "(csv; default stdout)")] = None,
     unblind: Annotated[bool, typer.Option("--unblind", help="csv: add the model column")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Export the study for Label Studio, or its answers as CSV."""
     import sys
@@ -119,6 +122,7 @@ def import_(
     study: Study,
     file: Annotated[Path, typer.Argument(help="Label Studio's JSON export of the project")],
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Read Label Studio annotations back into the study (annotators named ls:<email>)."""
     from fsabench.api import human_import
@@ -145,6 +149,7 @@ def judge(
     cache_dir: CacheDir = None,
     overwrite: Annotated[bool, typer.Option(help="ask again about items the judge already rated")] = False,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Rate every item with an LLM judge (stored as annotator judge:MODEL, apart from humans)."""
     from fsabench.api import human_judge
@@ -154,7 +159,7 @@ def judge(
     options = JudgeOptions(study=study, model_name=model, max_cost=max_cost, cache=not no_cache, cache_dir=cache_dir,
                            overwrite=overwrite, model=ModelOptions(api_base=api_base, concurrency=concurrency,
                                                                    timeout=timeout, max_retries=max_retries))
-    with count_bar(not json_out, "judge") as update:
+    with count_bar(not (json_out or quiet), "judge") as update:
         stats = human_judge(options, progress=update)
     if json_out:
         emit_json({"judge": stats.judge, "asked": stats.asked, "stored": stats.stored,
@@ -177,6 +182,7 @@ def stats(
     output: Annotated[Optional[Path], output_option("stats file [default: STUDY/stats.json]")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for the 95% intervals")] = 2000,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Means with 95% intervals, hallucination rate, alpha and kappa, judge agreement, disagreements."""
     from fsabench.api import human_stats

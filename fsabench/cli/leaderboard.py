@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import DataDir, JsonOut, TasksDir, group
+from fsabench.cli.common import DataDir, JsonOut, Quiet, TasksDir, group
 
 leaderboard_app = group("leaderboard", "Submit, verify, publish and host leaderboards of verified results.")
 LeaderboardsDir = Annotated[Optional[Path], typer.Option("--leaderboards-dir", envvar="FSABENCH_LEADERBOARDS_DIR",
@@ -39,6 +39,7 @@ def leaderboard_submit(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Bundle RunResults with metadata, verify them (hashes, coverage, re-scored outputs) and write the submission."""
     from fsabench.api import submit
@@ -65,6 +66,7 @@ def leaderboard_verify(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Re-check submissions (schema, hashes, coverage, re-scored outputs); exit 1 if any is rejected."""
     from fsabench.api import verify
@@ -100,6 +102,7 @@ def leaderboard_audit(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Re-run sampled examples through the claimed model; store the audit (badge on the site); exit 1 if it fails."""
     from fsabench.api import audit
@@ -128,6 +131,7 @@ def leaderboard_build(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Verify every submission and render the static site (works from file://)."""
     from fsabench.api import build_site

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import JsonOut, app
+from fsabench.cli.common import JsonOut, Quiet, app
 
 
 @app.command()
@@ -23,6 +23,7 @@ def report(
     label: Annotated[Optional[list[str]], typer.Option("--label", help="MODEL=NAME display name (repeatable)")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="labels.yaml: model string -> display name (and colour)")] = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Tables (seed mean ± std, 95% CIs, paired tests) and charts from RunResult files."""
     from rich.markup import escape

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import DataDir, JsonOut, TasksDir, app, output_option
+from fsabench.cli.common import DataDir, JsonOut, Quiet, TasksDir, app, output_option
 from fsabench.cli.run import Convention
 
 
@@ -21,6 +21,7 @@ def score(
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Score predictions made anywhere else, exactly as `run` would."""
     from fsabench import api

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from fsabench.cli.common import DataDir, JsonOut, TasksDir, group
+from fsabench.cli.common import DataDir, JsonOut, Quiet, TasksDir, group
 
 tasks_app = group("tasks", "List, show, list example ids of and validate tasks.")
 
@@ -69,6 +69,7 @@ def tasks_validate(
     data_dir: DataDir = None,
     check_data: Annotated[bool, typer.Option("--check-data", help="also load the test split and count subsets")] = False,
     json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Validate task YAML files (schema, unknown keys, builders); exit 1 on the first problem."""
     from fsabench.api import validate_tasks
@@ -103,6 +104,7 @@ def tasks_overlap(
     ngram: Annotated[int, typer.Option("--ngram", min=1, help="words per n-gram")] = 13,
     min_words: Annotated[int, typer.Option("--min-words", min=1, help="shorter test sentences are not checked")] = 8,
     data_dir: DataDir = None, tasks_dir: TasksDir = None, json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> None:
     """Test (and hard) sentences whose word n-grams occur in a corpus: per task and subset, with ids."""
     from fsabench.api import overlap

@@ -42,3 +42,21 @@ def path_fingerprint(target: str) -> str | None:
     if path.is_file():
         return file_fingerprint(path)
     return None
+
+
+def hub_commit(repo_id: str, revision: str | None = None, filename: str = "config.json") -> str | None:
+    """The commit of the hub snapshot `repo_id` (at `revision`, default `main`) resolves to in the local hub
+    cache: what transformers loaded, once it has loaded it (online it fetches the snapshot first; offline it
+    reads `refs/<revision>`). None when the id is not a hub id or the file is not in the cache. A branch name
+    moves; this pins the weights a result was made with, as the fingerprint pins a local folder."""
+    import re
+
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        found = try_to_load_from_cache(repo_id, filename, revision=revision)
+    except (ImportError, ValueError, OSError):  # not installed, or not a valid repo id
+        return None
+    if not isinstance(found, str):
+        return None
+    match = re.search(r"/snapshots/([0-9a-f]{40})/", Path(found).as_posix())
+    return match.group(1) if match else None

@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
-from fsabench.models.fingerprint import local_fingerprint  # noqa: F401  (re-exported)
+from fsabench.models.fingerprint import hub_commit, local_fingerprint  # noqa: F401  (local_fingerprint re-exported)
 
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
 
@@ -119,6 +119,8 @@ class HFAdapter:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._local = Path(target).is_dir()
+        # a hub id: the commit of the snapshot just loaded (a branch like `main` moves; the commit does not)
+        self.commit = None if self._local else hub_commit(target, revision, gguf_file or "config.json")
         # fast tokenizers refuse concurrent use ("Already borrowed"); the server calls from two threads
         self.lock = threading.RLock()
 
@@ -133,7 +135,7 @@ class HFAdapter:
         self.device, self.dtype, self.autocast = device, next(model.parameters()).dtype, _autocast_dtype(autocast)
         self.model, self.tokenizer = model, tokenizer
         self.seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
-        self.prompt_style, self._local = "raw", False
+        self.prompt_style, self._local, self.commit = "raw", False, None
         self.lock = threading.RLock()
         return self
 
@@ -144,6 +146,8 @@ class HFAdapter:
         ident: dict[str, Any] = {"model": self.target, "revision": self.revision, "gguf_file": self.gguf_file}
         if self._local:
             ident["fingerprint"] = local_fingerprint(Path(self.target))
+        elif getattr(self, "commit", None):
+            ident["commit"] = self.commit
         return ident
 
     def settings(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@
     schemas.py  the request bodies (pydantic, strict: unknown fields and wrong types are refused)
     engine.py   dynamic batching with per-request budgets, early answers, cancellation, streaming
     app.py      the routes, OpenAI's error shape and server-sent events
+    scoring.py  prompt scoring on /v1/completions (echo + logprobs: lm-eval's loglikelihood requests)
+    tokens.py   vLLM's tokenizer routes (/tokenizer_info, /tokenize, /detokenize), which lm-eval probes
 
 /v1/models carries an `fsabench` entry: a hash of the model's identity (fsabench's own
 `openai-compat:` client puts it into its cache key, so a retrained model behind the same URL is

@@ -1,7 +1,10 @@
 """The HTTP face of `fsabench serve` (FastAPI): OpenAI's routes, errors and streaming format.
 
     POST /v1/chat/completions   POST /v1/completions   (also without the /v1 prefix)
-    GET  /v1/models             GET  /health           GET /docs (OpenAPI)
+    GET  /v1/models             GET  /v1/models/{id}   GET /health    GET /docs (OpenAPI)
+
+/v1/completions also scores prompts (`echo` + `logprobs`, token-id prompts: lm-eval's loglikelihood
+requests), see scoring.py; /tokenizer_info, /tokenize and /detokenize are in tokens.py.
 
 Errors use OpenAI's shape, {"error": {"message", "type", "param", "code"}}: 400 for a body that
 fails validation (the field is named) or asks for what the server cannot do, 404 for an unknown
@@ -63,6 +66,10 @@ def build_app(engine: Engine, card: dict[str, Any], max_tokens: int, limits: Lim
                           (ModelNotFound, no_model)):
         app.add_exception_handler(kind, handler)
     app.include_router(router)
+    from fsabench.serve.tokens import NoTokenizer, router as tokenizer_router  # /tokenize, for lm-eval
+
+    app.add_exception_handler(NoTokenizer, no_model)
+    app.include_router(tokenizer_router)
     return app
 
 
@@ -120,6 +127,16 @@ async def models(http: HTTPRequest) -> dict[str, Any]:
     return {"object": "list", "data": [http.app.state.card]}
 
 
+@router.get("/v1/models/{model_id:path}")
+@router.get("/models/{model_id:path}", include_in_schema=False)
+async def model(model_id: str, http: HTTPRequest) -> dict[str, Any]:
+    """One model's object (OpenAI's `models.retrieve`); 404 in OpenAI's error shape for any other id."""
+    card = http.app.state.card
+    if model_id != card["id"]:
+        raise ModelNotFound(f"model {shown(model_id)} is not served here; this server serves {card['id']!r}")
+    return card
+
+
 def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
              http: HTTPRequest, loop: asyncio.AbstractEventLoop) -> list[Job]:
     """Check the request and count its prompts' tokens: called in the thread pool (tokenizing 256
@@ -169,11 +186,36 @@ async def completions(body: CompletionRequest, http: HTTPRequest):
     prompts = body.prompts()
     if not prompts or len(prompts) > MAX_PROMPTS:
         raise BadRequest(f"'prompt' must hold 1 to {MAX_PROMPTS} prompts", "prompt")
+    if body.scores_prompt():
+        return await scored(body, http)
+    if not isinstance(prompts[0], str):
+        raise BadRequest("token-id prompts are only scored ('echo': true with 'logprobs', as lm-eval's "
+                         "loglikelihood sends them); to generate, send text (lm-eval: tokenized_requests=False)",
+                         "prompt")
+    if body.max_tokens == 0:
+        raise BadRequest("max_tokens = 0 generates nothing: it is only for prompt scoring ('echo': true)",
+                         "max_tokens")
     budget, stops = budget_of(body, http), body.stops()
     events: asyncio.Queue = asyncio.Queue()
     jobs = await run_in_threadpool(jobs_for, body, [Request(id="", prompt=p, max_new_tokens=budget, stop=stops)
                                                     for p in prompts], events, http, asyncio.get_running_loop())
     return await respond(http, body, jobs, events, chat=False)
+
+
+async def scored(body: CompletionRequest, http: HTTPRequest) -> dict[str, Any]:
+    """`echo` + `logprobs`: the prompt's token logprobs (lm-eval's loglikelihood; see scoring.py)."""
+    from fsabench.serve.scoring import score
+
+    card = http.app.state.card
+    if body.model not in (None, card["id"]):
+        raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
+    unsupported = body.unsupported()
+    if unsupported:
+        raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server "
+                         "scores greedily, one answer per prompt (leave it out)", unsupported)
+    choices, usage = await run_in_threadpool(score, body, http.app.state.engine)
+    return {"id": f"cmpl-{time.time_ns():x}", "object": "text_completion", "created": int(time.time()),
+            "model": card["id"], "choices": choices, "usage": usage}
 
 
 async def respond(http: HTTPRequest, body: Any, jobs: list[Job], events: asyncio.Queue, chat: bool):
