@@ -51,22 +51,29 @@ def ours(student: Path, out: Path, args, batching: str = "bucket", before: bool 
     """fsabench's loop; `before` = as it ran before issue 26 (the model's own full-vocabulary loss,
     the corpus re-tokenized every epoch), for the speed-up and the identical-loss check."""
     import fsabench.distill.data as data
-    from fsabench.distill.pretrain import PretrainConfig, pretrain
+    from fsabench.distill.pretrain import PretrainConfig, Run, pretrain
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
                          max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
                          threads=args.threads, seed=0, batching=batching, log_every=1)
     cache_rows, data.TOKEN_CACHE_ROWS = data.TOKEN_CACHE_ROWS, 0 if before else data.TOKEN_CACHE_ROWS
+    step, cpu = Run.train_step, [0.0]
+
+    def timed_step(self):  # CPU of the training steps only, as Trainer's is timed over its training loop
+        clock = time.process_time()
+        step(self)
+        cpu[0] += time.process_time() - clock
+
+    Run.train_step = timed_step
     try:
         seen: list = []
-        cpu = time.process_time()
         summary = pretrain(f"hf:{student}", TEACHER, out, cfg, report=seen.append, selective_loss=not before)
     finally:
         data.TOKEN_CACHE_ROWS = cache_rows
-        cpu = time.process_time() - cpu  # the whole call (loading and indexing too): conservative
+        Run.train_step = step
     if losses is not None:
         losses.append([line["loss"] for line in seen])
-    return summary["tokens"] / summary["train_seconds"], summary["tokens"] / cpu
+    return summary["tokens"] / summary["train_seconds"], summary["tokens"] / cpu[0]
 
 
 class SameBatches:
@@ -95,7 +102,7 @@ def trainer(student: Path, out: Path, args, sampling: str) -> tuple[float, float
     import torch
     from torch.utils.data import DataLoader
     from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer,
-                              Seq2SeqTrainingArguments)
+                              Seq2SeqTrainingArguments, TrainerCallback)
 
     from fsabench.distill.data import pair_of, read_lines
     from fsabench.distill.optim import AdamWScale, cosine_lr, param_groups
@@ -128,10 +135,20 @@ def trainer(student: Path, out: Path, args, sampling: str) -> tuple[float, float
         save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if sampling == "group_by_length" else "random")
     kind = SameBatchTrainer if sampling == "same" else Seq2SeqTrainer
-    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule))
-    clock, cpu = time.perf_counter(), time.process_time()
+    cpu = {}
+
+    class Clock(TrainerCallback):  # CPU of the training loop (from its start to its end), not the setup
+        def on_train_begin(self, *_, **__):
+            cpu["begin"] = time.process_time()
+
+        def on_train_end(self, *_, **__):
+            cpu["end"] = time.process_time()
+
+    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule),
+               callbacks=[Clock()])
+    clock = time.perf_counter()
     run.train()
-    return counted["tokens"] / (time.perf_counter() - clock), counted["tokens"] / (time.process_time() - cpu)
+    return counted["tokens"] / (time.perf_counter() - clock), counted["tokens"] / (cpu["end"] - cpu["begin"])
 
 
 def speed(args) -> dict:
@@ -174,8 +191,9 @@ def speed(args) -> dict:
     base = same_name if same_name in medians else None
     print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
           f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}).\n"
-          f"Wall: the training clock. Per CPU s: tokens per second of this process's CPU time (threads included), "
-          f"steadier than wall when other jobs share the machine.")
+          f"Wall: the training clock. Per CPU s: tokens per second of this process's CPU time over the training steps "
+          f"(fsabench) / the training loop (Trainer), threads included: steadier than wall when other jobs share "
+          f"the machine.")
     print(f"  {'contender':38s} {'tok/s':>9s} {'vs Trainer':>10s} {'tok/CPU s':>10s} {'vs Trainer':>10s}")
     for name in medians:
         wall = f"{medians[name] / medians[base]:.2f}x" if base else "-"

@@ -26,7 +26,7 @@ def test_tiny_recipe_end_to_end_then_skips_finished_stages_then_ablation(cli, tm
     assert summary["student"] == f"hf:{out / 'student'}"
     seconds = summary["stage_seconds"]  # what the recipe's wall time is made of (issue 26)
     assert list(seconds) == ["corpus", "contamination", "student", "pretrain", "finetune"]
-    assert all(v["wall"] >= 0 and v["cpu"] >= 0 for v in seconds.values()) and "stages: corpus " in first.stderr
+    assert all(v["wall"] >= 0 and v["cpu"] >= 0 for v in seconds.values())
     pretrain = json.loads((out / "student" / "pretrain.json").read_text())
     assert pretrain["complete"] and pretrain["steps"] == 4 and len(pretrain["valid"]) == 2
     task = summary["finetune"]["tasks"]["atsa-rest14"]
