@@ -288,6 +288,8 @@ def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             yield item
     finally:
         stop.set()
+        thread.join(timeout=60)  # it ends within 0.1 s of finishing the item it is making (a daemon thread
+        # still inside torch when the interpreter exits aborts the process)
 
 
 def valid_pairs(path: Path, fraction: float | None, max_rows: int) -> list[tuple[str, str]]:

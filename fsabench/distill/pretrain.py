@@ -136,7 +136,14 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
     out.mkdir(parents=True, exist_ok=True)
     files = corpus_files(corpus, valid, cfg)
     run = Run.start(student, out, files, cfg, selective_loss)
-    report = report or (lambda _: None)
+    try:
+        return _train(run, out, cfg, report or (lambda _: None), stop_after)
+    finally:
+        run.batches.close()  # stops the thread making the next micro-batches
+
+
+def _train(run: "Run", out: Path, cfg: PretrainConfig, report: Callable[[dict[str, Any]], None],
+           stop_after: int | None) -> dict[str, Any]:
     started = run.state.step
     clock = time.perf_counter()
     while run.state.step < cfg.steps:
