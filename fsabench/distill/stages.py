@@ -232,7 +232,7 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
     out.mkdir(parents=True, exist_ok=True)
     recipe_dir = recipe_path.resolve().parent
     corpus_dir = out / "corpus"
-    clock = StageClock(say)
+    clock = StageClock(say if ranks.is_main else (lambda _: None))  # rank 0 times the stages
     report = clock("corpus", lambda: ranks.on_main(
         "corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say)))
     leak = clock("contamination", lambda: ranks.on_main(
