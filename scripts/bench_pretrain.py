@@ -198,10 +198,10 @@ def speed(args) -> dict:
           f"(fsabench) / the training loop (Trainer), threads included: steadier than wall when other jobs share "
           f"the machine.")
     print(f"  {'contender':38s} {'tok/s':>9s} {'vs Trainer':>10s} {'tok/CPU s':>10s} {'vs Trainer':>10s}")
-    for name in medians:
-        wall = f"{medians[name] / medians[base]:.2f}x" if base else "-"
+    for name, value in medians.items():
+        wall = f"{value / medians[base]:.2f}x" if base else "-"
         cpu = f"{per_cpu[name] / per_cpu[base]:.2f}x" if base else "-"
-        print(f"  {name:38s} {medians[name]:9,.0f} {wall:>10s} {per_cpu[name]:10,.0f} {cpu:>10s}")
+        print(f"  {name:38s} {value:9,.0f} {wall:>10s} {per_cpu[name]:10,.0f} {cpu:>10s}")
     if not (losses[random_name] and losses[before_name]):
         return medians
     now, before = losses[random_name], losses[before_name]

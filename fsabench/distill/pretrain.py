@@ -142,7 +142,7 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
         run.batches.close()  # stops the thread making the next micro-batches
 
 
-def _train(run: "Run", out: Path, cfg: PretrainConfig, report: Callable[[dict[str, Any]], None],
+def _train(run: Run, out: Path, cfg: PretrainConfig, report: Callable[[dict[str, Any]], None],
            stop_after: int | None) -> dict[str, Any]:
     started = run.state.step
     clock = time.perf_counter()
