@@ -16,7 +16,9 @@ and every POSTed one, goes through the full verification too. The database is ca
 copied for each run, so a second run starts at once.
 
 Per entry count it prints: the time from spawning `fsabench leaderboard serve` to its first answer;
-the cold first GET /api/leaderboard and first entry page; the POST of new entries (total, and the
+the cold first GET /api/leaderboard and first entry page; how long the service's background composer
+takes to have every entry page ready (GET /healthz `pages_pending`; the bench waits for it before the
+POSTs and again before the load, and says so); the POST of new entries (total, and the
 verify / rank / render parts the service reports in Server-Timing, with the paired tests made);
 `--concurrency` keep-alive clients for `--duration` s alternating GET /api/leaderboard and a random
 entry's page (gzip, as browsers ask): requests/s, p50/p99, errors by status; the connection limits
@@ -157,7 +159,7 @@ def make_shard(job: tuple) -> str:
     board = load_leaderboard("fsa", boards)
     verifier = Verifier(board, data_dir())
     synth = Synth(board, verifier)
-    app = LeaderboardApp(board, verifier, Store(Path(path)), set(), ServiceConfig(max_body=1, quiet=True))
+    app = LeaderboardApp(board, verifier, Store(Path(path)), set(), ServiceConfig(max_body=1, quiet=True, compose_pages=False))
     start = time.perf_counter()
     for done, (index, combo) in enumerate(jobs, 1):
         raw, verified = synth.make(index, combo)
@@ -205,7 +207,7 @@ def prepared_db(board, boards: Path, verifier: Verifier, entries: int, cache: Pa
         for path in paths:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-        app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True))
+        app = LeaderboardApp(board, verifier, Store(partial), set(), ServiceConfig(max_body=1, quiet=True, compose_pages=False))
         app.ledger.load()  # rank once, as a service start would
         app.store.close()
         os.replace(partial, target)
@@ -303,6 +305,19 @@ def load_test(port: int, slugs: list[str], concurrency: int, seconds: float, pat
                       for kind, v in by_kind.items()}}
 
 
+def pages_settled(port: int, limit: float = 120.0) -> tuple[float, int]:
+    """Seconds until the service's background composer has every entry page ready (GET /healthz
+    `pages_pending` reaches 0), and how many were pending at the first look."""
+    start, first = time.perf_counter(), None
+    while time.perf_counter() - start < limit:
+        pending = json.loads(request(port, "GET", "/healthz", timeout=10)[2]).get("pages_pending", 0)
+        first = pending if first is None else first
+        if pending == 0:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start, first or 0
+
+
 def probe_limits(port: int, config: ServiceConfig) -> str:
     """Fill one client's connection cap, then: 16 more wait and are answered when 16 close; past the queue, 503."""
     limits = limits_of(config)
@@ -394,6 +409,9 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
         print(f"start (spawn -> first answer): {ready:.2f} s (baseline: `fsabench leaderboard serve --help` {imports:.2f} s) | cold first GET /api/leaderboard: {first_table * 1000:.0f} ms "
               f"({len(body) / 1e3:.0f} kB gzip, {ties} entries tied with a better one) | cold first entry page: "
               f"{first_page * 1000:.0f} ms ({len(page) / 1e3:.0f} kB gzip) | {load()}")
+        settled, pending = pages_settled(port)
+        print(f"entry pages composed in the background: {pending} pending after the first GETs, all ready "
+              f"{settled:.2f} s later | {load()}")
         synth = Synth(board, verifier)
         fresh = combos(entries + args.posts, len(synth.payload["runs"]))[entries:]  # combinations not in the db
         for i in range(args.posts):
@@ -408,6 +426,9 @@ def bench(entries: int, args, board, boards: Path, verifier: Verifier, tmp: Path
                   f"{', tied with #%s' % row['tied_with'] if row['tied_with'] else ''} | {load()}")
         status, _, body, after = request(port, "GET", "/api/leaderboard", headers={"Accept-Encoding": "gzip"})
         print(f"GET /api/leaderboard after the POSTs: {after * 1000:.0f} ms ({len(json.loads(gzip.decompress(body))['entries'])} entries)")
+        settled, pending = pages_settled(port)
+        print(f"entry pages re-composed after the POSTs: {pending} pending, all ready {settled:.2f} s later "
+              "(until then a page asked for is composed on its GET)")
         result = load_test(port, slugs, args.concurrency, args.duration)
         floor = load_test(port, slugs, args.concurrency, max(3.0, args.duration / 3), paths=["/healthz"])
         errors = ", ".join(f"{s}: {n}" for s, n in sorted(result["errors"].items())) or "none"

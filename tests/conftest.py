@@ -89,6 +89,24 @@ def read_train(task_dir: str, limit: int | None = None) -> list[dict]:
 TINY_CODE = [ROOT / "fsabench" / "tiny.py", ROOT / "tests" / "tiny_training.py"]
 
 
+TINY_LLAMA_CODE = [ROOT / "fsabench" / "tiny.py"]
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """Random Llama (hidden 128, 2 heads of 64, 2 layers), BPE tokenizer trained on rest14 + laptop14
+    sentences, ChatML template; cached across runs by content (tests/fixture_cache.py)."""
+    from fsabench.tiny import build_tiny_llama
+    from tests.fixture_cache import cached_build, content_key
+
+    texts = [r["sentence"] for r in read_train("atsa/rest14") + read_train("atsa/laptop14")]
+    texts += ["Classify the sentiment of the text as positive or negative. Answer with one word: positive or "
+              "negative.\nText: \nSentiment: positive negative"] * 20
+    key = content_key({"texts": texts, "builder": "build_tiny_llama", "defaults": True}, TINY_LLAMA_CODE)
+    return cached_build("tiny_llama", key, lambda out: build_tiny_llama(texts, out),
+                        tmp_path_factory.mktemp("tiny_llama"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _pinned_torch_threads():
     """If something imported torch before the env pin took effect, pin its threads here too."""

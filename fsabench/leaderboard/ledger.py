@@ -6,7 +6,8 @@ page tail computed once, stored with the entry) and drops one, updating the stan
 (JSON) and index (HTML) once, as a `View` readers take whole. At start, `load()` reads the stored
 standings as they are; only a different fingerprint (rules, or the ranking code's versions) makes it
 bootstrap the stale entries from their stored counts and re-rank the board once. Entry pages are
-composed from a head rendered for the entry's current place and its stored gzipped tail (pages.py).
+composed from a head rendered for the entry's current place and its stored gzipped tail (pages.py),
+per change and in the background (shelf.py), so a GET finds them ready.
 
 Writers hold `_state` (the service has one writer at a time anyway: POSTs and folder rescans);
 readers only read `view`.
@@ -20,12 +21,14 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fsabench import __version__
 from fsabench.leaderboard import stats
-from fsabench.leaderboard.pages import Body, PageCache, deflate_head, join_parts, render_head, render_tail
+from fsabench.leaderboard.pages import Body, render_tail
 from fsabench.leaderboard.ranking import columns
+from fsabench.leaderboard.shelf import PageShelf
 from fsabench.leaderboard.site import (TEMPLATES, display_rows, examples_payload, inline_json, prediction_script,
                                        provenance, render_index)
 from fsabench.leaderboard.spec import Leaderboard
@@ -67,7 +70,8 @@ class View:
 
 
 class Ledger:
-    def __init__(self, board: Leaderboard, store: Store, rules: str, page_cache_bytes: int = 64 * 2 ** 20) -> None:
+    def __init__(self, board: Leaderboard, store: Store, rules: str, page_cache_bytes: int = 64 * 2 ** 20,
+                 compose_pages: bool = True) -> None:
         self.board, self.store, self.rules = board, store, rules
         self.derived = derived_fingerprint(rules)
         self.tail_key = tail_key()
@@ -78,8 +82,9 @@ class Ledger:
         self._boots: dict[str, dict[str, Any] | None] = {}  # slug -> stats.Boot header
         self._loaded: dict[str, stats.Boot] = {}  # Boots with replicates, read from the store when first compared
         self.view: View | None = None
-        self.pages = PageCache(page_cache_bytes)
-        self._heads: dict[str, tuple[int, tuple[bytes, int, int]]] = {}  # slug -> (generation, deflated head)
+        # entry pages, composed per change in the background (shelf.py); tail files beside the database
+        self.shelf = PageShelf(board, store, Path(f"{store.path}.pages"), self.tail_key, _page_row, page_cache_bytes)
+        self.compose_pages = compose_pages  # off: pages are composed when first asked for (tools, not the service)
         self._views = 0
         self.live = False  # standings loaded: accepted entries are placed at once
         self.last_change: dict[str, Any] = {}  # seconds spent preparing, storing, ranking, rendering; tests made
@@ -119,7 +124,9 @@ class Ledger:
                 raise
             stored = time.perf_counter()
             if self.live:
-                self._refresh(changed | {slug})
+                if self.compose_pages:
+                    self.shelf.accepted(slug, tail[1], tail[2], parts["preds_js"])
+                self._refresh(renewed={slug})  # a re-submission may keep its row but not its page
             self.last_change = {"prepare": prepared - start, "store": stored - prepared - ranking, "rank": ranking,
                                 "render": time.perf_counter() - stored, "tests": self.standings.tests,
                                 "changed": len(changed)}
@@ -145,12 +152,13 @@ class Ledger:
             with self.store.batch():
                 self.store.drop(self.board.name, slug, reason)
                 if self.live and slug in self._rows:
-                    for known in (self._rows, self._boots, self._info, self._loaded, self._heads):
+                    for known in (self._rows, self._boots, self._info, self._loaded):
                         known.pop(slug, None)
                     changed = self._place_change(lambda: self.standings.remove(slug))
                     self._save_places(changed)
             if self.live:
-                self._refresh(changed | {slug})
+                self._refresh()
+            self.shelf.forget(slug)
 
     def load(self) -> None:
         """Read the stored standings. Entries stored under another fingerprint (rules or ranking code) get
@@ -180,7 +188,7 @@ class Ledger:
             else:
                 self.standings.restore((e["slug"], e["row"], e["leader"]) for e in entries)
             self.live = True
-            self._refresh(set(self._rows))
+            self._refresh()
 
     def _compare(self, a: str, b: str) -> float | None:
         name, tasks, metric = self.board.name, self.board.spec.tasks, self.board.spec.metric
@@ -195,8 +203,9 @@ class Ledger:
             self._loaded[slug] = stats.Boot.from_stored(header, self.store.replicates(self.board.name, slug))
         return self._loaded[slug]
 
-    def _refresh(self, changed: set[str]) -> None:
-        """Render the table and index from the standings; mark the entries whose display row changed."""
+    def _refresh(self, renewed: set[str] = frozenset()) -> None:
+        """Render the table and index from the standings; mark the entries whose display row changed (and
+        the `renewed` ones: their page changed), and have their pages composed (shelf.py)."""
         tasks = self.board.spec.tasks
         rows = []
         for slug in self.standings.order():
@@ -211,9 +220,12 @@ class Ledger:
         old = self.view
         by_slug = {r["slug"]: r for r in display}
         generation = {slug: (old.generation[slug] if old is not None and slug in old.generation and
-                             old.rows.get(slug) == row else self._views) for slug, row in by_slug.items()}
+                             slug not in renewed and old.rows.get(slug) == row else self._views)
+                      for slug, row in by_slug.items()}
         self.view = View(by_slug, Body(json.dumps(table, ensure_ascii=False).encode("utf-8")),
                          Body(render_index(self.board, display).encode("utf-8")), generation, self._views)
+        if self.compose_pages:
+            self.shelf.changed(self.view)
 
     def table_json(self) -> Body:
         return self.view.table
@@ -228,31 +240,18 @@ class Ledger:
         return None if row is None or info is None else {**row, "slug": slug, **info}
 
     def cached_page(self, slug: str) -> Body | None:
+        """An entry's page as prepared for its current place (None: not composed yet, or no such entry)."""
         view = self.view
-        tag = view.generation.get(slug) if view is not None else None
-        return self.pages.get(slug, tag) if tag is not None else None
+        return self.shelf.body(view, slug) if view is not None else None
 
     def model_html(self, slug: str) -> Body | None:
-        """An entry's page: its head rendered for its current place, joined to its stored gzipped tail."""
+        """An entry's page, composed now when the composer has not reached it yet (thread pool)."""
         view = self.view
-        row = view.rows.get(slug) if view is not None else None
-        if row is None:
-            return None
-        tail = self.store.tail(self.board.name, slug)
-        if tail is None or tail[3] != self.tail_key:  # stored by an older fsabench or template: render it once
-            stored = self.store.page(self.board.name, slug)
-            if stored is None:
-                return None
-            tail = (*render_tail(self.board, _page_row(row), stored[1]), self.tail_key)
-            self.store.set_tail(self.board.name, slug, *tail)
-        generation = view.generation[slug]
-        head = self._heads.get(slug)
-        if head is None or head[0] != generation:
-            head = self._heads[slug] = (generation, deflate_head(render_head(self.board, row)))
-        body = Body(gz=join_parts(head[1], tail[:3]))
-        self.pages.put(slug, generation, body)
-        return body
+        return self.shelf.prepare(view, slug) if view is not None else None
 
+    def close(self) -> None:
+        """Stop composing pages (before the store closes)."""
+        self.shelf.close()
 
 
 def _now() -> str:

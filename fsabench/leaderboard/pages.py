@@ -7,9 +7,9 @@ provenance, ~2 MB for the fsa tasks). The tail is rendered and deflated once, wh
 accepted, and stored beside it (`tail`, `tail_crc`, `tail_len`). Serving a page deflates only the
 head (a few kB) with a sync flush and appends the stored deflate stream: a valid gzip member, whose
 CRC-32 is combined from the two parts' CRCs (`crc32_combine`, zlib's method), so the 2 MB tail is
-never re-rendered or re-compressed. Composed pages sit in a byte-bounded LRU (`PageCache`); the
-deflated heads (~2 kB each) are kept for every entry, so a page missing from the LRU costs one read
-of its stored tail and a concatenation.
+never re-rendered or re-compressed. shelf.py prepares every entry's head and trailer per change, in
+the background, with the tail in a file; composed pages sit in a byte-bounded LRU (`PageCache`), so a
+page missing from it costs one read of its tail file and a concatenation.
 """
 
 from __future__ import annotations

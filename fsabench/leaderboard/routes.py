@@ -1,8 +1,9 @@
 """The leaderboard service's HTTP routes (FastAPI), over a `service.LeaderboardApp`.
 
-Reads are `async` and answer from what was rendered when the standings last changed (the table and
-index; an entry page's head is joined to its stored tail, in the thread pool, and kept in a byte-bounded
-LRU); no GET verifies or ranks. A POST checks its token first, then the token's
+Reads are `async` and answer from what was rendered when the standings last changed: the table and
+index, and entry pages composed per change in the background (shelf.py: a prepared head, the tail's
+file, one read); only a page asked for before the composer reached it is composed on the GET (in the
+thread pool). No GET verifies or ranks. A POST checks its token first, then the token's
 rate limit, then reads the body and verifies it in the thread pool.
 """
 
@@ -104,20 +105,22 @@ async def table(request: Request) -> Response:
 @router.get("/healthz")
 async def health(request: Request) -> dict[str, Any]:
     lb = _lb(request)
-    return {"ok": True, "leaderboard": lb.board.name}
+    return {"ok": True, "leaderboard": lb.board.name, "pages_pending": lb.ledger.shelf.pending()}
 
 
 @router.get("/compare.html")
 async def compare(request: Request) -> Response:
     lb = _lb(request)
-    return send(request, await run_in_threadpool(lb.compare_html), HTML)
+    return send(request, lb.cached_compare_html() or await run_in_threadpool(lb.compare_html), HTML)
 
 
 @router.get("/assets/preds/{name}")
 async def predictions(name: str, request: Request) -> Response:
     lb = _lb(request)
     slug = name[:-3] if name.endswith(".js") else ""
-    body = await run_in_threadpool(lb.prediction_js, slug) if SLUG.match(slug) else None
+    if not SLUG.match(slug):
+        return missing(f"/assets/preds/{name}")
+    body = lb.cached_prediction_js(slug) or await run_in_threadpool(lb.prediction_js, slug)
     if body is None:
         return missing(f"/assets/preds/{name}")
     return send(request, body, "text/javascript; charset=utf-8")

@@ -16,8 +16,10 @@ Each entry is verified once per (slug, bundle sha256, rules): at submit, or at s
 rules (leaderboard spec, task definitions) changed since. Its ranked row, bootstrap (stats.Boot),
 page parts and pre-rendered page tail are stored with it; accepting or dropping an entry updates the
 standings incrementally and stores every changed place in the same transaction; the table and index
-are rendered then, once (ledger.py holds that state; standings.py the ranking walk). A GET never
-verifies, ranks or renders more than an entry page's small head. At start the stored standings are
+are rendered then, once, and the changed entry pages are composed in the background (ledger.py holds
+that state, standings.py the ranking walk, shelf.py the pages). A GET never verifies or ranks; it looks
+up prepared bytes (only a page asked for before the composer reached it is composed on the GET). Page
+tails and prediction scripts live as files in `<db>.pages/` (derived from the database: safe to delete). At start the stored standings are
 read as they are, unless the rules or the ranking code changed (a fingerprint in the store's meta
 table): then the board is re-ranked once. Entries whose folder file disappears (checked at start and
 every `rescan_seconds`) or that fail verification under new rules drop out of the ranking with a
@@ -85,6 +87,7 @@ class LeaderboardServer:
     def shutdown(self) -> None:
         self.server.should_exit = True
         self._done.wait(30)
+        self.app.ledger.close()  # the page composer stops before the store closes
 
     def server_close(self) -> None:
         self.sock.close()
@@ -127,5 +130,6 @@ def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Pa
         server.serve_forever()
     finally:
         server.server_close()
+        server.app.ledger.close()
         server.app.store.close()
 

@@ -51,6 +51,7 @@ class ServiceConfig:
     request_timeout: float = 25.0  # seconds to send a whole request (slowloris clients are dropped)
     rescan_seconds: float = 10.0  # how often the submissions folder is checked for removed files (0 = never)
     page_cache_bytes: int = 64 * 2 ** 20  # composed entry pages kept (gzip; ~0.24 MB each for the fsa tasks)
+    compose_pages: bool = True  # compose entry pages per change in the background (shelf.py); off for tools
 
 
 def token_digest(token: str) -> str:
@@ -107,11 +108,13 @@ class LeaderboardApp:
                  config: ServiceConfig) -> None:
         self.board, self.verifier, self.store, self.tokens, self.config = board, verifier, store, tokens, config
         self.rules = rules_digest(board)
-        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes)
+        self.ledger = Ledger(board, store, self.rules, config.page_cache_bytes, config.compose_pages)
         self.posts = RateLimiter(config.posts_per_minute)
         self.requests = RateLimiter(config.requests_per_minute)
         self._submit_lock = threading.Lock()
-        self._compare_page: tuple[int, Body] | None = None
+        self._compare_page: tuple[int, list, Body] | None = None  # (view number, entries listed, page)
+        if config.compose_pages:
+            self.ledger.shelf.after_pass = lambda view: self._compare_page is not None and self.compare_html()
         self.folder_files: set[str] | None = None  # slugs imported from the folder (None: no folder import)
 
     # --- entries in --------------------------------------------------------------------------------
@@ -208,10 +211,13 @@ class LeaderboardApp:
         return (200 if owner is not False else 201), {"accepted": True, "slug": verified.slug, "row": row}
 
     def warm(self) -> None:
-        """Load what the first POST needs (the gold of every task, the shared resamples), off the start path."""
+        """Load what the first POST needs (the gold of every task, the shared resamples) and render the
+        comparison page, off the start path."""
         for task in self.board.spec.tasks:
             size = len(self.verifier.split(task).examples)
             stats.weights(task, self.board.spec.metric, size)
+        if self.config.compose_pages and self.ledger.view is not None:
+            self.compare_html()  # from now on the page composer renders it again after each change
 
     # --- pages out (rendered once per change by the ledger; no verification or ranking here) --------------
     @property
@@ -234,18 +240,30 @@ class LeaderboardApp:
         return self.ledger.model_html(slug)
 
     def compare_html(self) -> Body:
-        """The per-example comparison page (site.render_compare) over the verifier's test splits."""
+        """The per-example comparison page (site.render_compare) over the verifier's test splits: rendered
+        by the page composer after each change that alters the entries' list (or now, when asked first)."""
         view = self.ledger.view
         hit = self._compare_page
         if hit is None or hit[0] != view.number:
             entries = [{"slug": r["slug"], "name": r["name"]} for r in view.rows.values()]
-            examples = {task: self.verifier.split(task).examples for task in self.board.spec.tasks}
-            hit = self._compare_page = (view.number, Body(render_compare(self.board, compare_payload(entries, examples))
-                                                          .encode("utf-8")))
-        return hit[1]
+            if hit is not None and hit[1] == entries:  # places moved, the list did not: the same page
+                hit = self._compare_page = (view.number, entries, hit[2])
+            else:
+                examples = {task: self.verifier.split(task).examples for task in self.board.spec.tasks}
+                page = Body(render_compare(self.board, compare_payload(entries, examples)).encode("utf-8"))
+                hit = self._compare_page = (view.number, entries, page)
+        return hit[2]
+
+    def cached_compare_html(self) -> Body | None:
+        hit, view = self._compare_page, self.ledger.view
+        return hit[2] if hit is not None and view is not None and hit[0] == view.number else None
 
     def prediction_js(self, slug: str) -> Body | None:
-        """assets/preds/<slug>.js: an entry's parsed predictions, stored with its page parts."""
-        stored = self.store.page(self.board.name, slug)
-        script = stored[1].get("preds_js") if stored is not None else None
-        return Body(script.encode("utf-8")) if script else None
+        """assets/preds/<slug>.js: an entry's parsed predictions (stored with its page parts), made into a
+        file once per bundle by the page composer, or now when it has not got to it yet (shelf.py)."""
+        view = self.ledger.view
+        return self.ledger.shelf.prepare_preds(view, slug) if view is not None else None
+
+    def cached_prediction_js(self, slug: str) -> Body | None:
+        view = self.ledger.view
+        return self.ledger.shelf.preds(view, slug) if view is not None else None

@@ -194,6 +194,14 @@ class Store:
                                      "AND slug=? AND status='ok'", (leaderboard, slug)).fetchone()
         return None if row is None or row[0] is None else (row[0], row[1], row[2], row[3])
 
+    def tail_meta(self, leaderboard: str, slug: str | None = None) -> dict[str, tuple[int, int, str]]:
+        """Ranked entries' stored tails without their bytes: slug -> (crc32, length, render key)."""
+        sql = ("SELECT slug, tail_crc, tail_len, tail_key FROM entries WHERE leaderboard=? AND status='ok' "
+               "AND tail IS NOT NULL")
+        found = self._reader().execute(sql + (" AND slug=?" if slug else ""), (leaderboard, slug) if slug else
+                                       (leaderboard,)).fetchall()
+        return {row[0]: (row[1], row[2], row[3]) for row in found}
+
     def meta(self, leaderboard: str, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM meta WHERE leaderboard=? AND key=?", (leaderboard, key)).fetchone()
         return row[0] if row else None

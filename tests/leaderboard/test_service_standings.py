@@ -91,6 +91,20 @@ def test_posts_rank_incrementally_and_a_restart_reads_the_stored_standings(tmp_p
         row = next(e for e in json.loads(call(server, "GET", "/api/leaderboard")[2])["entries"]
                    if e["slug"] == "empty-baseline")
         assert html == render_model(board, row, verified[0].results, built)  # head + stored tail = the whole page
+        shelf = server.app.ledger.shelf  # the composer prepares every page: a GET then only looks bytes up
+        for _ in range(600):
+            if shelf.pending() == 0:
+                break
+            threading.Event().wait(0.05)
+        assert shelf.pending() == 0 and json.loads(call(server, "GET", "/healthz")[2])["pages_pending"] == 0
+        ready = server.app.ledger.cached_page("empty-baseline")
+        assert ready is not None and gzip.decompress(ready.gz).decode() == html
+        tails = {p.name.split(".")[0] for p in Path(f"{db}.pages").glob("*.gz") if ".preds." not in p.name}
+        assert tails == {"empty-baseline", "lexicon-baseline"}  # one tail file per entry, beside the database
+        status, _, script = call(server, "GET", "/assets/preds/empty-baseline.js", headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and gzip.decompress(script).decode() == server.app.store.page(
+            board.name, "empty-baseline")[1]["preds_js"]
+        assert server.app.cached_prediction_js("empty-baseline") is not None  # a file now: later GETs read it
         entry = json.loads(call(server, "GET", "/api/entries/lexicon-baseline")[2])
         assert entry["rank"] == 1 and entry["source"] == "post" and "counts" not in entry
     finally:

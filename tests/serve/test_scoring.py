@@ -12,14 +12,13 @@ from fsabench.models.base import Request
 from fsabench.models.hf import _choice_tokens, _sum_logprobs
 from fsabench.serve import start_server
 from tests.conftest import DATA_DIR
-from tests.models.test_vllm import tiny_llama  # noqa: F401 - the cached tiny random Llama fixture
 from tests.serve.test_app import post
 
 LIMIT = 12
 
 
 @pytest.fixture(scope="module")
-def served_llama(tiny_llama):  # noqa: F811
+def served_llama(tiny_llama):
     adapter = load_model(f"hf:{tiny_llama}", batch_size=8, device="cpu")
     server = start_server(adapter, served_name="tiny")
     yield adapter, server

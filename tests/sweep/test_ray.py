@@ -57,6 +57,8 @@ limit: {LIMIT}
             time.sleep(0.1)
         assert victim is not None, "no cell was seen running on a Ray worker"
         os.kill(victim["pid"], signal.SIGKILL)  # a Ray worker process, mid-cell
+        for server in (a, b):  # the latency only had to keep a cell running until the kill
+            server.control(latency=0.0)
         stdout, stderr = driver.communicate(timeout=300)
     finally:
         if driver.poll() is None:
@@ -70,8 +72,10 @@ limit: {LIMIT}
     assert summary["done"] + summary["skipped"] == 16 and summary["failed"] == 0 and summary["skipped"] <= 1
     starts = [e["pid"] for e in read_log(out) if e["event"] == "start" and e["cell"] == victim["cell"]]
     assert len(starts) == 2 and starts[0] == victim["pid"] != starts[1]  # killed, then retried by Ray elsewhere
-    time.sleep(1)
     workers = {e["pid"] for e in read_log(out) if "pid" in e and e["event"] == "start"}
+    deadline = time.monotonic() + 1  # the bound the old fixed sleep(1) gave them, left early once they are gone
+    while [p for p in workers if _alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not [p for p in workers if _alive(p)], "Ray workers outlived the command (the local head was not stopped)"
 
     requests = a.stats()["requests"] + b.stats()["requests"]
