@@ -47,24 +47,33 @@ def build_student(folder: Path) -> Path:
 
 
 def ours(student: Path, out: Path, args, batching: str = "bucket", before: bool = False,
-         losses: list | None = None) -> float:
+         losses: list | None = None) -> tuple[float, float]:
     """fsabench's loop; `before` = as it ran before issue 26 (the model's own full-vocabulary loss,
     the corpus re-tokenized every epoch), for the speed-up and the identical-loss check."""
     import fsabench.distill.data as data
-    from fsabench.distill.pretrain import PretrainConfig, pretrain
+    from fsabench.distill.pretrain import PretrainConfig, Run, pretrain
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.micro, lr=2e-2,
                          max_target_tokens=args.target_len, save_every=10**9, eval_every=10**9, valid_fraction=0.0,
                          threads=args.threads, seed=0, batching=batching, log_every=1)
     cache_rows, data.TOKEN_CACHE_ROWS = data.TOKEN_CACHE_ROWS, 0 if before else data.TOKEN_CACHE_ROWS
+    step, cpu = Run.train_step, [0.0]
+
+    def timed_step(self):  # CPU of the training steps only, as Trainer's is timed over its training loop
+        clock = time.process_time()
+        step(self)
+        cpu[0] += time.process_time() - clock
+
+    Run.train_step = timed_step
     try:
         seen: list = []
         summary = pretrain(f"hf:{student}", TEACHER, out, cfg, report=seen.append, selective_loss=not before)
     finally:
         data.TOKEN_CACHE_ROWS = cache_rows
+        Run.train_step = step
     if losses is not None:
         losses.append([line["loss"] for line in seen])
-    return summary["tokens"] / summary["train_seconds"]
+    return summary["tokens"] / summary["train_seconds"], summary["tokens"] / cpu[0]
 
 
 class SameBatches:
@@ -87,13 +96,13 @@ class SameBatches:
             yield order[i:i + self.micro]
 
 
-def trainer(student: Path, out: Path, args, sampling: str) -> float:
+def trainer(student: Path, out: Path, args, sampling: str) -> tuple[float, float]:
     """Seq2SeqTrainer; sampling "same" = fsabench's random batches exactly, "random" = Trainer's own random
     sampler, "group_by_length" = Trainer's length grouping."""
     import torch
     from torch.utils.data import DataLoader
     from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer,
-                              Seq2SeqTrainingArguments)
+                              Seq2SeqTrainingArguments, TrainerCallback)
 
     from fsabench.distill.data import pair_of, read_lines
     from fsabench.distill.optim import AdamWScale, cosine_lr, param_groups
@@ -108,10 +117,13 @@ def trainer(student: Path, out: Path, args, sampling: str) -> float:
     counted = {"tokens": 0}
     base = DataCollatorForSeq2Seq(tokenizer, model=model)
 
-    def collate(features):
-        batch = base(features)
-        counted["tokens"] += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
-        return batch
+    def count(_model, _args, kwargs):  # tokens of the micro-batches trained on, counted where the model
+        # runs: the collator would also count the batch accelerate's loader fetches ahead (one micro-batch
+        # more than trained on: +6% at 8 steps x 2 micro-batches, the bias of the figures before this)
+        counted["tokens"] += int(kwargs["attention_mask"].sum()) + int((kwargs["labels"] != -100).sum())
+
+    model.register_forward_pre_hook(count, with_kwargs=True)
+    collate = base
 
     class SameBatchTrainer(Seq2SeqTrainer):
         def get_train_dataloader(self):
@@ -126,10 +138,20 @@ def trainer(student: Path, out: Path, args, sampling: str) -> float:
         save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if sampling == "group_by_length" else "random")
     kind = SameBatchTrainer if sampling == "same" else Seq2SeqTrainer
-    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule))
+    cpu = {}
+
+    class Clock(TrainerCallback):  # CPU of the training loop (from its start to its end), not the setup
+        def on_train_begin(self, *_, **__):
+            cpu["begin"] = time.process_time()
+
+        def on_train_end(self, *_, **__):
+            cpu["end"] = time.process_time()
+
+    run = kind(model=model, args=settings, train_dataset=data, data_collator=collate, optimizers=(optimizer, schedule),
+               callbacks=[Clock()])
     clock = time.perf_counter()
     run.train()
-    return counted["tokens"] / (time.perf_counter() - clock)
+    return counted["tokens"] / (time.perf_counter() - clock), counted["tokens"] / (cpu["end"] - cpu["begin"])
 
 
 def speed(args) -> dict:
@@ -139,7 +161,7 @@ def speed(args) -> dict:
     random_name = "fsabench --batching random"
     before_name = "fsabench --batching random (before)"
     same_name = "Seq2SeqTrainer (the same batches)"
-    results: dict[str, list[float]] = {"fsabench": [], random_name: [], before_name: [], same_name: [],
+    results: dict[str, list[tuple[float, float]]] = {"fsabench": [], random_name: [], before_name: [], same_name: [],
                                        "Seq2SeqTrainer": [], "Seq2SeqTrainer group_by_length": []}
     losses: dict[str, list] = {random_name: [], before_name: []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,20 +186,30 @@ def speed(args) -> dict:
             turn = (repeat + args.first) % len(names)
             for name in names[turn:] + names[:turn]:
                 results[name].append(runs[name](repeat))
-            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items())
+            print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1][0]:,.0f} ({v[-1][1]:,.0f}/CPU s)"
+                                                      for k, v in results.items())
                   + f"  (load {_load()})", flush=True)
-    medians = {k: statistics.median(v) for k, v in results.items()}
+    medians = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    per_cpu = {k: statistics.median(c for _, c in v) for k, v in results.items()}
+    base = same_name if same_name in medians else None
     print(f"\ntokens/s (median of {args.repeats}; {args.steps} steps x {args.batch} sequences, micro-batch "
-          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}):")
+          f"{args.micro}, targets <= {args.target_len} tokens, {args.threads} thread(s); load average {_load()}).\n"
+          f"Wall: the training clock. Per CPU s: tokens per second of this process's CPU time over the training steps "
+          f"(fsabench) / the training loop (Trainer), threads included: steadier than wall when other jobs share "
+          f"the machine.")
+    print(f"  {'contender':38s} {'tok/s':>9s} {'vs Trainer':>10s} {'tok/CPU s':>10s} {'vs Trainer':>10s}")
     for name, value in medians.items():
-        ratio = f"   random is {medians[random_name] / value:.2f}x" if random_name in medians else ""
-        print(f"  {name:38s} {value:10,.0f}{ratio}")
+        wall = f"{value / medians[base]:.2f}x" if base else "-"
+        cpu = f"{per_cpu[name] / per_cpu[base]:.2f}x" if base else "-"
+        print(f"  {name:38s} {value:9,.0f} {wall:>10s} {per_cpu[name]:10,.0f} {cpu:>10s}")
     if not (losses[random_name] and losses[before_name]):
         return medians
-    now, before = losses[random_name][0], losses[before_name][0]
-    gap = max(abs(a - b) for a, b in zip(now, before))
-    print(f"losses per step, --batching random now vs before (same seed): largest difference {gap:.2e} "
-          f"over {len(now)} steps (first {now[0]:.6f} vs {before[0]:.6f}, last {now[-1]:.6f} vs {before[-1]:.6f})")
+    now, before = losses[random_name], losses[before_name]
+    gap = max(abs(a - b) for x in now for y in before for a, b in zip(x, y))
+    repeat_gap = max(abs(a - b) for x in now for a, b in zip(x, now[0]))
+    print(f"losses per step, --batching random now vs before (same seed, every repeat): largest difference {gap:.2e} "
+          f"over {len(now[0])} steps (first {now[0][0]:.6f} vs {before[0][0]:.6f}, last {now[0][-1]:.6f} vs "
+          f"{before[0][-1]:.6f}); between repeats of now: {repeat_gap:.2e}")
     return medians
 
 

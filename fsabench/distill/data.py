@@ -247,6 +247,51 @@ class CorpusStream:
             position = Position(position.epoch, position.offset + len(rows), 0)
 
 
+def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """The same items in the same order, made up to `depth` ahead by a background thread: reading,
+    tokenizing and padding the next micro-batches overlap the training step (the tokenizer and torch
+    release the GIL). The stream uses no global random state, so the training RNG is untouched. An
+    error in the thread is raised here, at the item it stopped at; closing this generator stops the thread."""
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not hand(("item", item)):
+                    return
+            hand(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            hand(("error", exc))
+
+    thread = threading.Thread(target=work, name="fsabench-batches", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = ready.get()
+            if kind == "error":
+                raise item
+            if kind == "end":
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)  # it ends within 0.1 s of finishing the item it is making (a daemon thread
+        # still inside torch when the interpreter exits aborts the process)
+
+
 def valid_pairs(path: Path, fraction: float | None, max_rows: int) -> list[tuple[str, str]]:
     """Validation pairs: every row of a held-out file (fraction None), or the corpus rows held out
     by hash (fraction > 0); at most max_rows, read from the start."""

@@ -136,7 +136,14 @@ def pretrain(student: str, corpus: Path, out: Path, cfg: PretrainConfig = Pretra
     out.mkdir(parents=True, exist_ok=True)
     files = corpus_files(corpus, valid, cfg)
     run = Run.start(student, out, files, cfg, selective_loss)
-    report = report or (lambda _: None)
+    try:
+        return _train(run, out, cfg, report or (lambda _: None), stop_after)
+    finally:
+        run.batches.close()  # stops the thread making the next micro-batches
+
+
+def _train(run: Run, out: Path, cfg: PretrainConfig, report: Callable[[dict[str, Any]], None],
+           stop_after: int | None) -> dict[str, Any]:
     started = run.state.step
     clock = time.perf_counter()
     while run.state.step < cfg.steps:
@@ -165,7 +172,9 @@ class Run:
         self.model, self.tokenizer, self.optimizer = model, tokenizer, optimizer
         self.valid_set, self.state, self.cfg, self.out, self.student = valid, state, cfg, out, student
         self.device, self.autocast_dtype, self.accelerator = device, autocast_dtype, accelerator
-        self.batches = stream.batches(state.position)
+        from fsabench.distill.data import prefetched
+
+        self.batches = prefetched(stream.batches(state.position))  # the next micro-batches made during the step
         self.world = accelerator.num_processes if accelerator else 1
         self.micro, self.accum = split_batch(cfg.batch_size, cfg.micro_batch_size, self.world)
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of recent steps for tokens/s

@@ -232,16 +232,19 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
     out.mkdir(parents=True, exist_ok=True)
     recipe_dir = recipe_path.resolve().parent
     corpus_dir = out / "corpus"
-    report = ranks.on_main("corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say))
-    leak = ranks.on_main("contamination", lambda: maybe_check_contamination(corpus_dir, list(recipe.finetune.tasks),
-                                                                             data_dir, say))
-    initial = ranks.on_main("student", lambda: maybe_build_student(recipe.student, out / "student-init", corpus_dir,
-                                                                    data_dir, say))
+    clock = StageClock(say if ranks.is_main else (lambda _: None))  # rank 0 times the stages
+    report = clock("corpus", lambda: ranks.on_main(
+        "corpus", lambda: maybe_build_corpus(recipe.corpus, corpus_dir, recipe_dir, data_dir, say)))
+    leak = clock("contamination", lambda: ranks.on_main(
+        "contamination", lambda: maybe_check_contamination(corpus_dir, list(recipe.finetune.tasks), data_dir, say)))
+    initial = clock("student", lambda: ranks.on_main(
+        "student", lambda: maybe_build_student(recipe.student, out / "student-init", corpus_dir, data_dir, say)))
     if ablation == "no-pretrain":
         student, work = initial, out / "finetune-no-pretrain"
         say(f"ablation no-pretrain: fine-tuning {initial} without distillation pretraining")
     else:
-        student = maybe_pretrain(recipe, initial, corpus_dir, out / "student", say, pretrain_report)
+        student = clock("pretrain", lambda: maybe_pretrain(recipe, initial, corpus_dir, out / "student", say,
+                                                            pretrain_report))
         work = out / "finetune"
     ranks.wait()  # the pretrained student is saved (by rank 0) before anyone reads it
     if not ranks.is_main:
@@ -249,16 +252,43 @@ def run_recipe(recipe: Recipe, recipe_path: Path, out: Path, data_dir: Path, say
         ranks.close()
         return {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
                 "rank": ranks.rank, "finetune": None}
-    summary = maybe_finetune(recipe.finetune, student, out / "results", work, data_dir, on_done,
-                             executor, workers, keep, shared_dir)
+    summary = clock("finetune", lambda: maybe_finetune(recipe.finetune, student, out / "results", work, data_dir,
+                                                       on_done, executor, workers, keep, shared_dir))
     stamp_results(out / "results", student, distill_info(recipe, ablation, student, corpus_dir, report), leak)
     result = {"recipe": recipe.name, "out": str(out), "ablation": ablation, "student": student,
               "corpus": {k: report.get(k) for k in ("responses", "kept", "train", "valid", "dropped", "cut")},
               "contamination": {t: v["subsets"]["all"]["overlapping"] for t, v in (leak or {}).get("tasks", {}).items()},
-              "finetune": summary}
+              "finetune": summary, "stage_seconds": clock.seconds}
+    say("stages: " + clock.table())
     write_json_atomic(out / (f"summary-{ablation}.json" if ablation else "summary.json"), result)
     ranks.close()
     return result
+
+
+class StageClock:
+    """Wall and CPU seconds of each stage (CPU: this process and the worker processes it waited for),
+    said as each stage ends and kept for the summary: what a recipe's wall time is made of."""
+
+    def __init__(self, say: Say) -> None:
+        self.say, self.seconds = say, {}
+
+    def __call__(self, stage: str, work: Callable[[], Any]) -> Any:
+        import resource
+        import time
+
+        def cpu() -> float:
+            own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+        wall, used = time.perf_counter(), cpu()
+        value = work()
+        self.seconds[stage] = {"wall": round(time.perf_counter() - wall, 1), "cpu": round(cpu() - used, 1)}
+        self.say(f"{stage}: {self.seconds[stage]['wall']} s wall, {self.seconds[stage]['cpu']} s CPU")
+        return value
+
+    def table(self) -> str:
+        total = sum(v["wall"] for v in self.seconds.values())
+        return ", ".join(f"{k} {v['wall']:.0f} s" for k, v in self.seconds.items()) + f" (wall {total:.0f} s)"
 
 
 def _ranked(say: Say, rank: int) -> Say:

@@ -105,3 +105,35 @@ def test_interrupted_pretraining_resumes_to_the_same_final_loss(tiny_t5, tmp_pat
     adapter = HFAdapter(name="hf:student", target=str(tmp_path / "whole"), device="cpu")
     assert "[NL]" in adapter.tokenizer.get_vocab()
     assert adapter.generate([Request(id="1", prompt="The pizza was great.", max_new_tokens=5)])[0].text is not None
+
+
+def test_prefetched_batches_keep_their_order_raise_where_the_stream_fails_and_stop_when_closed():
+    import threading
+
+    from fsabench.distill.data import prefetched
+    from fsabench.errors import DataError
+
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield from range(3)
+        raise DataError("corpus.jsonl: bad line")
+
+    got = []
+    with pytest.raises(DataError, match="bad line"):
+        got.extend(prefetched(failing()))  # extends item by item: what came before the error stays
+    assert got == [0, 1, 2]
+
+    def endless():
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    stream = prefetched(endless())
+    assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
+    stream.close()
+    for thread in threading.enumerate():
+        if thread.name == "fsabench-batches":
+            thread.join(timeout=5)
+    assert not any(t.name == "fsabench-batches" and t.is_alive() for t in threading.enumerate())

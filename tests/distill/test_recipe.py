@@ -24,6 +24,9 @@ def test_tiny_recipe_end_to_end_then_skips_finished_stages_then_ablation(cli, tm
     summary = json.loads(first.stdout)
     assert summary["corpus"]["responses"] == 500 and summary["corpus"]["cut"] == {}  # raw teacher text, as paper.yaml
     assert summary["student"] == f"hf:{out / 'student'}"
+    seconds = summary["stage_seconds"]  # what the recipe's wall time is made of (issue 26)
+    assert list(seconds) == ["corpus", "contamination", "student", "pretrain", "finetune"]
+    assert all(v["wall"] >= 0 and v["cpu"] >= 0 for v in seconds.values())
     pretrain = json.loads((out / "student" / "pretrain.json").read_text())
     assert pretrain["complete"] and pretrain["steps"] == 4 and len(pretrain["valid"]) == 2
     task = summary["finetune"]["tasks"]["atsa-rest14"]
@@ -79,8 +82,11 @@ def test_shipped_recipes_validate_and_a_changed_stage_is_refused(tmp_path):
     assert paper.student.model == "hf:google-t5/t5-base" and paper.pretrain.steps == 200_000
     assert paper.pretrain.lr == 1.5e-3 and paper.finetune.seeds == [42, 52, 62, 72, 82, 142, 152, 162, 172, 182]
     assert paper.finetune.executor == "ray" and paper.finetune.tasks == ["fsa"]
-    tiny, _ = load_recipe("tiny", ["finetune.epochs=2"])
-    assert tiny.finetune.epochs == 2 and tiny.finetune.seeds == [42, 52]
+    tiny, _ = load_recipe("tiny", ["finetune.epochs=3"])
+    assert tiny.finetune.epochs == 3 and tiny.finetune.seeds == [42, 52]
+    tiny, _ = load_recipe("tiny")  # the faithful settings at a small size (issue 26)
+    assert tiny.pretrain.batching == paper.pretrain.batching == "random" and tiny.corpus.filters == paper.corpus.filters
+    assert tiny.pretrain.max_target_tokens == paper.pretrain.max_target_tokens and tiny.finetune.config().dev_limit is None
     guard(tmp_path, "pretrain", {"steps": 4, "lr": 0.1})
     guard(tmp_path, "pretrain", {"steps": 4, "lr": 0.1})
     with pytest.raises(FsabenchError, match=r"changed: lr"):
