@@ -177,7 +177,7 @@ def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list
                 ratios[f"llamacpp vs {other}"] = {"speed_whole_run": mine["ex_per_s_whole"] / theirs,
                                                   "peak_memory": mine["peak_mb"] / rows[other]["peak_mb"]}
     return {"gguf": args.gguf.name, "tasks": args.tasks, "limit": args.limit, "hf_limit": args.hf_limit,
-            "threads": args.threads, "slots": args.slots, "loadavg_before": loads[0], "loadavg_after": loads[1],
+            "threads": args.threads, "slots": args.slots, "parallel": args.parallel, "loadavg_before": loads[0], "loadavg_after": loads[1],
             "contenders": rows, "identical_answers": same, "ratios": ratios,
             "scores": {n: r["scores"] for n, r in runs.items()},
             "scores_first": {n: r["scores_first"] for n, r in runs.items()}}
@@ -185,7 +185,8 @@ def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list
 
 def print_table(summary: dict, runs: dict) -> None:
     s = summary
-    print(f"{s['gguf']}, tasks {s['tasks']}, limit {s['limit'] or 'all'}, threads {s['threads']}, slots {s['slots']}; "
+    print(f"{s['gguf']}, tasks {s['tasks']}, limit {s['limit'] or 'all'}, threads {s['threads']}, slots {s['slots']}"
+          f"{', llamacpp and loop in parallel' if s['parallel'] else ''}; "
           f"load average before {' '.join(s['loadavg_before'])}, after {' '.join(s['loadavg_after'])}")
     if s["hf_limit"] and "hf" in runs:
         print(f"hf: ran the first {s['hf_limit']} examples of each task only ({runs['hf']['examples']} examples); "
@@ -231,6 +232,9 @@ def main() -> None:
     parser.add_argument("--hf-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--only", default=",".join(CONTENDERS))
+    parser.add_argument("--parallel", action="store_true",
+                        help="run llamacpp and the loop at the same time, one process each (with --threads 1 on a "
+                             "2-core machine each has its own core), then hf:")
     parser.add_argument("--json", type=Path, default=None, help="write the figures and every answer here")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,7 +245,16 @@ def main() -> None:
     if args.hf_limit and args.limit and args.hf_limit >= args.limit:
         args.hf_limit = None
     load_before = Path("/proc/loadavg").read_text().split()[:3]
-    runs = {name: run_child(name, args) for name in args.only.split(",")}
+    names = args.only.split(",")
+    if args.parallel:  # the quantized contenders side by side, a core each; hf: (memory-heavy) after them
+        from concurrent.futures import ThreadPoolExecutor
+
+        side = [n for n in names if n != "hf"]
+        with ThreadPoolExecutor(len(side)) as pool:
+            runs = dict(zip(side, pool.map(lambda n: run_child(n, args), side)))
+        runs.update({n: run_child(n, args) for n in names if n == "hf"})
+    else:
+        runs = {name: run_child(name, args) for name in names}
     load_after = Path("/proc/loadavg").read_text().split()[:3]
     summary = summarize(runs, args, (load_before, load_after))
     print_table(summary, runs)
