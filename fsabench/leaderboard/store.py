@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fsabench.errors import FsabenchError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     leaderboard TEXT NOT NULL,
@@ -72,8 +74,8 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._local = threading.local()  # one read connection per thread, closed only by that thread
+        self._closed = False
         self.version = 0  # bumped on every write: caches of the table key on it
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -85,19 +87,29 @@ class Store:
                 self._db.execute(f"ALTER TABLE entries ADD COLUMN {name} {decl}")
 
     def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection. Never shared: closing a connection another thread is reading
+        through crashes CPython's sqlite3 (a segfault, not an exception), so each thread closes its own."""
         conn = getattr(self._local, "conn", None)
+        if self._closed:
+            if conn is not None:
+                self._local.conn = None
+                conn.close()
+            raise FsabenchError(f"{self.path}: the leaderboard store is closed",
+                                hint="open a new Store; this one was closed by its service")
         if conn is None:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
         return conn
 
     def close(self) -> None:
+        """Close the writer and this thread's reader. Other threads' readers close on their next read
+        (which then fails with a one-line error) or when their thread ends, never under their feet."""
         with self._lock:
-            for conn in self._readers:
+            self._closed = True
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                self._local.conn = None
                 conn.close()
-            self._readers.clear()
             self._db.close()
 
     def _write(self, sql: str, args: tuple) -> None:
