@@ -12,8 +12,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import benchkit  # noqa: F401  (the repository on sys.path, ../shared/data as the default data dir)
 from fsabench.distill.corpus import import_rows, released_share
 from fsabench.distill.formatcheck import ANALYSIS, BEFORE_26, check_analysis
+from fsabench.errors import FsabenchError
 from fsabench.settings import data_dir
 
 
@@ -30,4 +32,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except FsabenchError as exc:
+        raise SystemExit(f"error: {exc}") from None
