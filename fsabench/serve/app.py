@@ -138,17 +138,22 @@ async def model(model_id: str, http: HTTPRequest) -> dict[str, Any]:
     return card
 
 
+def check_served(body: ChatRequest | CompletionRequest, card: dict[str, Any], verb: str) -> None:
+    """The model asked for is the one served, and no sampling option this server cannot honour is set."""
+    if body.model not in (None, card["id"]):
+        raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
+    unsupported = body.unsupported()
+    if unsupported:
+        raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server {verb} "
+                         "greedily, one answer per prompt (leave it out)", unsupported)
+
+
 def jobs_for(body: ChatRequest | CompletionRequest, requests: list[Request], events: asyncio.Queue,
              http: HTTPRequest, loop: asyncio.AbstractEventLoop) -> list[Job]:
     """Check the request and count its prompts' tokens: called in the thread pool (tokenizing 256
     prompts on the event loop stalled every other client for ~0.4 s)."""
     engine, card = http.app.state.engine, http.app.state.card
-    if body.model not in (None, card["id"]):
-        raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
-    unsupported = body.unsupported()
-    if unsupported:
-        raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server decodes "
-                         "greedily, one answer per prompt (leave it out)", unsupported)
+    check_served(body, card, "decodes")
     if body.min_tokens and not engine.local:
         raise BadRequest("'min_tokens' is only supported for local (hf:) models", "min_tokens")
     client = http.client.host if http.client else ""
@@ -229,12 +234,7 @@ async def scored(body: CompletionRequest, http: HTTPRequest) -> dict[str, Any]:
     from fsabench.serve.scoring import score
 
     card = http.app.state.card
-    if body.model not in (None, card["id"]):
-        raise ModelNotFound(f"model {shown(body.model)} is not served here; this server serves {card['id']!r}")
-    unsupported = body.unsupported()
-    if unsupported:
-        raise BadRequest(f"'{unsupported}' = {shown(getattr(body, unsupported))} is not supported: this server "
-                         "scores greedily, one answer per prompt (leave it out)", unsupported)
+    check_served(body, card, "scores")
     choices, usage = await run_in_threadpool(score, body, http.app.state.engine)
     return {"id": f"cmpl-{time.time_ns():x}", "object": "text_completion", "created": int(time.time()),
             "model": card["id"], "choices": choices, "usage": usage}
