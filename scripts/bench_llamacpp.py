@@ -21,6 +21,10 @@ and answers on those examples, and extrapolates its whole-run speed (load + run 
 
     OMP_NUM_THREADS=2 python scripts/bench_llamacpp.py --tasks fsa --hf-limit 100 --json out.json
     python scripts/bench_llamacpp.py --limit 50 --tasks atsa-rest14 --only llamacpp,loop
+
+Peak memory is set by the biggest batch, i.e. by the longest prompts: `--hf-longest N` runs `hf:` once more
+on the N longest prompts of each task (by characters, batch size --hf-batch) as a memory probe, and the
+peak-memory ratio uses the larger of hf:'s two peaks (the output names which).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ if (ROOT.parent / "shared" / "data").is_dir():
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 CONTENDERS = ("llamacpp", "loop", "hf")
+PROBE = "hf-longest"  # a memory probe, not a contender: hf: on each task's longest prompts
 
 
 def smollm2_gguf() -> Path:
@@ -86,8 +91,49 @@ def headline(score) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def longest_requests(model, tasks: str, n: int) -> dict:
+    """The n longest prompts (by characters) of each task, as fsabench builds them for `model`."""
+    from fsabench.api import evaluate
+    from fsabench.models.base import Completion
+
+    seen: list = []
+    real = model.generate
+    model.generate = lambda requests: seen.extend(requests) or [Completion(text="") for _ in requests]
+    try:
+        results = evaluate(model, tasks, cache=False)
+    finally:
+        model.generate = real
+    picked, start = {}, 0
+    for r in results:
+        mine = seen[start:start + len(r.examples)]
+        start += len(r.examples)
+        size = {id(q): len(q.prompt) + sum(len(m.get("content") or "") for m in (q.messages or ())) for q in mine}
+        picked[r.task.name] = sorted(mine, key=lambda q: size[id(q)], reverse=True)[:n]
+    return picked
+
+
+def probe(args: argparse.Namespace) -> None:
+    """hf: on each task's --hf-longest longest prompts: its peak memory over its biggest batches."""
+    from fsabench.models import load_model
+    from fsabench.threads import use_threads
+
+    use_threads(args.threads)
+    started = time.perf_counter()
+    model = load_model(f"hf:{args.gguf}", batch_size=args.hf_batch, dtype="float32")
+    loaded = time.perf_counter()
+    picked = longest_requests(model, args.tasks, args.hf_longest)
+    for requests in picked.values():
+        model.generate(requests)
+    done = time.perf_counter()
+    print(json.dumps({"examples": sum(map(len, picked.values())), "load_s": loaded - started, "run_s": done - loaded,
+                      "scores": {}, "scores_first": {}, "order": {}, "outputs": {}, "probe": True}))
+
+
 def child(args: argparse.Namespace) -> None:
     """One contender in this process; prints one JSON line."""
+    if args.child == PROBE:
+        probe(args)
+        return
     from fsabench.api import evaluate
     from fsabench.scoring import score_records
     from fsabench.tasks.registry import build_registry
@@ -114,9 +160,11 @@ def child(args: argparse.Namespace) -> None:
             subset = score_records(registry.spec(r.task.name), r.examples[:args.hf_limit])
             first[r.task.name] = {name: headline(s) for name, s in subset.items()}
     outputs = {f"{r.task.name}/{e.id}": e.output for r in results for e in r.examples}
+    shapes = getattr(model, "stream_shapes", None)  # llamacpp: the contexts it built, (streams, cells each)
     order = {r.task.name: [e.id for e in r.examples] for r in results}
     print(json.dumps({"examples": len(outputs), "load_s": loaded - started, "run_s": done - loaded,
-                      "scores": scores, "scores_first": first, "order": order, "outputs": outputs}))
+                      "scores": scores, "scores_first": first, "order": order, "outputs": outputs,
+                      **({"streams": ", ".join(f"{n} streams x {c} cells" for n, c in sorted(shapes))} if shapes else {})}))
 
 
 def run_child(name: str, args: argparse.Namespace) -> dict:
@@ -124,6 +172,7 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
             "--slots", str(args.slots), "--hf-batch", str(args.hf_batch), "--threads", str(args.threads)]
     argv += ["--limit", str(args.limit)] if args.limit else []
     argv += ["--hf-limit", str(args.hf_limit)] if args.hf_limit else []
+    argv += ["--hf-longest", str(args.hf_longest)] if args.hf_longest else []
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -162,7 +211,7 @@ def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list
             row["ex_per_s_whole_extrapolated"] = total / (r["process_s"] - r["run_s"] + r["run_s"] * total / r["examples"])
         rows[name] = row
     same = {}
-    names = list(runs)
+    names = [n for n in runs if n != PROBE]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             keys = first_keys(runs[a], None) & first_keys(runs[b], None)
@@ -174,10 +223,14 @@ def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list
         for other in ("loop", "hf"):
             if other in rows:
                 theirs = rows[other].get("ex_per_s_whole_extrapolated", rows[other]["ex_per_s_whole"])
+                peak, peak_of = rows[other]["peak_mb"], other
+                if other == "hf" and PROBE in rows and rows[PROBE]["peak_mb"] > peak:
+                    peak, peak_of = rows[PROBE]["peak_mb"], PROBE
                 ratios[f"llamacpp vs {other}"] = {"speed_whole_run": mine["ex_per_s_whole"] / theirs,
-                                                  "peak_memory": mine["peak_mb"] / rows[other]["peak_mb"]}
+                                                  "peak_memory": mine["peak_mb"] / peak, "peak_memory_of": peak_of}
     return {"gguf": args.gguf.name, "tasks": args.tasks, "limit": args.limit, "hf_limit": args.hf_limit,
-            "threads": args.threads, "slots": args.slots, "parallel": args.parallel, "loadavg_before": loads[0], "loadavg_after": loads[1],
+            "hf_longest": args.hf_longest, "llamacpp_streams": runs.get("llamacpp", {}).get("streams"),
+            "threads": args.threads, "slots": args.slots, "hf_batch": args.hf_batch, "parallel": args.parallel, "loadavg_before": loads[0], "loadavg_after": loads[1],
             "contenders": rows, "identical_answers": same, "ratios": ratios,
             "scores": {n: r["scores"] for n, r in runs.items()},
             "scores_first": {n: r["scores_first"] for n, r in runs.items()}}
@@ -192,13 +245,18 @@ def print_table(summary: dict, runs: dict) -> None:
         print(f"hf: ran the first {s['hf_limit']} examples of each task only ({runs['hf']['examples']} examples); "
               "its whole-run ex/s is extrapolated: load + run time per example x all examples")
     print(f"{'contender':10} {'examples':>8} {'ex/s whole':>10} {'ex/s run':>9} {'load s':>7} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
+    if s["hf_longest"] and PROBE in runs:
+        print(f"{PROBE}: hf: on the {s['hf_longest']} longest prompts of each task ({runs[PROBE]['examples']} examples, "
+              f"batch {args_batch(s)}), a memory probe only (no scores, no speed ratio)")
+    if s.get("llamacpp_streams"):
+        print(f"llamacpp: {s['llamacpp_streams']}")
     for name, r in s["contenders"].items():
         whole = f"{r['ex_per_s_whole']:.2f}" + (f" (~{r['ex_per_s_whole_extrapolated']:.2f} all)"
                                                 if "ex_per_s_whole_extrapolated" in r else "")
         print(f"{name:10} {r['examples']:8d} {whole:>10} {r['ex_per_s_run']:9.2f} {r['load_s']:7.1f} "
               f"{r['process_s']:8.1f} {r['cpu_s']:8.1f} {r['peak_mb']:8.0f}")
-    full = [n for n in runs if not (n == "hf" and s["hf_limit"])]
-    first = list(runs) if s["hf_limit"] else []
+    full = [n for n in runs if not (n == "hf" and s["hf_limit"]) and n != PROBE]
+    first = [n for n in runs if n != PROBE] if s["hf_limit"] else []
     head = " ".join(f"{n:>9}" for n in full) + ("  | first " + str(s["hf_limit"]) + ": " + " ".join(f"{n:>9}" for n in first)
                                                if first else "")
     print(f"\n{'score (F1 or accuracy)':34} {head}")
@@ -215,7 +273,12 @@ def print_table(summary: dict, runs: dict) -> None:
     for pair, v in s["identical_answers"].items():
         print(f"identical answers {pair}: {v['identical']}/{v['of']} ({100 * v['share']:.1f}%)")
     for pair, v in s["ratios"].items():
-        print(f"{pair}: {v['speed_whole_run']:.2f}x examples/s over the whole run, {v['peak_memory']:.2f}x peak memory")
+        print(f"{pair}: {v['speed_whole_run']:.2f}x examples/s over the whole run, {v['peak_memory']:.2f}x peak memory"
+              f" (of {v['peak_memory_of']}'s peak)")
+
+
+def args_batch(summary: dict) -> int:
+    return summary.get("hf_batch", 16)
 
 
 def _cell(value) -> str:
@@ -228,7 +291,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="fsa")
     parser.add_argument("--limit", type=int, default=None, help="examples per task (default: all)")
     parser.add_argument("--hf-limit", type=int, default=None, help="hf: on the first N examples per task only")
-    parser.add_argument("--slots", type=int, default=16, help="llamacpp: parallel sequences")
+    parser.add_argument("--hf-longest", type=int, default=None,
+                        help="also run hf: on the N longest prompts of each task: its peak memory over its biggest batches")
+    parser.add_argument("--slots", type=int, default=16, help="llamacpp: parallel sequences (--batch-size)")
     parser.add_argument("--hf-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--only", default=",".join(CONTENDERS))
@@ -236,7 +301,7 @@ def main() -> None:
                         help="run llamacpp and the loop at the same time, one process each (with --threads 1 on a "
                              "2-core machine each has its own core), then hf:")
     parser.add_argument("--json", type=Path, default=None, help="write the figures and every answer here")
-    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*CONTENDERS, PROBE), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     if args.child:
@@ -255,6 +320,8 @@ def main() -> None:
         runs.update({n: run_child(n, args) for n in names if n == "hf"})
     else:
         runs = {name: run_child(name, args) for name in names}
+    if args.hf_longest and "hf" in names:
+        runs[PROBE] = run_child(PROBE, args)
     load_after = Path("/proc/loadavg").read_text().split()[:3]
     summary = summarize(runs, args, (load_before, load_after))
     print_table(summary, runs)

@@ -27,9 +27,15 @@ from typing import Any
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
 from fsabench.models.fingerprint import file_fingerprint
-from fsabench.models.llamacpp_decode import Streams
+from fsabench.models.llamacpp_decode import Streams, stream_cells
 
 ANSWER_ROOM = 32  # cells per stream beyond the longest prompt (FSA answers average ~17 tokens)
+# KV cells of all streams together: the slots share this budget (8 streams of 256 cells; 4 of 512 for
+# prompts over ~220 tokens). On CPU a decode step over 8 sequences costs about what 16 cost (the weights
+# are read once per step either way: full FSA benchmark, first 60 per task, 1 thread: 77.6 vs 78.2 CPU-s),
+# while each stream holds its cells (SmolLM2-135M: 23 KB per cell, 5.9 MB per 256-cell stream) whether
+# it is busy or not: 16 streams took the peak from 242 to 291 MB.
+KV_CELLS = 2048
 
 
 class LlamaCppAdapter:
@@ -66,6 +72,7 @@ class LlamaCppAdapter:
                 bos_token=self.model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
         self.prompt_style = prompt_style or ("chat" if self.formatter else "raw")
         self._ctx: Streams | None = None
+        self.stream_shapes: set[tuple[int, int]] = set()  # the slot contexts built: (streams, cells each)
         self._fingerprint: str | None = None
         self.lock = threading.Lock()
 
@@ -143,14 +150,20 @@ class LlamaCppAdapter:
     def _streams(self, longest_prompt: int) -> Streams:
         """The slots' context, with room in each stream for the longest prompt plus a typical answer (a
         longer answer is finished alone); rebuilt bigger when a call's prompts need it."""
-        cells = min(self.n_ctx_train, longest_prompt + ANSWER_ROOM)
+        cells = stream_cells(min(self.n_ctx_train, longest_prompt + ANSWER_ROOM))
         if self._ctx is None or self._ctx.cells < cells:
             self._free_context()
-            self._ctx = Streams(self._lib, self.model.model, self.slots, cells, self.threads)
+            slots = max(1, min(self.slots, KV_CELLS // cells))
+            self._ctx = Streams(self._lib, self.model.model, slots, cells, self.threads)
+            self.stream_shapes.add((slots, self._ctx.cells))
         return self._ctx
 
     def _alone(self, todo: list[int], prompts: list[list[int]], budgets: list[int]):
-        """Requests whose stream filled up, one at a time in a context big enough for each."""
+        """Requests whose stream filled up, one at a time in a context big enough for each; the slots'
+        context is freed first (rebuilt by the next call), so the peak memory is the bigger of the two
+        contexts, not their sum."""
+        if todo:
+            self._free_context()
         for i in todo:
             streams = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, len(prompts[i]) + budgets[i] + 1),
                               self.threads)

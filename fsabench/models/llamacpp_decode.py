@@ -46,7 +46,7 @@ class Streams:
     """A llama.cpp context of `slots` KV streams of `cells` cells each; greedy decoding of many prompts."""
 
     def __init__(self, lib: Any, model: Any, slots: int, cells: int, threads: int) -> None:
-        self.lib, self.slots, self.cells = lib, slots, -(-cells // CELL_STEP) * CELL_STEP
+        self.lib, self.slots, self.cells = lib, slots, stream_cells(cells)
         params = lib.llama_context_default_params()
         params.n_ctx = self.cells * slots
         params.n_batch = params.n_ubatch = MAX_BATCH_TOKENS
@@ -166,6 +166,11 @@ class Streams:
             elif slot.pos >= self.cells:  # no cell left for the new token: re-run alone, bigger
                 finished.append(slot)
         return finished
+
+
+def stream_cells(cells: int) -> int:
+    """The cells llama.cpp gives a stream asked for `cells` (rounded up to a multiple of CELL_STEP)."""
+    return -(-cells // CELL_STEP) * CELL_STEP
 
 
 def shared_prefix(prompts: Sequence[Sequence[int]]) -> list[int]:

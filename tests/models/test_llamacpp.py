@@ -70,7 +70,8 @@ def test_a_sequence_whose_stream_fills_up_is_finished_alone_with_the_same_answer
     prompt = adapter.tokens_of(request)
     assert 190 < len(prompt) <= 224, len(prompt)  # streams of 256 cells (longest prompt + 32, rounded up)
     [completion] = adapter.generate([request])
-    assert adapter._ctx.cells == 256 and len(prompt) + completion.completion_tokens > 256, completion
+    assert (6, 256) in adapter.stream_shapes and len(prompt) + completion.completion_tokens > 256, completion
+    assert adapter._ctx is None  # the slots' context was freed before the alone run (peak: the bigger of the two)
     assert completion.text == plain_loop(messages, max_tokens=60)
 
 
