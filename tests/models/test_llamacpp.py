@@ -82,3 +82,18 @@ def test_cli_run(cli, tmp_path):
 
     [row] = json.loads(res.stdout)
     assert row["complete"] and row["scores"]["all"]["n"] == 6
+
+
+def test_the_slots_share_a_budget_of_kv_cells():
+    """--batch-size 16 asks for 16 streams; the 2,048-cell budget gives 8 of 256 cells (16 decode no faster on
+    CPU and hold twice the memory), and 4 of 512 once a prompt needs longer streams."""
+    from fsabench.models import load_model
+    from fsabench.models.llamacpp import KV_CELLS
+
+    model = load_model(f"llamacpp:{GGUF}", batch_size=16)
+    try:
+        assert (model._streams(150).slots, model._streams(150).cells) == (8, 256) and KV_CELLS == 2048
+        assert (model._streams(300).slots, model._streams(300).cells) == (4, 512)
+        assert model.stream_shapes == {(8, 256), (4, 512)} and model.settings()["batch_size"] == 16
+    finally:
+        model.close()
