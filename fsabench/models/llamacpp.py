@@ -36,6 +36,7 @@ ANSWER_ROOM = 32  # cells per stream beyond the longest prompt (FSA answers aver
 # while each stream holds its cells (SmolLM2-135M: 23 KB per cell, 5.9 MB per 256-cell stream) whether
 # it is busy or not: 16 streams took the peak from 242 to 291 MB.
 KV_CELLS = 2048
+MULTIBYTE_ROOM = 8  # tokens past the budget that finish a multi-byte character (Streams' length rule)
 
 
 class LlamaCppAdapter:
@@ -143,7 +144,8 @@ class LlamaCppAdapter:
         return [r for r in results if r is not None]
 
     def _completion(self, request: Request, prompt: list[int], generated: list[int]) -> Completion:
-        text = self.model.detokenize(generated).decode("utf-8", errors="replace").strip()
+        # as llama-cpp-python's completion decodes: bytes that are no whole character are dropped
+        text = self.model.detokenize(generated).decode("utf-8", errors="ignore").strip()
         return Completion(text=_cut_at_stop(text, request.stop), prompt_tokens=len(prompt),
                           completion_tokens=len(generated))
 
@@ -165,8 +167,8 @@ class LlamaCppAdapter:
         if todo:
             self._free_context()
         for i in todo:
-            streams = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, len(prompts[i]) + budgets[i] + 1),
-                              self.threads)
+            room = len(prompts[i]) + budgets[i] + 1 + MULTIBYTE_ROOM
+            streams = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, room), self.threads)
             try:
                 for _, generated, _ in streams.run([i], prompts, budgets):
                     yield i, generated

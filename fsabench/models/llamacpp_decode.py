@@ -17,11 +17,13 @@ token's K/V at the cell of its position. We keep all three properties per slot a
   run of consecutive ids and per token count, so prompts are fed in their own calls, one per slot.
 
 A sequence whose stream fills up (a long prompt and a long answer) is reported back unfinished and
-re-run alone in a context big enough for it, which gives the same answer.
+re-run alone in a context big enough for it, which gives the same answer. An answer stops for length
+where the loop stops it: not inside a multi-byte character (`_Slot.at_budget`).
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ from fsabench.errors import ModelError
 
 MAX_BATCH_TOKENS = 512  # tokens per llama_decode call (a long prompt goes in several)
 CELL_STEP = 256  # llama.cpp rounds a stream's cells up to a multiple of this
+PIECE_BYTES = 32  # llama-cpp-python's buffer for one token's text
 
 
 @dataclass
@@ -40,6 +43,24 @@ class _Slot:
     budget: int
     pos: int  # next position (= cells already holding this sequence)
     generated: list[int] = field(default_factory=list)
+    tail: bytes = b""  # the answer's last three bytes
+    multibyte_fix: int = 0
+
+    def at_budget(self, piece: bytes) -> bool:
+        """Whether the answer stops here for length, by llama-cpp-python's own rule (`Llama._create_completion`,
+        copied as it is, quirks included): while the text seems to end inside a multi-byte UTF-8 character (a
+        lead byte among its last three bytes), the length check is skipped, so an answer cut at its budget
+        still ends on a whole character (`max_tokens=1` on an emoji answers the emoji, three tokens)."""
+        self.tail = (self.tail + piece)[-3:]
+        for k, char in enumerate(self.tail):
+            k = 3 - k
+            for num, pattern in ((2, 192), (3, 224), (4, 240)):
+                if num > k and pattern & char == pattern:
+                    self.multibyte_fix = num - k
+        if self.multibyte_fix > 0:
+            self.multibyte_fix -= 1
+            return False
+        return len(self.generated) >= self.budget
 
 
 class Streams:
@@ -64,6 +85,7 @@ class Streams:
         self.vocab = lib.llama_model_get_vocab(model)
         self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
         self.batch = lib.llama_batch_init(MAX_BATCH_TOKENS, 0, 1)
+        self.piece_buffer = ctypes.create_string_buffer(PIECE_BYTES)
         self.held: list[list[int]] = [[] for _ in range(slots)]  # the tokens each stream's cells hold
 
     def close(self) -> None:
@@ -87,9 +109,12 @@ class Streams:
                 slot = self._admit(queue.pop(), free, prompts, budgets)
                 free.discard(slot.seq)
                 active[slot.seq] = slot
+            done = []  # a prompt's own first token can end its answer (end of generation, a budget of 1)
             for slot in [s for s in active.values() if len(s.pending) > 1]:
-                self._feed([slot], prompt=True)
-            done = self._feed(sorted((s for s in active.values() if len(s.pending) == 1), key=lambda s: s.seq))
+                done += self._feed([slot], prompt=True)
+            ended = {s.seq for s in done}
+            done += self._feed(sorted((s for s in active.values() if len(s.pending) == 1 and s.seq not in ended),
+                                      key=lambda s: s.seq))
             for slot in done:
                 del active[slot.seq]
                 free.add(slot.seq)
@@ -160,12 +185,18 @@ class Streams:
                 continue
             slot.generated.append(token)
             slot.pending.append(token)
-            if len(slot.generated) >= slot.budget:
+            if slot.at_budget(self.piece(token)):
                 slot.pending.clear()
                 finished.append(slot)
             elif slot.pos >= self.cells:  # no cell left for the new token: re-run alone, bigger
                 finished.append(slot)
         return finished
+
+
+    def piece(self, token: int) -> bytes:
+        """The token's bytes, as llama-cpp-python's detokenize writes them (special tokens as nothing)."""
+        n = self.lib.llama_token_to_piece(self.vocab, token, self.piece_buffer, PIECE_BYTES, 0, False)
+        return self.piece_buffer.raw[:max(0, n)]
 
 
 def stream_cells(cells: int) -> int:

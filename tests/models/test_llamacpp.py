@@ -97,3 +97,19 @@ def test_the_slots_share_a_budget_of_kv_cells():
         assert model.stream_shapes == {(8, 256), (4, 512)} and model.settings()["batch_size"] == 16
     finally:
         model.close()
+
+
+def test_an_answer_cut_at_its_budget_ends_on_a_whole_character_as_in_the_loop(adapter, plain_loop):
+    """llama-cpp-python skips its length check while the text ends inside a multi-byte character and drops
+    bytes that are no character: an emoji (three tokens) at max_tokens=1 answers the whole emoji, and a
+    cut kana leaves nothing. We stop where it stops and decode as it decodes (a U+FFFD before). Four prompts in
+    one call: an answer that ends at its prompt's own first token (budget 1) is finished (it hung before)."""
+    from fsabench.models.base import Request
+
+    cases = [("Repeat exactly: 😀😀😀 café naïve 日本語", k) for k in (1, 4)]
+    cases += [("Write the word for 'thank you' in Japanese script.", k) for k in (1, 3)]
+    requests = [Request(id=str(n), prompt=text, messages=({"role": "user", "content": text},), max_new_tokens=k)
+                for n, (text, k) in enumerate(cases)]
+    mine = [c.text for c in adapter.generate(requests)]
+    assert mine == [plain_loop(r.messages, max_tokens=r.max_new_tokens) for r in requests], mine
+    assert mine[0] == "😀" and "\ufffd" not in "".join(mine)
