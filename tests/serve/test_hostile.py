@@ -161,7 +161,9 @@ def test_hostile_sockets_get_4xx_and_others_keep_being_answered(served):
 
 def test_a_huge_request_neither_starves_others_nor_outlives_its_client(served, client):
     _, server = served
-    body = json.dumps({"model": "tiny", "prompt": "Cold soup.", "max_tokens": 512, "min_tokens": 512}).encode()
+    # 32 prompts x 512 forced tokens in rows of 8: continuous batching decodes one 512-token row in well
+    # under a second, so the hog needs several waves of rows to still be decoding when it leaves
+    body = json.dumps({"model": "tiny", "prompt": ["Cold soup."] * 32, "max_tokens": 512, "min_tokens": 512}).encode()
     host, port = server.thread.sock.getsockname()[:2]
     hog = socket.create_connection((host, port), timeout=10)
     hog.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
