@@ -47,8 +47,13 @@ def supports(adapter: Any) -> bool:
     first = model.decoder.block[0].layer[0].SelfAttention
     if not getattr(first, "has_relative_attention_bias", False):
         return False
-    config = model.generation_config
+    return plain_greedy(model.generation_config)
+
+
+def plain_greedy(config: Any) -> bool:
+    """True when greedy `generate` with this generation config is a plain argmax (no logits processors)."""
     return all(getattr(config, name, None) in neutral for name, neutral in _PLAIN_GREEDY.items())
+
 
 
 @dataclass(eq=False)

@@ -172,7 +172,7 @@ class Engine:
         self.adapter, self.batch_size, self.batch_wait = adapter, max(1, batch_size), batch_wait
         self.long_budget = long_budget
         self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
-        self.continuous = self.local and _steppable(adapter)
+        self.continuous = self.local and new_stepper(adapter) is not None
         self.stats = Stats()
         self.lanes = {"short": FairQueue(), "long": FairQueue()}
         self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
@@ -324,9 +324,7 @@ class Engine:
     def _loop_continuous(self, q: FairQueue) -> None:
         """Decode step by step; between steps, fill freed rows from the lane (round-robin by client).
         With no rows decoding it blocks for work like the static loop (including the batch-fill wait)."""
-        from fsabench.models.hf_stepper import T5Stepper
-
-        stepper, closing = T5Stepper(self.adapter), False
+        stepper, closing = new_stepper(self.adapter), False
         eos = set(self.adapter._eos_ids())
         while True:
             if not len(stepper):
@@ -351,7 +349,7 @@ class Engine:
                     row.key.finish(f"{type(exc).__name__}: {exc}")
                 for job in jobs or []:
                     job.finish(f"{type(exc).__name__}: {exc}")
-                stepper = T5Stepper(self.adapter)
+                stepper = new_stepper(self.adapter)
 
     def _take(self, q: FairQueue, free: int, closing: bool) -> tuple[list[Job], bool]:
         """Up to `free` queued jobs without waiting (rows are decoding); cancelled ones are dropped.
@@ -371,8 +369,12 @@ class Engine:
         return jobs, closing
 
 
-def _steppable(adapter: Any) -> bool:
-    """Whether the adapter's model can be decoded with continuous batching (a plain-greedy T5)."""
-    from fsabench.models.hf_stepper import supports
+def new_stepper(adapter: Any) -> Any:
+    """A continuous-batching stepper for the adapter's model (T5 family, Llama family), or None: the
+    model keeps one static `generate` per batch."""
+    from fsabench.models.hf_causal_stepper import CausalStepper, supports_causal
+    from fsabench.models.hf_stepper import T5Stepper, supports
 
-    return supports(adapter)
+    if supports(adapter):
+        return T5Stepper(adapter)
+    return CausalStepper(adapter) if supports_causal(adapter) else None
