@@ -1,11 +1,11 @@
 """Batching for `fsabench serve`: concurrent requests share the model's decoding steps.
 
 Why it is shaped this way:
-- Continuous batching for local T5-family models (`hf:`, `fsabench.models.hf_stepper`): a lane keeps
-  up to `batch_size` rows decoding and admits a queued job into a freed row at the next step, so a
-  short answer never waits for the longest row of a batch (a static batch runs until its longest row
-  ends: ~2.5x the decoding steps over atsa-rest14). Greedy outputs equal in-process `hf:`.
-  Causal LMs and other local models share one static `generate` call per batch (below).
+- Continuous batching for local T5-family and Llama-family models (`hf:`; `fsabench.models.hf_stepper`,
+  `hf_causal_stepper`): a lane keeps up to `batch_size` rows decoding and admits a queued job into a
+  freed row at the next step, so a short answer never waits for the longest row of a batch (a static
+  batch runs until its longest row ends: ~2.5x the decoding steps over atsa-rest14). Greedy outputs
+  equal in-process `hf:`. Other local models share one static `generate` call per batch (below).
 - Each request keeps exactly its own token budget inside a shared batch: local (`hf:`) models stop
   each row at its own `max_tokens` (`HFAdapter._generate_batch` budgets per row), other adapters
   are called once per distinct budget. A 3-token request batched with a 300-token one gets 3.
@@ -172,7 +172,7 @@ class Engine:
         self.adapter, self.batch_size, self.batch_wait = adapter, max(1, batch_size), batch_wait
         self.long_budget = long_budget
         self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
-        self.continuous = self.local and new_stepper(adapter) is not None
+        self.continuous = self.local and new_stepper(adapter) is not None  # a cheap probe: no weights touched
         self.stats = Stats()
         self.lanes = {"short": FairQueue(), "long": FairQueue()}
         self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
@@ -320,7 +320,7 @@ class Engine:
             job.sent = ready
         return False
 
-    # --- continuous batching (T5-family `hf:` models) ---------------------------------------------------
+    # --- continuous batching (T5 and Llama families, `hf:`) ---------------------------------------------------
     def _loop_continuous(self, q: FairQueue) -> None:
         """Decode step by step; between steps, fill freed rows from the lane (round-robin by client).
         With no rows decoding it blocks for work like the static loop (including the batch-fill wait)."""

@@ -54,7 +54,7 @@ def test_a_batch_waits_only_for_requests_on_their_way():
         loop.close()
 
 
-# --- continuous batching (T5-family hf: models) ----------------------------------------------------
+# --- continuous batching (T5 and Llama families, hf:) ----------------------------------------------------
 SENTENCES = ["Cold soup.", "The staff was friendly but the pasta was bland and overpriced.", "Great sushi!",
              "We waited an hour for a table, then the waiter forgot our drinks.", "Nice view.", "Fine."]
 
@@ -81,8 +81,9 @@ async def answers_in_finish_order(engine: Engine, batches: list[list[tuple[Reque
     return finished
 
 
-def test_continuous_batching_answers_as_in_process_and_lets_short_requests_pass(tiny_t5):
-    adapter = load_model(f"hf:{tiny_t5}", batch_size=4)
+@pytest.mark.parametrize("model", ["tiny_t5", "tiny_llama"])
+def test_continuous_batching_answers_as_in_process_and_lets_short_requests_pass(model, request):
+    adapter = load_model(f"hf:{request.getfixturevalue(model)}", batch_size=4)
     engine = Engine(adapter, batch_size=4, batch_wait=0.0)
     try:
         assert engine.continuous
