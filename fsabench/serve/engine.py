@@ -158,6 +158,7 @@ class Stats:
 
     batches: deque = field(default_factory=lambda: deque(maxlen=10_000))  # bounded: the server runs for weeks
     cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
+    scoring_cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # seconds each cancelled scoring request ran (0: it was still waiting)
 
 
 class Engine:
