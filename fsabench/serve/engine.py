@@ -164,7 +164,8 @@ class Stats:
 
     batches: deque = field(default_factory=lambda: deque(maxlen=10_000))  # bounded: the server runs for weeks
     cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
-    steps: int = 0
+    scoring_cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # seconds each cancelled scoring request ran (0: it was still waiting)
+    steps: int = 0  # decoding steps taken (continuous batching)
 
 
 class Engine:

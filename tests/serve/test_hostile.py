@@ -18,6 +18,7 @@ from fsabench.models import load_model
 from fsabench.models.base import Request
 from fsabench.serve import ModelServer
 from fsabench.web import Limits
+from tests.serve.rawhttp import raw
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +33,6 @@ def served(tiny_t5):
 @pytest.fixture(scope="module")
 def client(served):
     return openai.OpenAI(base_url=served[1].url, api_key="unused", max_retries=0, timeout=60)
-
-
-def raw(server, data: bytes, read_for: float = 5.0) -> bytes:
-    """Send bytes on a fresh connection; return everything the server sent until it closed or went quiet."""
-    host, port = server.thread.sock.getsockname()[:2]
-    with socket.create_connection((host, port), timeout=read_for) as sock:
-        sock.sendall(data)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except socket.timeout:
-            pass
-    return b"".join(chunks)
 
 
 def health_in_under_a_second(server) -> None:
