@@ -1,16 +1,16 @@
-"""Continuous batching for causal LMs (Llama family): rows join and leave between decoding steps,
-as `hf_stepper.T5Stepper` does for T5.
+"""Continuous batching for causal LMs (Llama, Qwen, Mistral, Phi, Gemma, GPT-2 ... families): rows join
+and leave between decoding steps, as `hf_stepper.T5Stepper` does for T5.
 
 Why it is shaped this way:
-- Unlike T5, a causal LM has absolute (rotary) positions, so each row carries its own position id:
-  newly admitted prompts are prefilled together, LEFT-padded with `generate`'s position ids
-  (cumulative sum of the mask), and their cache is merged into the running one, left-padded to
-  the longest row with the 2-D attention mask saying which positions are real. Every row then
-  attends, at its own positions, to exactly what it would attend to alone.
-- The model's own `forward` and transformers' `DynamicCache` do the decoding (attention, masks, rotary
-  embeddings: whatever the architecture needs); only the cache's per-layer tensors are re-stacked
-  when rows join or leave. That needs the per-layer cache of transformers >= 4.56 (`DynamicLayer`)
-  and a plain full-attention Llama (no sliding window); anything else keeps the static `generate`.
+- Unlike T5, a causal LM has absolute positions (rotary, learned or ALiBi), so each row carries its own
+  position id: newly admitted prompts are prefilled together, LEFT-padded with `generate`'s position ids
+  (cumulative sum of the mask), and their cache is merged into the running one, left-padded to the
+  longest row with the 2-D attention mask saying which positions are real. Every row then attends, at
+  its own positions, to exactly what it would attend to alone.
+- The model's own `forward` and transformers' `DynamicCache` do the decoding (attention, masks, position
+  embeddings, soft-capping: whatever the architecture needs); only the cache's per-layer tensors are
+  re-stacked when rows join or leave. That needs the per-layer cache of transformers >= 4.56
+  (`DynamicLayer`), and every layer a plain full-attention one (see `supports_causal`).
 """
 
 from __future__ import annotations
@@ -25,18 +25,47 @@ from fsabench.models.hf import autocast_context
 from fsabench.models.hf_stepper import Row, plain_greedy
 
 
+# Families whose served greedy answers were checked token for token against batched `generate` on tiny
+# random models (tests/models/test_hf_causal_stepper.py builds one per family; transformers 5.25). A family
+# joins this set only with a test: the cache re-stacking is only as right as the model's forward is
+# ordinary (a custom cache, a mask built from cache indices, position ids ignored would break it silently).
+# Left out: gemma2/gemma3_text/olmo3/ministral/exaone4 (their checkpoints interleave sliding-window layers),
+# gpt_neo (local attention layers its cache does not declare), hybrid/recurrent models (mamba, jamba,
+# falcon_h1, qwen3_next, lfm2: state caches, not key/value layers).
+VERIFIED_FAMILIES = frozenset({
+    "bloom", "cohere", "falcon", "gemma", "gpt2", "gpt_bigcode", "gpt_neox", "gptj", "granite", "llama",
+    "mistral", "mixtral", "olmo", "olmo2", "opt", "phi", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+    "smollm3", "stablelm", "starcoder2",
+})
+ALIBI_FAMILIES = frozenset({"bloom"})  # no position ids: ALiBi is derived from the attention mask, as in `generate`
+
+
 def supports_causal(adapter: Any) -> bool:
-    """True for a plain-greedy, full-attention Llama-family model on a transformers with per-layer caches."""
+    """True when `CausalStepper` reproduces the model's batched greedy `generate`: a plain-greedy decoder of
+    a verified family whose every layer keeps a plain full-attention cache. A sliding window is refused
+    even when answers are shorter than it: its layer crops its cache and its mask counts cache columns,
+    which the stepper's left-padded, re-stacked cache does not keep aligned with each row's positions (a
+    tiny Mistral with a window fails outright). Qwen2's `sliding_window` with `use_sliding_window: false`
+    is no window: transformers then builds full-attention layers, and the layers are what is checked."""
     model = getattr(adapter, "model", None)
     if model is None or getattr(adapter, "seq2seq", True):
         return False
     try:
-        from transformers.cache_utils import DynamicCache, DynamicLayer  # noqa: F401  (>= 4.56)
+        from transformers.cache_utils import DynamicCache, DynamicLayer  # (>= 4.56)
     except ImportError:
         return False
     config = model.config
-    return getattr(config, "model_type", "") == "llama" and getattr(config, "sliding_window", None) is None \
-        and plain_greedy(model.generation_config)
+    if getattr(config, "model_type", "") not in VERIFIED_FAMILIES or not plain_greedy(model.generation_config):
+        return False
+    if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or ()):
+        return False
+    if "position_ids" not in inspect.signature(model.forward).parameters and config.model_type not in ALIBI_FAMILIES:
+        return False
+    try:  # the cache `generate` would build: one plain key/value layer per decoder layer
+        layers = DynamicCache(config=config).layers
+    except Exception:  # noqa: BLE001 - a config the cache cannot read: keep the static path
+        return False
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
 class CausalStepper:

@@ -1,8 +1,9 @@
 """Batching for `fsabench serve`: concurrent requests share the model's decoding steps.
 
 Why it is shaped this way:
-- Continuous batching for local T5-family and Llama-family models (`hf:`; `fsabench.models.hf_stepper`,
-  `hf_causal_stepper`): a lane keeps up to `batch_size` rows decoding and admits a queued job into a
+- Continuous batching for local T5-family models and full-attention causal LMs of verified families
+  (Llama, Qwen2/3, Mistral, Phi-3, Gemma, GPT-2 ...: `hf_causal_stepper.VERIFIED_FAMILIES`; `hf:`;
+  `fsabench.models.hf_stepper`, `hf_causal_stepper`): a lane keeps up to `batch_size` rows decoding and admits a queued job into a
   freed row at the next step, so a short answer never waits for the longest row of a batch (a static
   batch runs until its longest row ends: ~2.5x the decoding steps over atsa-rest14). Greedy outputs
   equal in-process `hf:`. Other local models share one static `generate` call per batch (below).
@@ -321,7 +322,7 @@ class Engine:
             job.sent = ready
         return False
 
-    # --- continuous batching (T5 and Llama families, `hf:`) ---------------------------------------------------
+    # --- continuous batching (T5 and verified causal families, `hf:`) ---------------------------------------------------
     def _loop_continuous(self, q: FairQueue) -> None:
         """Decode step by step; between steps, fill freed rows from the lane (round-robin by client).
         With no rows decoding it blocks for work like the static loop (including the batch-fill wait)."""
@@ -371,8 +372,8 @@ class Engine:
 
 
 def new_stepper(adapter: Any) -> Any:
-    """A continuous-batching stepper for the adapter's model (T5 family, Llama family), or None: the
-    model keeps one static `generate` per batch."""
+    """A continuous-batching stepper for the adapter's model (T5 family; full-attention causal LMs of a
+    verified family), or None: the model keeps one static `generate` per batch."""
     from fsabench.models.hf_causal_stepper import CausalStepper, supports_causal
     from fsabench.models.hf_stepper import T5Stepper, supports
 
