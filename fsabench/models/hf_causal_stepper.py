@@ -42,11 +42,14 @@ ALIBI_FAMILIES = frozenset({"bloom"})  # no position ids: ALiBi is derived from 
 
 def supports_causal(adapter: Any) -> bool:
     """True when `CausalStepper` reproduces the model's batched greedy `generate`: a plain-greedy decoder of
-    a verified family whose every layer keeps a plain full-attention cache. A sliding window is refused
-    even when answers are shorter than it: its layer crops its cache and its mask counts cache columns,
-    which the stepper's left-padded, re-stacked cache does not keep aligned with each row's positions (a
-    tiny Mistral with a window fails outright). Qwen2's `sliding_window` with `use_sliding_window: false`
-    is no window: transformers then builds full-attention layers, and the layers are what is checked."""
+    a verified family whose every layer keeps a plain full-attention cache (`DynamicLayer`: its only state
+    is the key/value tensors the stepper re-stacks). A sliding-window layer also counts the tokens it has
+    seen (which sizes its mask) and crops its cache, state the re-stacking does not maintain, so a window
+    is refused even when answers are shorter than it (a tiny Mistral with a window fails outright).
+    Qwen2's `sliding_window` with `use_sliding_window: false` is no window: transformers then builds
+    full-attention layers, and the layers are what is checked. Rotary scaling that picks its frequencies
+    from the batch's longest position (`dynamic`, `longrope`) is refused too: an answer would depend on
+    which rows share its steps."""
     model = getattr(adapter, "model", None)
     if model is None or getattr(adapter, "seq2seq", True):
         return False
@@ -59,6 +62,8 @@ def supports_causal(adapter: Any) -> bool:
         return False
     if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or ()):
         return False
+    if _rope_types(config) & {"dynamic", "longrope"}:
+        return False
     if "position_ids" not in inspect.signature(model.forward).parameters and config.model_type not in ALIBI_FAMILIES:
         return False
     try:  # the cache `generate` would build: one plain key/value layer per decoder layer
@@ -66,6 +71,19 @@ def supports_causal(adapter: Any) -> bool:
     except Exception:  # noqa: BLE001 - a config the cache cannot read: keep the static path
         return False
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _rope_types(config: Any) -> set[str]:
+    """Every rotary scaling type the config names (`rope_parameters` of transformers 5, possibly per layer
+    type; `rope_scaling` of 4.x)."""
+    found: set[str] = set()
+    pending = [getattr(config, "rope_parameters", None), getattr(config, "rope_scaling", None)]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found.update(str(item[k]) for k in ("rope_type", "type") if isinstance(item.get(k), str))
+            pending += [v for v in item.values() if isinstance(v, dict)]
+    return found
 
 
 class CausalStepper:

@@ -1,6 +1,7 @@
 """Continuous batching for causal LMs, family by family: on a tiny random model of each verified family,
 rows that join and leave at different steps (budgets 1..60, min_tokens, EOS) answer exactly as batched
-`generate` does; a model with a sliding window, or of an unverified family, keeps the static path."""
+`generate` does; a model with a sliding window, rotary frequencies set by the batch's longest row, or of an
+unverified family keeps the static path."""
 
 from __future__ import annotations
 
@@ -99,8 +100,9 @@ def test_served_rows_answer_as_batched_generate(family, tokenizer):
     ("qwen2", {"sliding_window": 16, "use_sliding_window": True, "max_window_layers": 0}),
     ("gemma2", {}),  # sliding-window layers interleaved with full ones
     ("gpt_neo", {"attention_types": [[["global"], 2]]}),  # a family not checked here
-], ids=["mistral-window", "phi3-window", "qwen2-window", "gemma2", "gpt_neo"])
-def test_a_sliding_window_or_an_unverified_family_keeps_static_generate(family, fields, tokenizer):
+    ("llama", {"rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0}}),
+], ids=["mistral-window", "phi3-window", "qwen2-window", "gemma2", "gpt_neo", "llama-dynamic-rope"])
+def test_a_sliding_window_an_unverified_family_or_batch_dependent_rope_keeps_static_generate(family, fields, tokenizer):
     assert new_stepper(tiny_causal(family, tokenizer, **fields)) is None
 
 
