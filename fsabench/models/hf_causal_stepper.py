@@ -24,14 +24,14 @@ import torch.nn.functional as F
 from fsabench.models.hf import autocast_context
 from fsabench.models.hf_stepper import Row, plain_greedy
 
-
-# Families whose served greedy answers were checked token for token against batched `generate` on tiny
-# random models (tests/models/test_hf_causal_stepper.py builds one per family; transformers 5.25). A family
-# joins this set only with a test: the cache re-stacking is only as right as the model's forward is
-# ordinary (a custom cache, a mask built from cache indices, position ids ignored would break it silently).
-# Left out: gemma2/gemma3_text/olmo3/ministral/exaone4 (their checkpoints interleave sliding-window layers),
-# gpt_neo (local attention layers its cache does not declare), hybrid/recurrent models (mamba, jamba,
-# falcon_h1, qwen3_next, lfm2: state caches, not key/value layers).
+# Families whose served greedy answers were checked answer for answer (text, token count) against batched
+# `generate` on tiny random models (tests/models/test_hf_causal_stepper.py builds one per family;
+# transformers 5.25). A family joins this set only with a case there: the cache re-stacking is only as
+# right as the model's forward is ordinary (a custom cache, positions taken from cache indices rather than
+# `position_ids`, a mask built outside the cache would break it silently, and a config cannot tell).
+# Left out: gemma2/gemma3_text/olmo3/ministral/exaone4 (their checkpoints interleave sliding-window
+# layers, refused below anyway), gpt_neo (local-attention layers its cache config does not declare),
+# hybrid/recurrent models (mamba, jamba, falcon_h1, qwen3_next, lfm2: state caches, not key/value layers).
 VERIFIED_FAMILIES = frozenset({
     "bloom", "cohere", "falcon", "gemma", "gpt2", "gpt_bigcode", "gpt_neox", "gptj", "granite", "llama",
     "mistral", "mixtral", "olmo", "olmo2", "opt", "phi", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",

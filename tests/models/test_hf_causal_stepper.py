@@ -11,7 +11,11 @@ from collections import Counter
 import pytest
 
 from fsabench.models.hf import HFAdapter
-from fsabench.models.hf_causal_stepper import VERIFIED_FAMILIES, CausalStepper, supports_causal
+from fsabench.models.hf_causal_stepper import (
+    VERIFIED_FAMILIES,
+    CausalStepper,
+    supports_causal,
+)
 from fsabench.serve.engine import new_stepper
 
 SMALL_MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
