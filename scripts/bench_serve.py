@@ -192,6 +192,7 @@ def main() -> None:
                 cpu_end, client_cpu = cpu_seconds(proc.pid), time.process_time() - client_cpu
                 client.close()
                 same = [e.output for e in served.examples] == outputs and served.scores == reference.scores
+                identical = sum(e.output == o for e, o in zip(served.examples, outputs))  # the share, when not all
                 lat = list(latencies.values())
                 p50, p99 = statistics.median(lat), percentile(lat, 0.99)
                 cpu = (cpu_end - cpu_start) / n * 1000 if cpu_start is not None and cpu_end is not None else None
@@ -201,7 +202,7 @@ def main() -> None:
                        "p99_over_p50": round(p99 / p50, 2), "server_cpu_ms_per_example": cpu and round(cpu, 2),
                        "in_process_cpu_ms_per_example": round(base_cpu / n * 1000, 2),
                        "client_cpu_ms_per_example": round(client_cpu / n * 1000, 2),
-                       "same_outputs": same, "load": load()}
+                       "same_outputs": same, "identical_outputs": f"{identical}/{n}", "load": load()}
                 overhead = "-"
                 if concurrency == 1:  # served minus the model alone, request by request
                     extra = [latencies[p] - alone[p] for p in latencies if p in alone]
@@ -212,7 +213,7 @@ def main() -> None:
                 show(f"| {concurrency} | {row['in_process_per_s']} | {row['served_per_s']} | {row['ratio']:.2f}x | "
                      f"{row['p50_ms']} | {row['p99_ms']} | {row['p99_over_p50']:.2f} | {overhead} | "
                      f"{'-' if cpu is None else f'{cpu:.1f}'} | {row['client_cpu_ms_per_example']:.1f} | "
-                     f"{row['in_process_cpu_ms_per_example']:.1f} | {same} | "
+                     f"{row['in_process_cpu_ms_per_example']:.1f} | {same} ({identical}/{n}) | "
                      f"{row['load'].split()[0]} |")
         finally:
             proc.terminate()

@@ -29,7 +29,6 @@ logged reason; their pages answer 404. Connections over the per-client cap wait 
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -44,7 +43,7 @@ from fsabench.leaderboard.state import (ASSET_TYPES, CSP, LOG, SECURITY_HEADERS,
                                         load_tokens, page_parts, rules_digest, tail_key, token_digest)
 from fsabench.leaderboard.store import Store
 from fsabench.leaderboard.verify import Verifier
-from fsabench.web import Limits, bind, uvicorn_config
+from fsabench.web import Limits, bind, settle_heap, uvicorn_config
 
 
 def build_app(lb: LeaderboardApp, limits: Limits):
@@ -120,7 +119,7 @@ def serve(board: Leaderboard, data_root: Path, host: str, port: int, db_path: Pa
                            trusted_proxies=tuple(trusted_proxies), requests_per_minute=reads_per_minute,
                            posts_per_minute=posts_per_minute)
     server = make_server(board, data_root, host, port, db_path, tokens, config, import_files=import_files)
-    gc.freeze()  # what start-up built lives as long as the process: keep it out of every later GC pass
+    settle_heap()
     for problem in server.problems:
         sys.stderr.write(f"skipped folder submission: {problem}\n")
     bound_host, bound_port = server.server_address

@@ -12,7 +12,7 @@ Seq2seq models have no prompt logprobs (the encoder predicts nothing): `score_ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +49,14 @@ def passes(lengths: Sequence[int], budget: int = MAX_PASS_TOKENS) -> list[list[i
     return groups
 
 
-def score_rows(adapter: Any, rows: Sequence[Sequence[int]], top: int = 0) -> list[RowScores]:
-    """Every row's prompt logprobs (see the module docstring); rows are non-empty lists of valid ids."""
+class ScoringCancelled(Exception):
+    """`stop` was set between two forward passes: nobody waits for the rest of the scores."""
+
+
+def score_rows(adapter: Any, rows: Sequence[Sequence[int]], top: int = 0,
+               stop: Callable[[], bool] | None = None) -> list[RowScores]:
+    """Every row's prompt logprobs (see the module docstring); rows are non-empty lists of valid ids.
+    `stop()` is asked before each forward pass: True (the server's client left) raises ScoringCancelled."""
     import torch
 
     from fsabench.models.hf import autocast_context
@@ -61,6 +67,8 @@ def score_rows(adapter: Any, rows: Sequence[Sequence[int]], top: int = 0) -> lis
     pad = adapter.tokenizer.pad_token_id or 0
     with torch.inference_mode(), autocast_context(adapter.device, adapter.autocast):
         for group in passes([len(r) for r in rows]):
+            if stop is not None and stop():
+                raise ScoringCancelled(f"stopped before {sum(r is None for r in results)} of {len(rows)} rows")
             width = len(rows[group[0]])
             ids = torch.tensor([list(rows[i]) + [pad] * (width - len(rows[i])) for i in group], device=adapter.device)
             mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in group],

@@ -1,7 +1,8 @@
 """`fsabench serve`: an OpenAI-compatible server over any adapter (FastAPI + uvicorn).
 
     schemas.py  the request bodies (pydantic, strict: unknown fields and wrong types are refused)
-    engine.py   dynamic batching with per-request budgets, early answers, cancellation, streaming
+    engine.py   continuous (T5, Llama) or dynamic batching with per-request budgets, early answers,
+                cancellation, streaming (the steppers: fsabench/models/hf_stepper.py, hf_causal_stepper.py)
     app.py      the routes, OpenAI's error shape and server-sent events
     scoring.py  prompt scoring on /v1/completions (echo + logprobs: lm-eval's loglikelihood requests)
     tokens.py   vLLM's tokenizer routes (/tokenizer_info, /tokenize, /detokenize), which lm-eval probes

@@ -9,14 +9,16 @@ requests), see scoring.py; /tokenizer_info, /tokenize and /detokenize are in tok
 Errors use OpenAI's shape, {"error": {"message", "type", "param", "code"}}: 400 for a body that
 fails validation (the field is named) or asks for what the server cannot do, 404 for an unknown
 model or route, 500 when the model itself fails. Non-streaming requests watch their connection
-while they wait; a client that goes away cancels its jobs (see engine.py).
+while they wait; a client that goes away cancels its jobs (see engine.py) and its prompt scoring (scoring.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -231,11 +233,21 @@ async def prepare(body: ChatRequest | CompletionRequest, requests: list[Request]
 
 async def scored(body: CompletionRequest, http: HTTPRequest) -> dict[str, Any]:
     """`echo` + `logprobs`: the prompt's token logprobs (lm-eval's loglikelihood; see scoring.py)."""
+    from fsabench.models.prompt_scores import ScoringCancelled
     from fsabench.serve.scoring import score
 
     card = http.app.state.card
     check_served(body, card, "scores")
-    choices, usage = await run_in_threadpool(score, body, http.app.state.engine)
+    stop = threading.Event()
+    scoring = asyncio.ensure_future(run_in_threadpool(score, body, http.app.state.engine, stop))
+    while not scoring.done():
+        await asyncio.wait({scoring}, timeout=0.25)
+        if not scoring.done() and await http.is_disconnected():
+            stop.set()  # the thread stops before its next forward pass (or gives up waiting for the lock)
+            with contextlib.suppress(ScoringCancelled):
+                await scoring
+            return JSONResponse(error_body(499, "client closed the request", "cancelled"), 499)
+    choices, usage = scoring.result()
     return {"id": f"cmpl-{time.time_ns():x}", "object": "text_completion", "created": int(time.time()),
             "model": card["id"], "choices": choices, "usage": usage}
 

@@ -1,14 +1,20 @@
-"""Dynamic batching for `fsabench serve`: concurrent requests share one `generate` call.
+"""Batching for `fsabench serve`: concurrent requests share the model's decoding steps.
 
 Why it is shaped this way:
+- Continuous batching for local T5-family models and full-attention causal LMs of verified families
+  (Llama, Qwen2/3, Mistral, Phi-3, Gemma, GPT-2 ...: `hf_causal_stepper.VERIFIED_FAMILIES`; `hf:`;
+  `fsabench.models.hf_stepper`, `hf_causal_stepper`): a lane keeps up to `batch_size` rows decoding and admits a queued job into a
+  freed row at the next step, so a short answer never waits for the longest row of a batch (a static
+  batch runs until its longest row ends: ~2.5x the decoding steps over atsa-rest14). Greedy outputs
+  equal in-process `hf:`. Other local models share one static `generate` call per batch (below).
 - Each request keeps exactly its own token budget inside a shared batch: local (`hf:`) models stop
   each row at its own `max_tokens` (`HFAdapter._generate_batch` budgets per row), other adapters
   are called once per distinct budget. A 3-token request batched with a 300-token one gets 3.
 - A row is answered the step it finishes (EOS, budget, stop string), not when its batch ends.
 - Two lanes, each with its own worker thread: budgets up to `long_budget` tokens and longer ones.
   A huge request shares its batch only with other long ones, so short requests keep flowing.
-- Within a lane, clients take turns (`FairQueue`): a batch is filled round-robin, one job per client
-  address at a time. A client that sends 256 prompts in one request (or 64 such requests) gets the
+- Within a lane, clients take turns (`FairQueue`): a batch (or a freed row) is filled round-robin,
+  one job per client address at a time. A client that sends 256 prompts in one request (or 64 such requests) gets the
   rows nobody else wants; anyone else's prompt rides in the next batch instead of waiting behind
   all of them (it waited 20 s behind one such request before).
 - A client that disconnects sets `Job.cancelled`; its row stops at the next decoding step (the
@@ -154,10 +160,13 @@ class FairQueue:
 
 @dataclass
 class Stats:
-    """What tests and logs read: batch sizes sent, and how far cancelled jobs got."""
+    """What tests and logs read: batch sizes sent (continuous batching: rows decoding together after
+    each admission), how far cancelled jobs got, and decoding steps taken (continuous batching)."""
 
     batches: deque = field(default_factory=lambda: deque(maxlen=10_000))  # bounded: the server runs for weeks
     cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
+    scoring_cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # seconds each cancelled scoring request ran (0: it was still waiting)
+    steps: int = 0  # decoding steps taken (continuous batching)
 
 
 class Engine:
@@ -165,6 +174,7 @@ class Engine:
         self.adapter, self.batch_size, self.batch_wait = adapter, max(1, batch_size), batch_wait
         self.long_budget = long_budget
         self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
+        self.continuous = self.local and new_stepper(adapter) is not None  # a cheap probe: no weights touched
         self.stats = Stats()
         self.lanes = {"short": FairQueue(), "long": FairQueue()}
         self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
@@ -243,6 +253,8 @@ class Engine:
         return [j for j in batch if not j.cancelled]
 
     def _loop(self, q: FairQueue) -> None:
+        if self.continuous:
+            return self._loop_continuous(q)
         while True:
             batch = self._gather(q)
             if batch is None:
@@ -309,3 +321,62 @@ class Engine:
             job.put("delta", ready[len(job.sent):])
             job.sent = ready
         return False
+
+    # --- continuous batching (T5 and verified causal families, `hf:`) ---------------------------------------------------
+    def _loop_continuous(self, q: FairQueue) -> None:
+        """Decode step by step; between steps, fill freed rows from the lane (round-robin by client).
+        With no rows decoding it blocks for work like the static loop (including the batch-fill wait)."""
+        stepper, closing = new_stepper(self.adapter), False
+        eos = set(self.adapter._eos_ids())
+        while True:
+            if not len(stepper):
+                if closing:
+                    return
+                jobs = self._gather(q)
+                if jobs is None:
+                    return
+            else:
+                jobs, closing = self._take(q, self.batch_size - len(stepper), closing)
+            try:
+                if jobs:
+                    stepper.admit(jobs, [self.adapter._text_of(j.request) for j in jobs], [j.min_tokens for j in jobs])
+                    self.stats.batches.append(len(stepper))
+                rows = stepper.step()
+                self.stats.steps += 1
+                with self.adapter.lock:
+                    done = [row for row in rows if self._step(row.key, row.ids, eos)]
+                stepper.drop(done)
+            except Exception as exc:  # noqa: BLE001 - a model error must reach every waiting client
+                for row in stepper.rows:
+                    row.key.finish(f"{type(exc).__name__}: {exc}")
+                for job in jobs or []:
+                    job.finish(f"{type(exc).__name__}: {exc}")
+                stepper = new_stepper(self.adapter)
+
+    def _take(self, q: FairQueue, free: int, closing: bool) -> tuple[list[Job], bool]:
+        """Up to `free` queued jobs without waiting (rows are decoding); cancelled ones are dropped.
+        Returns the jobs and whether the lane is closing (then no more are taken)."""
+        jobs: list[Job] = []
+        while not closing and len(jobs) < free:
+            try:
+                job = q.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                closing = True
+            elif job.cancelled:
+                self.stats.cancelled.append(0)
+            else:
+                jobs.append(job)
+        return jobs, closing
+
+
+def new_stepper(adapter: Any) -> Any:
+    """A continuous-batching stepper for the adapter's model (T5 family; full-attention causal LMs of a
+    verified family), or None: the model keeps one static `generate` per batch."""
+    from fsabench.models.hf_causal_stepper import CausalStepper, supports_causal
+    from fsabench.models.hf_stepper import T5Stepper, supports
+
+    if supports(adapter):
+        return T5Stepper(adapter)
+    return CausalStepper(adapter) if supports_causal(adapter) else None

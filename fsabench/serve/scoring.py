@@ -18,19 +18,23 @@ nothing (its encoder predicts no tokens, and a token list carries no context/con
 the request is refused in one line pointing at in-process likelihood scoring, which scores the
 continuation as decoder targets. Work is bounded: each prompt fits the model's window, a request holds
 at most MAX_SCORED_TOKENS ids, and requests are scored one at a time (`lock`), beside generation.
+A client that disconnects stops its scoring: a request still waiting for the lock gives up, and one
+being scored stops before its next forward pass (as a generating row stops at its next step).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
-from fsabench.models.prompt_scores import max_row_tokens
+from fsabench.models.prompt_scores import ScoringCancelled, max_row_tokens
 from fsabench.serve.engine import BadRequest
 from fsabench.serve.schemas import CompletionRequest
 
 MAX_SCORED_TOKENS = 65_536  # prompt tokens one scoring request may send (all its prompts together)
 lock = threading.Lock()  # one scoring pass at a time: concurrent forward passes only fight over the cores
+LOCK_POLL = 0.1  # seconds between looks at `stop` while another request holds the lock
 
 
 def check(body: CompletionRequest, engine: Any) -> None:
@@ -83,15 +87,28 @@ def rows_of(body: CompletionRequest, engine: Any) -> list[list[int]]:
     return rows
 
 
-def score(body: CompletionRequest, engine: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The choices and usage of a scoring request (runs in the thread pool)."""
+def score(body: CompletionRequest, engine: Any, stop: threading.Event | None = None
+          ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The choices and usage of a scoring request (runs in the thread pool); raises ScoringCancelled
+    once `stop` is set (the client left), before the lock is taken or between forward passes."""
     from fsabench.models.prompt_scores import score_rows  # torch, on first use
 
     check(body, engine)
     rows = rows_of(body, engine)
     top = body.logprobs or 0
-    with lock:
-        scored = score_rows(engine.adapter, rows, top)
+    stop = stop or threading.Event()
+    while not lock.acquire(timeout=LOCK_POLL):
+        if stop.is_set():
+            engine.stats.scoring_cancelled.append(0.0)
+            raise ScoringCancelled("the client left while another request was being scored")
+    started = time.monotonic()
+    try:
+        scored = score_rows(engine.adapter, rows, top, stop=stop.is_set)
+    except ScoringCancelled:
+        engine.stats.scoring_cancelled.append(time.monotonic() - started)
+        raise
+    finally:
+        lock.release()
     generate = body.max_tokens != 0  # OpenAI's default budget is more than 0; scoring answers 1 token
     pieces = token_strings(engine.adapter, scored, top)
     choices = [choice(i, s, pieces, generate, body.logprobs is not None) for i, s in enumerate(scored)]

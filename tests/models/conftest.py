@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -28,3 +29,17 @@ def vllm_python() -> str:
         tail = (builder.stdout + builder.stderr).strip().splitlines()[-3:]
         pytest.skip(f"cannot build the vLLM venv (scripts/build_vllm_venv.py): {' | '.join(tail)}")
     return builder.stdout.strip().splitlines()[-1]
+
+
+def engine_pid(proc: subprocess.Popen, seconds: float) -> int:
+    """The engine server's pid from a `fsabench run` child's stderr ("... server pid N ..."), read within
+    `seconds`; fails with the stderr's tail when the run ends or the time runs out first."""
+    end, lines = time.monotonic() + seconds, []
+    while time.monotonic() < end:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "server pid" in line:
+            return int(line.split("server pid")[1].split()[0])
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError("no 'server pid' line:\n" + "".join(lines)[-3000:])

@@ -17,6 +17,7 @@ import pytest
 from fsabench.errors import ModelError
 from fsabench.models import load_model
 from fsabench.models.base import Request
+from tests.models.conftest import engine_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -154,18 +155,7 @@ def test_kill_9_of_fsabench_leaves_no_server(tmp_path):
                              "--tasks", "sc-sst2", "--limit", "200", "--concurrency", "1", "-o", str(tmp_path / "out"),
                              "--no-cache"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
                             start_new_session=True)
-    server = None
-    end = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < end:
-        line = proc.stderr.readline()
-        lines.append(line)
-        if "server pid" in line:
-            server = int(line.split("server pid")[1].split()[0])
-            break
-        if not line and proc.poll() is not None:
-            break
-    assert server is not None, "".join(lines)[-2000:]
+    server = engine_pid(proc, 60)
     time.sleep(1.0)  # mid-run: requests in flight
     assert alive(server)
     os.kill(proc.pid, signal.SIGKILL)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.models.conftest import engine_pid
 from tests.models.test_launcher import alive, wait_gone
 
 pytestmark = pytest.mark.slow
@@ -84,17 +85,7 @@ def test_kill_9_of_fsabench_leaves_no_vllm_process(tiny_llama, vllm_python, tmp_
                              "--no-cache", "-o", str(tmp_path / "out")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=engine_env(vllm_python),
                             cwd=ROOT, start_new_session=True)
-    server, lines = None, []
-    end = time.monotonic() + 900
-    while time.monotonic() < end:
-        line = proc.stderr.readline()
-        lines.append(line)
-        if "server pid" in line:
-            server = int(line.split("server pid")[1].split()[0])
-            break
-        if not line and proc.poll() is not None:
-            break
-    assert server is not None, "".join(lines)[-3000:]
+    server = engine_pid(proc, 900)
     time.sleep(2.0)  # requests in flight
     engine_group = [int(p) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == server]
     assert server in engine_group and len(engine_group) >= 2  # the API server and its engine core

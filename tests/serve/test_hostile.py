@@ -18,6 +18,7 @@ from fsabench.models import load_model
 from fsabench.models.base import Request
 from fsabench.serve import ModelServer
 from fsabench.web import Limits
+from tests.serve.rawhttp import raw
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +33,6 @@ def served(tiny_t5):
 @pytest.fixture(scope="module")
 def client(served):
     return openai.OpenAI(base_url=served[1].url, api_key="unused", max_retries=0, timeout=60)
-
-
-def raw(server, data: bytes, read_for: float = 5.0) -> bytes:
-    """Send bytes on a fresh connection; return everything the server sent until it closed or went quiet."""
-    host, port = server.thread.sock.getsockname()[:2]
-    with socket.create_connection((host, port), timeout=read_for) as sock:
-        sock.sendall(data)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except socket.timeout:
-            pass
-    return b"".join(chunks)
 
 
 def health_in_under_a_second(server) -> None:
@@ -161,7 +148,9 @@ def test_hostile_sockets_get_4xx_and_others_keep_being_answered(served):
 
 def test_a_huge_request_neither_starves_others_nor_outlives_its_client(served, client):
     _, server = served
-    body = json.dumps({"model": "tiny", "prompt": "Cold soup.", "max_tokens": 512, "min_tokens": 512}).encode()
+    # 32 prompts x 512 forced tokens in rows of 8: continuous batching decodes one 512-token row in well
+    # under a second, so the hog needs several waves of rows to still be decoding when it leaves
+    body = json.dumps({"model": "tiny", "prompt": ["Cold soup."] * 32, "max_tokens": 512, "min_tokens": 512}).encode()
     host, port = server.thread.sock.getsockname()[:2]
     hog = socket.create_connection((host, port), timeout=10)
     hog.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

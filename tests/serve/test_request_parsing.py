@@ -4,13 +4,13 @@ Content-Length refused and the connection closed (RFC 9112 section 6.3)."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from fsabench.models.base import Completion
 from fsabench.serve import ModelServer
 from fsabench.web import Limits
+from tests.serve.rawhttp import STILL_OPEN, raw
 
 
 class Echo:
@@ -33,19 +33,6 @@ def server():
     srv = ModelServer(Echo(), "echo", limits=Limits(max_body=64 * 1024, request_timeout=3)).start()
     yield srv
     srv.shutdown()
-
-
-def raw(server, data: bytes, read_for: float = 5.0) -> bytes:
-    host, port = server.thread.sock.getsockname()[:2]
-    with socket.create_connection((host, port), timeout=read_for) as sock:
-        sock.sendall(data)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except socket.timeout:
-            chunks.append(b"<still open>")
-    return b"".join(chunks)
 
 
 def post(body: bytes, extra: bytes = b"") -> bytes:
@@ -72,4 +59,4 @@ def test_transfer_encoding_with_content_length_is_refused_and_the_connection_clo
                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = raw(server, smuggled)
     assert answer.startswith(b"HTTP/1.1 400") and b"Transfer-Encoding and Content-Length" in answer
-    assert answer.count(b"HTTP/1.1 ") == 1 and not answer.endswith(b"<still open>")  # closed, nothing else answered
+    assert answer.count(b"HTTP/1.1 ") == 1 and not answer.endswith(STILL_OPEN)  # closed, nothing else answered

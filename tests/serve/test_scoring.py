@@ -172,3 +172,29 @@ def test_lm_eval_finds_the_served_tokenizer(served_llama):
     status, error = post(f"{server.url.removesuffix('/v1')}/detokenize", {"tokens": [1, 10 ** 6]})
     assert status == 400 and error["error"]["param"] == "tokens"
     assert post(f"{server.url.removesuffix('/v1')}/tokenize", {"prompt": "x", "model": "gpt-4o"})[0] == 404
+
+
+def test_scoring_stops_when_its_client_leaves(served_llama):
+    """A client that disconnects mid-scoring frees the scorer at its next forward pass (the work one
+    request may cause is ~2 s here; nobody should pay it for a reader that is gone)."""
+    import json
+    import socket
+    import time
+
+    _, server = served_llama
+    rows = [[5 + (i % 50) + k % 7 for k in range(1000)] for i in range(65)]  # 65,000 tokens: the most one request may send
+    body = json.dumps(lmeval_payload(rows, max_tokens=0)).encode()
+    host, port = server.thread.sock.getsockname()[:2]
+    before = len(server.engine.stats.scoring_cancelled)
+    leaver = socket.create_connection((host, port), timeout=10)
+    leaver.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    time.sleep(0.3)
+    leaver.close()
+    deadline = time.monotonic() + 10
+    while len(server.engine.stats.scoring_cancelled) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(server.engine.stats.scoring_cancelled) == before + 1
+    start = time.monotonic()
+    status, out = post(f"{server.url}/completions", lmeval_payload([[5, 6, 7]], max_tokens=0))
+    assert status == 200 and time.monotonic() - start < 2  # the lock was given back
