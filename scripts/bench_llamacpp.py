@@ -207,7 +207,7 @@ def summarize(runs: dict, args: argparse.Namespace, loads: tuple[list[str], list
         row = {"examples": r["examples"], "ex_per_s_whole": r["examples"] / r["process_s"],
                "ex_per_s_run": r["examples"] / r["run_s"], "load_s": r["load_s"], "process_s": r["process_s"],
                "cpu_s": r["cpu_s"], "peak_mb": r["peak_mb"]}
-        if r["examples"] < total:  # hf: on the first examples only: its whole run, extrapolated
+        if r["examples"] < total and name != PROBE:  # hf: on the first examples only: its whole run, extrapolated
             row["ex_per_s_whole_extrapolated"] = total / (r["process_s"] - r["run_s"] + r["run_s"] * total / r["examples"])
         rows[name] = row
     same = {}
