@@ -244,12 +244,12 @@ def print_table(summary: dict, runs: dict) -> None:
     if s["hf_limit"] and "hf" in runs:
         print(f"hf: ran the first {s['hf_limit']} examples of each task only ({runs['hf']['examples']} examples); "
               "its whole-run ex/s is extrapolated: load + run time per example x all examples")
-    print(f"{'contender':10} {'examples':>8} {'ex/s whole':>10} {'ex/s run':>9} {'load s':>7} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     if s["hf_longest"] and PROBE in runs:
         print(f"{PROBE}: hf: on the {s['hf_longest']} longest prompts of each task ({runs[PROBE]['examples']} examples, "
               f"batch {args_batch(s)}), a memory probe only (no scores, no speed ratio)")
     if s.get("llamacpp_streams"):
         print(f"llamacpp: {s['llamacpp_streams']}")
+    print(f"{'contender':10} {'examples':>8} {'ex/s whole':>10} {'ex/s run':>9} {'load s':>7} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     for name, r in s["contenders"].items():
         whole = f"{r['ex_per_s_whole']:.2f}" + (f" (~{r['ex_per_s_whole_extrapolated']:.2f} all)"
                                                 if "ex_per_s_whole_extrapolated" in r else "")
