@@ -14,6 +14,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
+from fsabench.models.hf_precision import autocast_context  # noqa: F401  (re-exported)
 from fsabench.models.fingerprint import hub_commit, local_fingerprint  # noqa: F401  (local_fingerprint re-exported)
 
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
@@ -61,15 +62,6 @@ def dtype_kwargs(dtype: torch.dtype) -> dict[str, Any]:
     from packaging.version import Version
 
     return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
-
-
-def autocast_context(device: str, dtype: torch.dtype | None):
-    """bf16/fp16 autocast over float32 weights (as Lightning's `bf16-mixed`), or nothing."""
-    import contextlib
-
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
 
 
 def check_local_path(target: str) -> None:
@@ -265,7 +257,7 @@ class HFAdapter:
             return None
         if self.autocast is not None or self.dtype != torch.float32:
             return None
-        from fsabench.models.hf_stepper import new_stepper
+        from fsabench.models.hf_continuous import new_stepper
 
         return new_stepper(self)
 
@@ -274,7 +266,7 @@ class HFAdapter:
         """`generate` with continuous batching: `batch_size` rows, the next prompt (longest first, as the
         static batches) admitted the step a row frees. Text and token counts as `_generate_batch` reports
         them: the answer runs to its budget or first EOS (counted), then is cut at its stop strings."""
-        from fsabench.models.hf_stepper import decode_all
+        from fsabench.models.hf_continuous import decode_all
 
         budgets = [self.max_new_tokens_override or requests[i].max_new_tokens for i in order]
         was_training = self.model.training  # fine-tuning decodes dev with the model it is training

@@ -372,7 +372,7 @@ class Engine:
 
 
 def new_stepper(adapter: Any) -> Any:
-    """A continuous-batching stepper for the adapter's model, or None (see `hf_stepper.new_stepper`)."""
-    from fsabench.models.hf_stepper import new_stepper as stepper_for
+    """A continuous-batching stepper for the adapter's model, or None (see `hf_continuous.new_stepper`)."""
+    from fsabench.models.hf_continuous import new_stepper as stepper_for
 
     return stepper_for(adapter)

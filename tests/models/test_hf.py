@@ -64,7 +64,7 @@ def test_hf_generate_through_the_stepper_equals_static_batches(fixture, request,
     decodes dev with it) decodes in eval mode and is back in train mode after."""
     from fsabench.models import load_model
     from fsabench.models.base import Request
-    from fsabench.models.hf_stepper import decode_all, new_stepper
+    from fsabench.models.hf_continuous import decode_all, new_stepper
 
     adapter = load_model(f"hf:{request.getfixturevalue(fixture)}", batch_size=4, device="cpu", prompt_style="raw")
     assert adapter._stepper() is not None
