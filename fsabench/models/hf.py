@@ -14,6 +14,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
 from fsabench.errors import ModelError
 from fsabench.models.base import Completion, Request
+from fsabench.models.hf_precision import autocast_context  # noqa: F401  (re-exported)
 from fsabench.models.fingerprint import hub_commit, local_fingerprint  # noqa: F401  (local_fingerprint re-exported)
 
 from fsabench.formats import NEWLINE_TOKEN  # noqa: E402  (defined once)
@@ -61,15 +62,6 @@ def dtype_kwargs(dtype: torch.dtype) -> dict[str, Any]:
     from packaging.version import Version
 
     return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
-
-
-def autocast_context(device: str, dtype: torch.dtype | None):
-    """bf16/fp16 autocast over float32 weights (as Lightning's `bf16-mixed`), or nothing."""
-    import contextlib
-
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
 
 
 def check_local_path(target: str) -> None:
@@ -237,6 +229,10 @@ class HFAdapter:
             return self.score_choices(requests)
         texts = [self._text_of(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(texts[i]), reverse=True)
+        budgets_ok = all((self.max_new_tokens_override or r.max_new_tokens) >= 1 for r in requests)
+        stepper = self._stepper() if requests and budgets_ok else None  # (a zero budget: the static path)
+        if stepper is not None:
+            return self._generate_continuous(stepper, requests, texts, order)
         results: list[Completion | None] = [None] * len(requests)
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
@@ -245,6 +241,45 @@ class HFAdapter:
             for i, text, p, c in zip(batch, decoded, p_tokens, c_tokens):
                 text = _cut_at_stop(text, requests[i].stop)
                 results[i] = Completion(text=text, prompt_tokens=int(p), completion_tokens=int(c))
+        return [r for r in results if r is not None]
+
+
+    def _stepper(self) -> Any:
+        """A continuous-batching stepper for this model (hf_stepper / hf_causal_stepper), or None for the
+        static path: a model they do not reproduce, or FSABENCH_STATIC_GENERATE=1 (the escape hatch; both
+        paths give the same answers and token counts, so the run's identity does not name the path).
+        Float32 only: in bfloat16 (weights or autocast) an answer depends on which rows share its batch (the
+        stepper's batches are not the static ones: 396-399/400 tiny-T5 and 161-168/200 tiny-Llama answers
+        agreed), so reduced precision keeps the static batches and its scores stay as they were."""
+        import os
+
+        if os.environ.get("FSABENCH_STATIC_GENERATE", "").strip() not in ("", "0"):
+            return None
+        if self.autocast is not None or self.dtype != torch.float32:
+            return None
+        from fsabench.models.hf_continuous import new_stepper
+
+        return new_stepper(self)
+
+    def _generate_continuous(self, stepper: Any, requests: Sequence[Request], texts: list[str],
+                             order: list[int]) -> list[Completion]:
+        """`generate` with continuous batching: `batch_size` rows, the next prompt (longest first, as the
+        static batches) admitted the step a row frees. Text and token counts as `_generate_batch` reports
+        them: the answer runs to its budget or first EOS (counted), then is cut at its stop strings."""
+        from fsabench.models.hf_continuous import decode_all
+
+        budgets = [self.max_new_tokens_override or requests[i].max_new_tokens for i in order]
+        was_training = self.model.training  # fine-tuning decodes dev with the model it is training
+        self.model.eval()  # the steppers call modules directly: no dropout for the whole decode
+        try:
+            rows = decode_all(stepper, [texts[i] for i in order], budgets, self.batch_size, set(self._eos_ids()))
+        finally:
+            self.model.train(was_training)
+        results: list[Completion | None] = [None] * len(requests)
+        for i, row in zip(order, rows):
+            with self.lock:
+                text = _cut_at_stop(self.decode(row.ids), requests[i].stop)
+            results[i] = Completion(text=text, prompt_tokens=int(row.prompt_tokens), completion_tokens=len(row.ids))
         return [r for r in results if r is not None]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from fsabench.models.hf import autocast_context
+from fsabench.models.hf_precision import autocast_context
 from fsabench.models.hf_stepper import Row, plain_greedy
 
 # Families whose served greedy answers were checked answer for answer (text, token count) against batched

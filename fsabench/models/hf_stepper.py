@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from fsabench.models.hf import autocast_context
+from fsabench.models.hf_precision import autocast_context
 
 _PLAIN_GREEDY = {  # generation-config fields that would add a logits processor, and their neutral values
     "repetition_penalty": (None, 1.0), "no_repeat_ngram_size": (None, 0), "encoder_no_repeat_ngram_size": (None, 0),

@@ -372,11 +372,7 @@ class Engine:
 
 
 def new_stepper(adapter: Any) -> Any:
-    """A continuous-batching stepper for the adapter's model (T5 family; full-attention causal LMs of a
-    verified family), or None: the model keeps one static `generate` per batch."""
-    from fsabench.models.hf_causal_stepper import CausalStepper, supports_causal
-    from fsabench.models.hf_stepper import T5Stepper, supports
+    """A continuous-batching stepper for the adapter's model, or None (see `hf_continuous.new_stepper`)."""
+    from fsabench.models.hf_continuous import new_stepper as stepper_for
 
-    if supports(adapter):
-        return T5Stepper(adapter)
-    return CausalStepper(adapter) if supports_causal(adapter) else None
+    return stepper_for(adapter)
