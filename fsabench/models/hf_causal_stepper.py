@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from fsabench.models.hf_precision import autocast_context
-from fsabench.models.hf_stepper import Row, plain_greedy
+from fsabench.models.hf_stepper import Row, choose_greedy, plain_greedy, staying
 
 # Families whose served greedy answers were checked answer for answer (text, token count) against batched
 # `generate` on tiny random models (tests/models/test_hf_causal_stepper.py builds one per family;
@@ -125,7 +125,7 @@ class CausalStepper:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **{self.cache_arg: cache},
                                 use_cache=True).logits[:, -1, :].float()
         rows = [Row(key, m, p) for key, m, p in zip(keys, min_tokens, mask.sum(dim=1).tolist())]
-        first = self._choose(logits, rows)
+        first = choose_greedy(logits, rows, self.eos)
         self._merge(cache, mask.long())
         self.last = torch.cat([self.last, first])
         self.rows += rows
@@ -151,29 +151,17 @@ class CausalStepper:
             with autocast_context(self.device, self.adapter.autocast):
                 logits = self.model(input_ids=self.last[:, None], attention_mask=self.mask, position_ids=positions,
                                     use_cache=True, **{self.cache_arg: self.cache}).logits[:, -1, :].float()
-            self.last = self._choose(logits, self.rows)
+            self.last = choose_greedy(logits, self.rows, self.eos)
         pending, self.pending = self.pending, []
         for keys, texts, min_tokens in pending:
             self._prefill(keys, texts, min_tokens)
         return self.rows
 
-    def _choose(self, logits: torch.Tensor, rows: list[Row]) -> torch.Tensor:
-        """Greedy next token per row (no EOS before its min_tokens); appended to each row's ids."""
-        early = [k for k, row in enumerate(rows) if len(row.ids) < row.min_tokens]
-        if early and len(self.eos):
-            index = torch.tensor(early, dtype=torch.long, device=self.device)
-            logits[index[:, None], self.eos[None, :]] = -float("inf")
-        chosen = logits.argmax(dim=-1)
-        for row, token in zip(rows, chosen.tolist()):
-            row.ids.append(token)
-        return chosen
-
     def drop(self, gone: list[Row]) -> None:
         """Remove rows, then the left padding no remaining row needs."""
         if not gone:
             return
-        leaving = {id(row) for row in gone}
-        keep = [k for k, row in enumerate(self.rows) if id(row) not in leaving]
+        keep = staying(self.rows, gone)
         if not keep:
             self.rows, self.cache = [], None
             self.mask = self.mask[:0, :0]

@@ -136,14 +136,7 @@ class T5Stepper:
             return []
         with autocast_context(self.device, self.adapter.autocast):
             logits = self._logits()
-        early = [k for k, row in enumerate(self.rows) if len(row.ids) < row.min_tokens]
-        if early and len(self.eos):  # no EOS before a row's min_tokens (as RowMinTokens)
-            rows = torch.tensor(early, dtype=torch.long, device=self.device)
-            logits[rows[:, None], self.eos[None, :]] = -float("inf")
-        chosen = logits.argmax(dim=-1)
-        self.last = chosen
-        for row, token in zip(self.rows, chosen.tolist()):
-            row.ids.append(token)
+        self.last = choose_greedy(logits, self.rows, self.eos)
         return self.rows
 
     def _logits(self) -> torch.Tensor:
@@ -200,8 +193,7 @@ class T5Stepper:
         """Remove rows, then trim padding no remaining row needs (decoder on the left, encoder on the right)."""
         if not gone:
             return
-        leaving = {id(row) for row in gone}
-        keep = [k for k, row in enumerate(self.rows) if id(row) not in leaving]
+        keep = staying(self.rows, gone)
         if not keep:
             self._reset()
             return
@@ -218,6 +210,25 @@ class T5Stepper:
             self.values[layer] = self.values[layer][index, :, cut:].contiguous()
             self.cross_keys[layer] = self.cross_keys[layer][index, :, :width].contiguous()
             self.cross_values[layer] = self.cross_values[layer][index, :, :width].contiguous()
+
+
+def choose_greedy(logits: torch.Tensor, rows: list[Row], eos: torch.Tensor) -> torch.Tensor:
+    """Each row's greedy next token (argmax; no EOS before the row's min_tokens, as `RowMinTokens` in
+    static `generate`), appended to its ids. Both steppers choose here, so they choose alike."""
+    early = [k for k, row in enumerate(rows) if len(row.ids) < row.min_tokens]
+    if early and len(eos):
+        index = torch.tensor(early, dtype=torch.long, device=logits.device)
+        logits[index[:, None], eos[None, :]] = -float("inf")
+    chosen = logits.argmax(dim=-1)
+    for row, token in zip(rows, chosen.tolist()):
+        row.ids.append(token)
+    return chosen
+
+
+def staying(rows: list[Row], gone: list[Row]) -> list[int]:
+    """Indices of the rows not in `gone` (rows are compared by identity: two rows may hold equal ids)."""
+    leaving = {id(row) for row in gone}
+    return [k for k, row in enumerate(rows) if id(row) not in leaving]
 
 
 def _pad_right(x: torch.Tensor, width: int) -> torch.Tensor:
