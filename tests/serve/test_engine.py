@@ -103,3 +103,19 @@ def test_continuous_batching_answers_as_in_process_and_lets_short_requests_pass(
         assert finished[1][1].completion_tokens == 120 and finished[0][1].completion_tokens <= 3
     finally:
         engine.close()
+
+
+def test_serve_picks_the_decoding_path_in_process_hf_picks(tiny_llama, monkeypatch):
+    """FSABENCH_STATIC_GENERATE=1 and reduced precision keep static batches in `serve` as in `fsabench run`,
+    so a served answer comes from the path the in-process answer it is compared with came from."""
+    adapter = load_model(f"hf:{tiny_llama}", batch_size=4)
+    engines = [Engine(adapter, batch_size=4, batch_wait=0.0)]
+    assert engines[0].continuous
+    monkeypatch.setenv("FSABENCH_STATIC_GENERATE", "1")
+    engines.append(Engine(adapter, batch_size=4, batch_wait=0.0))
+    assert not engines[1].continuous
+    monkeypatch.delenv("FSABENCH_STATIC_GENERATE")
+    engines.append(Engine(load_model(f"hf:{tiny_llama}", batch_size=4, dtype="bfloat16"), batch_size=4, batch_wait=0.0))
+    assert not engines[2].continuous
+    for engine in engines:
+        engine.close()
