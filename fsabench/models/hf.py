@@ -243,7 +243,6 @@ class HFAdapter:
                 results[i] = Completion(text=text, prompt_tokens=int(p), completion_tokens=int(c))
         return [r for r in results if r is not None]
 
-
     def _stepper(self) -> Any:
         """A continuous-batching stepper for this model (hf_stepper / hf_causal_stepper), or None for the
         static path: a model they do not reproduce, or FSABENCH_STATIC_GENERATE=1 (the escape hatch; both

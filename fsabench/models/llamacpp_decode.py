@@ -192,7 +192,6 @@ class Streams:
                 finished.append(slot)
         return finished
 
-
     def piece(self, token: int) -> bytes:
         """The token's bytes, as llama-cpp-python's detokenize writes them (special tokens as nothing)."""
         n = self.lib.llama_token_to_piece(self.vocab, token, self.piece_buffer, PIECE_BYTES, 0, False)

@@ -375,9 +375,5 @@ def new_stepper(adapter: Any) -> Any:
     """A continuous-batching stepper for the adapter's model, or None: the same choice in-process `hf:`
     makes (`HFAdapter._stepper`: float32 only, FSABENCH_STATIC_GENERATE=1 keeps static batches), so a
     served answer and an in-process one come from the same decoding path."""
-    chooser = getattr(adapter, "_stepper", None)
-    if chooser is not None:
-        return chooser()
-    from fsabench.models.hf_continuous import new_stepper as stepper_for
-
-    return stepper_for(adapter)
+    chooser = getattr(adapter, "_stepper", None)  # a local adapter without one keeps static batches
+    return chooser() if chooser is not None else None
