@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,28 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (VENV / "bin" / "label-st
                                                    reason=f"no Label Studio venv at {VENV} (scripts/label_studio_venv.sh)")]
 
 
+def migrated_database(scratch: Path) -> Path:
+    """A Label Studio database with every migration applied and nothing else, built once per Label Studio
+    version and cached (tests/fixture_cache.py): a fresh data dir spends ~25 of its ~30 s start-up on the
+    migrations (the server checks them and skips the work when the schema is current). Users, tokens and
+    projects are still created by the real server in each test's own copy."""
+    from tests.fixture_cache import cached_build, content_key
+
+    version = sorted(p.name for p in VENV.glob("lib/python*/site-packages/label_studio-*.dist-info"))
+    key = content_key({"label_studio": version}, [])
+
+    def build(out: Path) -> None:
+        (out / "data").mkdir(parents=True)
+        migrate = "from label_studio.server import _setup_env, _apply_database_migrations as m; _setup_env(); m()"
+        subprocess.run([str(VENV / "bin" / "python"), "-c", migrate], check=True, capture_output=True, timeout=600,
+                       cwd=out, env={**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(out / "data"),
+                                     "LATEST_VERSION_CHECK": "false"})
+        (out / "data" / "label_studio.sqlite3").rename(out / "label_studio.sqlite3")
+        shutil.rmtree(out / "data")  # its .env (SECRET_KEY) and empty media folders: each server makes its own
+
+    return cached_build("label_studio_db", key, build, scratch) / "label_studio.sqlite3"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -36,7 +59,11 @@ def free_port() -> int:
 @pytest.fixture
 def label_studio(tmp_path):
     port, token = free_port(), secrets.token_hex(20)
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(tmp_path / "ls-data"), "LABEL_STUDIO_USERNAME": "admin@example.org",
+    (tmp_path / "ls-data").mkdir()
+    shutil.copyfile(migrated_database(tmp_path / "ls-migrated"), tmp_path / "ls-data" / "label_studio.sqlite3")
+    # LATEST_VERSION_CHECK=false: no request to pypi.org at start-up (the test stays offline)
+    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(tmp_path / "ls-data"), "LATEST_VERSION_CHECK": "false",
+           "LABEL_STUDIO_USERNAME": "admin@example.org",
            "LABEL_STUDIO_PASSWORD": secrets.token_urlsafe(12), "LABEL_STUDIO_USER_TOKEN": token,
            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true", "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
     log = open(tmp_path / "ls.log", "wb")
@@ -44,7 +71,7 @@ def label_studio(tmp_path):
                              str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240  # bounded: ~30 s on a quiet machine, up to 4 minutes under load
+        deadline = time.monotonic() + 240  # bounded: ~4 s on a quiet machine (migrated database), minutes under load
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"label-studio exited {proc.returncode}: {(tmp_path / 'ls.log').read_text()[-2000:]}")
