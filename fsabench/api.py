@@ -550,15 +550,22 @@ def export_hub(results: PathLike | Sequence[PathLike | RunResult], output: PathL
 
 
 # --- distillation: readiness and sweeps (issue 26) ----------------------------------------------
-def check_recipe(options: RecipeOptions | None = None, micro_batches: int = 1, **fields: Any) -> dict[str, Any]:
+def check_recipe(options: RecipeOptions | None = None, micro_batches: int = 1, memory_gib: float | None = None,
+                 **fields: Any) -> dict[str, Any]:
     """`fsabench distill recipe R.yaml --check`: the student built from its config (no weights) runs
     pretraining micro-batches and a fine-tuning step at the recipe's shapes on this CPU; returns the
-    timings and the per-device memory estimates (fsabench.distill.readiness)."""
-    from fsabench.distill.readiness import check_recipe as check
+    timings and the per-device memory estimates (fsabench.distill.readiness). `memory_gib`
+    (`--check-memory`): the GiB the check plans its batches within (default: 80% of what is free); a batch
+    that does not fit runs fewer sequences at the full lengths and its memory is scaled per sequence."""
+    from fsabench.distill.readiness import GIB, check_recipe as check
+    from fsabench.errors import FsabenchError
 
+    if memory_gib is not None and not memory_gib > 0:
+        raise FsabenchError(f"--check-memory {memory_gib}: not a positive number of GiB", hint="e.g. --check-memory 8")
     o = _options(RecipeOptions, options, fields)
     spec, _, _ = load_recipe(o)
-    return check(spec, micro_batches=micro_batches, threads=spec.pretrain.threads)
+    return check(spec, micro_batches=micro_batches, threads=spec.pretrain.threads,
+                 memory_limit=None if memory_gib is None else memory_gib * GIB)
 
 
 def sweep_recipe(options: RecipeOptions | None = None, sweep: str = "", say=None, pretrain_report=None,

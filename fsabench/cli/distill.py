@@ -170,6 +170,7 @@ def distill_recipe(
     plan: Annotated[bool, typer.Option("--plan", help="print every stage's fully resolved settings; run nothing")] = False,
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="run once per value into OUT/KEY=VALUE, e.g. corpus.size=50000,100000 (the teacher is asked once)")] = None,
     check: Annotated[bool, typer.Option("--check", help="GPU readiness on this CPU: the student built from its config runs pretraining micro-batches and a fine-tuning step at the recipe's shapes; memory per device")] = False,
+    check_memory: Annotated[Optional[float], typer.Option("--check-memory", help="with --check: plan the check's batches within this many GiB here (default: 80% of what is free); a batch that does not fit runs fewer sequences at the full lengths")] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
     json_out: JsonOut = False,
@@ -189,7 +190,7 @@ def distill_recipe(
         from fsabench.distill.readiness import render
 
         with library_notices(quiet or json_out):
-            readiness = api.check_recipe(options)
+            readiness = api.check_recipe(options, memory_gib=check_memory)
         emit_json(readiness) if json_out else (None if quiet else out.print(render(readiness), markup=False,
                                                                                highlight=False))
         return

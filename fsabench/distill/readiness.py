@@ -42,6 +42,31 @@ def available_memory() -> int | None:
     return None
 
 
+def memory_budget(limit: float | None) -> tuple[float | None, int | None]:
+    """(bytes the check may use, bytes this machine has free): 80% of MemAvailable, or `limit` bytes
+    when that is smaller (a shared machine); None when neither is known."""
+    room = available_memory()
+    budget = [b for b in (None if room is None else 0.8 * room, limit) if b is not None]
+    return (min(budget) if budget else None), room
+
+
+def linear_fit(one: float, two: float) -> tuple[float, float]:
+    """(fixed, per sequence) bytes from what autograd saved for a batch of one and of two sequences. The
+    fixed part is real: under autocast every weight's low-precision copy is saved once per forward
+    pass, whatever the batch (~0.42 GiB for t5-base in bf16), so one sequence times N overstates N."""
+    per_row = max(two - one, 0.0)
+    return one - per_row, per_row
+
+
+def rows_that_fit(rows: int, states: float, per_row: float, budget: float | None) -> int:
+    """How many of a batch's `rows` sequences to run at the full lengths within `budget` bytes (at least
+    one): all of them when they fit, which is the whole point; fewer, and the memory scaled per
+    sequence, when they would not (a smaller machine, or --check-memory)."""
+    if budget is None or states + TRANSIENT * per_row * rows < budget:
+        return rows
+    return max(1, min(rows, int((budget - states) / (TRANSIENT * per_row))))
+
+
 def student_config(student) -> tuple[Any, str]:
     """(T5Config, where it came from) for a recipe's StudentSpec, without loading weights."""
     from transformers import AutoConfig, T5Config
@@ -93,9 +118,11 @@ def _batch(config, rows: int, src: int, tgt: int, seed: int):
             torch.randint(2, high, (rows, tgt), generator=generator))
 
 
-def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> dict[str, Any]:
+def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
+                 memory_limit: float | None = None) -> dict[str, Any]:
     """Run the recipe's pretraining micro-batches and one fine-tuning step on this CPU; return timings,
-    the measured activation memory and per-device estimates for the batch splits the plan allows."""
+    the measured activation memory and per-device estimates for the batch splits the plan allows.
+    `memory_limit`: the most bytes the check may use here (default: 80% of what the machine has free)."""
     import torch
     from transformers import T5ForConditionalGeneration
 
@@ -133,18 +160,24 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
                                 hint="the student's config or the precision is broken")
         return value, time.perf_counter() - clock, saved.total
 
-    # one sequence first: the activation memory per sequence says whether a whole micro-batch fits here
-    _, probe_seconds, per_row = pretrain_pass(1, 1000, None)
+    # one and two sequences first, forward only: the activation memory per sequence (and the part
+    # every batch pays) says whether a whole micro-batch fits here
+    _, probe_seconds, one = pretrain_pass(1, 1000, None)
+    fixed, per_row = linear_fit(one, pretrain_pass(2, 1001, None)[2])
     states = 16 * params  # float32 weights + gradients + two Adam moments
-    needed = states + TRANSIENT * per_row * micro
-    room = available_memory()
-    rows = micro if room is None or needed < 0.8 * room else \
-        max(1, min(micro, int((0.8 * room - states) / (TRANSIENT * per_row))))
+    needed = states + TRANSIENT * (fixed + per_row * micro)
+    budget, room = memory_budget(memory_limit)
+    rows = rows_that_fit(micro, states + TRANSIENT * fixed, per_row, budget)
     pretrain_runs = []
     for index in range(micro_batches):
-        loss, seconds, _ = pretrain_pass(rows, index, 1 / micro_batches)
+        loss, seconds, saved = pretrain_pass(rows, index, 1 / micro_batches)
         pretrain_runs.append({"loss": round(loss, 4), "seconds": round(seconds, 2), "rows": rows})
-    pretrain_activations = per_row * micro
+
+    def activations(m: int) -> float:
+        """Bytes autograd saves for a micro-batch of m sequences: measured when that many ran, else scaled."""
+        return saved if m == rows else fixed + per_row * m
+
+    pretrain_activations = activations(micro)
     torch.nn.utils.clip_grad_norm_(model.parameters(), pre.grad_clip)
     clock = time.perf_counter()
     optimizer.step()
@@ -154,22 +187,32 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
 
     ft_optimizer = torch.optim.AdamW(model.parameters(), lr=ft.lr, eps=ft.adam_eps, weight_decay=ft.weight_decay)
     ft_autocast = torch.bfloat16 if ft.dtype in ("auto", "bfloat16") else (torch.float16 if ft.dtype == "float16" else None)
-    ids, mask, labels = _batch(config, ft.batch_size, ft.max_input_tokens, ft.max_target_tokens, 99)
+
+    def finetune_loss(rows: int, seed: int, saved: SavedBytes):
+        ids, mask, labels = _batch(config, rows, ft.max_input_tokens, ft.max_target_tokens, seed)
+        with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t), \
+                torch.autocast("cpu", dtype=ft_autocast or torch.float32, enabled=ft_autocast is not None):
+            return model(input_ids=ids, attention_mask=mask, labels=labels).loss  # the fine-tuning loop's own loss
+
+    probes = [SavedBytes(), SavedBytes()]  # one and two sequences, forward only: does the whole batch fit?
+    for n, probe in enumerate(probes, 1):
+        finetune_loss(n, 97 + n, probe)
+    ft_fixed, ft_per_row = linear_fit(probes[0].total, probes[1].total)
+    ft_rows = rows_that_fit(ft.batch_size, states + TRANSIENT * ft_fixed, ft_per_row, budget)
     ft_saved = SavedBytes()
     clock = time.perf_counter()
-    with torch.autograd.graph.saved_tensors_hooks(ft_saved.pack, lambda t: t), \
-            torch.autocast("cpu", dtype=ft_autocast or torch.float32, enabled=ft_autocast is not None):
-        ft_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss  # the fine-tuning loop's own loss
+    ft_loss = finetune_loss(ft_rows, 99, ft_saved)
     ft_loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), ft.grad_clip)
     ft_optimizer.step()
     ft_seconds = time.perf_counter() - clock
+    ft_activations = ft_saved.total if ft_rows == ft.batch_size else ft_fixed + ft_per_row * ft.batch_size
 
     devices = []
     for world in [w for w in range(1, 17) if pre.batch_size % w == 0]:
         m, a = split_batch(pre.batch_size, pre.micro_batch_size, world)
         devices.append({"processes": world, "micro_batch_size": m, "accumulation": a,
-                        "pretrain_gib": round((states + TRANSIENT * pretrain_activations * m / micro) / GIB, 2)})
+                        "pretrain_gib": round((states + TRANSIENT * activations(m)) / GIB, 2)})
     return {"recipe": recipe.name, "student": recipe.student.model or "tiny", "config": source,
             "parameters": params, "vocab_size": config.vocab_size, "build_seconds": round(built, 2),
             "precision": str(autocast).replace("torch.", "") if autocast else "float32",
@@ -177,12 +220,14 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
             "pretrain": {"shape": f"{micro} x {pre.max_input_tokens} in, {pre.max_target_tokens} out",
                          "micro_batches": pretrain_runs, "one_sequence_seconds": round(probe_seconds, 2),
                          "cpu_memory_needed_gib": round(needed / GIB, 2),
-                         "cpu_memory_available_gib": None if room is None else round(room / GIB, 2), "optimizer_step_seconds": round(step_seconds, 2),
+                         "cpu_memory_available_gib": None if room is None else round(room / GIB, 2),
+                         "cpu_memory_limit_gib": None if memory_limit is None else round(memory_limit / GIB, 2),
+                         "optimizer_step_seconds": round(step_seconds, 2),
                          "activations_gib_per_micro_batch": round(pretrain_activations / GIB, 3)},
             "finetune": {"shape": f"{ft.batch_size} x {ft.max_input_tokens} in, {ft.max_target_tokens} out",
-                         "loss": round(float(ft_loss.detach()), 4), "seconds": round(ft_seconds, 2),
-                         "activations_gib": round(ft_saved.total / GIB, 3),
-                         "per_device_gib": round((states + TRANSIENT * ft_saved.total) / GIB, 2)},
+                         "rows": ft_rows, "loss": round(float(ft_loss.detach()), 4), "seconds": round(ft_seconds, 2),
+                         "activations_gib": round(ft_activations / GIB, 3),
+                         "per_device_gib": round((states + TRANSIENT * ft_activations) / GIB, 2)},
             "model_states_gib": round(states / GIB, 2), "per_device": devices,
             "note": f"estimates: float32 weights, gradients and Adam moments (16 bytes a parameter) plus {TRANSIENT}x "
                     "the activations autograd saved for one micro-batch at the worst-case lengths (gradients of "
@@ -191,6 +236,7 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None) -> 
 
 def render(report: dict[str, Any]) -> str:
     pre, ft = report["pretrain"], report["finetune"]
+    limit = f", --check-memory {pre['cpu_memory_limit_gib']} GiB" if pre.get("cpu_memory_limit_gib") else ""
     lines = [f"recipe {report['recipe']}: student {report['student']} ({report['config']}), "
              f"{report['parameters']:,} parameters, vocab {report['vocab_size']:,}; {report['precision']} autocast, "
              f"{report['threads']} CPU thread(s)",
@@ -198,10 +244,12 @@ def render(report: dict[str, Any]) -> str:
                  f"{r['rows']} sequences, loss {r['loss']} in {r['seconds']} s" for r in pre["micro_batches"])
              + f"; optimizer step {pre['optimizer_step_seconds']} s: ok",
              *([f"  (a whole micro-batch needs ~{pre['cpu_memory_needed_gib']} GiB here, "
-                f"{pre['cpu_memory_available_gib']} GiB available: ran fewer sequences at the full lengths; "
+                f"{pre['cpu_memory_available_gib']} GiB available{limit}: ran fewer sequences at the full lengths; "
                 f"the memory figures scale per sequence)"] if pre["micro_batches"][0]["rows"] < int(pre["shape"].split()[0])
                else []),
-             f"fine-tuning step ({ft['shape']}): loss {ft['loss']} in {ft['seconds']} s: ok",
+             f"fine-tuning step ({ft['shape']}): "
+             + (f"{ft['rows']} sequences, " if ft["rows"] < int(ft["shape"].split()[0]) else "")
+             + f"loss {ft['loss']} in {ft['seconds']} s: ok",
              f"memory per device: model states {report['model_states_gib']} GiB; activations "
              f"{pre['activations_gib_per_micro_batch']} GiB per pretraining micro-batch, {ft['activations_gib']} GiB "
              f"per fine-tuning batch",
