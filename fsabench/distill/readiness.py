@@ -50,18 +50,19 @@ def memory_budget(limit: float | None) -> tuple[float | None, int | None]:
     return (min(budget) if budget else None), room
 
 
-def linear_fit(one: float, two: float) -> tuple[float, float]:
-    """(fixed, per sequence) bytes from what autograd saved for a batch of one and of two sequences. The
+def linear_fit(one: float, rows: int, saved: float) -> tuple[float, float]:
+    """(fixed, per sequence) bytes from what autograd saved for one sequence and for `rows` (>= 2). The
     fixed part is real: under autocast every weight's low-precision copy is saved once per forward
-    pass, whatever the batch (~0.42 GiB for t5-base in bf16), so one sequence times N overstates N."""
-    per_row = max(two - one, 0.0)
+    pass, whatever the batch (~0.42 GiB for t5-base in bf16), so one sequence's bytes times N overstate N."""
+    per_row = max((saved - one) / (rows - 1), 0.0)
     return one - per_row, per_row
 
 
 def rows_that_fit(rows: int, states: float, per_row: float, budget: float | None) -> int:
     """How many of a batch's `rows` sequences to run at the full lengths within `budget` bytes (at least
     one): all of them when they fit, which is the whole point; fewer, and the memory scaled per
-    sequence, when they would not (a smaller machine, or --check-memory)."""
+    sequence, when they would not (a smaller machine, or --check-memory). `per_row` is one sequence's
+    bytes, fixed part included, so the rule errs on the safe side."""
     if budget is None or states + TRANSIENT * per_row * rows < budget:
         return rows
     return max(1, min(rows, int((budget - states) / (TRANSIENT * per_row))))
@@ -160,18 +161,21 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
                                 hint="the student's config or the precision is broken")
         return value, time.perf_counter() - clock, saved.total
 
-    # one and two sequences first, forward only: the activation memory per sequence (and the part
-    # every batch pays) says whether a whole micro-batch fits here
+    # one sequence first, forward only: the activation memory per sequence says whether a whole micro-batch fits
     _, probe_seconds, one = pretrain_pass(1, 1000, None)
-    fixed, per_row = linear_fit(one, pretrain_pass(2, 1001, None)[2])
     states = 16 * params  # float32 weights + gradients + two Adam moments
-    needed = states + TRANSIENT * (fixed + per_row * micro)
     budget, room = memory_budget(memory_limit)
-    rows = rows_that_fit(micro, states + TRANSIENT * fixed, per_row, budget)
+    rows = rows_that_fit(micro, states, one, budget)
     pretrain_runs = []
     for index in range(micro_batches):
         loss, seconds, saved = pretrain_pass(rows, index, 1 / micro_batches)
         pretrain_runs.append({"loss": round(loss, 4), "seconds": round(seconds, 2), "rows": rows})
+    # the fixed and per-sequence parts, from one sequence and the micro-batch that ran (two more when it was one)
+    if rows > 1 or micro > 1:
+        fixed, per_row = linear_fit(one, *((rows, saved) if rows > 1 else (2, pretrain_pass(2, 1001, None)[2])))
+    else:
+        fixed, per_row = 0.0, float(one)  # micro-batches of one sequence: measured as they are
+    needed = states + TRANSIENT * (fixed + per_row * micro)
 
     def activations(m: int) -> float:
         """Bytes autograd saves for a micro-batch of m sequences: measured when that many ran, else scaled."""
@@ -194,11 +198,9 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
                 torch.autocast("cpu", dtype=ft_autocast or torch.float32, enabled=ft_autocast is not None):
             return model(input_ids=ids, attention_mask=mask, labels=labels).loss  # the fine-tuning loop's own loss
 
-    probes = [SavedBytes(), SavedBytes()]  # one and two sequences, forward only: does the whole batch fit?
-    for n, probe in enumerate(probes, 1):
-        finetune_loss(n, 97 + n, probe)
-    ft_fixed, ft_per_row = linear_fit(probes[0].total, probes[1].total)
-    ft_rows = rows_that_fit(ft.batch_size, states + TRANSIENT * ft_fixed, ft_per_row, budget)
+    ft_probe = SavedBytes()  # one sequence, forward only: does the whole batch fit here?
+    finetune_loss(1, 98, ft_probe)
+    ft_rows = rows_that_fit(ft.batch_size, states, ft_probe.total, budget)
     ft_saved = SavedBytes()
     clock = time.perf_counter()
     ft_loss = finetune_loss(ft_rows, 99, ft_saved)
@@ -206,7 +208,14 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
     torch.nn.utils.clip_grad_norm_(model.parameters(), ft.grad_clip)
     ft_optimizer.step()
     ft_seconds = time.perf_counter() - clock
-    ft_activations = ft_saved.total if ft_rows == ft.batch_size else ft_fixed + ft_per_row * ft.batch_size
+    if ft_rows == ft.batch_size:
+        ft_activations = ft_saved.total  # measured
+    else:  # scaled from one sequence and the batch that ran (two more when it was one)
+        two = SavedBytes()
+        if ft_rows == 1:
+            finetune_loss(2, 97, two)
+        ft_fixed, ft_per_row = linear_fit(ft_probe.total, *((ft_rows, ft_saved.total) if ft_rows > 1 else (2, two.total)))
+        ft_activations = ft_fixed + ft_per_row * ft.batch_size
 
     devices = []
     for world in [w for w in range(1, 17) if pre.batch_size % w == 0]:
