@@ -317,6 +317,7 @@ class ServeOptions(Options):
     batch_wait_ms: float = 5.0
     max_tokens: int = 512
     quiet: bool = False
+    engine_process: bool = True  # decode in a process of its own (models that batch continuously)
     model: ModelOptions = Field(default_factory=ModelOptions)
 
     @model_validator(mode="before")

@@ -14,8 +14,9 @@ server's /v1/models (no --prompt-style).
 
 On a shared machine the load changes from minute to minute, so the in-process run is repeated right
 before each served run and each ratio is taken against that neighbour; the load average is printed
-beside every row. `server CPU ms/ex` is the serving process's CPU time per example (user + system),
-a figure the load moves less than wall time; `client CPU ms/ex` is this process's (the HTTP client).
+beside every row. `server CPU ms/ex` is the serving processes' CPU time per example (user + system;
+the HTTP process and its engine process), a figure the load moves less than wall time; `client CPU
+ms/ex` is this process's (the HTTP client).
 `overhead` (concurrency 1) is each request's served latency minus the model's own time for the same
 prompt, in-process, one request per generate call.
 
@@ -53,12 +54,25 @@ def load() -> str:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc; None elsewhere)."""
+    """User + system CPU seconds of a process and its live children (the server's engine process;
+    Linux /proc; None elsewhere)."""
+    def stat(process: Path) -> list[str]:
+        return process.joinpath("stat").read_text().rpartition(")")[2].split()
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        fields = stat(Path(f"/proc/{pid}"))
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = int(fields[11]) + int(fields[12])
+    for process in Path("/proc").iterdir():
+        if process.name.isdigit():
+            try:
+                child = stat(process)
+            except OSError:  # ended meanwhile
+                continue
+            if child[1] == str(pid):  # its parent
+                total += int(child[11]) + int(child[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def start_serve(model: Path, batch_size: int, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str]:

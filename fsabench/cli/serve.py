@@ -27,6 +27,10 @@ def serve(
     gguf_file: GgufFile = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="the most new tokens one request may ask for")] = 512,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
+    engine_process: Annotated[bool, typer.Option(
+        "--engine-process/--no-engine-process",
+        help="decode in a process of its own, so HTTP work never pauses decoding (models that batch "
+             "continuously: T5, verified causal families; shares the loaded weights)")] = True,
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /docs)."""
     from fsabench.api import serve_model
@@ -34,7 +38,7 @@ def serve(
     from fsabench.options import ModelOptions, ServeOptions
 
     options = ServeOptions(model_name=model, host=host, port=port, name=name, batch_wait_ms=batch_wait_ms,
-                           max_tokens=max_tokens, quiet=quiet,
+                           max_tokens=max_tokens, quiet=quiet, engine_process=engine_process,
                            model=ModelOptions(batch_size=batch_size, device=device, dtype=dtype, gguf_file=gguf_file,
                                               threads=threads))
 

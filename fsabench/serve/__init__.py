@@ -3,6 +3,8 @@
     schemas.py  the request bodies (pydantic, strict: unknown fields and wrong types are refused)
     engine.py   continuous (T5, Llama) or dynamic batching with per-request budgets, early answers,
                 cancellation, streaming (the steppers: fsabench/models/hf_stepper.py, hf_causal_stepper.py)
+    engine_process.py  the same engine in a forked process of its own (`serve`'s default for models
+                that decode continuously): decoding and HTTP no longer share one GIL
     app.py      the routes, OpenAI's error shape and server-sent events
     scoring.py  prompt scoring on /v1/completions (echo + logprobs: lm-eval's loglikelihood requests)
     tokens.py   vLLM's tokenizer routes (/tokenizer_info, /tokenize, /detokenize), which lm-eval probes
@@ -37,15 +39,32 @@ def model_card(adapter: Any, served_name: str, max_tokens: int = DEFAULT_CAP, wi
     return card
 
 
+def fork_is_safe() -> bool:
+    """An engine process is forked: only from a process with no other thread (a lock another thread
+    held at the fork would stay held in the child forever), on a system that forks."""
+    import os
+    import threading
+
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 class ModelServer:
-    """Engine + app; `run(host, port)` blocks (CLI), `start(host, port)` serves on a thread (tests)."""
+    """Engine + app; `run(host, port)` blocks (CLI), `start(host, port)` serves on a thread (tests).
+    `engine_process=True` decodes in a forked process of its own (serve/engine_process.py) when the model
+    batches continuously and this process has no other thread yet; else in threads of this process."""
 
     def __init__(self, adapter: Any, served_name: str = "model", batch_size: int = 16, batch_wait: float = 0.005,
-                 max_tokens: int = DEFAULT_CAP, limits: Limits = LIMITS, quiet: bool = True) -> None:
+                 max_tokens: int = DEFAULT_CAP, limits: Limits = LIMITS, quiet: bool = True,
+                 engine_process: bool = False) -> None:
         from fsabench.serve.app import build_app
-        from fsabench.serve.engine import Engine
+        from fsabench.serve.engine import Engine, is_local, new_stepper
 
-        self.engine = Engine(adapter, batch_size, batch_wait)
+        if engine_process and is_local(adapter) and new_stepper(adapter) is not None and fork_is_safe():
+            from fsabench.serve.engine_process import EngineProcess  # decoding on a core of its own
+
+            self.engine = EngineProcess(adapter, batch_size, batch_wait)
+        else:
+            self.engine = Engine(adapter, batch_size, batch_wait)
         self.card = model_card(adapter, served_name, max_tokens, self.engine.window())
         self.limits = limits
         self.app = build_app(self.engine, self.card, max_tokens, limits, quiet=quiet)

@@ -2,6 +2,7 @@
 
     POST /v1/chat/completions   POST /v1/completions   (also without the /v1 prefix)
     GET  /v1/models             GET  /v1/models/{id}   GET /health    GET /docs (OpenAPI)
+    GET  /metrics               the engine's counters (Prometheus text format)
 
 /v1/completions also scores prompts (`echo` + `logprobs`, token-id prompts: lm-eval's loglikelihood
 requests), see scoring.py; /tokenizer_info, /tokenize and /detokenize are in tokens.py.
@@ -26,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -120,8 +121,18 @@ async def no_model(_: HTTPRequest, exc: ModelNotFound) -> JSONResponse:
 
 @router.get("/health")
 @router.get("/v1/health", include_in_schema=False)
-async def health() -> dict[str, str]:
+async def health(http: HTTPRequest):
+    if not http.app.state.engine.alive:  # the engine process died: every generation would fail
+        return JSONResponse({"status": "error", "reason": "the decoding engine stopped"}, 503)
     return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(http: HTTPRequest) -> PlainTextResponse:
+    """The engine's counters in Prometheus' text format (a round trip to an engine process)."""
+    engine = http.app.state.engine
+    stats = await run_in_threadpool(lambda: engine.stats)
+    return PlainTextResponse(stats.prometheus(engine.alive), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/v1/models")
@@ -285,7 +296,7 @@ async def collect(http: Any, jobs: list[Job], events: asyncio.Queue) -> list[Ans
         except asyncio.TimeoutError:
             if await http.is_disconnected():
                 for job in jobs:
-                    job.cancelled = True
+                    job.cancel()
                 return None
             continue
         if kind == "done":
@@ -328,7 +339,7 @@ async def stream(jobs: list[Job], events: asyncio.Queue, meta: dict[str, Any], c
     finally:
         for job in jobs:  # a client that left mid-stream frees its rows at the next step
             if not job.finished:
-                job.cancelled = True
+                job.cancel()
 
 
 def usage_of(answers: list[Any]) -> dict[str, int]:

@@ -70,6 +70,13 @@ class Job:
     sent: str = ""  # streamed text so far
     generated: int = 0  # tokens when it finished or was cancelled
     client: str = ""  # who asked (the peer address): lanes take turns between clients
+    on_cancel: Any = None  # called by cancel() (the engine process forwards it to the decoding side)
+
+    def cancel(self) -> None:
+        """The client left: the job's row stops at the next decoding step (a queued job is dropped)."""
+        self.cancelled = True
+        if self.on_cancel is not None:
+            self.on_cancel(self)
 
     def put(self, kind: str, payload: Any) -> None:
         self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, self.index, payload))
@@ -167,26 +174,43 @@ class Stats:
     cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # tokens made when each cancelled job stopped
     scoring_cancelled: deque = field(default_factory=lambda: deque(maxlen=10_000))  # seconds each cancelled scoring request ran (0: it was still waiting)
     steps: int = 0  # decoding steps taken (continuous batching)
+    cancelled_total: int = 0  # jobs cancelled since the start (the deques keep only the last 10,000)
+
+    def note_cancelled(self, tokens: int) -> None:
+        self.cancelled.append(tokens)
+        self.cancelled_total += 1
+
+    def prometheus(self, alive: bool) -> str:
+        """The figures in Prometheus' text format (GET /metrics)."""
+        figures = [("engine_up", "gauge", "1 while the decoding engine runs", int(alive)),
+                   ("decoding_steps_total", "counter", "decoding steps taken (continuous batching)", self.steps),
+                   ("cancelled_jobs_total", "counter", "generation jobs whose client left", self.cancelled_total),
+                   ("scoring_cancelled_total", "counter", "prompt-scoring requests whose client left",
+                    len(self.scoring_cancelled))]
+        return "".join(f"# HELP fsabench_{name} {text}\n# TYPE fsabench_{name} {kind}\nfsabench_{name} {value}\n"
+                       for name, kind, text, value in figures)
 
 
-class Engine:
-    def __init__(self, adapter: Any, batch_size: int = 16, batch_wait: float = 0.005, long_budget: int = 128) -> None:
-        self.adapter, self.batch_size, self.batch_wait = adapter, max(1, batch_size), batch_wait
-        self.long_budget = long_budget
-        self.local = hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
+class Checks:
+    """What the HTTP side asks before queueing (the same for an engine in this process or its own)."""
+
+    adapter: Any
+    local: bool
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+        self.local = is_local(adapter)
         self.continuous = self.local and new_stepper(adapter) is not None  # a cheap probe: no weights touched
-        self.stats = Stats()
-        self.lanes = {"short": FairQueue(), "long": FairQueue()}
-        self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
-                        for lane, q in self.lanes.items()]
-        for thread in self.threads:
-            thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """False once the decoding side is gone (only an engine process can die on its own)."""
+        return True
 
     @property
     def batches(self) -> deque:
         return self.stats.batches
 
-    # --- checks before anything is queued ---------------------------------------------------------
     def window(self) -> int | None:
         return self.adapter.context_window() if self.local else None
 
@@ -208,6 +232,21 @@ class Engine:
             raise BadRequest(f"prompt ({count} tokens) + max_tokens ({budget}) is over the model's window of "
                              f"{window} tokens", "max_tokens")
         return count
+
+
+
+class Engine(Checks):
+    """Lanes of queued jobs and a decoding thread for each (this process); see the module docstring."""
+
+    def __init__(self, adapter: Any, batch_size: int = 16, batch_wait: float = 0.005, long_budget: int = 128) -> None:
+        super().__init__(adapter)
+        self.batch_size, self.batch_wait, self.long_budget = max(1, batch_size), batch_wait, long_budget
+        self.stats = Stats()
+        self.lanes = {"short": FairQueue(), "long": FairQueue()}
+        self.threads = [threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"fsabench-serve-{lane}")
+                        for lane, q in self.lanes.items()]
+        for thread in self.threads:
+            thread.start()
 
     def lane(self, budget: int) -> FairQueue:
         return self.lanes["long" if budget > self.long_budget else "short"]
@@ -249,7 +288,7 @@ class Engine:
             batch.append(job)
         for job in batch:
             if job.cancelled:
-                self.stats.cancelled.append(0)
+                self.stats.note_cancelled(0)
         return [j for j in batch if not j.cancelled]
 
     def _loop(self, q: FairQueue) -> None:
@@ -302,7 +341,7 @@ class Engine:
             return True
         if job.cancelled:
             job.finished, job.generated = True, len(ids)
-            self.stats.cancelled.append(len(ids))
+            self.stats.note_cancelled(len(ids))
             return True
         ended = any(t in eos for t in ids)
         at_budget = len(ids) >= job.request.max_new_tokens
@@ -365,10 +404,15 @@ class Engine:
             if job is None:
                 closing = True
             elif job.cancelled:
-                self.stats.cancelled.append(0)
+                self.stats.note_cancelled(0)
             else:
                 jobs.append(job)
         return jobs, closing
+
+
+def is_local(adapter: Any) -> bool:
+    """An in-process model whose decoding steps the engine drives (`hf:`), not a client of another server."""
+    return hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
 
 
 def new_stepper(adapter: Any) -> Any:

@@ -40,7 +40,8 @@ def open_server(options: ServeOptions) -> ModelServer:
     adapter = load_model(options.model_name, **options.model.adapter_kwargs())
     use_threads(threads)
     return ModelServer(adapter, options.name or served_name(options.model_name), options.model.batch_size,
-                       options.batch_wait_ms / 1000.0, options.max_tokens, quiet=options.quiet)
+                       options.batch_wait_ms / 1000.0, options.max_tokens, quiet=options.quiet,
+                       engine_process=options.engine_process)
 
 
 def serve_model(options: ServeOptions, on_ready: Callable[[str, ModelServer], None] | None = None) -> None:
