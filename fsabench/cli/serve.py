@@ -29,8 +29,8 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
     engine_process: Annotated[bool, typer.Option(
         "--engine-process/--no-engine-process",
-        help="decode in a process of its own, so HTTP work never pauses decoding (models that batch "
-             "continuously: T5, verified causal families; shares the loaded weights)")] = True,
+        help="decode in a process of its own, so HTTP work never pauses decoding (CPU models that batch "
+             "continuously: T5, verified causal families; Linux; shares the loaded weights)")] = True,
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /docs)."""
     from fsabench.api import serve_model

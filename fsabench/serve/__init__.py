@@ -39,19 +39,21 @@ def model_card(adapter: Any, served_name: str, max_tokens: int = DEFAULT_CAP, wi
     return card
 
 
-def fork_is_safe() -> bool:
-    """An engine process is forked: only from a process with no other thread (a lock another thread
-    held at the fork would stay held in the child forever), on a system that forks."""
-    import os
+def fork_is_safe(adapter: Any) -> bool:
+    """An engine process is forked: only on Linux (macOS frameworks do not survive a fork), only from a
+    process with no other thread (a lock another thread held at the fork would stay held in the child
+    forever), and only for a model on the CPU (CUDA and MPS cannot be used in a forked child)."""
+    import sys
     import threading
 
-    return hasattr(os, "fork") and threading.active_count() == 1
+    return sys.platform.startswith("linux") and threading.active_count() == 1 and \
+        str(getattr(adapter, "device", "cpu")).startswith("cpu")
 
 
 class ModelServer:
     """Engine + app; `run(host, port)` blocks (CLI), `start(host, port)` serves on a thread (tests).
     `engine_process=True` decodes in a forked process of its own (serve/engine_process.py) when the model
-    batches continuously and this process has no other thread yet; else in threads of this process."""
+    batches continuously on the CPU and `fork_is_safe`; else in threads of this process."""
 
     def __init__(self, adapter: Any, served_name: str = "model", batch_size: int = 16, batch_wait: float = 0.005,
                  max_tokens: int = DEFAULT_CAP, limits: Limits = LIMITS, quiet: bool = True,
@@ -59,7 +61,7 @@ class ModelServer:
         from fsabench.serve.app import build_app
         from fsabench.serve.engine import Engine, is_local, new_stepper
 
-        if engine_process and is_local(adapter) and new_stepper(adapter) is not None and fork_is_safe():
+        if engine_process and is_local(adapter) and new_stepper(adapter) is not None and fork_is_safe(adapter):
             from fsabench.serve.engine_process import EngineProcess  # decoding on a core of its own
 
             self.engine = EngineProcess(adapter, batch_size, batch_wait)

@@ -19,6 +19,7 @@ import pytest
 
 from fsabench.models import load_model
 from fsabench.models.base import Request
+from tests.serve.test_app import post
 
 PROMPTS = ["The pizza was great but the waiter was rude.", "Battery life is short.", "Nice screen.",
            "The soup came cold and the bill was wrong.", "Fast delivery, friendly staff.", "Meh."]
@@ -52,15 +53,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-def post(url: str, payload: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def metric(url: str, name: str) -> float:
