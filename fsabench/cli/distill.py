@@ -186,6 +186,10 @@ def distill_recipe(
     clock = time.perf_counter()
     options = RecipeOptions(recipe=recipe, overrides=tuple(overrides or ()), output=output, ablation=ablation,
                             executor=executor, workers=workers, keep=keep, shared_dir=shared_dir, data_dir=data_dir)
+    if check_memory is not None and not check:
+        from fsabench.errors import FsabenchError
+
+        raise FsabenchError("--check-memory: it plans the --check run's batches", hint="add --check, or drop --check-memory")
     if check:
         from fsabench.distill.readiness import render
 

@@ -46,3 +46,10 @@ def test_paper_check_builds_t5_base_and_runs_the_paper_shapes():
     assert splits[1] == (20, 5) and splits[4] == (5, 5) and splits[10] == (10, 1) and 3 not in splits
     gib = {d["processes"]: d["pretrain_gib"] for d in report["per_device"]}
     assert report["model_states_gib"] == pytest.approx(3.3, abs=0.1) and gib[1] > gib[4] > report["model_states_gib"]
+
+
+def test_check_memory_needs_check_and_a_positive_size(cli):
+    res = cli("distill", "recipe", "tiny.yaml", "--check-memory", "4", "--plan")
+    assert res.returncode == 1 and "--check-memory" in res.stderr and "add --check" in res.stderr
+    res = cli("distill", "recipe", "tiny.yaml", "--check", "--check-memory", "0")
+    assert res.returncode == 1 and "not a positive number" in res.stderr
