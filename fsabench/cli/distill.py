@@ -189,7 +189,8 @@ def distill_recipe(
     if check_memory is not None and not check:
         from fsabench.errors import FsabenchError
 
-        raise FsabenchError("--check-memory: it plans the --check run's batches", hint="add --check, or drop --check-memory")
+        raise FsabenchError("--check-memory: it plans the --check run's batches",
+                            hint="add --check, or drop --check-memory")
     if check:
         from fsabench.distill.readiness import render
 
