@@ -10,14 +10,19 @@ token's K/V at the cell of its position. We keep all three properties per slot a
   attention-weighted sum add cells in SIMD chunks by cell index: a unified pool (cells wherever they
   are free, the prefix shared by tags) changes those sums in the last bits, and a 135M model's near
   ties then flip about one answer in five (measured: 52 of 64 identical);
-* each slot keeps what its previous prompt left in its stream and feeds only the new prompt's tokens
-  after the common part (the loop's own prefix reuse), choosing among free slots the best match;
+* each prompt starts from the cells of the prompt before it (with its answer) up to their common
+  prefix, copied into its slot when another slot holds them, and feeds the rest in one call, as the
+  loop does. llama.cpp's matrix kernels add in an order that depends on how many tokens one call
+  computes, so a token's K/V depends on which call computed it: a prefix fed once for all prompts
+  (what this did before) flipped 3 of 4,238 benchmark answers; the loop's calls give the loop's
+  answers;
 * each step decodes one token for every decoding slot in one `llama_decode`, ordered by sequence id:
   over per-sequence streams llama.cpp cuts a batch into one micro-batch (one pass over the weights) per
   run of consecutive ids and per token count, so prompts are fed in their own calls, one per slot.
 
 A sequence whose stream fills up (a long prompt and a long answer) is reported back unfinished and
-re-run alone in a context big enough for it, which gives the same answer. An answer stops for length
+re-run alone in a context big enough for it, its prompt fed whole as a fresh loop feeds it (the one
+case where our calls can differ from a loop that had a previous prompt). An answer stops for length
 where the loop stops it: not inside a multi-byte character (`_Slot.at_budget`).
 """
 
@@ -87,6 +92,7 @@ class Streams:
         self.batch = lib.llama_batch_init(MAX_BATCH_TOKENS, 0, 1)
         self.piece_buffer = ctypes.create_string_buffer(PIECE_BYTES)
         self.held: list[list[int]] = [[] for _ in range(slots)]  # the tokens each stream's cells hold
+        self.last: int | None = None  # the stream of the prompt admitted last (the loop's previous prompt)
 
     def close(self) -> None:
         if self.ctx is not None:
@@ -97,56 +103,47 @@ class Streams:
     def run(self, todo: Sequence[int], prompts: Sequence[list[int]],
             budgets: Sequence[int]) -> Iterator[tuple[int, list[int], bool]]:
         """Yield (request index, generated tokens, finished) as each ends; not finished when its stream
-        filled up first (or its prompt does not fit)."""
-        queue = sorted(todo, key=lambda i: len(prompts[i]))  # pop() takes the longest first: less tail
-        for i in [i for i in queue if len(prompts[i]) >= self.cells]:
-            queue.remove(i)
+        filled up first (or its prompt does not fit). Prompts are admitted in the order given, each fed
+        as the loop feeds it (`_admit`), right away: the next one starts from its cells."""
+        queue = [i for i in todo if len(prompts[i]) < self.cells]
+        for i in [i for i in todo if len(prompts[i]) >= self.cells]:
             yield i, [], False
-        self._share_prefix(shared_prefix([prompts[i] for i in queue]))
+        queue.reverse()  # pop() takes the next in order
         free, active = set(range(self.slots)), {}
         while queue or active:
+            done = []
             while queue and free:
                 slot = self._admit(queue.pop(), free, prompts, budgets)
                 free.discard(slot.seq)
                 active[slot.seq] = slot
-            done = []  # a prompt's own first token can end its answer (end of generation, a budget of 1)
-            for slot in [s for s in active.values() if len(s.pending) > 1]:
-                done += self._feed([slot], prompt=True)
-            ended = {s.seq for s in done}
-            done += self._feed(sorted((s for s in active.values() if len(s.pending) == 1 and s.seq not in ended),
-                                      key=lambda s: s.seq))
+                if len(slot.pending) > 1:  # a prompt's own first token can end its answer (end of generation, a budget of 1)
+                    for ended in self._feed([slot], prompt=True):
+                        done.append(ended)
+                        del active[ended.seq]
+                        free.add(ended.seq)
+            for ended in self._feed(sorted((s for s in active.values() if len(s.pending) == 1), key=lambda s: s.seq)):
+                done.append(ended)
+                del active[ended.seq]
+                free.add(ended.seq)
             for slot in done:
-                del active[slot.seq]
-                free.add(slot.seq)
                 yield slot.index, slot.generated, not slot.pending  # pending: its stream is full
 
-    def _share_prefix(self, prefix: list[int]) -> None:
-        """Every stream starts with `prefix` (the call's prompts all do): fed once into the stream that holds
-        most of it, then copied to the others (llama_memory_seq_cp between streams copies the cells, at the
-        same indices) instead of each slot feeding it again with its first prompt."""
-        have = [common_length(held, prefix) for held in self.held]
-        if len(prefix) < 2 or min(have) == len(prefix):
-            return
-        source = max(range(self.slots), key=have.__getitem__)
-        if have[source] < len(prefix):
-            self.lib.llama_memory_seq_rm(self.memory, source, have[source], -1)
-            del self.held[source][have[source]:]
-            slot = _Slot(index=-1, seq=source, pending=prefix[have[source]:], budget=0, pos=have[source])
-            self._feed([slot], prompt=True, logits=False)
-        for seq in range(self.slots):
-            if seq != source and have[seq] < len(prefix):
-                self.lib.llama_memory_seq_cp(self.memory, source, seq, -1, -1)
-                self.lib.llama_memory_seq_rm(self.memory, seq, len(prefix), -1)
-                self.held[seq] = list(prefix)
-
     def _admit(self, i: int, free: set[int], prompts: Sequence[list[int]], budgets: Sequence[int]) -> _Slot:
-        """The free slot whose stream shares the longest prefix with prompt i (the lowest id on a tie);
-        its cells past that prefix are dropped, keeping at least one prompt token to feed."""
-        prompt = prompts[i]
-        seq = max(sorted(free), key=lambda s: common_length(self.held[s], prompt))
-        keep = min(common_length(self.held[seq], prompt), len(prompt) - 1)
+        """A free slot for prompt i, holding what the loop would hold when it reaches prompt i: the cells of
+        the previous prompt (with its answer) up to their common prefix, at least one prompt token left to
+        feed. llama.cpp's matrix kernels add in an order that depends on how many tokens go through
+        together, so a token's K/V depends on which call computed it; taking the cells from the previous
+        prompt's stream (not from whichever stream shares most) makes every call the loop's call."""
+        prompt, source = prompts[i], self.last
+        keep = min(common_length(self.held[source], prompt), len(prompt) - 1) if source is not None else 0
+        seq = source if source in free else min(free)
+        if seq != source and keep:  # llama.cpp copies between streams whole: copy, then cut
+            self.lib.llama_memory_seq_rm(self.memory, seq, 0, -1)
+            self.lib.llama_memory_seq_cp(self.memory, source, seq, -1, -1)
+            self.held[seq] = list(self.held[source])
         self.lib.llama_memory_seq_rm(self.memory, seq, keep, -1)
         del self.held[seq][keep:]
+        self.last = seq
         return _Slot(index=i, seq=seq, pending=list(prompt[keep:]), budget=budgets[i], pos=keep)
 
     def _feed(self, slots: list[_Slot], prompt: bool = False, logits: bool = True) -> list[_Slot]:
@@ -201,17 +198,6 @@ class Streams:
 def stream_cells(cells: int) -> int:
     """The cells llama.cpp gives a stream asked for `cells` (rounded up to a multiple of CELL_STEP)."""
     return -(-cells // CELL_STEP) * CELL_STEP
-
-
-def shared_prefix(prompts: Sequence[Sequence[int]]) -> list[int]:
-    """The tokens every prompt starts with, less one: each keeps a token of its own to feed (its logits
-    give the first answer token)."""
-    if not prompts:
-        return []
-    first, n = prompts[0], min(len(p) for p in prompts) - 1
-    for other in prompts[1:]:
-        n = common_length(first[:n], other)
-    return list(first[:n])
 
 
 def common_length(a: Sequence[int], b: Sequence[int]) -> int:
