@@ -61,11 +61,15 @@ class ModelServer:
         from fsabench.serve.app import build_app
         from fsabench.serve.engine import Engine, is_local, new_stepper
 
+        self.engine: Any = None
         if engine_process and is_local(adapter) and new_stepper(adapter) is not None and fork_is_safe(adapter):
             from fsabench.serve.engine_process import EngineProcess  # decoding on a core of its own
 
-            self.engine = EngineProcess(adapter, batch_size, batch_wait)
-        else:
+            try:
+                self.engine = EngineProcess(adapter, batch_size, batch_wait)
+            except OSError:  # the system refused the fork (memory, process limit): decode in a thread
+                self.engine = None
+        if self.engine is None:
             self.engine = Engine(adapter, batch_size, batch_wait)
         self.card = model_card(adapter, served_name, max_tokens, self.engine.window())
         self.limits = limits
