@@ -20,6 +20,8 @@ Why it is shaped this way:
 - A client that disconnects sets `Job.cancelled`; its row stops at the next decoding step (the
   per-step hook returns True for it) and a job still queued is dropped unanswered.
 - Streaming jobs get text deltas per step on their asyncio queue (thread-safe hand-off).
+- `fsabench serve` runs this engine in a forked process of its own for models that decode
+  continuously on the CPU (engine_process.py), so HTTP work never holds the decoding thread's GIL.
 - A batch waits (at most `batch_wait`) for more jobs only while requests are on their way: the
   HTTP handlers announce a request (`expect`) before checking and tokenizing it and hand its jobs
   over with `submit_all`. A lone request starts at once; it used to pay the whole batch-fill wait.
@@ -232,7 +234,6 @@ class Checks:
             raise BadRequest(f"prompt ({count} tokens) + max_tokens ({budget}) is over the model's window of "
                              f"{window} tokens", "max_tokens")
         return count
-
 
 
 class Engine(Checks):
