@@ -29,9 +29,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from fsabench.errors import ModelError
+from fsabench.processes import die_with_parent
 
 log = logging.getLogger("fsabench")
 
@@ -76,17 +78,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: SIGTERM this child when the thread that started it dies (Linux only; best effort)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
 
 
 def _pdeathsig_safe() -> bool:
@@ -152,10 +143,11 @@ class LaunchedServer:
             handle, name = tempfile.mkstemp(prefix=f"fsabench-{self.label.split(':')[0]}-", suffix=".log")
             self.log_path = Path(name)
             log.info(f"{self.label}: starting {' '.join(argv)} (log: {self.log_path})")
+            with_parent = partial(die_with_parent, signal.SIGTERM) if _pdeathsig_safe() else None
             try:
                 self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
                                                 env={**os.environ, **self.env}, start_new_session=True,
-                                                preexec_fn=_die_with_parent if _pdeathsig_safe() else None)
+                                                preexec_fn=with_parent)
             except OSError as exc:
                 raise ModelError(f"{self.label}: cannot start {argv[0]} ({exc.strerror or exc})",
                                  hint="check --engine-bin / the launch command (the executable must exist)") from None

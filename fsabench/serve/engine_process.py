@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fsabench.models.base import Request
+from fsabench.processes import die_with_parent
 from fsabench.serve.engine import Checks, Engine, Job, Stats
 
 STATS_WAIT = 5.0  # seconds to wait for the engine's statistics (tests and logs only)
@@ -110,9 +111,6 @@ class EngineProcess(Checks):
         if not self._send(("jobs", budget, specs)) or self._dead:
             self._fail_all()
 
-    def submit(self, job: Job) -> None:
-        self.submit_all([job], job.request.max_new_tokens)
-
     def close(self) -> None:
         """Stop the engine (its queued jobs are dropped) and wait for it; kill it if it does not stop."""
         self._send(("close",))
@@ -151,10 +149,7 @@ class EngineProcess(Checks):
             job = self._jobs.pop(job_id, None) if kind == "done" else self._jobs.get(job_id)
             if job is not None:
                 job.finished = job.finished or kind == "done"
-                try:
-                    job.put(kind, payload)
-                except RuntimeError:  # its event loop closed (the server is stopping)
-                    pass
+                job.put(kind, payload)
         self._dead = True
         self._fail_all()
 
@@ -164,10 +159,7 @@ class EngineProcess(Checks):
         for job_id in list(self._jobs):
             job = self._jobs.pop(job_id, None)
             if job is not None:
-                try:
-                    job.finish(why)
-                except RuntimeError:  # its event loop closed (the server is stopping)
-                    pass
+                job.finish(why)
 
 
 class _EngineJob(Job):
@@ -187,15 +179,11 @@ class _EngineJob(Job):
 def _engine_main(adapter: Any, inbox: Any, outbox: Any, server_ends: tuple, batch_size: int, batch_wait: float,
                  long_budget: int) -> None:
     """The engine process: run an Engine, take messages until the server closes it or goes away."""
-    import ctypes
     import gc
 
     for end in server_ends:  # the server's ends, inherited by the fork: only the server may hold them
         end.close()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the server
-    except (OSError, AttributeError):  # not Linux: the pipe's EOF still stops it
-        pass
+    die_with_parent(signal.SIGKILL)  # kill -9 of the server; elsewhere than Linux the pipe's EOF still stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the whole group: the server closes us in order
     gc.collect()
     gc.freeze()  # the loaded model's objects: the collector never walks (or copies on write) those pages

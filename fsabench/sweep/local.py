@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 
+from fsabench.processes import die_with_parent
 from fsabench.sweep.cells import Unit
 from fsabench.sweep.worker import CellOutcome, run_unit
 
@@ -32,18 +33,8 @@ class _Running:
     reported: set
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel sends SIGKILL to this worker when the driver dies (a no-op elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _child(conn, unit: Unit, parent: int) -> None:
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the driver died before the signal was armed
         os._exit(1)
     try:
