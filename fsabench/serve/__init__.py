@@ -59,10 +59,10 @@ class ModelServer:
                  max_tokens: int = DEFAULT_CAP, limits: Limits = LIMITS, quiet: bool = True,
                  engine_process: bool = False) -> None:
         from fsabench.serve.app import build_app
-        from fsabench.serve.engine import Engine, is_local, new_stepper
+        from fsabench.serve.engine import Engine, decodes_continuously
 
         self.engine: Any = None
-        if engine_process and is_local(adapter) and new_stepper(adapter) is not None and fork_is_safe(adapter):
+        if engine_process and decodes_continuously(adapter) and fork_is_safe(adapter):
             from fsabench.serve.engine_process import EngineProcess  # decoding on a core of its own
 
             try:

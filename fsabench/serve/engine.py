@@ -81,7 +81,10 @@ class Job:
             self.on_cancel(self)
 
     def put(self, kind: str, payload: Any) -> None:
-        self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, self.index, payload))
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, self.index, payload))
+        except RuntimeError:  # its event loop has closed (the server is stopping): nobody is waiting
+            pass
 
     def finish(self, answer: Answer | str) -> None:
         """Final answer (or an error message); streaming jobs first get the text not yet sent."""
@@ -202,7 +205,7 @@ class Checks:
     def __init__(self, adapter: Any) -> None:
         self.adapter = adapter
         self.local = is_local(adapter)
-        self.continuous = self.local and new_stepper(adapter) is not None  # a cheap probe: no weights touched
+        self.continuous = decodes_continuously(adapter)
 
     @property
     def alive(self) -> bool:
@@ -414,6 +417,11 @@ class Engine(Checks):
 def is_local(adapter: Any) -> bool:
     """An in-process model whose decoding steps the engine drives (`hf:`), not a client of another server."""
     return hasattr(adapter, "_generate_batch") and hasattr(adapter, "decode")
+
+
+def decodes_continuously(adapter: Any) -> bool:
+    """Whether the engine drives this model step by step (a cheap probe: no weights touched)."""
+    return is_local(adapter) and new_stepper(adapter) is not None
 
 
 def new_stepper(adapter: Any) -> Any:
