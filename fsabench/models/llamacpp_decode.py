@@ -109,22 +109,23 @@ class Streams:
         for i in [i for i in todo if len(prompts[i]) >= self.cells]:
             yield i, [], False
         queue.reverse()  # pop() takes the next in order
-        free, active = set(range(self.slots)), {}
+        free, active, done = set(range(self.slots)), {}, []
+
+        def retire(ended: list[_Slot]) -> None:  # its slot is free for the next prompt at once
+            for slot in ended:
+                done.append(slot)
+                del active[slot.seq]
+                free.add(slot.seq)
+
         while queue or active:
-            done = []
+            done.clear()
             while queue and free:
                 slot = self._admit(queue.pop(), free, prompts, budgets)
                 free.discard(slot.seq)
                 active[slot.seq] = slot
                 if len(slot.pending) > 1:  # a prompt's own first token can end its answer (end of generation, a budget of 1)
-                    for ended in self._feed([slot], prompt=True):
-                        done.append(ended)
-                        del active[ended.seq]
-                        free.add(ended.seq)
-            for ended in self._feed(sorted((s for s in active.values() if len(s.pending) == 1), key=lambda s: s.seq)):
-                done.append(ended)
-                del active[ended.seq]
-                free.add(ended.seq)
+                    retire(self._feed([slot], prompt=True))
+            retire(self._feed(sorted((s for s in active.values() if len(s.pending) == 1), key=lambda s: s.seq)))
             for slot in done:
                 yield slot.index, slot.generated, not slot.pending  # pending: its stream is full
 
@@ -146,7 +147,7 @@ class Streams:
         self.last = seq
         return _Slot(index=i, seq=seq, pending=list(prompt[keep:]), budget=budgets[i], pos=keep)
 
-    def _feed(self, slots: list[_Slot], prompt: bool = False, logits: bool = True) -> list[_Slot]:
+    def _feed(self, slots: list[_Slot], prompt: bool = False) -> list[_Slot]:
         """Feed `slots`' pending tokens (a prompt: all of one slot's, in calls of MAX_BATCH_TOKENS; a
         step: one token per slot), pick each one's next token greedily; return the slots that finished."""
         import numpy as np
@@ -161,7 +162,7 @@ class Streams:
                 for k, token in enumerate(take):
                     batch.token[n], batch.pos[n], batch.n_seq_id[n] = token, slot.pos + k, 1
                     batch.seq_id[n][0] = slot.seq
-                    batch.logits[n] = logits and k == len(slot.pending) - 1
+                    batch.logits[n] = k == len(slot.pending) - 1
                     n += 1
                 slot.pos += len(take)
                 self.held[slot.seq] += take
@@ -172,8 +173,6 @@ class Streams:
                 raise ModelError(f"llamacpp: llama_decode failed (code {code})", hint="lower --batch-size")
             if not prompt or not slots[0].pending:
                 break
-        if not logits:
-            return []
         for row, slot in enumerate(slots):
             logits = lib.llama_get_logits_ith(self.ctx, n - 1 if prompt else row)
             token = int(np.ctypeslib.as_array(logits, shape=(self.n_vocab,)).argmax())
