@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fsabench.errors import FsabenchError
@@ -56,6 +57,12 @@ def linear_fit(one: float, rows: int, saved: float) -> tuple[float, float]:
     pass, whatever the batch (~0.42 GiB for t5-base in bf16), so one sequence's bytes times N overstate N."""
     per_row = max((saved - one) / (rows - 1), 0.0)
     return one - per_row, per_row
+
+
+def fit_from(one: float, rows: int, saved: float, two: Callable[[], float]) -> tuple[float, float]:
+    """(fixed, per sequence) bytes from one sequence and the batch of `rows` that ran (`saved` bytes); when
+    that batch was one sequence too, `two()` runs a two-sequence pass for the second point."""
+    return linear_fit(one, rows, saved) if rows > 1 else linear_fit(one, 2, two())
 
 
 def rows_that_fit(rows: int, states: float, per_row: float, budget: float | None) -> int:
@@ -172,7 +179,7 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
         pretrain_runs.append({"loss": round(loss, 4), "seconds": round(seconds, 2), "rows": rows})
     # the fixed and per-sequence parts, from one sequence and the micro-batch that ran (two more when it was one)
     if rows > 1 or micro > 1:
-        fixed, per_row = linear_fit(one, *((rows, saved) if rows > 1 else (2, pretrain_pass(2, 1001, None)[2])))
+        fixed, per_row = fit_from(one, rows, saved, lambda: pretrain_pass(2, 1001, None)[2])
     else:
         fixed, per_row = 0.0, float(one)  # micro-batches of one sequence: measured as they are
     needed = states + TRANSIENT * (fixed + per_row * micro)
@@ -211,10 +218,12 @@ def check_recipe(recipe, micro_batches: int = 1, threads: int | None = None,
     if ft_rows == ft.batch_size:
         ft_activations = ft_saved.total  # measured
     else:  # scaled from one sequence and the batch that ran (two more when it was one)
-        two = SavedBytes()
-        if ft_rows == 1:
+        def two_sequences() -> float:
+            two = SavedBytes()
             finetune_loss(2, 97, two)
-        ft_fixed, ft_per_row = linear_fit(ft_probe.total, *((ft_rows, ft_saved.total) if ft_rows > 1 else (2, two.total)))
+            return two.total
+
+        ft_fixed, ft_per_row = fit_from(ft_probe.total, ft_rows, ft_saved.total, two_sequences)
         ft_activations = ft_fixed + ft_per_row * ft.batch_size
 
     devices = []
