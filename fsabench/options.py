@@ -318,6 +318,7 @@ class ServeOptions(Options):
     max_tokens: int = 512
     quiet: bool = False
     engine_process: bool = True  # decode in a process of its own (models that batch continuously)
+    engine_start: Literal["auto", "fork", "spawn"] = "auto"  # how: auto = fork when safe, else spawn
     model: ModelOptions = Field(default_factory=ModelOptions)
 
     @model_validator(mode="before")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -29,8 +29,13 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no request log")] = False,
     engine_process: Annotated[bool, typer.Option(
         "--engine-process/--no-engine-process",
-        help="decode in a process of its own, so HTTP work never pauses decoding (CPU models that batch "
-             "continuously: T5, verified causal families; Linux; shares the loaded weights)")] = True,
+        help="decode in a process of its own, so HTTP work never pauses decoding (models that batch "
+             "continuously: T5, verified causal families)")] = True,
+    engine_start: Annotated[Literal["auto", "fork", "spawn"], typer.Option(
+        "--engine-start",
+        help="how the engine process starts: fork (shares the loaded weights; Linux, CPU model, single-threaded "
+             "server) | spawn (loads its own copy: twice the weights' memory, a model load's start-up) | "
+             "auto (fork when safe, else spawn)")] = "auto",
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /docs)."""
     from fsabench.api import serve_model
@@ -39,6 +44,7 @@ def serve(
 
     options = ServeOptions(model_name=model, host=host, port=port, name=name, batch_wait_ms=batch_wait_ms,
                            max_tokens=max_tokens, quiet=quiet, engine_process=engine_process,
+                           engine_start=engine_start,
                            model=ModelOptions(batch_size=batch_size, device=device, dtype=dtype, gguf_file=gguf_file,
                                               threads=threads))
 

@@ -7,16 +7,26 @@ was a pause in decoding: served at concurrency 32 ran at 0.65-0.81x of the same 
 (scripts/bench_serve.py). Here the HTTP side and the decoder run on different cores, as vLLM's API
 server and engine core do.
 
-The engine process is forked from the server once the model is loaded and before any thread
-starts: it shares the weights' memory pages (copy-on-write, and nothing writes them) instead of
-loading a second copy, and runs the same `Engine` (lanes, fair queues, steppers, stop strings,
-streaming deltas, cancellation) as the in-process one. The HTTP side keeps the adapter for what does
+How it starts (`fsabench serve --engine-start auto|fork|spawn`; auto = fork when `fork_is_safe`):
+- fork: the engine process is forked from the server once the model is loaded and before any thread
+  starts. It shares the weights' memory pages (copy-on-write, and nothing writes them) instead of
+  loading a second copy, and starts in milliseconds. Only on Linux, from a single-threaded server,
+  for a model on the CPU (CUDA and MPS cannot be used in a forked child).
+- spawn: everywhere else (a GPU model, a server with other threads, macOS). A fresh interpreter
+  loads ITS OWN copy of the model from the same spec (`EngineLoad`: model name, adapter keyword
+  arguments, thread count), so it costs a second copy of the weights (in RAM, or on the GPU) and
+  the start-up time of a model load. The server waits for its "ready" (at most START_WAIT seconds),
+  and refuses to serve if the child cannot load the model, dies while starting, or loaded a model
+  whose identity differs from the server's (a checkpoint replaced between the two loads).
+Either way the engine process runs the same `Engine` (lanes, fair queues, steppers, stop strings,
+streaming deltas, cancellation) as the in-process one. The HTTP side keeps its adapter for what does
 not decode: the checks and token counts, the tokenizer routes, prompt scoring.
 
 Messages (pickled tuples over two one-way pipes):
     to the engine    ("expect", budget, +1|-1)   ("jobs", budget, [spec, ...])   ("cancel", id)
                      ("stats",)   ("close",)
     from the engine  ("delta", id, text)   ("done", id, Answer | error text)   ("stats", Stats)
+                     spawn only, first: ("ready", identity key) or ("failed", one-line error)
 Each side watches the other: the engine exits when the server is gone (its pipe reads EOF; and a
 parent-death signal, for kill -9 of the server), and when the engine dies every waiting request is
 answered with an error, new ones are refused, and /health says 503.
@@ -29,15 +39,29 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from fsabench.errors import FsabenchError, ModelError
 from fsabench.models.base import Request
 from fsabench.processes import die_with_parent
+from fsabench.serve import identity_key
 from fsabench.serve.engine import Checks, Engine, Job, Stats
 
 STATS_WAIT = 5.0  # seconds to wait for the engine's statistics (tests and logs only)
 CLOSE_WAIT = 10.0  # seconds the engine gets to stop before it is killed
+START_WAIT = 900.0  # seconds a spawned engine gets to load its model and say "ready"
+
+
+@dataclass(frozen=True)
+class EngineLoad:
+    """How a spawned engine process loads its own copy of the model: `load_model(model_name, **kwargs)`
+    with `threads` torch threads (plain, picklable data: the server's own load spec)."""
+
+    model_name: str
+    kwargs: dict
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,17 +81,25 @@ class EngineProcess(Checks):
     """The HTTP side's handle on an engine process: the same calls as `Engine` (expect, refused,
     submit_all, close, stats), each one a message."""
 
-    def __init__(self, adapter: Any, batch_size: int = 16, batch_wait: float = 0.005, long_budget: int = 128) -> None:
+    def __init__(self, adapter: Any, batch_size: int = 16, batch_wait: float = 0.005, long_budget: int = 128,
+                 load: EngineLoad | None = None) -> None:
+        """Fork the engine (shares the loaded weights), or with `load` spawn one that loads its own copy
+        and wait for it (ModelError if it fails to load, dies while starting or loads another model)."""
         super().__init__(adapter)
-        context = multiprocessing.get_context("fork")  # shares the loaded weights; see the module docstring
+        context = multiprocessing.get_context("fork" if load is None else "spawn")
         from_server, self._outbox = context.Pipe(duplex=False)
         self._inbox, to_server = context.Pipe(duplex=False)
-        self.process = context.Process(target=_engine_main, name="fsabench-engine", daemon=True,
-                                       args=(adapter, from_server, to_server, (self._outbox, self._inbox),
-                                             batch_size, batch_wait, long_budget))
+        if load is None:
+            target, args = _engine_main, (adapter, from_server, to_server, (self._outbox, self._inbox))
+        else:  # the server's ends are not inherited by a spawned child: nothing to close there
+            target, args = _spawned_main, (load, from_server, to_server)
+        self.process = context.Process(target=target, name="fsabench-engine", daemon=True,
+                                       args=(*args, batch_size, batch_wait, long_budget))
         self.process.start()
         from_server.close()
         to_server.close()
+        if load is not None:
+            self._wait_ready(load, identity_key(adapter))
         self._send_lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
@@ -121,6 +153,36 @@ class EngineProcess(Checks):
         self._outbox.close()
 
     # --- plumbing ----------------------------------------------------------------------------------
+    def _wait_ready(self, load: EngineLoad, expected: str, timeout: float | None = None) -> None:
+        """The spawned engine's first message: "ready" with its model's identity, or why it failed."""
+        timeout = START_WAIT if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        try:
+            while not self._inbox.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    self._stop_starting()
+                    raise ModelError(f"the engine process for {load.model_name} did not load the model within "
+                                     f"{timeout:.0f} s", hint="use --engine-start fork on a CPU model, or "
+                                                             "--no-engine-process")
+            kind, detail = self._inbox.recv()
+        except (EOFError, OSError):  # it died without a word (killed, out of memory, a crash in native code)
+            self.process.join(CLOSE_WAIT)
+            kind, detail = "failed", f"it stopped (exit code {self.process.exitcode})"
+        if kind == "ready" and detail == expected:
+            return
+        self._stop_starting()
+        if kind == "ready":
+            raise ModelError(f"the engine process loaded a different {load.model_name} than the server (its "
+                             "identity differs: were the files replaced meanwhile?)", hint="restart the server")
+        raise ModelError(f"the engine process could not load {load.model_name}: {detail}",
+                         hint="check the model loads with `fsabench run`, or pass --no-engine-process")
+
+    def _stop_starting(self) -> None:
+        self.process.kill()
+        self.process.join(CLOSE_WAIT)
+        self._outbox.close()
+        self._inbox.close()
+
     def _cancel(self, job_id: int) -> None:
         """The client left: nobody reads this job's events any more, and its row stops at the next step."""
         self._jobs.pop(job_id, None)
@@ -174,6 +236,33 @@ class _EngineJob(Job):
         if kind == "done":
             self._forget(self.id)
         self._send((kind, self.id, payload))
+
+
+def last_line(exc: BaseException) -> str:
+    """An exception as the one line a user needs: a FsabenchError's message, else `Type: last line`."""
+    if isinstance(exc, FsabenchError):
+        return exc.message
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
+
+
+def _spawned_main(load: EngineLoad, inbox: Any, outbox: Any, batch_size: int, batch_wait: float,
+                  long_budget: int) -> None:
+    """A spawned engine process: load the model's own copy, say "ready" (or why not), run the engine."""
+    die_with_parent(signal.SIGKILL)  # before the load: a server killed meanwhile takes us with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from fsabench.models import load_model
+        from fsabench.threads import use_threads
+
+        use_threads(load.threads)
+        adapter = load_model(load.model_name, **load.kwargs)
+        use_threads(load.threads)
+    except BaseException as exc:  # noqa: BLE001 -- whatever it is, the server reports it in one line
+        outbox.send(("failed", last_line(exc)))
+        os._exit(1)
+    outbox.send(("ready", identity_key(adapter)))
+    _engine_main(adapter, inbox, outbox, (), batch_size, batch_wait, long_budget)
 
 
 def _engine_main(adapter: Any, inbox: Any, outbox: Any, server_ends: tuple, batch_size: int, batch_wait: float,

@@ -36,12 +36,16 @@ def open_server(options: ServeOptions) -> ModelServer:
     """The model loaded (with its thread count) and wrapped in a ModelServer, not yet listening."""
     from fsabench.threads import use_threads
 
+    from fsabench.serve.engine_process import EngineLoad
+
     threads = use_threads(serve_threads(options.model.threads))
-    adapter = load_model(options.model_name, **options.model.adapter_kwargs())
+    kwargs = options.model.adapter_kwargs()
+    adapter = load_model(options.model_name, **kwargs)
     use_threads(threads)
+    load = EngineLoad(options.model_name, kwargs, threads)  # a spawned engine process loads the same model
     return ModelServer(adapter, options.name or served_name(options.model_name), options.model.batch_size,
                        options.batch_wait_ms / 1000.0, options.max_tokens, quiet=options.quiet,
-                       engine_process=options.engine_process)
+                       engine_process=options.engine_process, engine_start=options.engine_start, engine_load=load)
 
 
 def serve_model(options: ServeOptions, on_ready: Callable[[str, ModelServer], None] | None = None) -> None:

@@ -1,14 +1,17 @@
 """`fsabench serve` decodes in an engine process of its own: the same answers as in-process `hf:`,
-streaming and cancellation across the process boundary, and neither process outlives the other."""
+streaming and cancellation across the process boundary, and neither process outlives the other.
+Forked (the default on a CPU model) or spawned (`--engine-start spawn`: it loads its own copy)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -17,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from fsabench.errors import FsabenchError, ModelError
 from fsabench.models import load_model
 from fsabench.models.base import Request
+from fsabench.serve import ModelServer
+from fsabench.serve.engine_process import EngineLoad
 from tests.serve.test_app import post
 
 PROMPTS = ["The pizza was great but the waiter was rude.", "Battery life is short.", "Nice screen.",
@@ -47,6 +53,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def engine_of(pid: int) -> int:
+    """The server's engine process (a spawned one has a sibling: multiprocessing's resource tracker)."""
+    (engine,) = [child for child in children(pid) if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return engine
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -62,6 +74,16 @@ def metric(url: str, name: str) -> float:
 
 
 @pytest.fixture(scope="module")
+def local(tiny_t5):
+    return load_model(f"hf:{tiny_t5}", batch_size=4)
+
+
+def in_process(adapter, prompts: list[str], max_tokens: int) -> list[str]:
+    return [c.text for c in adapter.generate([Request(id=str(i), prompt=p, max_new_tokens=max_tokens)
+                                              for i, p in enumerate(prompts)])]
+
+
+@pytest.fixture(scope="module")
 def served(tiny_t5):
     proc, url = start(tiny_t5)
     yield proc, url
@@ -69,14 +91,12 @@ def served(tiny_t5):
     proc.wait(20)
 
 
-def test_decoding_runs_in_a_child_process_and_answers_as_in_process_hf(served, tiny_t5):
+def test_decoding_runs_in_a_child_process_and_answers_as_in_process_hf(served, local):
     proc, url = served
     assert len(children(proc.pid)) == 1  # the engine process
     status, body = post(f"{url}/completions", {"model": "tiny", "prompt": PROMPTS, "max_tokens": 12})
     assert status == 200
-    local = load_model(f"hf:{tiny_t5}", batch_size=4)
-    expected = [c.text for c in local.generate([Request(id=str(i), prompt=p, max_new_tokens=12)
-                                                for i, p in enumerate(PROMPTS)])]
+    expected = in_process(local, PROMPTS, 12)
     assert [c["text"] for c in body["choices"]] == expected
     # streamed, the deltas join to the same text, and each prompt gets its finish reason
     request = urllib.request.Request(f"{url}/completions", data=json.dumps(
@@ -150,3 +170,77 @@ def test_no_engine_process_keeps_decoding_in_the_server(tiny_t5):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+# --- a spawned engine process: it loads its own copy of the model -----------------------------------------
+@pytest.fixture(scope="module")
+def spawned(tiny_t5):
+    proc, url = start(tiny_t5, "--engine-start", "spawn")
+    yield proc, url
+    proc.terminate()
+    proc.wait(20)
+
+
+def test_a_spawned_engine_process_answers_as_in_process_hf(spawned, local):
+    proc, url = spawned
+    engine = engine_of(proc.pid)
+    assert b"spawn_main" in Path(f"/proc/{engine}/cmdline").read_bytes()  # a fresh interpreter, not a fork
+    status, body = post(f"{url}/completions", {"model": "tiny", "prompt": PROMPTS, "max_tokens": 12})
+    assert status == 200
+    assert [c["text"] for c in body["choices"]] == in_process(local, PROMPTS, 12)
+    assert metric(url, "engine_up") == 1 and metric(url, "decoding_steps_total") > 0
+
+
+def test_a_spawned_engine_that_dies_fails_waiting_requests_and_health(spawned):
+    proc, url = spawned  # runs after the test above: it ends this server's engine
+    steps = metric(url, "decoding_steps_total")
+    answers: list = []
+    waiting = threading.Thread(target=lambda: answers.append(post(f"{url}/completions", {
+        "model": "tiny", "prompt": ["Cold soup."] * 8, "max_tokens": 512, "min_tokens": 512})))
+    waiting.start()
+    deadline = time.monotonic() + 20
+    while metric(url, "decoding_steps_total") < steps + 20 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the engine is decoding the waiting request
+    os.kill(engine_of(proc.pid), signal.SIGKILL)
+    waiting.join(30)
+    ((status, body),) = answers
+    assert status == 500 and "decoding engine process stopped" in body["error"]["message"]
+    status, body = post(f"{url}/completions", {"model": "tiny", "prompt": "Hello?", "max_tokens": 4})
+    assert status == 500 and "decoding engine process stopped" in body["error"]["message"]
+    with pytest.raises(urllib.error.HTTPError) as health:
+        urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=10)
+    assert health.value.code == 503
+
+
+def test_a_spawned_engine_that_cannot_load_its_model_is_a_one_line_error(local, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(ModelError) as failed:
+        ModelServer(local, engine_process=True, engine_start="spawn",
+                    engine_load=EngineLoad(f"hf:{tmp_path / 'gone'}", {"batch_size": 4}, 1))
+    message = str(failed.value)
+    assert "\n" not in message and time.monotonic() - started < 60
+    assert message.startswith(f"the engine process could not load hf:{tmp_path / 'gone'}: ")
+
+
+def test_a_spawned_engine_with_another_model_is_refused(local, tiny_t5, tmp_path):
+    copy = shutil.copytree(tiny_t5, tmp_path / "copy")  # same weights, another identity (its path)
+    with pytest.raises(ModelError, match="loaded a different hf:.*identity differs") as failed:
+        ModelServer(local, engine_process=True, engine_start="spawn",
+                    engine_load=EngineLoad(f"hf:{copy}", {"batch_size": 4}, 1))
+    assert "\n" not in str(failed.value)
+
+
+def test_engine_start_fork_is_refused_where_fork_is_unsafe(cli, tiny_t5):
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # a second thread: a fork could copy a lock it holds
+    other.start()
+    try:
+        result = cli("serve", "--model", f"hf:{tiny_t5}", "--port", "0", "--quiet", "--engine-start", "fork")
+    finally:
+        stop.set()
+        other.join()
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--engine-start fork is not safe here: the server process runs" in lines[0], result.stderr
+    with pytest.raises(FsabenchError, match="needs the model's load spec"):  # the library: spawn needs a spec
+        ModelServer(load_model(f"hf:{tiny_t5}"), engine_process=True, engine_start="spawn")
