@@ -55,7 +55,8 @@ def children(pid: int) -> list[int]:
 
 def engine_of(pid: int) -> int:
     """The server's engine process (a spawned one has a sibling: multiprocessing's resource tracker)."""
-    (engine,) = [child for child in children(pid) if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()]
+    (engine,) = [child for child in children(pid)
+                 if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()]
     return engine
 
 
