@@ -1,4 +1,5 @@
-"""How many CPU threads torch may use: explicit, else FSABENCH_THREADS, else the physical cores we may run on.
+"""How many CPU threads torch (and llama.cpp) may use: explicit (`--threads`), else FSABENCH_THREADS, else
+OMP_NUM_THREADS (the knob every BLAS user already knows), else the physical cores we may run on.
 
 torch's default (every logical CPU of the machine) oversubscribes shared and containerised machines: on a
 loaded 2-core box it made a 5-minute test suite take 35 minutes. `run`, `serve` and distillation set it.
@@ -28,13 +29,24 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def resolve_threads(explicit: int | None = None) -> int:
-    env = os.environ.get("FSABENCH_THREADS", "").strip()
+def requested_threads(explicit: int | None = None) -> int | None:
+    """The count the user asked for, if any: `--threads`, else FSABENCH_THREADS, else OMP_NUM_THREADS.
+
+    Why OMP_NUM_THREADS too: a user (or a benchmark) that exports OMP_NUM_THREADS=1 means one thread; before,
+    the first `evaluate()` reset torch to the physical cores behind their back, so `hf:` at "one thread" ran
+    its matrix products on two cores (MKL's OpenMP team) while llama.cpp obeyed the variable."""
     if explicit is not None:
         return max(1, int(explicit))
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return physical_cores()
+    for var in ("FSABENCH_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def resolve_threads(explicit: int | None = None) -> int:
+    requested = requested_threads(explicit)
+    return requested if requested is not None else physical_cores()
 
 
 def use_threads(explicit: int | None = None) -> int:

@@ -22,11 +22,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Set before anything imports torch, which reads it at import; export a value to override.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-# ... and the same count for fsabench's own pin (fsabench.threads.use_threads: --threads, else FSABENCH_THREADS,
-# else the physical cores), which every in-process run, serve and distill call applies to torch: without it the
-# first `run` of the session set torch back to 2 threads, here and in every `fsabench` child. Measured at load
-# ~3.4: tests/models/test_hf.py + test_hf_causal_stepper.py 313 s with 2 threads, 14 s with 1.
-os.environ.setdefault("FSABENCH_THREADS", os.environ["OMP_NUM_THREADS"])
+# fsabench's own pin (fsabench.threads: --threads, else FSABENCH_THREADS, else OMP_NUM_THREADS, else the physical
+# cores), which every in-process run, serve and distill call applies to torch, reads the same variable.
 
 DATA_DIR = Path(os.environ["FSABENCH_DATA_DIR"])
 

@@ -18,7 +18,6 @@ settings that change answers; the slot count and threads change speed only.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,11 +200,10 @@ def _load(llama_cpp: Any, path: Path, target: str) -> Any:
 
 
 def _threads() -> int:
-    """OMP_NUM_THREADS as `run --threads` / FSABENCH_THREADS set it, else the physical cores we may use."""
+    """The count torch gets too (`--threads`, FSABENCH_THREADS, OMP_NUM_THREADS, else the physical cores)."""
     from fsabench.threads import resolve_threads
 
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else resolve_threads()
+    return resolve_threads()
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str:

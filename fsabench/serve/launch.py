@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -19,24 +18,22 @@ def served_name(model: str) -> str:
 
 
 def serve_threads(explicit: int | None) -> int:
-    """torch threads for a server: --threads, else FSABENCH_THREADS, else the physical cores minus one.
+    """torch threads for a server: --threads, else FSABENCH_THREADS, else OMP_NUM_THREADS, else the physical cores minus one.
 
     The HTTP event loop (parsing, tokenizing, answering) needs a core of its own while the model
     decodes: with torch on every core, its threads wait at each op's barrier for a core the loop or
     a client holds. On this 2-core machine, 2 torch threads served 0.9-2.2 examples/s where 1 served
     32-44 (scripts/bench_serve.py, tiny T5, concurrency 32, load ~10)."""
-    from fsabench.threads import physical_cores, resolve_threads
+    from fsabench.threads import physical_cores, requested_threads
 
-    if explicit is not None or os.environ.get("FSABENCH_THREADS", "").strip().isdigit():
-        return resolve_threads(explicit)
-    return max(1, physical_cores() - 1)
+    requested = requested_threads(explicit)
+    return requested if requested is not None else max(1, physical_cores() - 1)
 
 
 def open_server(options: ServeOptions) -> ModelServer:
     """The model loaded (with its thread count) and wrapped in a ModelServer, not yet listening."""
-    from fsabench.threads import use_threads
-
     from fsabench.serve.engine_process import EngineLoad
+    from fsabench.threads import use_threads
 
     threads = use_threads(serve_threads(options.model.threads))
     kwargs = options.model.adapter_kwargs()

@@ -390,9 +390,30 @@ def test_threads_default_to_physical_cores_and_can_be_set(monkeypatch):
     from fsabench.threads import physical_cores, resolve_threads
 
     monkeypatch.delenv("FSABENCH_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert 1 <= resolve_threads() == physical_cores() <= len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resolve_threads() == 1  # the BLAS knob every user knows
     monkeypatch.setenv("FSABENCH_THREADS", "3")
     assert resolve_threads() == 3 and resolve_threads(1) == 1
+
+
+def test_a_run_keeps_the_thread_count_the_user_exported(monkeypatch, tmp_path):
+    """OMP_NUM_THREADS=1 means one thread for the whole run: `evaluate()` used to reset torch to the physical
+    cores, so `hf:` at "one thread" ran its matrix products on two."""
+    import torch
+
+    from fsabench.api import evaluate
+
+    monkeypatch.delenv("FSABENCH_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        evaluate("baseline:gold", "sc-sst2", limit=2, cache=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 if __name__ == "__main__":  # pragma: no cover
