@@ -135,7 +135,7 @@ def test_a_client_that_leaves_stops_its_rows_in_the_engine_process(served):
     assert status == 200  # the engine goes on serving others
 
 
-@pytest.mark.slow  # two server processes (~4 s each)
+@pytest.mark.slow  # three server processes (~4-8 s each)
 def test_neither_process_outlives_the_other(tiny_t5):
     # the engine dies: waiting and new requests get a 500 that says so, and /health turns 503
     proc, url = start(tiny_t5)
@@ -151,15 +151,17 @@ def test_neither_process_outlives_the_other(tiny_t5):
     finally:
         proc.terminate()
         proc.wait(20)
-    # the server is killed with -9: its engine process goes too (parent-death signal), holding no memory
-    proc, url = start(tiny_t5)
-    (engine,) = children(proc.pid)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(20)
-    deadline = time.monotonic() + 10
-    while alive(engine) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(engine)
+    # the server is killed with -9: its engine process goes too (parent-death signal), holding no memory;
+    # a spawned one too (and spawn's resource tracker)
+    for extra in ((), ("--engine-start", "spawn")):
+        proc, url = start(tiny_t5, *extra)
+        engines = children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+        deadline = time.monotonic() + 10
+        while any(map(alive, engines)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engines and not any(map(alive, engines))
 
 
 def test_no_engine_process_keeps_decoding_in_the_server(tiny_t5):
