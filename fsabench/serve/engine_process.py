@@ -38,8 +38,10 @@ import itertools
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +97,10 @@ class EngineProcess(Checks):
             target, args = _spawned_main, (load, from_server, to_server)
         self.process = context.Process(target=target, name="fsabench-engine", daemon=True,
                                        args=(*args, batch_size, batch_wait, long_budget))
-        self.process.start()
+        if load is None:
+            self.process.start()
+        else:
+            _start_without_main(self.process)
         from_server.close()
         to_server.close()
         if load is not None:
@@ -236,6 +241,18 @@ class _EngineJob(Job):
         if kind == "done":
             self._forget(self.id)
         self._send((kind, self.id, payload))
+
+
+def _start_without_main(process: Any) -> None:
+    """Spawn `process` without the server's __main__: multiprocessing would re-run the main script in the
+    child (a script without an `if __name__ == "__main__"` guard would start a server there; `python -`
+    cannot be re-run at all), and the engine needs nothing of it: its code is this module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        process.start()
+    finally:
+        sys.modules["__main__"] = main
 
 
 def last_line(exc: BaseException) -> str:
