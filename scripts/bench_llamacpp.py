@@ -22,6 +22,11 @@ and answers on those examples, and extrapolates its whole-run speed (load + run 
     OMP_NUM_THREADS=2 python scripts/bench_llamacpp.py --tasks fsa --hf-limit 100 --json out.json
     python scripts/bench_llamacpp.py --limit 50 --tasks atsa-rest14 --only llamacpp,loop
 
+Threads: every contender gets exactly --threads (llama.cpp's n_threads; torch and MKL through
+OMP_NUM_THREADS, which fsabench's thread pin honours). Before that pin read OMP_NUM_THREADS, `evaluate()` reset
+torch to the physical cores, so `hf:` at "--threads 1" ran its matrix products on two cores: compare its
+`cpu_s` with its `process_s`.
+
 Peak memory is set by the biggest batch, i.e. by the longest prompts: `--hf-longest N` runs `hf:` once more
 on the N longest prompts of each task (by characters, batch size --hf-batch) as a memory probe, and the
 peak-memory ratio uses the larger of hf:'s two peaks (the output names which).

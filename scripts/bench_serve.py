@@ -20,6 +20,12 @@ ms/ex` is this process's (the HTTP client).
 `overhead` (concurrency 1) is each request's served latency minus the model's own time for the same
 prompt, in-process, one request per generate call.
 
+`equal work` (--equal-work-tokens N, default 16): concurrency 1 again, every request made to write
+exactly N tokens (`min_tokens` = `max_tokens` = N, vLLM's fields), so the model's own time is about the
+same for every request and p99/p50 shows the tail the server adds. On the benchmark's own prompts it
+cannot: the tiny student answers most sentences in one token and a few with its whole 100-token
+budget, so the model alone has a p99 about 20x its p50 before any server is involved.
+
 Goal (issue 28): served throughput at concurrency 32 >= 0.8x in-process, and p99 latency at
 concurrency 1 under 3x its p50. When the goal was set, in-process `hf:` meant static sorted `generate`
 batches; it now decodes with continuous batching too (about 3x faster on the tiny T5), so each row
@@ -130,6 +136,33 @@ def one_at_a_time(local, run) -> dict[str, float]:
     return latencies
 
 
+def equal_work(url: str, local, prompts: list[str], tokens: int) -> dict:
+    """Concurrency 1, each request writing exactly `tokens` tokens: served (one HTTP call at a time) and the
+    model alone (in-process, one request per call), p50/p99 of each."""
+    import httpx
+
+    alone, served = [], []
+    for prompt in prompts:
+        start = time.perf_counter()
+        local._generate_batch([prompt], [tokens], [tokens])
+        alone.append(time.perf_counter() - start)
+    body = {"model": "student", "max_tokens": tokens, "min_tokens": tokens, "temperature": 0}
+    with httpx.Client(timeout=60) as client:
+        client.post(f"{url}/completions", json={**body, "prompt": prompts[0]}).raise_for_status()  # warm-up
+        for prompt in prompts:
+            start = time.perf_counter()
+            reply = client.post(f"{url}/completions", json={**body, "prompt": prompt})
+            served.append(time.perf_counter() - start)
+            reply.raise_for_status()
+            written = reply.json()["usage"]["completion_tokens"]
+            assert written == tokens, f"asked for exactly {tokens} tokens, the server wrote {written}"
+    figures = {"tokens": tokens, "requests": len(prompts), "load": load()}
+    for name, values in (("alone", alone), ("served", served)):
+        p50, p99 = statistics.median(values), percentile(values, 0.99)
+        figures[name] = {"p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1), "p99_over_p50": round(p99 / p50, 2)}
+    return figures
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -145,6 +178,8 @@ def main() -> None:
                         help="both sides: torch threads [default: this process's, i.e. OMP_NUM_THREADS]")
     parser.add_argument("--limit", type=int, default=None, help="examples (default: all 1,140)")
     parser.add_argument("--serve-args", default="", help="extra `fsabench serve` options, e.g. '--batch-wait-ms 2'")
+    parser.add_argument("--equal-work-tokens", type=int, default=16,
+                        help="a last concurrency-1 round where every request writes exactly this many tokens (0: skip)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (the table goes to stderr)")
     args = parser.parse_args()
 
@@ -240,6 +275,13 @@ def main() -> None:
                      f"{'-' if cpu is None else f'{cpu:.1f}'} | {row['client_cpu_ms_per_example']:.1f} | "
                      f"{row['in_process_cpu_ms_per_example']:.1f} | {same} ({identical}/{n}) | "
                      f"{row['load'].split()[0]} |")
+            if args.equal_work_tokens > 0:
+                prompts = list(alone)  # the prompt texts the model saw (one_at_a_time keys them so)
+                eq = report["equal_work"] = equal_work(url, local, prompts, args.equal_work_tokens)
+                show(f"equal work, concurrency 1, {eq['tokens']} tokens per request, {eq['requests']} requests: "
+                     f"model alone p50 {eq['alone']['p50_ms']} ms, p99 {eq['alone']['p99_ms']} ms "
+                     f"(p99/p50 {eq['alone']['p99_over_p50']:.2f}); served p50 {eq['served']['p50_ms']} ms, p99 "
+                     f"{eq['served']['p99_ms']} ms (p99/p50 {eq['served']['p99_over_p50']:.2f}); load {eq['load'].split()[0]}")
         finally:
             proc.terminate()
             proc.wait(30)
