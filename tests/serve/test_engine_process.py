@@ -247,3 +247,18 @@ def test_engine_start_fork_is_refused_where_fork_is_unsafe(cli, tiny_t5):
     assert len(lines) == 1 and "--engine-start fork is not safe here: the server process runs" in lines[0], result.stderr
     with pytest.raises(FsabenchError, match="needs the model's load spec"):  # the library: spawn needs a spec
         ModelServer(load_model(f"hf:{tiny_t5}"), engine_process=True, engine_start="spawn")
+
+
+def test_auto_spawns_where_fork_is_unsafe(local, tiny_t5):
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        server = ModelServer(local, engine_process=True, engine_load=EngineLoad(f"hf:{tiny_t5}", {"batch_size": 4}, 1))
+    finally:
+        stop.set()
+        other.join()
+    try:
+        assert type(server.engine.process).__name__ == "SpawnProcess" and server.engine.alive
+    finally:
+        server.shutdown()
