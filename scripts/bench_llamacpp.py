@@ -53,6 +53,27 @@ CONTENDERS = ("llamacpp", "loop", "hf")
 PROBE = "hf-longest"  # a memory probe, not a contender: hf: on each task's longest prompts
 
 
+def requantized(source: Path, kind: str, folder: Path) -> Path:
+    """`source` re-quantized to `kind` (llama.cpp's own quantizer, as `llama-quantize --allow-requantize`
+    does), cached in `folder`: the same weights in a format with other CPU kernels (Q4_0 and Q8_0 have
+    batched matrix kernels on x86; Q4_1 multiplies row by row). Lossy: the answers are a new model's."""
+    import ctypes
+
+    import llama_cpp
+
+    target = folder / f"{source.stem}.requantized-{kind}.gguf"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}")
+        params.allow_requantize = True
+        partial = target.with_suffix(".partial")
+        if llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), ctypes.byref(params)) != 0:
+            sys.exit(f"cannot re-quantize {source} to {kind}")
+        partial.replace(target)
+    return target
+
+
 def smollm2_gguf() -> Path:
     import importlib.util
 
@@ -306,9 +327,13 @@ def main() -> None:
                         help="run llamacpp and the loop at the same time, one process each (with --threads 1 on a "
                              "2-core machine each has its own core), then hf:")
     parser.add_argument("--json", type=Path, default=None, help="write the figures and every answer here")
+    parser.add_argument("--requantize", choices=("Q4_0", "Q8_0"), default=None,
+                        help="run all three on the GGUF re-quantized to this type (cached in ~/.cache/fsabench-bench)")
     parser.add_argument("--child", choices=(*CONTENDERS, PROBE), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
+    if args.requantize and not args.child:
+        args.gguf = requantized(args.gguf, args.requantize, Path.home() / ".cache" / "fsabench-bench")
     if args.child:
         child(args)
         return
