@@ -4,6 +4,7 @@ starts one: sweep workers, engine servers, `serve`'s engine process."""
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 
 def die_with_parent(signal_number: int = signal.SIGKILL) -> None:
@@ -16,3 +17,40 @@ def die_with_parent(signal_number: int = signal.SIGKILL) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal_number, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
         pass
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state of process `pid` ("R", "S", "Z" for a zombie: exited, not yet reaped), from
+    /proc/PID/stat; None when there is no such process or no /proc. The state is read after the *last*
+    ")": a process name may itself hold spaces and parentheses."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rpartition(")")[2].split()
+    except (OSError, ValueError):
+        return None
+    return fields[0] if fields else None
+
+
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited (a zombie has, whatever `kill(pid, 0)` says)."""
+    state = process_state(pid)
+    return state is not None and state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    """The running processes whose parent is `pid` (a scan of /proc: not every kernel has
+    /proc/PID/task/*/children); [] without /proc."""
+    import os
+
+    found = []
+    try:
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for name in entries:
+        try:
+            fields = Path(f"/proc/{name}/stat").read_text(encoding="utf-8", errors="replace").rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if len(fields) > 1 and fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(name))
+    return found

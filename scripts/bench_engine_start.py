@@ -22,19 +22,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fsabench.processes import children
+
 MODES = {"none": ["--no-engine-process"], "fork": ["--engine-start", "fork"], "spawn": ["--engine-start", "spawn"]}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if entry.name.isdigit() and fields[1] == str(pid):
-            found.append(int(entry.name))
-    return found
 
 
 def memory(pid: int) -> dict[str, float]:

@@ -62,6 +62,8 @@ def load() -> str:
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process and its live children (the server's engine process;
     Linux /proc; None elsewhere)."""
+    from fsabench.processes import children
+
     def stat(process: Path) -> list[str]:
         return process.joinpath("stat").read_text().rpartition(")")[2].split()
 
@@ -70,14 +72,12 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     total = int(fields[11]) + int(fields[12])
-    for process in Path("/proc").iterdir():
-        if process.name.isdigit():
-            try:
-                child = stat(process)
-            except OSError:  # ended meanwhile
-                continue
-            if child[1] == str(pid):  # its parent
-                total += int(child[11]) + int(child[12])
+    for child in children(pid):
+        try:
+            fields = stat(Path(f"/proc/{child}"))
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 

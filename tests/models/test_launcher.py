@@ -17,6 +17,7 @@ import pytest
 from fsabench.errors import ModelError
 from fsabench.models import load_model
 from fsabench.models.base import Request
+from fsabench.processes import is_running
 from tests.models.conftest import engine_pid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,15 +25,7 @@ PY = sys.executable
 SCRIPTED = f"{PY} -m tests.servers.scripted --port {{port}}"
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped by its parent) is gone for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
+alive = is_running  # a zombie (exited, not yet reaped by its parent) is gone for our purpose
 
 
 def wait_gone(pid: int, seconds: float = 20.0) -> bool:

@@ -23,6 +23,7 @@ import pytest
 from fsabench.errors import FsabenchError, ModelError
 from fsabench.models import load_model
 from fsabench.models.base import Request
+from fsabench.processes import children, is_running
 from fsabench.serve import ModelServer
 from fsabench.serve.engine_process import EngineLoad
 from tests.serve.test_app import post
@@ -40,19 +41,6 @@ def start(model: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[1]
 
 
-def children(pid: int) -> list[int]:
-    """Live processes whose parent is `pid` (/proc: this kernel has no task/*/children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if entry.name.isdigit() and fields[1] == str(pid) and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
 def engine_of(pid: int) -> int:
     """The server's engine process (a spawned one has a sibling: multiprocessing's resource tracker)."""
     (engine,) = [child for child in children(pid)
@@ -60,12 +48,7 @@ def engine_of(pid: int) -> int:
     return engine
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+alive = is_running
 
 
 def metric(url: str, name: str) -> float:

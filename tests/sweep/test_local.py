@@ -15,6 +15,7 @@ import pytest
 
 import fsabench
 from fsabench.api import sweep
+from fsabench.processes import is_running
 from fsabench.results import load_result
 from fsabench.sweep.plan import read_log
 from tests.servers.scripted import Script, ServerThread
@@ -170,12 +171,7 @@ def test_killed_driver_then_rerun_finishes_only_missing_cells(tmp_path, servers,
     assert sweep(path, out, max_parallel=2).counts["skipped"] == 48 and requests(servers) == before
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+_alive = is_running
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import fsabench
+from fsabench.processes import is_running
 from fsabench.results import load_result
 from fsabench.sweep.plan import read_log
 from tests.servers.scripted import Script, ServerThread
@@ -22,9 +23,7 @@ pytest.importorskip("ray")
 LIMIT = 3
 
 
-def _alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+_alive = is_running
 
 
 @pytest.mark.slow

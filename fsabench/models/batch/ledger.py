@@ -90,10 +90,9 @@ def owner_alive(owner: str | None, heartbeat: float | None) -> bool:
 
 
 def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    from fsabench.processes import process_state
+
+    return process_state(pid) != "Z"  # no /proc: unknown, and kill(pid, 0) already found it
 
 
 @dataclass
