@@ -73,6 +73,7 @@ class LlamaCppAdapter:
         self.prompt_style = prompt_style or ("chat" if self.formatter else "raw")
         self._ctx: Streams | None = None
         self.stream_shapes: set[tuple[int, int]] = set()  # the slot contexts built: (streams, cells each)
+        self.moved = 0  # sequences whose stream filled up and that went on in a bigger context (`_go_on`)
         self._fingerprint: str | None = None
         self.lock = threading.Lock()
 
@@ -134,6 +135,9 @@ class LlamaCppAdapter:
             streams = self._streams(max(len(prompts[i]) for i in todo))
             again = []
             for i, generated, finished in streams.run(todo, prompts, budgets):
+                if not finished and i in streams.paused:  # its stream filled up: it goes on alone, at once
+                    went_on = self._go_on(prompts[i], budgets[i], *streams.paused[i])
+                    generated, finished = (went_on, True) if went_on is not None else (generated, False)
                 if finished:
                     results[i] = self._completion(requests[i], prompts[i], generated)
                 else:
@@ -159,8 +163,20 @@ class LlamaCppAdapter:
             self.stream_shapes.add((slots, self._ctx.cells))
         return self._ctx
 
+    def _go_on(self, prompt: list[int], budget: int, slot: Any, cells: bytes) -> list[int] | None:
+        """A sequence whose stream filled up, finished alone in a context of one stream with room for its
+        whole budget: held beside the slots' context for the moment it takes (one stream of that size)."""
+        room = len(prompt) + budget + 1 + MULTIBYTE_ROOM
+        alone = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, room), self.threads)
+        try:
+            generated = alone.go_on(slot, cells)
+        finally:
+            alone.close()
+        self.moved += generated is not None
+        return generated
+
     def _alone(self, todo: list[int], prompts: list[list[int]], budgets: list[int]):
-        """Requests whose stream filled up, one at a time in a context big enough for each; the slots'
+        """Requests whose prompt is longer than a stream, one at a time in a context big enough for each; the slots'
         context is freed first (rebuilt by the next call), so the peak memory is the bigger of the two
         contexts, not their sum."""
         if todo:

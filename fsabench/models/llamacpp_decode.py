@@ -20,10 +20,13 @@ token's K/V at the cell of its position. We keep all three properties per slot a
   over per-sequence streams llama.cpp cuts a batch into one micro-batch (one pass over the weights) per
   run of consecutive ids and per token count, so prompts are fed in their own calls, one per slot.
 
-A sequence whose stream fills up (a long prompt and a long answer) is reported back unfinished and
-re-run alone in a context big enough for it, its prompt fed whole as a fresh loop feeds it (the one
-case where our calls can differ from a loop that had a previous prompt). An answer stops for length
-where the loop stops it: not inside a multi-byte character (`_Slot.at_budget`).
+A sequence whose stream fills up (a long prompt and a long answer) is paused: its cells are copied out
+(`llama_state_seq_get_data`, in position order) into a context of one stream big enough for its
+budget, and it goes on decoding there alone, one token per call as the loop does (`Streams.go_on`):
+nothing is computed twice and every K/V is the one the loop computed. A prompt longer than a stream
+is run alone from the start, fed whole as a fresh loop feeds it (the one case where our calls can
+differ from a loop that had a previous prompt). An answer stops for length where the loop stops it:
+not inside a multi-byte character (`_Slot.at_budget`).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Streams:
         self.piece_buffer = ctypes.create_string_buffer(PIECE_BYTES)
         self.held: list[list[int]] = [[] for _ in range(slots)]  # the tokens each stream's cells hold
         self.last: int | None = None  # the stream of the prompt admitted last (the loop's previous prompt)
+        self.paused: dict[int, tuple[_Slot, bytes]] = {}  # request index -> its slot and cells, stream full
 
     def close(self) -> None:
         if self.ctx is not None:
@@ -102,9 +106,11 @@ class Streams:
 
     def run(self, todo: Sequence[int], prompts: Sequence[list[int]],
             budgets: Sequence[int]) -> Iterator[tuple[int, list[int], bool]]:
-        """Yield (request index, generated tokens, finished) as each ends; not finished when its stream
-        filled up first (or its prompt does not fit). Prompts are admitted in the order given, each fed
-        as the loop feeds it (`_admit`), right away: the next one starts from its cells."""
+        """Yield (request index, generated tokens, finished) as each ends; not finished when its prompt
+        does not fit a stream, or when its stream filled up first: then `paused[index]` holds its slot
+        and cells until the caller takes them (`go_on` in a bigger context) before the next one. Prompts
+        are admitted in the order given, each fed as the loop feeds it (`_admit`), right away: the next
+        one starts from its cells."""
         queue = [i for i in todo if len(prompts[i]) < self.cells]
         for i in [i for i in todo if len(prompts[i]) >= self.cells]:
             yield i, [], False
@@ -127,7 +133,34 @@ class Streams:
                     retire(self._feed([slot], prompt=True))
             retire(self._feed(sorted((s for s in active.values() if len(s.pending) == 1), key=lambda s: s.seq)))
             for slot in done:
-                yield slot.index, slot.generated, not slot.pending  # pending: its stream is full
+                cells = self.cells_of(slot.seq) if slot.pending else None  # its stream is full: its cells go out
+                if cells is not None:
+                    self.paused[slot.index] = (slot, cells)
+                yield slot.index, slot.generated, not slot.pending
+                self.paused.pop(slot.index, None)
+
+    def cells_of(self, seq: int) -> bytes | None:
+        """Stream `seq`'s cells (tokens, positions, K/V) in cell order, as llama.cpp serializes them for a
+        context of ONE stream (what `go_on` runs in); None when they cannot be had."""
+        size = self.lib.llama_state_seq_get_size(self.ctx, seq)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self.lib.llama_state_seq_get_data(self.ctx, buffer, size, seq)
+        state = bytes(buffer)[:written] if written else b""
+        return one_stream_state(state) if self.slots > 1 else state or None
+
+    def go_on(self, slot: _Slot, cells: bytes) -> list[int] | None:
+        """Finish a sequence paused in another context: its `cells` into this one-stream context (in order,
+        from cell 0: each token's K/V again at the cell of its position), then one token per call to its
+        end. None when llama.cpp does not take the cells (the caller runs the request from the start)."""
+        buffer = (ctypes.c_uint8 * len(cells)).from_buffer_copy(cells)
+        self.lib.llama_memory_seq_rm(self.memory, 0, 0, -1)
+        if self.lib.llama_state_seq_set_data(self.ctx, buffer, len(cells), 0) != len(cells):
+            self.lib.llama_memory_seq_rm(self.memory, 0, 0, -1)
+            return None
+        slot.seq = 0
+        while not self._feed([slot]):  # [slot] once it ends
+            pass
+        return slot.generated
 
     def _admit(self, i: int, free: set[int], prompts: Sequence[list[int]], budgets: Sequence[int]) -> _Slot:
         """A free slot for prompt i, holding what the loop would hold when it reaches prompt i: the cells of
@@ -197,6 +230,32 @@ class Streams:
 def stream_cells(cells: int) -> int:
     """The cells llama.cpp gives a stream asked for `cells` (rounded up to a multiple of CELL_STEP)."""
     return -(-cells // CELL_STEP) * CELL_STEP
+
+
+def one_stream_state(state: bytes) -> bytes | None:
+    """A sequence's saved cells from a context of n KV streams, for a context of one: llama.cpp refuses a
+    state whose stream count differs from the context's, though a sequence's cells sit in one stream.
+    Its layout (llama-kv-cache.cpp `state_write`): u32 magic, u32, u32 n_stream, then per stream a u32 cell
+    count and, when not 0, that stream's cells; we keep the one stream with cells. None when the layout
+    is not this one (another llama.cpp version): the caller then runs the request from the start."""
+    import struct
+
+    if len(state) < 12:
+        return None
+    magic, _, streams = struct.unpack_from("<III", state, 0)
+    offset = 12
+    for stream in range(streams):
+        if offset + 4 > len(state):
+            return None
+        if struct.unpack_from("<I", state, offset)[0]:
+            break
+        offset += 4
+    else:
+        return None  # no cells at all
+    trailer = 4 * (streams - 1 - stream)  # the empty streams after it: a zero count each
+    if trailer and any(state[len(state) - trailer:]):
+        return None
+    return struct.pack("<III", magic, 0, 1) + state[offset:len(state) - trailer]
 
 
 def common_length(a: Sequence[int], b: Sequence[int]) -> int:

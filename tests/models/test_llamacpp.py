@@ -60,8 +60,8 @@ def test_batched_decoding_answers_exactly_like_the_plain_loop(adapter, plain_loo
 
 @pytest.mark.slow
 def test_a_sequence_whose_stream_fills_up_is_finished_alone_with_the_same_answer(adapter, plain_loop):
-    """256-cell streams, a ~215-token prompt and room for 60 new tokens: the answer outgrows its stream,
-    is re-run alone in a context big enough for it, and still equals the loop's."""
+    """256-cell streams, a ~215-token prompt and room for 60 new tokens: the answer outgrows its stream, its
+    cells move to a context of one stream big enough for it, it goes on there, and still equals the loop's."""
     from fsabench.models.base import Request
 
     text = "Review: " + " ".join(["The pasta was fine but the service was slow and the room was loud."] * 12)
@@ -71,7 +71,8 @@ def test_a_sequence_whose_stream_fills_up_is_finished_alone_with_the_same_answer
     assert 190 < len(prompt) <= 224, len(prompt)  # streams of 256 cells (longest prompt + 32, rounded up)
     [completion] = adapter.generate([request])
     assert (6, 256) in adapter.stream_shapes and len(prompt) + completion.completion_tokens > 256, completion
-    assert adapter._ctx is None  # the slots' context was freed before the alone run (peak: the bigger of the two)
+    assert adapter.moved == 1  # its cells moved: nothing was computed twice
+    assert adapter._ctx is not None and not adapter._ctx.paused  # the slots' context stays for the next call
     assert completion.text == plain_loop(messages, max_tokens=60)
 
 
@@ -143,3 +144,19 @@ def test_a_fresh_run_answers_as_a_fresh_loop_over_the_same_prompts_in_order():
         llm.close()
         model.close()
     assert mine == loop, [(n, a, b) for n, (a, b) in enumerate(zip(mine, loop)) if a != b]
+
+
+def test_a_saved_state_of_unknown_layout_is_not_moved():
+    """The stream-count rewrite knows one layout of llama.cpp's saved cells; anything else gives None, and
+    the request runs from the start instead (as before the move existed)."""
+    import struct
+
+    from fsabench.models.llamacpp_decode import one_stream_state
+
+    header = struct.pack("<III", 0xAF14B6D8, 2, 4)
+    cells = struct.pack("<I", 3) + b"cells"
+    assert one_stream_state(header + struct.pack("<II", 0, 0) + cells + struct.pack("<I", 0)) == \
+        struct.pack("<III", 0xAF14B6D8, 0, 1) + cells
+    assert one_stream_state(b"") is None and one_stream_state(header) is None
+    assert one_stream_state(header + struct.pack("<IIII", 0, 0, 0, 0)) is None  # no stream holds cells
+    assert one_stream_state(header + cells + b"\x01\x00\x00\x00") is None  # the trailer is not empty streams
