@@ -7,7 +7,7 @@ was a pause in decoding: served at concurrency 32 ran at 0.65-0.81x of the same 
 (scripts/bench_serve.py). Here the HTTP side and the decoder run on different cores, as vLLM's API
 server and engine core do.
 
-How it starts (`fsabench serve --engine-start auto|fork|spawn`; auto = fork when `fork_is_safe`):
+How it starts (`fsabench serve --engine-start auto|fork|spawn`; auto = fork unless `fork_unsafe` says why not):
 - fork: the engine process is forked from the server once the model is loaded and before any thread
   starts. It shares the weights' memory pages (copy-on-write, and nothing writes them) instead of
   loading a second copy, and starts in milliseconds. Only on Linux, from a single-threaded server,
@@ -48,9 +48,10 @@ from typing import Any
 from fsabench.errors import FsabenchError, ModelError
 from fsabench.models.base import Request
 from fsabench.processes import die_with_parent
-from fsabench.serve import identity_key
+from fsabench.serve.card import identity_key
 from fsabench.serve.engine import Checks, Engine, Job, Stats
 
+ENGINE_STARTS = ("auto", "fork", "spawn")  # --engine-start
 STATS_WAIT = 5.0  # seconds to wait for the engine's statistics (tests and logs only)
 CLOSE_WAIT = 10.0  # seconds the engine gets to stop before it is killed
 START_WAIT = 900.0  # seconds a spawned engine gets to load its model and say "ready"
@@ -327,3 +328,50 @@ def _engine_main(adapter: Any, inbox: Any, outbox: Any, server_ends: tuple, batc
             break
     engine.close()
     os._exit(0)  # no atexit handlers or finalizers of the server's objects run twice
+
+
+def fork_unsafe(adapter: Any) -> str | None:
+    """Why an engine process must not be forked here, or None: only on Linux (macOS frameworks do not
+    survive a fork), only from a process with no other thread (a lock another thread held at the fork
+    would stay held in the child forever), and only for a model on the CPU (CUDA and MPS cannot be used
+    in a forked child)."""
+    device = str(getattr(adapter, "device", "cpu"))
+    if not sys.platform.startswith("linux"):
+        return f"fork is only safe on Linux, not {sys.platform}"
+    if threading.active_count() > 1:
+        return f"the server process runs {threading.active_count()} threads"
+    if not device.startswith("cpu"):
+        return f"the model is on {device}, which a forked child cannot use"
+    return None
+
+
+def start_engine_process(adapter: Any, batch_size: int, batch_wait: float, start: str = "auto",
+                         load: Any = None) -> Any:
+    """An EngineProcess started as `start` says (auto: fork when `fork_unsafe` finds no reason not to,
+    else spawn), or None (auto with no `load` spec to spawn from, or a fork the system refused: the
+    caller decodes in a thread). Explicit choices that cannot run are one-line errors."""
+    if start not in ENGINE_STARTS:
+        raise FsabenchError(f"--engine-start {start!r} is not one of {', '.join(ENGINE_STARTS)}",
+                            hint="--engine-start auto")
+    why = fork_unsafe(adapter)
+    if start == "fork" and why:
+        raise FsabenchError(f"--engine-start fork is not safe here: {why}",
+                            hint="--engine-start spawn (the engine loads its own copy of the model) or auto")
+    if start == "fork" or (start == "auto" and not why):
+        try:
+            return EngineProcess(adapter, batch_size, batch_wait)
+        except OSError as exc:  # the system refused the fork (memory, process limit)
+            if start == "fork":
+                raise FsabenchError(f"cannot fork the engine process ({exc.strerror})",
+                                    hint="--no-engine-process, or free memory") from None
+            return None
+    if load is None:
+        if start == "spawn":
+            raise FsabenchError("--engine-start spawn needs the model's load spec (engine_load)",
+                                hint="pass engine_load=EngineLoad(model_name, kwargs, threads), as open_server does")
+        return None
+    try:
+        return EngineProcess(adapter, batch_size, batch_wait, load=load)
+    except OSError as exc:
+        raise FsabenchError(f"cannot start the engine process ({exc.strerror})",
+                            hint="--no-engine-process, or free memory") from None
