@@ -163,11 +163,15 @@ class LlamaCppAdapter:
             self.stream_shapes.add((slots, self._ctx.cells))
         return self._ctx
 
+    def _one_stream(self, prompt: list[int], budget: int) -> Streams:
+        """A context of one stream with room for the prompt, its whole budget and a character's last bytes."""
+        room = len(prompt) + budget + 1 + MULTIBYTE_ROOM
+        return Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, room), self.threads)
+
     def _go_on(self, prompt: list[int], budget: int, slot: Any, cells: bytes) -> list[int] | None:
         """A sequence whose stream filled up, finished alone in a context of one stream with room for its
         whole budget: held beside the slots' context for the moment it takes (one stream of that size)."""
-        room = len(prompt) + budget + 1 + MULTIBYTE_ROOM
-        alone = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, room), self.threads)
+        alone = self._one_stream(prompt, budget)
         try:
             generated = alone.go_on(slot, cells)
         finally:
@@ -182,8 +186,7 @@ class LlamaCppAdapter:
         if todo:
             self._free_context()
         for i in todo:
-            room = len(prompts[i]) + budgets[i] + 1 + MULTIBYTE_ROOM
-            streams = Streams(self._lib, self.model.model, 1, min(self.n_ctx_train, room), self.threads)
+            streams = self._one_stream(prompts[i], budgets[i])
             try:
                 for _, generated, _ in streams.run([i], prompts, budgets):
                     yield i, generated
