@@ -1,5 +1,5 @@
-"""Child processes that end with their parent (Linux's parent-death signal), for every place that
-starts one: sweep workers, engine servers, `serve`'s engine process."""
+"""Child processes: ending with their parent (Linux's parent-death signal), for every place that starts
+one (sweep workers, engine servers, `serve`'s engine process), and which of them still run (/proc)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,20 @@ def die_with_parent(signal_number: int = signal.SIGKILL) -> None:
         pass
 
 
-def process_state(pid: int) -> str | None:
-    """The one-letter state of process `pid` ("R", "S", "Z" for a zombie: exited, not yet reaped), from
-    /proc/PID/stat; None when there is no such process or no /proc. The state is read after the *last*
-    ")": a process name may itself hold spaces and parentheses."""
+def stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat's fields after the process name (state, parent, ..., utime and stime at 11 and 12),
+    or None when there is no such process or no /proc. Split after the *last* ")": a process name may
+    itself hold spaces and parentheses."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rpartition(")")[2].split()
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rpartition(")")[2].split()
     except (OSError, ValueError):
         return None
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state of process `pid` ("R", "S", "Z" for a zombie: exited, not yet reaped); None
+    when there is no such process or no /proc."""
+    fields = stat_fields(pid)
     return fields[0] if fields else None
 
 
@@ -47,10 +53,7 @@ def children(pid: int) -> list[int]:
     except OSError:
         return []
     for name in entries:
-        try:
-            fields = Path(f"/proc/{name}/stat").read_text(encoding="utf-8", errors="replace").rpartition(")")[2].split()
-        except OSError:  # ended meanwhile
-            continue
-        if len(fields) > 1 and fields[1] == str(pid) and fields[0] != "Z":
+        fields = stat_fields(name)  # None: ended meanwhile
+        if fields and len(fields) > 1 and fields[1] == str(pid) and fields[0] != "Z":
             found.append(int(name))
     return found

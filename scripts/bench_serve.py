@@ -62,22 +62,16 @@ def load() -> str:
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process and its live children (the server's engine process;
     Linux /proc; None elsewhere)."""
-    from fsabench.processes import children
+    from fsabench.processes import children, stat_fields
 
-    def stat(process: Path) -> list[str]:
-        return process.joinpath("stat").read_text().rpartition(")")[2].split()
-
-    try:
-        fields = stat(Path(f"/proc/{pid}"))
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
     total = int(fields[11]) + int(fields[12])
     for child in children(pid):
-        try:
-            fields = stat(Path(f"/proc/{child}"))
-        except OSError:  # ended meanwhile
-            continue
-        total += int(fields[11]) + int(fields[12])
+        fields = stat_fields(child)  # None: ended meanwhile
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
