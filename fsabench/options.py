@@ -307,6 +307,9 @@ class ExportOptions(Options):
         return data
 
 
+EngineStart = Literal["auto", "fork", "spawn"]  # `serve --engine-start`: fork when safe, fork, spawn
+
+
 class ServeOptions(Options):
     """`serve`: a local model behind an OpenAI-compatible API."""
 
@@ -318,7 +321,7 @@ class ServeOptions(Options):
     max_tokens: int = 512
     quiet: bool = False
     engine_process: bool = True  # decode in a process of its own (models that batch continuously)
-    engine_start: Literal["auto", "fork", "spawn"] = "auto"  # how: auto = fork when safe, else spawn
+    engine_start: EngineStart = "auto"  # how: auto = fork when safe, else spawn
     model: ModelOptions = Field(default_factory=ModelOptions)
 
     @model_validator(mode="before")

@@ -43,15 +43,16 @@ import threading
 import time
 import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from fsabench.errors import FsabenchError, ModelError
 from fsabench.models.base import Request
+from fsabench.options import EngineStart
 from fsabench.processes import die_with_parent
 from fsabench.serve.card import identity_key
 from fsabench.serve.engine import Checks, Engine, Job, Stats
 
-ENGINE_STARTS = ("auto", "fork", "spawn")  # --engine-start
+ENGINE_STARTS = get_args(EngineStart)  # --engine-start
 STATS_WAIT = 5.0  # seconds to wait for the engine's statistics (tests and logs only)
 CLOSE_WAIT = 10.0  # seconds the engine gets to stop before it is killed
 START_WAIT = 900.0  # seconds a spawned engine gets to load its model and say "ready"
